@@ -1,0 +1,84 @@
+/* checkconf.c - print the derived table of a valid inventory (instanced --check-config). */
+#include "config.h"
+
+#include "checkconf.h"
+
+#include <jansson.h>
+#include <string.h>
+
+static const char *const columns[] = {
+    "instance", "service", "service_type", "schema", "namespace", "discovery_key", "port",
+    "data_dir", "logs_dir",
+};
+#define NCOLS (sizeof(columns) / sizeof(columns[0]))
+
+static void row_values(const inv_instance_t *in, const char *v[NCOLS], char port[16])
+{
+    snprintf(port, 16, "%d", in->port);
+    v[0] = in->name;
+    v[1] = in->service->name;
+    v[2] = in->service_type;
+    v[3] = in->schema;
+    v[4] = in->namespace;
+    v[5] = in->discovery_key;
+    v[6] = in->port ? port : "-";
+    v[7] = in->data_dir;
+    v[8] = in->logs_dir;
+}
+
+static int print_json(FILE *out, const inventory_t *inv)
+{
+    json_t *arr = json_array();
+    int rc = 0;
+
+    for (size_t i = 0; i < inv->ninstances; i++) {
+        const inv_instance_t *in = &inv->instances[i];
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s}",
+                              "instance", in->name, "service", in->service->name,
+                              "service_type", in->service_type, "schema", in->schema,
+                              "namespace", in->namespace, "discovery_key", in->discovery_key,
+                              "port", in->port ? json_integer(in->port) : json_null(),
+                              "data_dir", in->data_dir, "logs_dir", in->logs_dir);
+        if (!o || json_array_append_new(arr, o) < 0)
+            rc = -1;
+    }
+    if (rc == 0 && json_dumpf(arr, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+        rc = -1;
+    fputc('\n', out);
+    json_decref(arr);
+    return rc;
+}
+
+int checkconf_print(FILE *out, const inventory_t *inv, int json)
+{
+    size_t width[NCOLS];
+    const char *v[NCOLS];
+    char port[16];
+
+    if (json)
+        return print_json(out, inv);
+    for (size_t c = 0; c < NCOLS; c++)
+        width[c] = strlen(columns[c]);
+    for (size_t i = 0; i < inv->ninstances; i++) {
+        row_values(&inv->instances[i], v, port);
+        for (size_t c = 0; c < NCOLS; c++)
+            if (strlen(v[c]) > width[c])
+                width[c] = strlen(v[c]);
+    }
+    for (size_t c = 0; c < NCOLS; c++)
+        fprintf(out, "%-*s%s", c + 1 < NCOLS ? (int)width[c] : 0, columns[c],
+                c + 1 < NCOLS ? "  " : "\n");
+    for (size_t i = 0; i < inv->ninstances; i++) {
+        row_values(&inv->instances[i], v, port);
+        for (size_t c = 0; c < NCOLS; c++)
+            fprintf(out, "%-*s%s", c + 1 < NCOLS ? (int)width[c] : 0, v[c],
+                    c + 1 < NCOLS ? "  " : "\n");
+    }
+    return ferror(out) ? -1 : 0;
+}
+
+void checkconf_print_errors(FILE *out, const inv_errors_t *errs)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        fprintf(out, "%s\n", errs->v[i].text);
+}

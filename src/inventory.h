@@ -1,0 +1,130 @@
+/* inventory.h - load and validate the instance inventory (libconfuse syntax). */
+#ifndef INSTANCED_INVENTORY_H
+#define INSTANCED_INVENTORY_H
+
+#include <stddef.h>
+
+typedef enum {
+    INV_RESTART_ALWAYS = 0,
+    INV_RESTART_ON_FAILURE,
+    INV_RESTART_NEVER,
+} inv_restart_t;
+
+/* Settings a service gives its instances and an instance may override.
+ * Durations are in milliseconds. Strings are owned by the struct. */
+typedef struct inv_policy {
+    inv_restart_t restart;
+    long stop_timeout_ms;
+    long restart_delay_ms;
+    long restart_delay_max_ms;
+    long stable_after_ms;
+    long start_limit_burst;
+    long start_limit_interval_ms;
+    long ready_after_ms;
+    long failures_before_unhealthy;
+    long successes_before_healthy;
+    long restart_on_unhealthy;
+    long long log_max_bytes;
+    long log_backups;
+    int critical;
+    char *health_path; /* NULL: judged by process state alone */
+    char *user;        /* NULL: run as the supervisor's user */
+    char *group;
+} inv_policy_t;
+
+typedef struct inv_service {
+    char *name;
+    char *command;        /* absolute, or a bare name looked up in PATH */
+    char **args;          /* NULL-terminated */
+    size_t nargs;
+    char *instance_prefix;
+    char *namespace_prefix;
+    char *entity_type;
+    int singleton;
+    char **env;           /* NULL-terminated "NAME=value" */
+    size_t nenv;
+    inv_policy_t policy;  /* only the fields in policy_set are meaningful */
+    unsigned long long policy_set;
+    int line;
+} inv_service_t;
+
+typedef struct inv_instance {
+    char *name;
+    const inv_service_t *service; /* points into the same inventory */
+    int port;                     /* 0: none */
+    char *schema;
+    char *namespace;
+    char *discovery_key;
+    char *data_dir;
+    char *logs_dir;
+    const char *service_type;     /* "singleton" or "multi-instance", static */
+    int singleton;
+    char **env;                   /* effective: service's entries, then the instance's */
+    size_t nenv;
+    char **depends_on;            /* NULL-terminated instance names */
+    size_t ndeps;
+    inv_policy_t policy;          /* effective: defaults < service < instance */
+    int line;
+} inv_instance_t;
+
+typedef struct inventory {
+    char *path;            /* as given */
+    char *dir;             /* directory of path, for relative paths */
+    char *environment;
+    char *version;
+    char *volumes_root;
+    char *state_dir;
+    char *status_listen;
+    char *control_socket;
+    char *postgres_url;    /* NULL when unset */
+    char *redis_url;
+    char *log_level;
+    long health_interval_ms;
+    long health_timeout_ms;
+    int provision;
+    char **legacy_schemas; /* NULL-terminated */
+    size_t nlegacy;
+    inv_service_t *services;
+    size_t nservices;
+    inv_instance_t *instances;
+    size_t ninstances;
+} inventory_t;
+
+/* Every problem found in one load, each "FILE:LINE: message", in line order. */
+typedef struct inv_errors {
+    struct inv_error { int line; char *text; } *v;
+    size_t n, cap;
+} inv_errors_t;
+
+void inv_errors_init(inv_errors_t *e);
+void inv_errors_free(inv_errors_t *e);
+
+/* Load and validate the inventory at path. On success returns a new inventory the
+ * caller frees with inv_free(). On failure returns NULL with every error appended to
+ * errs (the caller owns errs and frees it with inv_errors_free()). Nothing is applied
+ * anywhere: the function only reads the file and the environment. */
+inventory_t *inv_load(const char *path, inv_errors_t *errs);
+void inv_free(inventory_t *inv);
+
+const inv_instance_t *inv_find_instance(const inventory_t *inv, const char *name);
+
+/* 1 when the instance would run the same way under both inventories: same command,
+ * arguments, environment, derived names, port and policy. A reload restarts an
+ * instance only when this is 0. */
+int inv_instance_same(const inventory_t *a, const inv_instance_t *x,
+                      const inventory_t *b, const inv_instance_t *y);
+
+/* The worker's environment per DESIGN.md's contract, NULL-terminated, newly allocated;
+ * free with inv_strv_free(). path_env is the PATH to pass (NULL: a safe default).
+ * Returns NULL on allocation failure. */
+char **inv_worker_env(const inventory_t *inv, const inv_instance_t *in, const char *path_env);
+void inv_strv_free(char **v);
+
+/* Parse "100ms", "5s", "2m", "1h" or a bare number of seconds ("0.5"). 0 or -1. */
+int inv_parse_duration(const char *s, long *ms);
+/* Parse "10MiB", "512k", "1G" or a number of bytes. 0 or -1. */
+int inv_parse_size(const char *s, long long *bytes);
+
+const char *inv_restart_name(inv_restart_t r);
+
+#endif

@@ -1,0 +1,19 @@
+# The core library (naming rules, inventory, logging) and the two programs.
+noinst_LIBRARIES += src/libinstanced.a
+src_libinstanced_a_SOURCES = \
+	src/naming.c src/naming.h \
+	src/mask.c src/mask.h \
+	src/log.c src/log.h \
+	src/inventory.c src/inventory.h \
+	src/checkconf.c src/checkconf.h
+src_libinstanced_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(JANSSON_CFLAGS)
+
+CORE_LIBS = src/libinstanced.a $(CONFUSE_LIBS) $(JANSSON_LIBS)
+
+sbin_PROGRAMS += src/instanced
+src_instanced_SOURCES = \
+	src/instanced.c \
+	src/supervisor.c src/supervisor.h
+src_instanced_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBCURL_CFLAGS) $(JANSSON_CFLAGS) \
+	$(SYSTEMD_CFLAGS)
+src_instanced_LDADD = $(CORE_LIBS) $(LIBEVENT_LIBS) $(LIBCURL_LIBS) $(SYSTEMD_LIBS)

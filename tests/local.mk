@@ -1,0 +1,9 @@
+# Tests: CUnit unit tests of the core library, integration tests against real
+# processes and servers (tests/*.sh), and the test worker they drive.
+check_PROGRAMS += tests/unit_tests
+tests_unit_tests_SOURCES = tests/unit_tests.c
+tests_unit_tests_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(CONFUSE_CFLAGS)
+tests_unit_tests_LDADD = $(CORE_LIBS) $(CUNIT_LIBS)
+
+TESTS += tests/unit_tests
+EXTRA_DIST += tests/derivation-vectors.tsv tests/fixtures

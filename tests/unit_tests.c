@@ -1,0 +1,500 @@
+/* unit_tests.c - CUnit tests of the core library: naming vectors, masking, logfmt,
+ * values, and one fixture per inventory rejection rule. */
+#include "config.h"
+
+#include <CUnit/Basic.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "inventory.h"
+#include "log.h"
+#include "mask.h"
+#include "naming.h"
+
+static const char *srcdir(void)
+{
+    const char *d = getenv("srcdir");
+    return d ? d : ".";
+}
+
+static char *path_in_srcdir(const char *rel)
+{
+    char *p;
+    if (asprintf(&p, "%s/%s", srcdir(), rel) < 0)
+        return NULL;
+    return p;
+}
+
+/* Write text to a new temporary file; returns its path (caller unlinks and frees). */
+static char *write_temp(const char *text)
+{
+    char *path = strdup("/tmp/instanced-unit-XXXXXX");
+    int fd = mkstemp(path);
+    size_t len = strlen(text);
+
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_FATAL(write(fd, text, len) == (ssize_t)len);
+    close(fd);
+    return path;
+}
+
+/* Is there an error that starts with prefix and contains needle after it? */
+static int errors_contain(const inv_errors_t *e, const char *prefix, const char *needle)
+{
+    size_t n = strlen(prefix);
+    for (size_t i = 0; i < e->n; i++)
+        if (strncmp(e->v[i].text, prefix, n) == 0 && strstr(e->v[i].text + n, needle))
+            return 1;
+    return 0;
+}
+
+static void dump_errors(const inv_errors_t *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        fprintf(stderr, "    | %s\n", e->v[i].text);
+}
+
+/* ---- the conformance vectors ---------------------------------------------------- */
+
+static char *field(char **line)
+{
+    char *f = *line, *tab = strchr(f, '\t');
+    if (tab) {
+        *tab = '\0';
+        *line = tab + 1;
+    } else {
+        f[strcspn(f, "\n")] = '\0';
+        *line = f + strlen(f);
+    }
+    return strcmp(f, "-") == 0 ? NULL : f;
+}
+
+static void test_derivation_vectors(void)
+{
+    char *path = path_in_srcdir("tests/derivation-vectors.tsv");
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int rows = 0, header = 0;
+
+    CU_ASSERT_FATAL(f != NULL);
+    while (fgets(line, sizeof(line), f)) {
+        char *p = line, *S, *I, *ip, *np, *sch, *ns, *es, *en, *ek, *err;
+        char text[2048];
+        char *tmp;
+        inv_errors_t errs;
+        inventory_t *inv;
+        nm_derived_t d;
+        nm_input_t in;
+        char why[256];
+        int drc;
+
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        if (!header) {
+            header = 1;
+            continue;
+        }
+        S = field(&p), I = field(&p), ip = field(&p), np = field(&p), sch = field(&p);
+        ns = field(&p), es = field(&p), en = field(&p), ek = field(&p), err = field(&p);
+        rows++;
+
+        /* The pure function... */
+        in = (nm_input_t){ S, I, ip, np, sch, ns };
+        drc = nm_derive(&in, &d, why, sizeof(why));
+        /* ...and the loader, through a one-service, one-instance inventory. */
+        snprintf(text, sizeof(text),
+                 "service \"%s\" {\n  command = \"/bin/true\"\n%s%s%s%s%s%s}\n"
+                 "instance \"%s\" {\n  service = \"%s\"\n%s%s%s%s%s%s}\n",
+                 S, ip ? "  instance_prefix = \"" : "", ip ? ip : "", ip ? "\"\n" : "",
+                 np ? "  namespace_prefix = \"" : "", np ? np : "", np ? "\"\n" : "",
+                 I, S, sch ? "  schema = \"" : "", sch ? sch : "", sch ? "\"\n" : "",
+                 ns ? "  namespace = \"" : "", ns ? ns : "", ns ? "\"\n" : "");
+        tmp = write_temp(text);
+        inv_errors_init(&errs);
+        inv = inv_load(tmp, &errs);
+
+        if (err) {
+            if (drc == 0 || inv != NULL)
+                fprintf(stderr, "\n  vector %d (%s / %s) was accepted\n", rows, S, I);
+            CU_ASSERT(drc < 0);
+            CU_ASSERT(inv == NULL);
+            CU_ASSERT(errs.n >= 1);
+            /* Every error names the file and a line inside it. */
+            for (size_t i = 0; i < errs.n; i++) {
+                char prefix[256];
+                snprintf(prefix, sizeof(prefix), "%s:", tmp);
+                CU_ASSERT(strncmp(errs.v[i].text, prefix, strlen(prefix)) == 0);
+                CU_ASSERT(errs.v[i].line >= 1 && errs.v[i].line <= 8);
+            }
+        } else {
+            if (drc != 0 || inv == NULL) {
+                fprintf(stderr, "\n  vector %d (%s / %s) rejected: %s\n", rows, S, I, why);
+                dump_errors(&errs);
+            }
+            CU_ASSERT_FATAL(drc == 0);
+            CU_ASSERT_FATAL(inv != NULL);
+            CU_ASSERT_STRING_EQUAL(d.schema, es);
+            CU_ASSERT_STRING_EQUAL(d.namespace, en);
+            CU_ASSERT_STRING_EQUAL(d.discovery_key, ek);
+            CU_ASSERT_STRING_EQUAL(inv->instances[0].schema, es);
+            CU_ASSERT_STRING_EQUAL(inv->instances[0].namespace, en);
+            CU_ASSERT_STRING_EQUAL(inv->instances[0].discovery_key, ek);
+            CU_ASSERT_STRING_EQUAL(inv->instances[0].service_type,
+                                   strcmp(S, I) == 0 ? "singleton" : "multi-instance");
+        }
+        inv_free(inv);
+        inv_errors_free(&errs);
+        unlink(tmp);
+        free(tmp);
+    }
+    fclose(f);
+    free(path);
+    CU_ASSERT(rows >= 27);
+}
+
+static void test_name_rules(void)
+{
+    static const struct { const char *name; int service_ok, instance_ok; } cases[] = {
+        { "audit-correlator", 1, 1 }, { "exchange-OKX", 0, 1 }, { "a", 1, 1 },
+        { "a1-b2", 1, 1 }, { "1abc", 0, 0 }, { "-abc", 0, 0 }, { "abc-", 0, 0 },
+        { "a--b", 0, 0 }, { "a_b", 0, 0 }, { "a.b", 0, 0 }, { "a b", 0, 0 },
+        { "a*", 0, 0 }, { "", 0, 0 }, { "caf\xc3\xa9", 0, 0 }, { "a'b", 0, 0 },
+        { "A", 0, 1 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        CU_ASSERT_EQUAL(nm_valid_service_name(cases[i].name), cases[i].service_ok);
+        CU_ASSERT_EQUAL(nm_valid_instance_name(cases[i].name), cases[i].instance_ok);
+    }
+    CU_ASSERT(nm_namespaces_overlap("audit", "audit:X"));
+    CU_ASSERT(nm_namespaces_overlap("audit:X", "audit"));
+    CU_ASSERT(nm_namespaces_overlap("audit", "audit"));
+    CU_ASSERT(!nm_namespaces_overlap("audit", "auditx"));
+    CU_ASSERT(!nm_namespaces_overlap("exchange:OKX", "exchange:OKX2"));
+    CU_ASSERT(nm_namespaces_overlap("exchange", "exchange:OKX"));
+}
+
+/* ---- masking and logfmt -------------------------------------------------------- */
+
+static void test_masking(void)
+{
+    static const struct { const char *in, *out; } cases[] = {
+        /* the seed's forms */
+        { "postgresql://audit_adapter:secret@localhost:5432/trading_ecosystem",
+          "postgresql://audit_adapter:***@localhost:5432/trading_ecosystem" },
+        { "redis://:secret@localhost:6379/0", "redis://:***@localhost:6379/0" },
+        { "redis://default:p%40ss@redis:6379", "redis://default:***@redis:6379" },
+        { "postgresql://localhost/db", "postgresql://localhost/db" },
+        { "postgres://user@host/db", "postgres://user@host/db" },
+        /* libpq keyword form */
+        { "host=h user=u password=secret dbname=d", "host=h user=u password=*** dbname=d" },
+        { "password='sec ret' host=h", "password=*** host=h" },
+        { "PASSWORD = secret", "PASSWORD = ***" },
+        /* query strings, environment entries */
+        { "postgresql://h/db?sslmode=disable&password=secret", "postgresql://h/db?sslmode=disable&password=***" },
+        { "REDIS_PASSWORD=hunter2", "REDIS_PASSWORD=***" },
+        { "api_token=abc123 next", "api_token=*** next" },
+        { "db_pass=x", "db_pass=***" },
+        /* not secrets */
+        { "bypass=1", "bypass=1" },
+        { "level=info msg=\"started\"", "level=info msg=\"started\"" },
+        /* a password with @ in it still does not leak */
+        { "postgresql://u:p@ss@h/db", "postgresql://u:***@h/db" },
+        { "two redis://:a@h and postgresql://u:b@h", "two redis://:***@h and postgresql://u:***@h" },
+    };
+    char out[512];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mask_secrets(cases[i].in, out, sizeof(out));
+        if (strcmp(out, cases[i].out) != 0)
+            fprintf(stderr, "\n  mask(%s) = %s\n", cases[i].in, out);
+        CU_ASSERT_STRING_EQUAL(out, cases[i].out);
+    }
+    /* truncation keeps the buffer terminated */
+    mask_secrets("postgresql://u:secret@h/db", out, 8);
+    CU_ASSERT_EQUAL(strlen(out), 7);
+}
+
+static size_t fmt(char *buf, size_t len, const char *ts, log_level_t lvl, const char *msg, ...)
+{
+    va_list ap;
+    size_t n;
+    va_start(ap, msg);
+    n = log_format(buf, len, ts, lvl, msg, ap);
+    va_end(ap);
+    return n;
+}
+
+static void test_logfmt(void)
+{
+    char line[512];
+
+    fmt(line, sizeof(line), NULL, LOG_LVL_INFO, "Data adapter configuration loaded",
+        "service_name", "audit-correlator", "schema", "audit", NULL);
+    CU_ASSERT_STRING_EQUAL(line, "level=info msg=\"Data adapter configuration loaded\" "
+                                 "service_name=audit-correlator schema=audit\n");
+    fmt(line, sizeof(line), "2025-10-07T12:34:56Z", LOG_LVL_WARN, "x", "url",
+        "postgresql://u:secret@h/db", "empty", "", "quote", "a\"b\nc", NULL);
+    CU_ASSERT_STRING_EQUAL(line, "time=2025-10-07T12:34:56Z level=warn msg=x "
+                                 "url=postgresql://u:***@h/db empty=\"\" quote=\"a\\\"b\\nc\"\n");
+    CU_ASSERT(strstr(line, "secret") == NULL);
+    fmt(line, sizeof(line), NULL, LOG_LVL_ERROR, "dsn password=hunter2 seen", NULL);
+    CU_ASSERT(strstr(line, "hunter2") == NULL);
+    /* a short buffer still ends in a newline */
+    CU_ASSERT_EQUAL(fmt(line, 16, NULL, LOG_LVL_INFO, "a long message here", NULL), 15);
+    CU_ASSERT_EQUAL(line[14], '\n');
+
+    log_level_t l;
+    CU_ASSERT(log_parse_level("debug", &l) == 0 && l == LOG_LVL_DEBUG);
+    CU_ASSERT(log_parse_level("WARN", &l) == 0 && l == LOG_LVL_WARN);
+    CU_ASSERT(log_parse_level("loud", &l) < 0);
+}
+
+static void test_values(void)
+{
+    long ms;
+    long long b;
+
+    CU_ASSERT(inv_parse_duration("100ms", &ms) == 0 && ms == 100);
+    CU_ASSERT(inv_parse_duration("5", &ms) == 0 && ms == 5000);
+    CU_ASSERT(inv_parse_duration("0.5s", &ms) == 0 && ms == 500);
+    CU_ASSERT(inv_parse_duration("2m", &ms) == 0 && ms == 120000);
+    CU_ASSERT(inv_parse_duration("1h", &ms) == 0 && ms == 3600000);
+    CU_ASSERT(inv_parse_duration("soon", &ms) < 0);
+    CU_ASSERT(inv_parse_duration("-1s", &ms) < 0);
+    CU_ASSERT(inv_parse_duration("5 parsecs", &ms) < 0);
+    CU_ASSERT(inv_parse_size("10MiB", &b) == 0 && b == 10485760);
+    CU_ASSERT(inv_parse_size("4096", &b) == 0 && b == 4096);
+    CU_ASSERT(inv_parse_size("1G", &b) == 0 && b == 1073741824);
+    CU_ASSERT(inv_parse_size("ten", &b) < 0);
+    CU_ASSERT(inv_parse_size("5 lightyears", &b) < 0);
+}
+
+/* ---- the example inventory and the worker environment -------------------------- */
+
+static void test_example_inventory(void)
+{
+    static const struct { const char *name, *schema, *ns; int port; } want[] = {
+        { "audit-correlator", "audit", "audit", 8083 },
+        { "test-coordinator", "test_coordination", "test", 8082 },
+        { "exchange-OKX", "exchange_okx", "exchange:OKX", 8081 },
+        { "custodian-Komainu", "custodian_komainu", "custodian:Komainu", 0 },
+        { "market-data-Coinmetrics", "market_data_coinmetrics", "market_data:Coinmetrics", 0 },
+        { "trading-system-LH", "trading_system_lh", "trading:LH", 0 },
+        { "risk-monitor-LH", "risk_monitor_lh", "risk:LH", 0 },
+    };
+    char *path = path_in_srcdir("etc/instanced.conf");
+    inv_errors_t errs;
+    inventory_t *inv;
+
+    inv_errors_init(&errs);
+    inv = inv_load(path, &errs);
+    dump_errors(&errs);
+    CU_ASSERT_FATAL(inv != NULL);
+    CU_ASSERT_EQUAL(inv->ninstances, 7);
+    for (size_t i = 0; i < 7; i++) {
+        const inv_instance_t *in = inv_find_instance(inv, want[i].name);
+        CU_ASSERT_FATAL(in != NULL);
+        CU_ASSERT_STRING_EQUAL(in->schema, want[i].schema);
+        CU_ASSERT_STRING_EQUAL(in->namespace, want[i].ns);
+        if (want[i].port)
+            CU_ASSERT_EQUAL(in->port, want[i].port);
+    }
+    CU_ASSERT_EQUAL(inv->health_interval_ms, 5000);
+    CU_ASSERT_EQUAL(inv_find_instance(inv, "risk-monitor-LH")->policy.critical, 0);
+    CU_ASSERT_EQUAL(inv_find_instance(inv, "exchange-OKX")->policy.critical, 1);
+    CU_ASSERT_EQUAL(inv_find_instance(inv, "exchange-OKX")->policy.restart_delay_ms, 100);
+
+    /* The worker environment contract. */
+    {
+        const inv_instance_t *in = inv_find_instance(inv, "exchange-OKX");
+        char **env = inv_worker_env(inv, in, "/usr/bin:/bin");
+        static const char *expect[] = {
+            "SERVICE_NAME=exchange-simulator", "SERVICE_INSTANCE_NAME=exchange-OKX",
+            "SERVICE_VERSION=1.0.0", "SERVICE_TYPE=multi-instance", "ENTITY_TYPE=exchange",
+            "ENVIRONMENT=production", "LOG_LEVEL=debug", "HTTP_PORT=8081",
+            "SCHEMA_NAME=exchange_okx", "REDIS_NAMESPACE=exchange:OKX",
+            "DATA_DIR=/var/lib/instanced/volumes/exchange-OKX/data",
+            "LOGS_DIR=/var/lib/instanced/volumes/exchange-OKX/logs",
+            "POSTGRES_URL=postgresql://instanced@localhost/trading_ecosystem",
+            "REDIS_URL=redis://127.0.0.1:6379/0", "PATH=/usr/bin:/bin",
+        };
+        CU_ASSERT_FATAL(env != NULL);
+        for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+            int found = 0;
+            for (char **e = env; *e; e++)
+                found |= strcmp(*e, expect[i]) == 0;
+            if (!found)
+                fprintf(stderr, "\n  missing %s\n", expect[i]);
+            CU_ASSERT(found);
+        }
+        for (char **e = env; *e; e++)
+            CU_ASSERT(strncmp(*e, "NOTIFY_SOCKET=", 14) != 0);
+        inv_strv_free(env);
+    }
+    inv_free(inv);
+    inv_errors_free(&errs);
+    free(path);
+}
+
+static void test_instance_same(void)
+{
+    static const char base[] =
+        "service \"exchange-simulator\" {\n command = \"/bin/sleep\"\n args = {\"60\"}\n}\n"
+        "instance \"exchange-A\" {\n service = \"exchange-simulator\"\n port = 9001\n}\n"
+        "instance \"exchange-B\" {\n service = \"exchange-simulator\"\n port = %d\n}\n";
+    char text[1024];
+    char *p1, *p2;
+    inv_errors_t e;
+    inventory_t *a, *b;
+
+    snprintf(text, sizeof(text), base, 9002);
+    p1 = write_temp(text);
+    snprintf(text, sizeof(text), base, 9003);
+    p2 = write_temp(text);
+    inv_errors_init(&e);
+    a = inv_load(p1, &e);
+    b = inv_load(p2, &e);
+    CU_ASSERT_FATAL(a && b);
+    CU_ASSERT(inv_instance_same(a, inv_find_instance(a, "exchange-A"), b,
+                                inv_find_instance(b, "exchange-A")));
+    CU_ASSERT(!inv_instance_same(a, inv_find_instance(a, "exchange-B"), b,
+                                 inv_find_instance(b, "exchange-B")));
+    inv_free(a);
+    inv_free(b);
+    inv_errors_free(&e);
+    unlink(p1);
+    unlink(p2);
+    free(p1);
+    free(p2);
+}
+
+static void test_relative_paths(void)
+{
+    char *p = write_temp("volumes_root = \"vol\"\nservice \"svc\" {\n command = \"bin/w\"\n}\n"
+                         "service \"other\" {\n command = \"sleep\"\n}\n"
+                         "instance \"svc\" {\n service = \"svc\"\n}\n");
+    inv_errors_t e;
+    inventory_t *inv;
+
+    inv_errors_init(&e);
+    inv = inv_load(p, &e);
+    CU_ASSERT_FATAL(inv != NULL);
+    CU_ASSERT_STRING_EQUAL(inv->volumes_root, "/tmp/vol");
+    CU_ASSERT_STRING_EQUAL(inv->services[0].command, "/tmp/bin/w");
+    CU_ASSERT_STRING_EQUAL(inv->services[1].command, "sleep");
+    CU_ASSERT_STRING_EQUAL(inv->instances[0].data_dir, "/tmp/vol/svc/data");
+    inv_free(inv);
+    inv_errors_free(&e);
+    unlink(p);
+    free(p);
+}
+
+/* ---- one fixture per rejection rule ----------------------------------------------
+ * Each file in tests/fixtures/reject holds "# expect: LINE: text" comments; the load
+ * must fail and, for each, report "FILE:LINE: ...text...". */
+static void test_rejections(void)
+{
+    char *dir = path_in_srcdir("tests/fixtures/reject");
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int files = 0;
+
+    CU_ASSERT_FATAL(d != NULL);
+    setenv("INSTANCED_TEST_UNSET_WITH_DEFAULT", "", 0);
+    unsetenv("INSTANCED_TEST_UNSET_WITH_DEFAULT");
+    while ((de = readdir(d)) != NULL) {
+        char *path, line[512];
+        FILE *f;
+        inv_errors_t errs;
+        inventory_t *inv;
+        int expects = 0;
+
+        if (!strstr(de->d_name, ".conf"))
+            continue;
+        files++;
+        if (asprintf(&path, "%s/%s", dir, de->d_name) < 0)
+            continue;
+        inv_errors_init(&errs);
+        inv = inv_load(path, &errs);
+        CU_ASSERT(inv == NULL);
+        if (inv)
+            fprintf(stderr, "\n  %s was accepted\n", de->d_name);
+        f = fopen(path, "r");
+        CU_ASSERT_FATAL(f != NULL);
+        while (fgets(line, sizeof(line), f)) {
+            char want[1024], *text;
+            int lno;
+            if (sscanf(line, "# expect: %d:", &lno) != 1)
+                continue;
+            expects++;
+            text = strchr(strchr(line, ':') + 1, ':') + 1;
+            text[strcspn(text, "\n")] = '\0';
+            snprintf(want, sizeof(want), "%s:%d: ", path, lno);
+            while (*text == ' ')
+                text++;
+            if (!errors_contain(&errs, want, text)) {
+                fprintf(stderr, "\n  %s: missing \"%d:%s\"; got:\n", de->d_name, lno, text);
+                dump_errors(&errs);
+            }
+            CU_ASSERT(errors_contain(&errs, want, text));
+        }
+        fclose(f);
+        CU_ASSERT(expects > 0);
+        /* Nothing beyond the expected errors (a rule must not fire by accident). */
+        if (errs.n != (size_t)expects && strcmp(de->d_name, "syntax-error.conf") != 0) {
+            fprintf(stderr, "\n  %s: %zu errors, %d expected:\n", de->d_name, errs.n, expects);
+            dump_errors(&errs);
+        }
+        if (strcmp(de->d_name, "syntax-error.conf") != 0)
+            CU_ASSERT_EQUAL(errs.n, (size_t)expects);
+        inv_free(inv);
+        inv_errors_free(&errs);
+        free(path);
+    }
+    closedir(d);
+    free(dir);
+    CU_ASSERT(files >= 20);
+}
+
+static void test_missing_file(void)
+{
+    inv_errors_t e;
+    inv_errors_init(&e);
+    CU_ASSERT(inv_load("/nonexistent/instanced.conf", &e) == NULL);
+    CU_ASSERT(e.n == 1 && strstr(e.v[0].text, "/nonexistent/instanced.conf:0: cannot open"));
+    inv_errors_free(&e);
+}
+
+int main(void)
+{
+    unsigned failures, records;
+    CU_pSuite s;
+
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    s = CU_add_suite("naming", NULL, NULL);
+    CU_add_test(s, "derivation vectors", test_derivation_vectors);
+    CU_add_test(s, "name rules", test_name_rules);
+    s = CU_add_suite("logging", NULL, NULL);
+    CU_add_test(s, "masking", test_masking);
+    CU_add_test(s, "logfmt", test_logfmt);
+    s = CU_add_suite("inventory", NULL, NULL);
+    CU_add_test(s, "values", test_values);
+    CU_add_test(s, "example inventory", test_example_inventory);
+    CU_add_test(s, "instance same", test_instance_same);
+    CU_add_test(s, "relative paths", test_relative_paths);
+    CU_add_test(s, "rejections", test_rejections);
+    CU_add_test(s, "missing file", test_missing_file);
+
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    /* CU_basic_run_tests returns success even when assertions fail. */
+    failures = CU_get_number_of_failures();
+    records = CU_get_number_of_failure_records();
+    CU_cleanup_registry();
+    return failures > 0 || records > 0 ? 1 : 0;
+}

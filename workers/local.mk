@@ -1,0 +1,1 @@
+# Worker programs (see workers/README in the top README).
