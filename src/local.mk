@@ -1,4 +1,6 @@
-# The core library (naming rules, inventory, logging) and the two programs.
+# The core library (naming rules, inventory, logging) and the two programs. The
+# supervision side, the monitoring side and provisioning add their sources in their
+# own fragments: supervisor.mk, monitor.mk, provision.mk.
 noinst_LIBRARIES += src/libinstanced.a
 src_libinstanced_a_SOURCES = \
 	src/naming.c src/naming.h \
@@ -11,9 +13,17 @@ src_libinstanced_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(JANSSON_CFLAGS)
 CORE_LIBS = src/libinstanced.a $(CONFUSE_LIBS) $(JANSSON_LIBS)
 
 sbin_PROGRAMS += src/instanced
-src_instanced_SOURCES = \
-	src/instanced.c \
-	src/supervisor.c src/supervisor.h
+src_instanced_SOURCES = src/instanced.c src/supervisor.h src/monitor.h
 src_instanced_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBCURL_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
 src_instanced_LDADD = $(CORE_LIBS) $(LIBEVENT_LIBS) $(LIBCURL_LIBS) $(SYSTEMD_LIBS)
+
+bin_PROGRAMS += src/instancectl
+src_instancectl_SOURCES = src/instancectl.c src/ctl.h src/provision.h
+src_instancectl_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) $(LIBPQ_CFLAGS) \
+	$(HIREDIS_CFLAGS)
+src_instancectl_LDADD = $(CORE_LIBS) $(LIBEVENT_LIBS) $(LIBPQ_LIBS) $(HIREDIS_LIBS)
+
+include $(srcdir)/src/supervisor.mk
+include $(srcdir)/src/monitor.mk
+include $(srcdir)/src/provision.mk

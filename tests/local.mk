@@ -7,3 +7,9 @@ tests_unit_tests_LDADD = $(CORE_LIBS) $(CUNIT_LIBS)
 
 TESTS += tests/unit_tests
 EXTRA_DIST += tests/derivation-vectors.tsv tests/fixtures
+
+# Shell integration tests get srcdir and top_builddir in their environment.
+AM_TESTS_ENVIRONMENT = srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)'; \
+	export srcdir top_builddir;
+TESTS += tests/it_servers.sh
+EXTRA_DIST += tests/lib tests/it_servers.sh
