@@ -13,3 +13,7 @@ AM_TESTS_ENVIRONMENT = srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_buildd
 	export srcdir top_builddir;
 TESTS += tests/it_servers.sh
 EXTRA_DIST += tests/lib tests/it_servers.sh
+include $(srcdir)/tests/supervisor.mk
+include $(srcdir)/tests/monitor.mk
+include $(srcdir)/tests/worker.mk
+include $(srcdir)/tests/provision.mk

@@ -1,0 +1,1 @@
+# Tests of the provision side (see tests/local.mk for the environment).

@@ -1,0 +1,1 @@
+# Tests of the worker side (see tests/local.mk for the environment).
