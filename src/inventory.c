@@ -289,8 +289,12 @@ static void lex_next(lexer_t *lx, tok_t *t)
     } else {
         const char *s = p;
         while (*p && !isspace((unsigned char)*p) && !strchr("{}=(),\"'#", *p) &&
-               !(p[0] == '/' && (p[1] == '/' || p[1] == '*')))
+               !(p[0] == '/' && (p[1] == '/' || p[1] == '*'))) {
+            /* ${VAR} and ${VAR:-default} belong to an unquoted value, braces and all. */
+            if (p[0] == '$' && p[1] == '{' && strchr(p, '}'))
+                p = strchr(p, '}');
             p++;
+        }
         t->kind = TK_WORD;
         t->text = strndup(s, (size_t)(p - s));
     }

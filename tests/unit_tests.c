@@ -374,7 +374,8 @@ static void test_instance_same(void)
 
 static void test_relative_paths(void)
 {
-    char *p = write_temp("volumes_root = \"vol\"\nservice \"svc\" {\n command = \"bin/w\"\n}\n"
+    char *p = write_temp("volumes_root = \"vol\"\nprovision = ${INSTANCED_TEST_NOPE:-true}\n"
+                         "service \"svc\" {\n command = \"bin/w\"\n}\n"
                          "service \"other\" {\n command = \"sleep\"\n}\n"
                          "instance \"svc\" {\n service = \"svc\"\n}\n");
     inv_errors_t e;
@@ -384,6 +385,7 @@ static void test_relative_paths(void)
     inv = inv_load(p, &e);
     CU_ASSERT_FATAL(inv != NULL);
     CU_ASSERT_STRING_EQUAL(inv->volumes_root, "/tmp/vol");
+    CU_ASSERT_EQUAL(inv->provision, 1); /* an unquoted ${VAR:-default} */
     CU_ASSERT_STRING_EQUAL(inv->services[0].command, "/tmp/bin/w");
     CU_ASSERT_STRING_EQUAL(inv->services[1].command, "sleep");
     CU_ASSERT_STRING_EQUAL(inv->instances[0].data_dir, "/tmp/vol/svc/data");
