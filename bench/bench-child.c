@@ -1,0 +1,140 @@
+/* bench-child.c - the trivial child program both supervisors run in `make bench`.
+ *
+ *   bench-child [-s STAMPFILE] [-p PROBEFILE]
+ *
+ * First thing after exec it appends "PID MONO_NS NAME\n" to STAMPFILE (one write()
+ * on an O_APPEND descriptor, so lines from many children never interleave), where
+ * MONO_NS is CLOCK_MONOTONIC in nanoseconds, the clock the harness reads just before
+ * it sends kill -9: the difference is the restart latency, with no polling in it.
+ * NAME is SERVICE_INSTANCE_NAME (instanced sets it; the supervisord config sets it).
+ *
+ * Then, when HTTP_PORT is set, it answers every HTTP request on 127.0.0.1:HTTP_PORT
+ * with 200 and a healthy JSON body in the worker contract's shape (health probes),
+ * appending "MONO_NS NAME\n" to PROBEFILE for each request when -p is given.
+ * Otherwise it sleeps until a signal ends it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void append_line(const char *path, const char *line, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    ssize_t w = write(fd, line, len);
+    (void)w;
+    close(fd);
+}
+
+static void serve(int port, const char *name, const char *probefile)
+{
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (ls < 0)
+        _exit(1);
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    /* A restarted child may find its port still held by the previous one for an
+     * instant: retry the bind for up to 2 s. */
+    for (int i = 0; bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0; i++) {
+        if (i >= 200)
+            _exit(1);
+        usleep(10000);
+    }
+    if (listen(ls, 64) < 0)
+        _exit(1);
+
+    char body[512];
+    int blen = snprintf(body, sizeof body,
+                        "{\"status\":\"healthy\",\"service\":\"bench\",\"instance\":\"%s\","
+                        "\"version\":\"1.0.0\",\"environment\":\"bench\",\"checks\":{}}\n",
+                        name);
+    char resp[1024];
+    int rlen = snprintf(resp, sizeof resp,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+                        blen, body);
+
+    for (;;) {
+        int c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            _exit(1);
+        }
+        struct timeval tv = { 2, 0 };
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        char buf[4096];
+        size_t got = 0;
+        /* Read the request head; the body (none for GET) is ignored. */
+        while (got < sizeof buf - 1) {
+            ssize_t n = read(c, buf + got, sizeof buf - 1 - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            buf[got] = 0;
+            if (strstr(buf, "\r\n\r\n"))
+                break;
+        }
+        if (got > 0) {
+            if (probefile) {
+                char line[160];
+                int l = snprintf(line, sizeof line, "%lld %s\n", mono_ns(), name);
+                append_line(probefile, line, (size_t)l);
+            }
+            ssize_t w = write(c, resp, (size_t)rlen);
+            (void)w;
+        }
+        close(c);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    long long t0 = mono_ns();
+    const char *stampfile = NULL, *probefile = NULL;
+    int opt;
+    while ((opt = getopt(argc, argv, "s:p:")) != -1) {
+        switch (opt) {
+        case 's': stampfile = optarg; break;
+        case 'p': probefile = optarg; break;
+        default:
+            fprintf(stderr, "usage: bench-child [-s STAMPFILE] [-p PROBEFILE]\n");
+            return 2;
+        }
+    }
+    const char *name = getenv("SERVICE_INSTANCE_NAME");
+    if (!name || !*name)
+        name = "-";
+    if (stampfile) {
+        char line[160];
+        int l = snprintf(line, sizeof line, "%ld %lld %s\n", (long)getpid(), t0, name);
+        append_line(stampfile, line, (size_t)l);
+    }
+    const char *port = getenv("HTTP_PORT");
+    if (port && atoi(port) > 0)
+        serve(atoi(port), name, probefile);
+    for (;;)
+        pause();
+}
