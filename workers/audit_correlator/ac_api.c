@@ -1,0 +1,530 @@
+/* ac_api.c - audit-correlator's HTTP API over the repository and the cache. */
+#include "config.h"
+
+#include "ac_api.h"
+
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static void reply_raw(struct evhttp_request *req, int code, const char *json)
+{
+    whttp_text(req, code, "application/json", json, strlen(json));
+}
+
+static void fail(ac_api_t *api, struct evhttp_request *req, int code, const char *msg,
+                 const char *field)
+{
+    if (code == 503)
+        api->unavailable++;
+    else if (code >= 400 && code < 500)
+        api->rejected++;
+    whttp_error(req, code, msg, field);
+}
+
+/* The answer to a repository failure. */
+static void fail_rc(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, const char *field)
+{
+    switch (rc) {
+    case AC_NOT_FOUND: fail(api, req, 404, "audit event not found", field); break;
+    case AC_CONFLICT: fail(api, req, 409, "an audit event with this id exists", "id"); break;
+    case AC_INVALID: fail(api, req, 400, ac_repo_error(api->repo), field); break;
+    case AC_UNAVAILABLE:
+        fail(api, req, 503, "postgres unavailable: the request was not applied", NULL);
+        break;
+    default: fail(api, req, 500, "internal error", NULL); break;
+    }
+}
+
+static int pg_usable(ac_api_t *api, struct evhttp_request *req)
+{
+    if (*api->pg_ready)
+        return 1;
+    fail(api, req, 503, "postgres unavailable: the request was not applied", NULL);
+    return 0;
+}
+
+/* The request body parsed as JSON, or NULL after replying 400/413. */
+static json_t *read_json(ac_api_t *api, struct evhttp_request *req)
+{
+    int too_large;
+    size_t len;
+    char *body = whttp_body(req, &len, &too_large);
+    json_error_t jerr;
+    json_t *j;
+    char msg[300];
+
+    if (!body) {
+        if (too_large)
+            fail(api, req, 413, "request body too large", NULL);
+        else
+            fail(api, req, 500, "out of memory", NULL);
+        return NULL;
+    }
+    j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(body);
+    if (!j) {
+        snprintf(msg, sizeof(msg), "invalid JSON at line %d column %d: %s", jerr.line,
+                 jerr.column, jerr.text);
+        fail(api, req, 400, msg, "body");
+    }
+    return j;
+}
+
+/* Parse an array (or one object) of events. Returns the count, or -1 after replying. */
+static long parse_events(ac_api_t *api, struct evhttp_request *req, json_t *j, int flags,
+                         ac_event_t **out)
+{
+    size_t n = json_is_array(j) ? json_array_size(j) : 1;
+    ac_event_t *evs;
+
+    if (json_is_array(j) && (n == 0 || n > AC_BATCH_MAX)) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "between 1 and %d events per request", AC_BATCH_MAX);
+        fail(api, req, n ? 413 : 400, msg, "body");
+        return -1;
+    }
+    evs = calloc(n, sizeof(*evs));
+    if (!evs) {
+        fail(api, req, 500, "out of memory", NULL);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_is_array(j) ? json_array_get(j, i) : j;
+        const char *field;
+        char err[200], msg[260], fname[96];
+        if (ac_event_from_json(o, flags, &evs[i], &field, err, sizeof(err)) < 0) {
+            if (json_is_array(j)) {
+                snprintf(msg, sizeof(msg), "event %zu: %s", i, err);
+                snprintf(fname, sizeof(fname), "[%zu].%.64s", i, field);
+            } else {
+                snprintf(msg, sizeof(msg), "%s", err);
+                snprintf(fname, sizeof(fname), "%.64s", field);
+            }
+            fail(api, req, 400, msg, fname);
+            for (size_t k = 0; k < i; k++)
+                ac_event_clear(&evs[k]);
+            free(evs);
+            return -1;
+        }
+    }
+    *out = evs;
+    return (long)n;
+}
+
+static void free_events(ac_event_t *evs, long n)
+{
+    for (long i = 0; i < n; i++)
+        ac_event_clear(&evs[i]);
+    free(evs);
+}
+
+static void batch_fail(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, size_t bad,
+                       int is_array)
+{
+    char field[32];
+    snprintf(field, sizeof(field), "[%zu]", bad);
+    if (rc == AC_UNAVAILABLE || rc == AC_ERROR || !is_array)
+        fail_rc(api, req, rc, is_array ? field : NULL);
+    else if (rc == AC_NOT_FOUND)
+        fail(api, req, 404, "audit event not found; no event of the batch was applied", field);
+    else if (rc == AC_CONFLICT)
+        fail(api, req, 409, "duplicate id; no event of the batch was stored", field);
+    else
+        fail(api, req, 400, "rejected by the database; no event of the batch was stored",
+             field);
+}
+
+static void create_cb(ac_api_t *api, struct evhttp_request *req)
+{
+    json_t *j = read_json(api, req);
+    ac_event_t *evs = NULL;
+    long n;
+    char *out = NULL;
+    size_t bad = 0;
+    ac_rc_t rc;
+
+    if (!j)
+        return;
+    n = parse_events(api, req, j, AC_EV_CREATE, &evs);
+    if (n < 0 || !pg_usable(api, req))
+        goto done;
+    if (!json_is_array(j))
+        rc = ac_repo_create(api->repo, &evs[0], &out);
+    else
+        rc = ac_repo_create_batch(api->repo, evs, (size_t)n, &out, &bad);
+    if (rc != AC_OK) {
+        batch_fail(api, req, rc, bad, json_is_array(j));
+        goto done;
+    }
+    /* 201 only now: the row (or the whole batch) is committed. */
+    api->created += (unsigned long)n;
+    reply_raw(req, 201, out);
+done:
+    if (n > 0)
+        free_events(evs, n);
+    free(out);
+    json_decref(j);
+}
+
+static void update_batch_cb(ac_api_t *api, struct evhttp_request *req)
+{
+    json_t *j = read_json(api, req);
+    ac_event_t *evs = NULL;
+    long n = -1;
+    char *out = NULL;
+    size_t bad = 0;
+    ac_rc_t rc;
+
+    if (!j)
+        return;
+    if (!json_is_array(j)) {
+        fail(api, req, 400, "expected an array of events with ids", "body");
+        goto done;
+    }
+    n = parse_events(api, req, j, AC_EV_PARTIAL | AC_EV_REQUIRE_ID, &evs);
+    if (n < 0 || !pg_usable(api, req))
+        goto done;
+    rc = ac_repo_update_batch(api->repo, evs, (size_t)n, &out, &bad);
+    if (rc != AC_OK) {
+        batch_fail(api, req, rc, bad, 1);
+        goto done;
+    }
+    for (long i = 0; i < n; i++)
+        ac_cache_invalidate(api->cache, evs[i].p[AC_P_ID]);
+    reply_raw(req, 200, out);
+done:
+    if (n > 0)
+        free_events(evs, n);
+    free(out);
+    json_decref(j);
+}
+
+/* Query parameters of list and count; replies 400 and returns -1 on a bad one. */
+static int read_filter(ac_api_t *api, struct evhttp_request *req, ac_filter_t *f, char **own)
+{
+    static const char *const names[] = { "service", "event_type", "since", "until",
+                                         "trace_id", "correlation_id", "limit", "offset" };
+    memset(f, 0, sizeof(*f));
+    for (int i = 0; i < 8; i++)
+        own[i] = whttp_query(req, names[i]);
+    f->service = own[0];
+    f->event_type = own[1];
+    f->since = own[2];
+    f->until = own[3];
+    f->trace_id = own[4];
+    f->correlation_id = own[5];
+    f->limit = own[6];
+    f->offset = own[7];
+    for (int i = 2; i <= 3; i++) {
+        if (own[i] && !ac_valid_time(own[i])) {
+            fail(api, req, 400, "must be an RFC 3339 time", names[i]);
+            return -1;
+        }
+    }
+    for (int i = 6; i <= 7; i++) {
+        char *end;
+        long long v;
+        if (!own[i])
+            continue;
+        v = strtoll(own[i], &end, 10);
+        if (!*own[i] || *end || v < 0 || (i == 6 && (v < 1 || v > AC_LIST_MAX)) ||
+            v > 1000000000LL) {
+            char msg[64];
+            if (i == 6)
+                snprintf(msg, sizeof(msg), "must be an integer from 1 to %d", AC_LIST_MAX);
+            else
+                snprintf(msg, sizeof(msg), "must be a non-negative integer");
+            fail(api, req, 400, msg, names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void list_cb(ac_api_t *api, struct evhttp_request *req, int count_only)
+{
+    ac_filter_t f;
+    char *own[8], *out = NULL;
+    long long n = 0;
+    ac_rc_t rc;
+
+    if (read_filter(api, req, &f, own) < 0 || !pg_usable(api, req))
+        goto done;
+    if (count_only) {
+        rc = ac_repo_count(api->repo, &f, &n);
+        if (rc == AC_OK)
+            whttp_json(req, 200, json_pack("{s:I}", "count", (json_int_t)n));
+    } else {
+        rc = ac_repo_query(api->repo, &f, &out);
+        if (rc == AC_OK)
+            reply_raw(req, 200, out);
+    }
+    if (rc != AC_OK)
+        fail_rc(api, req, rc, NULL);
+done:
+    for (int i = 0; i < 8; i++)
+        free(own[i]);
+    free(out);
+}
+
+static void events_cb(struct evhttp_request *req, const char *path, const char *rest,
+                      void *arg)
+{
+    ac_api_t *api = arg;
+    (void)path;
+    (void)rest;
+    switch (evhttp_request_get_command(req)) {
+    case EVHTTP_REQ_POST: create_cb(api, req); break;
+    case EVHTTP_REQ_PUT: update_batch_cb(api, req); break;
+    default: list_cb(api, req, 0); break;
+    }
+}
+
+static void get_one(ac_api_t *api, struct evhttp_request *req, const char *id)
+{
+    char *out = ac_cache_get(api->cache, id);
+    ac_rc_t rc;
+
+    if (out) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Cache", "hit");
+        reply_raw(req, 200, out);
+        free(out);
+        return;
+    }
+    if (!pg_usable(api, req))
+        return;
+    rc = ac_repo_get(api->repo, id, &out);
+    if (rc != AC_OK) {
+        fail_rc(api, req, rc, "id");
+        return;
+    }
+    ac_cache_put(api->cache, id, out);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "X-Cache", "miss");
+    reply_raw(req, 200, out);
+    free(out);
+}
+
+static void put_one(ac_api_t *api, struct evhttp_request *req, const char *id)
+{
+    json_t *j = read_json(api, req);
+    ac_event_t ev;
+    const char *field;
+    char err[200], *out = NULL;
+    ac_rc_t rc;
+
+    if (!j)
+        return;
+    if (ac_event_from_json(j, AC_EV_PARTIAL, &ev, &field, err, sizeof(err)) < 0) {
+        fail(api, req, 400, err, field);
+        json_decref(j);
+        return;
+    }
+    if (ev.p[AC_P_ID] && strcasecmp(ev.p[AC_P_ID], id) != 0) {
+        fail(api, req, 400, "id in the body differs from the id in the path", "id");
+    } else if (pg_usable(api, req)) {
+        rc = ac_repo_update(api->repo, id, &ev, &out);
+        if (rc == AC_OK) {
+            ac_cache_invalidate(api->cache, id);
+            reply_raw(req, 200, out);
+        } else {
+            fail_rc(api, req, rc, rc == AC_NOT_FOUND ? "id" : NULL);
+        }
+    }
+    free(out);
+    ac_event_clear(&ev);
+    json_decref(j);
+}
+
+static void delete_one(ac_api_t *api, struct evhttp_request *req, const char *id)
+{
+    ac_rc_t rc;
+    if (!pg_usable(api, req))
+        return;
+    rc = ac_repo_delete(api->repo, id);
+    if (rc != AC_OK) {
+        fail_rc(api, req, rc, "id");
+        return;
+    }
+    ac_cache_invalidate(api->cache, id);
+    whttp_no_content(req);
+}
+
+static void correlated(ac_api_t *api, struct evhttp_request *req, const char *id)
+{
+    char *out = NULL;
+    ac_rc_t rc;
+    if (!pg_usable(api, req))
+        return;
+    rc = ac_repo_correlated(api->repo, id, &out);
+    if (rc == AC_OK)
+        reply_raw(req, 200, out);
+    else
+        fail_rc(api, req, rc, "id");
+    free(out);
+}
+
+/* /api/v1/audit/events/{count | ID | ID/correlated} */
+static void event_cb(struct evhttp_request *req, const char *path, const char *rest, void *arg)
+{
+    ac_api_t *api = arg;
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    char id[37];
+    const char *tail;
+    (void)path;
+
+    if (strcmp(rest, "count") == 0) {
+        if (m != EVHTTP_REQ_GET) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+            fail(api, req, 405, "method not allowed", NULL);
+            return;
+        }
+        list_cb(api, req, 1);
+        return;
+    }
+    if (strlen(rest) < 36) {
+        fail(api, req, *rest ? 400 : 404, *rest ? "must be a UUID" : "not found",
+             *rest ? "id" : NULL);
+        return;
+    }
+    memcpy(id, rest, 36);
+    id[36] = '\0';
+    tail = rest + 36;
+    if (!ac_valid_uuid(id) || (*tail && strcmp(tail, "/correlated") != 0)) {
+        if (!ac_valid_uuid(id))
+            fail(api, req, 400, "must be a UUID", "id");
+        else
+            fail(api, req, 404, "not found", NULL);
+        return;
+    }
+    for (char *p = id; *p; p++)
+        if (*p >= 'A' && *p <= 'F')
+            *p = (char)(*p - 'A' + 'a');
+    if (*tail) {
+        if (m != EVHTTP_REQ_GET) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+            fail(api, req, 405, "method not allowed", NULL);
+            return;
+        }
+        correlated(api, req, id);
+        return;
+    }
+    switch (m) {
+    case EVHTTP_REQ_GET: get_one(api, req, id); break;
+    case EVHTTP_REQ_PUT: put_one(api, req, id); break;
+    default: delete_one(api, req, id); break;
+    }
+}
+
+static void uncache(const char *id, void *arg)
+{
+    ac_cache_invalidate(arg, id);
+}
+
+static void retention_cb(struct evhttp_request *req, const char *path, const char *rest,
+                         void *arg)
+{
+    ac_api_t *api = arg;
+    json_t *j = read_json(api, req), *older, *archive;
+    char cutoff[64];
+    long long n = 0;
+    int do_archive = 0;
+    ac_rc_t rc;
+    const char *key;
+    json_t *v;
+    (void)path;
+    (void)rest;
+
+    if (!j)
+        return;
+    if (!json_is_object(j)) {
+        fail(api, req, 400, "expected a JSON object", "body");
+        goto done;
+    }
+    json_object_foreach(j, key, v) {
+        if (strcmp(key, "older_than") != 0 && strcmp(key, "archive") != 0) {
+            fail(api, req, 400, "unknown field", key);
+            goto done;
+        }
+    }
+    older = json_object_get(j, "older_than");
+    archive = json_object_get(j, "archive");
+    if (!json_is_string(older) ||
+        !ac_parse_cutoff(json_string_value(older), (long long)time(NULL), cutoff,
+                         sizeof(cutoff))) {
+        fail(api, req, 400, "must be an RFC 3339 time or a duration like 30d, 12h, 90m, 60s",
+             "older_than");
+        goto done;
+    }
+    if (archive && !json_is_boolean(archive)) {
+        fail(api, req, 400, "must be true or false", "archive");
+        goto done;
+    }
+    do_archive = archive && json_is_true(archive);
+    if (!pg_usable(api, req))
+        goto done;
+    rc = do_archive ? ac_repo_archive_older(api->repo, cutoff, &n, uncache, api->cache)
+                    : ac_repo_delete_older(api->repo, cutoff, &n, uncache, api->cache);
+    if (rc != AC_OK) {
+        fail_rc(api, req, rc, "older_than");
+        goto done;
+    }
+    log_info("audit retention applied", "action", do_archive ? "archive" : "delete",
+             "older_than", cutoff, "rows", LOG_INT(n));
+    whttp_json(req, 200, json_pack("{s:s, s:s, s:I}", "action",
+                                   do_archive ? "archived" : "deleted", "older_than", cutoff,
+                                   do_archive ? "archived" : "deleted", (json_int_t)n));
+done:
+    json_decref(j);
+}
+
+static void cache_stats_cb(struct evhttp_request *req, const char *path, const char *rest,
+                           void *arg)
+{
+    ac_api_t *api = arg;
+    json_t *s = ac_cache_stats(api->cache);
+    (void)path;
+    (void)rest;
+    if (!s)
+        fail(api, req, 503, "redis unavailable", NULL);
+    else
+        whttp_json(req, 200, s);
+}
+
+static void cache_keys_cb(struct evhttp_request *req, const char *path, const char *rest,
+                          void *arg)
+{
+    ac_api_t *api = arg;
+    char *pattern = whttp_query(req, "pattern");
+    json_t *keys;
+    (void)path;
+    (void)rest;
+    if (pattern && (strlen(pattern) == 0 || strlen(pattern) > 256)) {
+        fail(api, req, 400, "must be 1 to 256 characters", "pattern");
+        free(pattern);
+        return;
+    }
+    keys = ac_cache_keys(api->cache, pattern ? pattern : "*", 10000);
+    free(pattern);
+    if (!keys)
+        fail(api, req, 503, "redis unavailable", NULL);
+    else
+        whttp_json(req, 200, json_pack("{s:s, s:o}", "namespace", api->cache->ns, "keys", keys));
+}
+
+int ac_api_routes(ac_api_t *api, whttp_t *http)
+{
+    if (whttp_route(http, "/api/v1/audit/events", WHTTP_GET | WHTTP_POST | WHTTP_PUT,
+                    events_cb, api) < 0 ||
+        whttp_route(http, "/api/v1/audit/events/", WHTTP_GET | WHTTP_PUT | WHTTP_DELETE,
+                    event_cb, api) < 0 ||
+        whttp_route(http, "/api/v1/audit/retention", WHTTP_POST, retention_cb, api) < 0 ||
+        whttp_route(http, "/api/v1/audit/cache/stats", WHTTP_GET, cache_stats_cb, api) < 0 ||
+        whttp_route(http, "/api/v1/audit/cache/keys", WHTTP_GET, cache_keys_cb, api) < 0)
+        return -1;
+    return 0;
+}

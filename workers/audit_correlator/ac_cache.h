@@ -1,0 +1,33 @@
+/* ac_cache.h - the Redis cache of audit events under <namespace>:audit_event:<id>. */
+#ifndef AC_CACHE_H
+#define AC_CACHE_H
+
+#include <jansson.h>
+
+#include "wrt_redis.h"
+
+#define AC_CACHE_TTL "300"
+
+typedef struct ac_cache {
+    wrd_t *rd;
+    const char *ns;
+    unsigned long hits, misses, errors;
+} ac_cache_t;
+
+/* The cached JSON of an event (caller frees), or NULL on a miss or when Redis is
+ * unavailable (the database then answers). Counts hits and misses. */
+char *ac_cache_get(ac_cache_t *c, const char *id);
+void ac_cache_put(ac_cache_t *c, const char *id, const char *json);
+void ac_cache_invalidate(ac_cache_t *c, const char *id);
+
+/* Keys of the namespace matching pattern (relative to the namespace), returned
+ * without the "<namespace>:" prefix, at most max. NULL when Redis is unavailable. */
+json_t *ac_cache_keys(ac_cache_t *c, const char *pattern, size_t max);
+
+/* {"namespace","hits","misses","keys","memory_bytes"}; NULL when Redis is unavailable. */
+json_t *ac_cache_stats(ac_cache_t *c);
+
+/* "<ns>:" stripped from key when present; else NULL. Pure. */
+const char *ac_cache_strip(const char *ns, const char *key);
+
+#endif

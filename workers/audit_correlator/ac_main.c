@@ -1,0 +1,77 @@
+/* ac_main.c - audit-correlator: the seed's pilot service on the shared worker runtime. */
+#include "config.h"
+
+#include "ac_api.h"
+#include "ac_schema.h"
+#include "log.h"
+#include "wrt_runtime.h"
+
+typedef struct ac {
+    ac_repo_t *repo;
+    ac_cache_t cache;
+    ac_api_t api;
+    int pg_ready;
+} ac_t;
+
+static int pg_ready(wrt_t *rt, void *arg)
+{
+    ac_t *ac = arg;
+    const wcfg_t *c = wrt_cfg(rt);
+
+    ac->pg_ready = 0;
+    if (ac_schema_setup(wrt_pg(rt), c->schema, c->instance) < 0)
+        return -1;
+    if (ac_repo_prepare(ac->repo) < 0)
+        return -1;
+    ac->pg_ready = 1;
+    return 0;
+}
+
+static int setup(wrt_t *rt, void *arg)
+{
+    ac_t *ac = arg;
+    ac->repo = ac_repo_new(wrt_pg(rt), wrt_cfg(rt)->instance);
+    if (!ac->repo)
+        return -1;
+    ac->cache.rd = wrt_redis(rt);
+    ac->cache.ns = wrt_cfg(rt)->namespace;
+    ac->api.repo = ac->repo;
+    ac->api.cache = &ac->cache;
+    ac->api.pg_ready = &ac->pg_ready;
+    return ac_api_routes(&ac->api, wrt_http(rt));
+}
+
+static void metrics(wrt_t *rt, wmet_t *m, void *arg)
+{
+    ac_t *ac = arg;
+    (void)rt;
+    wmet_family(m, "audit_events_created_total", "counter",
+                "Audit events acknowledged with 201 (committed to PostgreSQL).");
+    wmet_sample(m, "audit_events_created_total", (double)ac->api.created, NULL);
+    wmet_family(m, "audit_requests_rejected_total", "counter",
+                "API requests answered with a 4xx status.");
+    wmet_sample(m, "audit_requests_rejected_total", (double)ac->api.rejected, NULL);
+    wmet_family(m, "audit_requests_unavailable_total", "counter",
+                "API requests answered 503 because PostgreSQL was unavailable.");
+    wmet_sample(m, "audit_requests_unavailable_total", (double)ac->api.unavailable, NULL);
+    wmet_family(m, "audit_cache_hits_total", "counter", "Event reads served from Redis.");
+    wmet_sample(m, "audit_cache_hits_total", (double)ac->cache.hits, NULL);
+    wmet_family(m, "audit_cache_misses_total", "counter", "Event reads not found in Redis.");
+    wmet_sample(m, "audit_cache_misses_total", (double)ac->cache.misses, NULL);
+}
+
+static void teardown(wrt_t *rt, void *arg)
+{
+    ac_t *ac = arg;
+    (void)rt;
+    ac_repo_free(ac->repo);
+    ac->repo = NULL;
+}
+
+int main(void)
+{
+    static ac_t ac;
+    wrt_hooks_t hooks = { .pg_required = 1, .pg_ready = pg_ready, .setup = setup,
+                          .metrics = metrics, .teardown = teardown, .arg = &ac };
+    return wrt_main(&hooks);
+}

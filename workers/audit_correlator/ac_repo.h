@@ -1,0 +1,53 @@
+/* ac_repo.h - the audit event repository: the seed's functions as parameterized SQL. */
+#ifndef AC_REPO_H
+#define AC_REPO_H
+
+#include "ac_event.h"
+#include "wrt_pg.h"
+
+typedef enum {
+    AC_OK = 0,
+    AC_NOT_FOUND,     /* no such id */
+    AC_CONFLICT,      /* the id exists already */
+    AC_INVALID,       /* PostgreSQL rejected a value (class 22/23) */
+    AC_UNAVAILABLE,   /* PostgreSQL is down: nothing was stored */
+    AC_ERROR,         /* anything else (logged) */
+} ac_rc_t;
+
+typedef struct ac_repo ac_repo_t;
+
+/* Filters of the list and count queries; NULL means "any". Times are RFC 3339. */
+typedef struct ac_filter {
+    const char *service, *event_type, *since, *until, *trace_id, *correlation_id;
+    const char *limit, *offset;  /* decimal strings; used by the list query only */
+} ac_filter_t;
+
+ac_repo_t *ac_repo_new(wpg_t *pg, const char *instance);
+void ac_repo_free(ac_repo_t *r);
+/* Build the schema-qualified statements; call after every (re)connect. */
+int ac_repo_prepare(ac_repo_t *r);
+
+/* Every *out is a JSON text the caller frees with free(). */
+ac_rc_t ac_repo_create(ac_repo_t *r, const ac_event_t *ev, char **out);
+ac_rc_t ac_repo_get(ac_repo_t *r, const char *id, char **out);
+ac_rc_t ac_repo_update(ac_repo_t *r, const char *id, const ac_event_t *ev, char **out);
+ac_rc_t ac_repo_delete(ac_repo_t *r, const char *id);
+ac_rc_t ac_repo_count(ac_repo_t *r, const ac_filter_t *f, long long *n);
+ac_rc_t ac_repo_correlated(ac_repo_t *r, const char *id, char **out);
+/* One transaction: all rows or none. *bad is the index of the failing row. */
+ac_rc_t ac_repo_create_batch(ac_repo_t *r, const ac_event_t *evs, size_t n, char **out,
+                             size_t *bad);
+ac_rc_t ac_repo_update_batch(ac_repo_t *r, const ac_event_t *evs, size_t n, char **out,
+                             size_t *bad);
+/* each (may be NULL) is called with the id of every removed event, after commit. */
+typedef void (*ac_each_id_cb)(const char *id, void *arg);
+ac_rc_t ac_repo_delete_older(ac_repo_t *r, const char *cutoff, long long *n, ac_each_id_cb each,
+                             void *arg);
+ac_rc_t ac_repo_archive_older(ac_repo_t *r, const char *cutoff, long long *n,
+                              ac_each_id_cb each, void *arg);
+ac_rc_t ac_repo_query(ac_repo_t *r, const ac_filter_t *f, char **out);
+
+/* The last PostgreSQL error message of a failed call ("" when none). */
+const char *ac_repo_error(const ac_repo_t *r);
+
+#endif

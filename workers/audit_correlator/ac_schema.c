@@ -1,0 +1,209 @@
+/* ac_schema.c - audit-correlator's tables in its own schema: setup and the move from public. */
+#include "config.h"
+
+#include "ac_schema.h"
+
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The seed's tables (orchestrator-docker 02-audit-correlator-schema.sql), in the
+ * order the move from public handles them. */
+static const char *const tables[] = { "audit_events", "service_registrations",
+                                      "audit_correlations", "service_metrics",
+                                      "audit_events_archive", NULL };
+
+/* DDL takes no parameters: every statement is built here from the schema name
+ * quoted by PQescapeIdentifier (S below), and from nothing else. */
+static const char *const ddl[] = {
+    "CREATE OR REPLACE FUNCTION %S.update_updated_at_column() RETURNS trigger"
+    " LANGUAGE plpgsql AS $f$ BEGIN NEW.updated_at = now(); RETURN NEW; END $f$",
+
+    "CREATE TABLE IF NOT EXISTS %S.audit_events ("
+    " id UUID PRIMARY KEY DEFAULT gen_random_uuid(),"
+    " trace_id TEXT, span_id TEXT, correlation_id TEXT,"
+    " service_name TEXT NOT NULL, event_type TEXT NOT NULL,"
+    " \"timestamp\" TIMESTAMPTZ NOT NULL DEFAULT now(),"
+    " duration_ms BIGINT CHECK (duration_ms >= 0),"
+    " status TEXT NOT NULL DEFAULT 'ok',"
+    " metadata JSONB NOT NULL DEFAULT '{}'::jsonb,"
+    " tags TEXT[] NOT NULL DEFAULT '{}',"
+    " created_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+    " updated_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    "CREATE INDEX IF NOT EXISTS idx_audit_events_timestamp ON %S.audit_events (\"timestamp\")",
+    "CREATE INDEX IF NOT EXISTS idx_audit_events_service ON %S.audit_events"
+    " (service_name, \"timestamp\")",
+    "CREATE INDEX IF NOT EXISTS idx_audit_events_type ON %S.audit_events"
+    " (event_type, \"timestamp\")",
+    "CREATE INDEX IF NOT EXISTS idx_audit_events_correlation ON %S.audit_events (correlation_id)"
+    " WHERE correlation_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS idx_audit_events_trace ON %S.audit_events (trace_id)"
+    " WHERE trace_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS idx_audit_events_status ON %S.audit_events (status)",
+    "CREATE INDEX IF NOT EXISTS idx_audit_events_created ON %S.audit_events (created_at)",
+    "DROP TRIGGER IF EXISTS update_audit_events_updated_at ON %S.audit_events",
+    "CREATE TRIGGER update_audit_events_updated_at BEFORE UPDATE ON %S.audit_events"
+    " FOR EACH ROW EXECUTE FUNCTION %S.update_updated_at_column()",
+
+    "CREATE TABLE IF NOT EXISTS %S.service_registrations ("
+    " id TEXT PRIMARY KEY, service_name TEXT NOT NULL, instance_name TEXT NOT NULL,"
+    " host TEXT, port INTEGER, status TEXT NOT NULL DEFAULT 'unknown',"
+    " metadata JSONB NOT NULL DEFAULT '{}'::jsonb,"
+    " registered_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+    " last_heartbeat TIMESTAMPTZ NOT NULL DEFAULT now(),"
+    " updated_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    "DROP TRIGGER IF EXISTS update_service_registrations_updated_at"
+    " ON %S.service_registrations",
+    "CREATE TRIGGER update_service_registrations_updated_at BEFORE UPDATE"
+    " ON %S.service_registrations FOR EACH ROW EXECUTE FUNCTION %S.update_updated_at_column()",
+
+    "CREATE TABLE IF NOT EXISTS %S.audit_correlations ("
+    " id UUID PRIMARY KEY DEFAULT gen_random_uuid(),"
+    " source_event_id UUID NOT NULL, target_event_id UUID NOT NULL,"
+    " correlation_type TEXT NOT NULL DEFAULT 'related',"
+    " confidence DOUBLE PRECISION NOT NULL DEFAULT 1.0,"
+    " created_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    "CREATE INDEX IF NOT EXISTS idx_audit_correlations_source ON %S.audit_correlations"
+    " (source_event_id)",
+    "CREATE INDEX IF NOT EXISTS idx_audit_correlations_target ON %S.audit_correlations"
+    " (target_event_id)",
+
+    "CREATE TABLE IF NOT EXISTS %S.service_metrics ("
+    " id BIGSERIAL PRIMARY KEY, service_name TEXT NOT NULL, instance_name TEXT,"
+    " metric_name TEXT NOT NULL, metric_value DOUBLE PRECISION NOT NULL,"
+    " labels JSONB NOT NULL DEFAULT '{}'::jsonb,"
+    " recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    "CREATE INDEX IF NOT EXISTS idx_service_metrics_name ON %S.service_metrics"
+    " (service_name, metric_name, recorded_at)",
+
+    "CREATE TABLE IF NOT EXISTS %S.audit_events_archive ("
+    " id UUID NOT NULL, trace_id TEXT, span_id TEXT, correlation_id TEXT,"
+    " service_name TEXT NOT NULL, event_type TEXT NOT NULL,"
+    " \"timestamp\" TIMESTAMPTZ NOT NULL, duration_ms BIGINT, status TEXT NOT NULL,"
+    " metadata JSONB NOT NULL, tags TEXT[] NOT NULL,"
+    " created_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL,"
+    " archived_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    "CREATE INDEX IF NOT EXISTS idx_audit_events_archive_id ON %S.audit_events_archive (id)",
+    "CREATE INDEX IF NOT EXISTS idx_audit_events_archive_timestamp ON %S.audit_events_archive"
+    " (\"timestamp\")",
+    NULL
+};
+
+/* Expand every %S in fmt to the quoted schema. Caller frees. */
+static char *expand(const char *fmt, const char *qs)
+{
+    size_t n = strlen(fmt) + 1, q = strlen(qs);
+    char *out, *o;
+    for (const char *p = fmt; (p = strstr(p, "%S")); p += 2)
+        n += q;
+    out = malloc(n);
+    if (!out)
+        return NULL;
+    for (o = out; *fmt;) {
+        if (fmt[0] == '%' && fmt[1] == 'S') {
+            memcpy(o, qs, q);
+            o += q;
+            fmt += 2;
+        } else {
+            *o++ = *fmt++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int run(PGconn *conn, const char *sql, const char *instance)
+{
+    PGresult *res = PQexec(conn, sql);
+    int ok = wpg_res_ok(res);
+    if (!ok)
+        log_error("schema setup statement failed", "instance", instance,
+                  "error", PQresultErrorMessage(res));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+static int exists(PGconn *conn, const char *schema, const char *table, int *out)
+{
+    const char *vals[2] = { schema, table };
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2",
+                                 2, NULL, vals, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (ok)
+        *out = PQntuples(res) > 0;
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* The seed's migration: a table still in public and absent from the schema moves,
+ * rows, indexes, owned sequences and all. A table present in both stays put (the
+ * move happened already, or someone else owns the public one): logged, not fatal. */
+static int migrate_from_public(PGconn *conn, const char *schema, const char *qs,
+                               const char *instance)
+{
+    for (int i = 0; tables[i]; i++) {
+        int in_public, in_schema;
+        char sql[512];
+        char *qt;
+
+        if (exists(conn, "public", tables[i], &in_public) < 0 ||
+            exists(conn, schema, tables[i], &in_schema) < 0)
+            return -1;
+        if (!in_public)
+            continue;
+        if (in_schema) {
+            log_warn("table exists in public and in the schema; leaving public alone",
+                     "instance", instance, "table", tables[i], "schema", schema);
+            continue;
+        }
+        qt = PQescapeIdentifier(conn, tables[i], strlen(tables[i]));
+        if (!qt)
+            return -1;
+        snprintf(sql, sizeof(sql), "ALTER TABLE public.%s SET SCHEMA %s", qt, qs);
+        PQfreemem(qt);
+        if (run(conn, sql, instance) < 0)
+            return -1;
+        log_info("Migrated table from public schema", "instance", instance,
+                 "table", tables[i], "schema", schema);
+    }
+    return 0;
+}
+
+int ac_schema_setup(wpg_t *pg, const char *schema, const char *instance)
+{
+    PGconn *conn = wpg_conn(pg);
+    char *qs, lock[128];
+    int rc = -1;
+
+    if (!conn)
+        return -1;
+    qs = PQescapeIdentifier(conn, schema, strlen(schema));
+    if (!qs)
+        return -1;
+    /* One key for every instance: the move from public must happen once. */
+    snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%d)", 0x61756469);
+    if (run(conn, "BEGIN", instance) < 0)
+        goto out;
+    if (run(conn, lock, instance) < 0 || migrate_from_public(conn, schema, qs, instance) < 0)
+        goto rollback;
+    for (int i = 0; ddl[i]; i++) {
+        char *sql = expand(ddl[i], qs);
+        int r = sql ? run(conn, sql, instance) : -1;
+        free(sql);
+        if (r < 0)
+            goto rollback;
+    }
+    if (run(conn, "COMMIT", instance) < 0)
+        goto out;
+    log_info("audit schema ready", "instance", instance, "schema", schema);
+    rc = 0;
+    goto out;
+rollback:
+    PQclear(PQexec(conn, "ROLLBACK"));
+out:
+    PQfreemem(qs);
+    return rc;
+}

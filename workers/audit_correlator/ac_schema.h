@@ -1,0 +1,17 @@
+/* ac_schema.h - audit-correlator's tables in its own schema: setup and the move from public. */
+#ifndef AC_SCHEMA_H
+#define AC_SCHEMA_H
+
+#include "wrt_pg.h"
+
+/* Create the tables, indexes and trigger function if missing (idempotent), after
+ * moving the seed's tables out of public once if they are there and not yet in the
+ * schema. One transaction under an advisory lock, so instances starting together
+ * do not race. Returns 0 or -1 (logged). */
+int ac_schema_setup(wpg_t *pg, const char *schema, const char *instance);
+
+/* The columns of audit_events in order, for INSERT ... SELECT into the archive. */
+#define AC_EVENT_COLUMNS "id, trace_id, span_id, correlation_id, service_name, event_type, " \
+    "\"timestamp\", duration_ms, status, metadata, tags, created_at, updated_at"
+
+#endif

@@ -1,0 +1,53 @@
+/* wrt_health.c - a worker's health: the status rule and the seed's JSON shape. */
+#include "config.h"
+
+#include "wrt_health.h"
+
+#include <stdio.h>
+#include <time.h>
+
+wh_status_t wh_aggregate(const wh_check_t *pg, const wh_check_t *redis, int pg_required)
+{
+    if (!pg->ok && pg_required)
+        return WH_UNHEALTHY;
+    if (!pg->ok || !redis->ok)
+        return WH_DEGRADED;
+    return WH_HEALTHY;
+}
+
+const char *wh_name(wh_status_t s)
+{
+    switch (s) {
+    case WH_HEALTHY: return "healthy";
+    case WH_DEGRADED: return "degraded";
+    default: return "unhealthy";
+    }
+}
+
+int wh_http_code(wh_status_t s) { return s == WH_UNHEALTHY ? 503 : 200; }
+
+static json_t *check_json(const wh_check_t *c)
+{
+    json_t *o = json_pack("{s:s}", "status", c->ok ? "healthy" : "unhealthy");
+    if (o && c->msg && *c->msg)
+        json_object_set_new(o, "message", json_string(c->msg));
+    return o;
+}
+
+json_t *wh_json(const wcfg_t *c, wh_status_t s, const char *ts, const wh_check_t *pg,
+                const wh_check_t *redis)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:o, s:o}}", "status", wh_name(s),
+                     "service", c->service, "instance", c->instance, "version", c->version,
+                     "environment", c->environment, "service_type", c->service_type,
+                     "timestamp", ts, "checks", "postgres", check_json(pg), "redis",
+                     check_json(redis));
+}
+
+void wh_rfc3339(long long t, char *buf, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -1,0 +1,18 @@
+/* wrt_registry.h - service registration at services:<service>:<instance> with a TTL. */
+#ifndef WRT_REGISTRY_H
+#define WRT_REGISTRY_H
+
+#include "wrt_config.h"
+#include "wrt_redis.h"
+
+#define WREG_TTL_SECONDS       30
+#define WREG_HEARTBEAT_SECONDS 10
+
+/* The registration's JSON metadata in a new string the caller frees. Pure. */
+char *wreg_json(const wcfg_t *c, const char *host, long pid, const char *started_at);
+
+/* SET the discovery key with WREG_TTL_SECONDS; 0 or -1 (Redis unavailable). */
+int wreg_register(wrd_t *rd, const wcfg_t *c, const char *json);
+int wreg_deregister(wrd_t *rd, const wcfg_t *c);
+
+#endif
