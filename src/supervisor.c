@@ -1,13 +1,932 @@
-/* supervisor.c - the master process: one worker per instance on one event loop. */
+/* supervisor.c - the master process: the instance table, its event loop, and reload. */
 #include "config.h"
 
 #include "supervisor.h"
 
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkconf.h"
+#include "log.h"
+#include "logcap.h"
+#include "monitor.h"
+#include "notify.h"
+#include "policy.h"
+#include "spawn.h"
+
+/* Event priorities: signals and timers (restarts, stop deadlines) before log reads,
+ * so a worker flooding its stdout cannot delay another instance's restart. */
+#define PRIO_CONTROL 0
+#define PRIO_LOGS    1
+
+/* Private state of one entry (sup_instance_t.priv), owned by the entry. */
+typedef struct inst_priv {
+    supervisor_t *sup;
+    sup_instance_t *in;
+    struct event *restart_ev;   /* backoff delay */
+    struct event *stop_ev;      /* stop_timeout after SIGTERM */
+    struct event *ready_ev;     /* ready_after, for instances without health_path */
+    pol_track_t track;
+    logcap_t *log;
+    long stop_timeout_ms;       /* of the config the process was started with */
+    unsigned restart_after_stop : 1; /* restart / changed by reload: start once exited */
+    unsigned retiring : 1;      /* removed by a reload: free once exited */
+    unsigned manual_next : 1;   /* the next spawn is manual: not counted in the start limit */
+    unsigned kept : 1;          /* scratch flag of sup_reload */
+} inst_priv_t;
+
+/* Private state of the supervisor (supervisor_t.priv). */
+typedef struct sup_priv {
+    struct event *sigs[4];
+    sup_instance_t **retiring;  /* removed by a reload, still stopping; owned */
+    size_t nretiring;
+    int killing;                /* a second SIGTERM/SIGINT: SIGKILL everything */
+    int exit_code;
+} sup_priv_t;
+
+#define PRIV(in) ((inst_priv_t *)(in)->priv)
+#define SPRIV(sup) ((sup_priv_t *)(sup)->priv)
+
+static void dispatch(supervisor_t *sup, sup_instance_t *in, pol_event_t ev, int wait_status,
+                     int spawn_failed);
+static void try_start(supervisor_t *sup, sup_instance_t *in);
+static void shutdown_step(supervisor_t *sup);
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long ts_ms(const struct timespec *ts)
+{
+    return (long long)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
+}
+
+static struct timeval ms_tv(long ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    return tv;
+}
+
+const char *sup_state_name(sup_state_t s)
+{
+    static const char *const names[] = { "stopped", "waiting", "starting", "running",
+                                         "stopping", "backoff", "failed" };
+    return (unsigned)s <= SUP_FAILED ? names[s] : "unknown";
+}
+
+const char *health_status_name(health_status_t h)
+{
+    static const char *const names[] = { "unknown", "healthy", "degraded", "unhealthy" };
+    return (unsigned)h <= HEALTH_UNHEALTHY ? names[h] : "unknown";
+}
+
+sup_instance_t *sup_find(supervisor_t *sup, const char *name)
+{
+    for (size_t i = 0; i < sup->ninst; i++)
+        if (strcmp(sup->inst[i]->name, name) == 0)
+            return sup->inst[i];
+    return NULL;
+}
+
+/* ---- status ----------------------------------------------------------------------- */
+
+static void update_status(supervisor_t *sup)
+{
+    size_t n[SUP_FAILED + 1] = { 0 };
+    char text[200];
+
+    for (size_t i = 0; i < sup->ninst; i++)
+        n[sup->inst[i]->state]++;
+    snprintf(text, sizeof(text), "%zu running, %zu starting, %zu waiting, %zu backoff, "
+             "%zu failed, %zu stopped", n[SUP_RUNNING], n[SUP_STARTING] + n[SUP_STOPPING],
+             n[SUP_WAITING], n[SUP_BACKOFF], n[SUP_FAILED], n[SUP_STOPPED]);
+    notify_status(text);
+}
+
+static void set_state(sup_instance_t *in, sup_state_t s)
+{
+    if (in->state == s)
+        return;
+    log_debug("state", "instance", in->name, "from", sup_state_name(in->state), "to",
+              sup_state_name(s));
+    in->state = s;
+    update_status(PRIV(in)->sup);
+}
+
+/* ---- timers ----------------------------------------------------------------------- */
+
+static void restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+    inst_priv_t *p = arg;
+    (void)fd, (void)what;
+    dispatch(p->sup, p->in, PEV_BACKOFF_DONE, 0, 0);
+}
+
+static void stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    inst_priv_t *p = arg;
+    (void)fd, (void)what;
+    dispatch(p->sup, p->in, PEV_STOP_TIMEOUT, 0, 0);
+}
+
+static void ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+    inst_priv_t *p = arg;
+    (void)fd, (void)what;
+    dispatch(p->sup, p->in, PEV_READY, 0, 0);
+}
+
+static void arm(struct event *ev, long ms)
+{
+    struct timeval tv = ms_tv(ms < 0 ? 0 : ms);
+    event_add(ev, &tv);
+}
+
+/* ---- entries ---------------------------------------------------------------------- */
+
+/* A new entry for cfg (which must outlive it or be replaced by a reload). The entry
+ * owns its name, its priv and everything in it. NULL on failure, logged. */
+static sup_instance_t *entry_new(supervisor_t *sup, const inv_instance_t *cfg, size_t index)
+{
+    sup_instance_t *in = calloc(1, sizeof(*in));
+    inst_priv_t *p = calloc(1, sizeof(*p));
+    char err[256];
+    int colour = sup->foreground && isatty(1) ? (int)(index % 6) + 1 : 0;
+
+    if (!in || !p || !(in->name = strdup(cfg->name)))
+        goto fail;
+    in->priv = p;
+    in->cfg = cfg;
+    in->last_exit_status = -1;
+    p->sup = sup;
+    p->in = in;
+    p->stop_timeout_ms = cfg->policy.stop_timeout_ms;
+    p->restart_ev = evtimer_new(sup->base, restart_cb, p);
+    p->stop_ev = evtimer_new(sup->base, stop_timeout_cb, p);
+    p->ready_ev = evtimer_new(sup->base, ready_cb, p);
+    if (!p->restart_ev || !p->stop_ev || !p->ready_ev)
+        goto fail;
+    event_priority_set(p->restart_ev, PRIO_CONTROL);
+    event_priority_set(p->stop_ev, PRIO_CONTROL);
+    event_priority_set(p->ready_ev, PRIO_CONTROL);
+    p->log = logcap_new(sup->base, PRIO_LOGS, cfg->name, sup->foreground ? 1 : -1, colour,
+                        &in->log_dropped_bytes, err, sizeof(err));
+    if (!p->log) {
+        log_error("cannot capture worker output", "instance", cfg->name, "error", err);
+        goto fail;
+    }
+    return in;
+fail:
+    if (p) {
+        if (p->restart_ev)
+            event_free(p->restart_ev);
+        if (p->stop_ev)
+            event_free(p->stop_ev);
+        if (p->ready_ev)
+            event_free(p->ready_ev);
+    }
+    if (in)
+        free(in->name);
+    free(p);
+    free(in);
+    return NULL;
+}
+
+/* Free an entry with no process. Not from inside one of its own timer callbacks. */
+static void entry_free(sup_instance_t *in)
+{
+    inst_priv_t *p;
+
+    if (!in)
+        return;
+    p = PRIV(in);
+    event_free(p->restart_ev);
+    event_free(p->stop_ev);
+    event_free(p->ready_ev);
+    logcap_free(p->log);
+    free(p);
+    free(in->name);
+    free(in);
+}
+
+/* The first dependency of in that is not ready, or NULL when all are. */
+static const char *unready_dep(supervisor_t *sup, const sup_instance_t *in)
+{
+    for (size_t i = 0; i < in->cfg->ndeps; i++) {
+        sup_instance_t *d = sup_find(sup, in->cfg->depends_on[i]);
+        if (!d || d->state != SUP_RUNNING)
+            return in->cfg->depends_on[i];
+    }
+    return NULL;
+}
+
+/* 1 when some other live process depends on in (shutdown stops dependents first). */
+static int has_live_dependent(supervisor_t *sup, const sup_instance_t *in)
+{
+    for (size_t i = 0; i < sup->ninst; i++) {
+        const sup_instance_t *o = sup->inst[i];
+        if (o == in || o->pid == 0)
+            continue;
+        for (size_t k = 0; k < o->cfg->ndeps; k++)
+            if (strcmp(o->cfg->depends_on[k], in->name) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+static void wake_waiting(supervisor_t *sup)
+{
+    for (size_t i = 0; i < sup->ninst; i++)
+        if (sup->inst[i]->state == SUP_WAITING)
+            try_start(sup, sup->inst[i]);
+}
+
+/* ---- spawning --------------------------------------------------------------------- */
+
+/* Build argv (owned by the caller, strings borrowed from cfg) and fork/exec.
+ * 0 on success, -1 with the reason in err. */
+static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
+{
+    const inv_instance_t *cfg = in->cfg;
+    inst_priv_t *p = PRIV(in);
+    spawn_cred_t cred;
+    spawn_req_t req;
+    char path[4096], lerr[256];
+    char **env = NULL, **argv = NULL;
+    const char *path_env = NULL;
+    pid_t pid;
+
+    if (!p->manual_next)
+        pol_note_start(&p->track, &cfg->policy, mono_ms());
+    p->manual_next = 0;
+    if (in->starts++ > 0)
+        in->restarts++;
+    p->stop_timeout_ms = cfg->policy.stop_timeout_ms;
+
+    if (spawn_lookup_cred(cfg->policy.user, cfg->policy.group, &cred, err, errlen) < 0 ||
+        spawn_prepare_dirs(cfg->data_dir, cfg->logs_dir, &cred, err, errlen) < 0)
+        return -1;
+    if (logcap_configure(p->log, cfg->logs_dir, cfg->policy.log_max_bytes,
+                         cfg->policy.log_backups, lerr, sizeof(lerr)) < 0)
+        log_warn("worker output will be dropped", "instance", in->name, "error", lerr);
+    env = inv_worker_env(sup->inv, cfg, NULL);
+    argv = calloc(cfg->service->nargs + 2, sizeof(char *));
+    if (!env || !argv) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    argv[0] = cfg->service->command;
+    for (size_t i = 0; i < cfg->service->nargs; i++)
+        argv[i + 1] = cfg->service->args[i];
+    for (char **e = env; *e; e++)
+        if (strncmp(*e, "PATH=", 5) == 0)
+            path_env = *e + 5;
+    if (spawn_resolve(cfg->service->command, path_env, path, sizeof(path), err, errlen) < 0)
+        goto fail;
+    req.path = path;
+    req.argv = argv;
+    req.envp = env;
+    req.cwd = cfg->data_dir;
+    req.out_fd = logcap_child_fd(p->log);
+    req.cred = &cred;
+    pid = spawn_run(&req, err, errlen);
+    if (pid < 0)
+        goto fail;
+    free(argv);
+    inv_strv_free(env);
+
+    in->pid = pid;
+    in->ready = 0;
+    in->started_at = time(NULL);
+    clock_gettime(CLOCK_MONOTONIC, &in->started_mono);
+    in->waiting_for[0] = '\0';
+    log_info("worker started", "instance", in->name, "pid", LOG_INT(pid),
+             "restarts", LOG_INT(in->restarts));
+    return 0;
+fail:
+    free(argv);
+    inv_strv_free(env);
+    return -1;
+}
+
+/* ---- the state machine driver ----------------------------------------------------- */
+
+static void apply_exit_decision(supervisor_t *sup, sup_instance_t *in, int wait_status,
+                                int spawn_failed)
+{
+    inst_priv_t *p = PRIV(in);
+    long long now = mono_ms();
+    long long up = spawn_failed ? 0 : now - ts_ms(&in->started_mono);
+    pol_decision_t d;
+
+    event_del(p->ready_ev);
+    in->ready = 0;
+    if (!in->wanted || sup->shutting_down || p->retiring) {
+        set_state(in, SUP_STOPPED);
+        return;
+    }
+    d = pol_on_exit(&p->track, &in->cfg->policy, wait_status, spawn_failed, up, now);
+    switch (d.verdict) {
+    case POL_RESTART:
+        log_info("restart scheduled", "instance", in->name, "delay_ms", LOG_INT(d.delay_ms),
+                 "restarts", LOG_INT(in->restarts), "reason", d.reason);
+        set_state(in, SUP_BACKOFF);
+        arm(p->restart_ev, d.delay_ms);
+        break;
+    case POL_STOPPED:
+        log_info("worker not restarted", "instance", in->name, "reason", d.reason);
+        set_state(in, SUP_STOPPED);
+        break;
+    case POL_FAILED:
+        log_error("instance failed", "instance", in->name, "reason", d.reason,
+                  "restarts", LOG_INT(in->restarts));
+        set_state(in, SUP_FAILED);
+        break;
+    }
+}
+
+static void signal_group(sup_instance_t *in, int sig)
+{
+    /* The worker leads its own process group (setsid): signal everything it forked. */
+    if (in->pid > 0 && kill(-in->pid, sig) < 0 && errno == ESRCH)
+        kill(in->pid, sig);
+}
+
+static void dispatch(supervisor_t *sup, sup_instance_t *in, pol_event_t ev, int wait_status,
+                     int spawn_failed)
+{
+    inst_priv_t *p = PRIV(in);
+    pol_transition_t t = pol_step(in->state, ev);
+    char err[512];
+
+    switch (t.action) {
+    case PACT_IGNORE:
+        return;
+    case PACT_SPAWN:
+        event_del(p->restart_ev);
+        if (do_spawn(sup, in, err, sizeof(err)) == 0) {
+            set_state(in, SUP_STARTING);
+            if (!in->cfg->policy.health_path)
+                arm(p->ready_ev, in->cfg->policy.ready_after_ms);
+            monitor_instance_started(sup, in);
+        } else {
+            log_error("worker failed to start", "instance", in->name, "error", err);
+            snprintf(in->last_exit, sizeof(in->last_exit), "failed to start: %.70s", err);
+            in->last_exit_status = -1;
+            logcap_note(p->log, "[instanced] failed to start");
+            apply_exit_decision(sup, in, 0, 1);
+        }
+        break;
+    case PACT_WAIT:
+        set_state(in, SUP_WAITING);
+        break;
+    case PACT_READY:
+        event_del(p->ready_ev);
+        in->ready = 1;
+        set_state(in, SUP_RUNNING);
+        log_info("worker ready", "instance", in->name, "pid", LOG_INT(in->pid));
+        wake_waiting(sup);
+        break;
+    case PACT_DECIDE:
+        apply_exit_decision(sup, in, wait_status, spawn_failed);
+        break;
+    case PACT_EXITED:
+        event_del(p->stop_ev);
+        event_del(p->ready_ev);
+        in->ready = 0;
+        set_state(in, SUP_STOPPED);
+        if (p->restart_after_stop && !p->retiring && !sup->shutting_down) {
+            p->restart_after_stop = 0;
+            try_start(sup, in);
+        }
+        break;
+    case PACT_TERM:
+        event_del(p->ready_ev);
+        log_info("stopping worker", "instance", in->name, "pid", LOG_INT(in->pid),
+                 "timeout_ms", LOG_INT(p->stop_timeout_ms));
+        set_state(in, SUP_STOPPING);
+        if (SPRIV(sup)->killing) {
+            signal_group(in, SIGKILL);
+        } else {
+            signal_group(in, SIGTERM);
+            arm(p->stop_ev, p->stop_timeout_ms);
+        }
+        break;
+    case PACT_KILL:
+        log_warn("stop timeout: killing worker", "instance", in->name, "pid", LOG_INT(in->pid));
+        signal_group(in, SIGKILL);
+        break;
+    case PACT_CANCEL:
+        event_del(p->restart_ev);
+        in->waiting_for[0] = '\0';
+        set_state(in, SUP_STOPPED);
+        break;
+    case PACT_RETRY:
+        try_start(sup, in);
+        break;
+    }
+}
+
+static void try_start(supervisor_t *sup, sup_instance_t *in)
+{
+    const char *dep;
+
+    if (!in->wanted || sup->shutting_down || PRIV(in)->retiring)
+        return;
+    dep = unready_dep(sup, in);
+    if (dep) {
+        if (strcmp(in->waiting_for, dep) != 0)
+            log_info("waiting for dependency", "instance", in->name, "depends_on", dep);
+        snprintf(in->waiting_for, sizeof(in->waiting_for), "%s", dep);
+        dispatch(sup, in, PEV_DEPS_PENDING, 0, 0);
+    } else {
+        in->waiting_for[0] = '\0';
+        dispatch(sup, in, PEV_START, 0, 0);
+    }
+}
+
+/* ---- reaping ---------------------------------------------------------------------- */
+
+static sup_instance_t *find_pid(supervisor_t *sup, pid_t pid, size_t *retiring_index)
+{
+    sup_priv_t *sp = SPRIV(sup);
+
+    for (size_t i = 0; i < sup->ninst; i++)
+        if (sup->inst[i]->pid == pid)
+            return sup->inst[i];
+    for (size_t i = 0; i < sp->nretiring; i++) {
+        if (sp->retiring[i]->pid == pid) {
+            *retiring_index = i;
+            return sp->retiring[i];
+        }
+    }
+    return NULL;
+}
+
+static void reaped(supervisor_t *sup, pid_t pid, int status)
+{
+    sup_priv_t *sp = SPRIV(sup);
+    size_t ri = (size_t)-1;
+    sup_instance_t *in = find_pid(sup, pid, &ri);
+    char cause[96], up[24];
+
+    if (!in) {
+        log_debug("reaped an unknown child", "pid", LOG_INT(pid));
+        return;
+    }
+    pol_describe_exit(status, cause, sizeof(cause));
+    snprintf(up, sizeof(up), "%.3f", (double)(mono_ms() - ts_ms(&in->started_mono)) / 1000.0);
+    in->pid = 0;
+    in->last_exit_status = status;
+    snprintf(in->last_exit, sizeof(in->last_exit), "%s", cause);
+    log_kv(in->state == SUP_STOPPING || (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+               ? LOG_LVL_INFO : LOG_LVL_WARN,
+           "worker exited", "instance", in->name, "pid", LOG_INT(pid), "cause", cause,
+           "uptime_seconds", up, NULL);
+    if (ri != (size_t)-1) {
+        /* Removed by a reload: the monitor forgot it already. */
+        sp->retiring[ri] = sp->retiring[--sp->nretiring];
+        entry_free(in);
+        return;
+    }
+    monitor_instance_exited(sup, in);
+    dispatch(sup, in, PEV_EXIT, status, 0);
+}
+
+/* ---- shutdown --------------------------------------------------------------------- */
+
+static int live_processes(supervisor_t *sup)
+{
+    int n = (int)SPRIV(sup)->nretiring;
+    for (size_t i = 0; i < sup->ninst; i++)
+        n += sup->inst[i]->pid > 0;
+    return n;
+}
+
+/* Stop, concurrently, every instance no live process depends on; the rest follow as
+ * their dependents exit. Ends the loop when nothing is left. */
+static void shutdown_step(supervisor_t *sup)
+{
+    for (size_t i = 0; i < sup->ninst; i++) {
+        sup_instance_t *in = sup->inst[i];
+        if (in->state == SUP_STOPPING || in->pid == 0)
+            continue;
+        if (!has_live_dependent(sup, in))
+            dispatch(sup, in, PEV_STOP, 0, 0);
+    }
+    if (live_processes(sup) == 0) {
+        log_info("all workers stopped");
+        event_base_loopbreak(sup->base);
+    }
+}
+
+static void begin_shutdown(supervisor_t *sup, const char *why)
+{
+    sup_priv_t *sp = SPRIV(sup);
+
+    if (sup->shutting_down) {
+        if (sp->killing)
+            return;
+        sp->killing = 1;
+        log_warn("second stop signal: killing every worker now", "signal", why);
+        for (size_t i = 0; i < sup->ninst; i++)
+            signal_group(sup->inst[i], SIGKILL);
+        for (size_t i = 0; i < sp->nretiring; i++)
+            signal_group(sp->retiring[i], SIGKILL);
+        return;
+    }
+    sup->shutting_down = 1;
+    notify_stopping();
+    log_info("shutting down", "signal", why, "workers", LOG_INT(live_processes(sup)));
+    /* Nothing waits or backs off any more. */
+    for (size_t i = 0; i < sup->ninst; i++)
+        if (sup->inst[i]->pid == 0)
+            dispatch(sup, sup->inst[i], PEV_STOP, 0, 0);
+    shutdown_step(sup);
+}
+
+/* ---- signals ---------------------------------------------------------------------- */
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    supervisor_t *sup = arg;
+    (void)what;
+
+    switch (sig) {
+    case SIGCHLD: {
+        pid_t pid;
+        int status;
+        /* Signals coalesce: one SIGCHLD may stand for many exits. */
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+            reaped(sup, pid, status);
+        if (sup->shutting_down)
+            shutdown_step(sup);
+        break;
+    }
+    case SIGTERM:
+    case SIGINT:
+        begin_shutdown(sup, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    case SIGHUP: {
+        inv_errors_t errs;
+        char summary[200];
+
+        if (sup->shutting_down) {
+            log_warn("SIGHUP ignored: shutting down");
+            break;
+        }
+        log_info("reloading", "path", sup->inv->path);
+        inv_errors_init(&errs);
+        if (sup_reload(sup, &errs, summary, sizeof(summary)) < 0) {
+            for (size_t i = 0; i < errs.n; i++)
+                log_error("reload rejected", "error", errs.v[i].text);
+            log_error("reload failed: still running the previous inventory",
+                      "errors", LOG_INT(errs.n), "reason", summary);
+        }
+        inv_errors_free(&errs);
+        break;
+    }
+    }
+}
+
+/* ---- the monitoring side's entry points ------------------------------------------- */
+
+int sup_start(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
+{
+    inst_priv_t *p = PRIV(in);
+
+    if (sup->shutting_down) {
+        snprintf(err, errlen, "shutting down");
+        return -1;
+    }
+    in->wanted = 1;
+    switch (in->state) {
+    case SUP_STARTING:
+    case SUP_RUNNING:
+        snprintf(err, errlen, "%s is already %s", in->name, sup_state_name(in->state));
+        return -1;
+    case SUP_STOPPING:
+        p->restart_after_stop = 1;
+        p->manual_next = 1;
+        return 0;
+    default:
+        /* A manual start forgives: fresh backoff and start-limit window. */
+        pol_track_reset(&p->track);
+        p->manual_next = 1;
+        event_del(p->restart_ev);
+        log_info("start requested", "instance", in->name);
+        try_start(sup, in);
+        return 0;
+    }
+}
+
+int sup_stop(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
+{
+    inst_priv_t *p = PRIV(in);
+
+    (void)err, (void)errlen;
+    in->wanted = 0;
+    p->restart_after_stop = 0;
+    log_info("stop requested", "instance", in->name);
+    dispatch(sup, in, PEV_STOP, 0, 0);
+    return 0;
+}
+
+int sup_restart(supervisor_t *sup, sup_instance_t *in, const char *why, char *err,
+                size_t errlen)
+{
+    inst_priv_t *p = PRIV(in);
+
+    if (sup->shutting_down) {
+        snprintf(err, errlen, "shutting down");
+        return -1;
+    }
+    log_info("restart requested", "instance", in->name, "reason", why ? why : "");
+    if (in->pid == 0)
+        return sup_start(sup, in, err, errlen);
+    in->wanted = 1;
+    p->restart_after_stop = 1;
+    p->manual_next = why && strcmp(why, SUP_WHY_MANUAL) == 0;
+    dispatch(sup, in, PEV_STOP, 0, 0);
+    return 0;
+}
+
+void sup_instance_ready(supervisor_t *sup, sup_instance_t *in)
+{
+    dispatch(sup, in, PEV_READY, 0, 0);
+}
+
+/* ---- reload ----------------------------------------------------------------------- */
+
+static int retire(supervisor_t *sup, sup_instance_t *in)
+{
+    sup_priv_t *sp = SPRIV(sup);
+    inst_priv_t *p = PRIV(in);
+    sup_instance_t **v;
+
+    monitor_instance_removed(sup, in);
+    p->retiring = 1;
+    in->cfg = NULL; /* its inventory is about to be freed */
+    if (in->pid == 0) {
+        entry_free(in);
+        return 0;
+    }
+    v = realloc(sp->retiring, (sp->nretiring + 1) * sizeof(*v));
+    if (!v) {
+        /* Cannot track it: kill it now and let the reaper log an unknown child. */
+        signal_group(in, SIGKILL);
+        entry_free(in);
+        return -1;
+    }
+    sp->retiring = v;
+    sp->retiring[sp->nretiring++] = in;
+    /* The stop path reads only pid, name and priv: no cfg needed. */
+    log_info("stopping worker", "instance", in->name, "pid", LOG_INT(in->pid),
+             "timeout_ms", LOG_INT(p->stop_timeout_ms), "reason", "removed");
+    in->state = SUP_STOPPING;
+    signal_group(in, SIGTERM);
+    arm(p->stop_ev, p->stop_timeout_ms);
+    return 0;
+}
+
+int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
+{
+    inventory_t *ninv, *oinv = sup->inv;
+    sup_instance_t **nt;
+    size_t added = 0, removed = 0, changed = 0, same = 0;
+    unsigned char *is_changed;
+
+    if (sup->shutting_down) {
+        snprintf(summary, len, "shutting down");
+        return -1;
+    }
+    notify_reloading();
+    ninv = inv_load(oinv->path, errs);
+    if (!ninv) {
+        sup->reload_failures++;
+        snprintf(summary, len, "%zu error%s in %s", errs->n, errs->n == 1 ? "" : "s",
+                 oinv->path);
+        notify_ready();
+        return -1;
+    }
+    nt = calloc(ninv->ninstances ? ninv->ninstances : 1, sizeof(*nt));
+    is_changed = calloc(ninv->ninstances ? ninv->ninstances : 1, 1);
+    if (!nt || !is_changed) {
+        free(nt);
+        free(is_changed);
+        inv_free(ninv);
+        sup->reload_failures++;
+        snprintf(summary, len, "out of memory");
+        notify_ready();
+        return -1;
+    }
+    for (size_t i = 0; i < sup->ninst; i++)
+        PRIV(sup->inst[i])->kept = 0;
+    /* Build the new table; entries for unchanged and changed instances are the same
+     * objects (same pointers for the monitor, same PIDs). */
+    for (size_t i = 0; i < ninv->ninstances; i++) {
+        const inv_instance_t *ncfg = &ninv->instances[i];
+        sup_instance_t *old = sup_find(sup, ncfg->name);
+
+        if (old) {
+            PRIV(old)->kept = 1;
+            if (!inv_instance_same(oinv, old->cfg, ninv, ncfg)) {
+                is_changed[i] = 1;
+                changed++;
+            } else {
+                same++;
+            }
+            old->cfg = ncfg;
+            nt[i] = old;
+        } else {
+            nt[i] = entry_new(sup, ncfg, i);
+            if (!nt[i]) {
+                /* Roll back: the old table and inventory stay. */
+                for (size_t k = 0; k < i; k++) {
+                    if (!PRIV(nt[k])->kept)
+                        entry_free(nt[k]);
+                }
+                for (size_t k = 0; k < sup->ninst; k++)
+                    sup->inst[k]->cfg = inv_find_instance(oinv, sup->inst[k]->name);
+                free(nt);
+                free(is_changed);
+                inv_free(ninv);
+                sup->reload_failures++;
+                snprintf(summary, len, "cannot create an entry for %s", ncfg->name);
+                notify_ready();
+                return -1;
+            }
+            nt[i]->wanted = 1;
+            added++;
+        }
+    }
+    for (size_t i = 0; i < sup->ninst; i++) {
+        if (!PRIV(sup->inst[i])->kept) {
+            removed++;
+            retire(sup, sup->inst[i]);
+        }
+    }
+    free(sup->inst);
+    sup->inst = nt;
+    sup->ninst = ninv->ninstances;
+    sup->inv = ninv;
+    inv_free(oinv);
+    sup->reloads++;
+    monitor_reloaded(sup);
+
+    for (size_t i = 0; i < sup->ninst; i++) {
+        sup_instance_t *in = sup->inst[i];
+        inst_priv_t *p = PRIV(in);
+
+        if (!is_changed[i])
+            continue;
+        log_info("instance changed: restarting", "instance", in->name,
+                 "state", sup_state_name(in->state));
+        pol_track_reset(&p->track); /* a changed instance gets a fresh start, even failed */
+        if (in->state == SUP_FAILED)
+            in->wanted = 1;
+        if (!in->wanted)
+            continue;
+        if (in->pid > 0) {
+            p->restart_after_stop = 1;
+            dispatch(sup, in, PEV_STOP, 0, 0);
+        } else {
+            event_del(p->restart_ev);
+            try_start(sup, in);
+        }
+    }
+    for (size_t i = 0; i < sup->ninst; i++)
+        if (sup->inst[i]->state == SUP_STOPPED && sup->inst[i]->starts == 0)
+            try_start(sup, sup->inst[i]);
+    wake_waiting(sup);
+    free(is_changed);
+    snprintf(summary, len, "%zu added, %zu removed, %zu changed, %zu unchanged", added, removed,
+             changed, same);
+    log_info("reloaded", "summary", summary);
+    update_status(sup);
+    notify_ready();
+    return 0;
+}
+
+/* ---- main ------------------------------------------------------------------------- */
+
+static void sup_free(supervisor_t *sup)
+{
+    sup_priv_t *sp = SPRIV(sup);
+
+    if (sp) {
+        for (size_t i = 0; i < 4; i++)
+            if (sp->sigs[i])
+                event_free(sp->sigs[i]);
+        for (size_t i = 0; i < sp->nretiring; i++)
+            entry_free(sp->retiring[i]);
+        free(sp->retiring);
+        free(sp);
+    }
+    for (size_t i = 0; i < sup->ninst; i++)
+        entry_free(sup->inst[i]);
+    free(sup->inst);
+    notify_shutdown();
+    inv_free(sup->inv);
+    if (sup->base)
+        event_base_free(sup->base);
+    free(sup);
+}
 
 int sup_main(const char *config, int foreground)
 {
-    (void)foreground;
-    fprintf(stderr, "instanced: %s: supervision is not built yet\n", config);
-    return 1;
+    static const int sigs[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+    supervisor_t *sup;
+    inv_errors_t errs;
+    inventory_t *inv;
+    log_level_t lvl;
+    char err[512];
+    int rc;
+
+    inv_errors_init(&errs);
+    inv = inv_load(config, &errs);
+    if (!inv) {
+        checkconf_print_errors(stderr, &errs);
+        fprintf(stderr, "instanced: %s: %zu error%s, not starting\n", config, errs.n,
+                errs.n == 1 ? "" : "s");
+        inv_errors_free(&errs);
+        return 1;
+    }
+    inv_errors_free(&errs);
+    if (inv->log_level && log_parse_level(inv->log_level, &lvl) == 0)
+        log_setup(lvl, 2);
+    /* Writes to a closed pipe or socket must fail with EPIPE, not kill the supervisor;
+     * children get SIG_DFL back in spawn.c. */
+    signal(SIGPIPE, SIG_IGN);
+
+    sup = calloc(1, sizeof(*sup));
+    if (!sup) {
+        inv_free(inv);
+        fprintf(stderr, "instanced: out of memory\n");
+        return 1;
+    }
+    sup->inv = inv;
+    sup->foreground = foreground;
+    sup->started_at = time(NULL);
+    sup->priv = calloc(1, sizeof(sup_priv_t));
+    sup->base = event_base_new();
+    if (!sup->priv || !sup->base || event_base_priority_init(sup->base, 2) < 0) {
+        fprintf(stderr, "instanced: cannot set up the event loop\n");
+        sup_free(sup);
+        return 1;
+    }
+    sup->inst = calloc(inv->ninstances ? inv->ninstances : 1, sizeof(*sup->inst));
+    if (!sup->inst) {
+        sup_free(sup);
+        return 1;
+    }
+    for (size_t i = 0; i < inv->ninstances; i++) {
+        sup->inst[i] = entry_new(sup, &inv->instances[i], i);
+        if (!sup->inst[i]) {
+            sup_free(sup);
+            return 1;
+        }
+        sup->inst[i]->wanted = 1;
+        sup->ninst++;
+    }
+    for (size_t i = 0; i < 4; i++) {
+        SPRIV(sup)->sigs[i] = evsignal_new(sup->base, sigs[i], signal_cb, sup);
+        if (!SPRIV(sup)->sigs[i] || event_priority_set(SPRIV(sup)->sigs[i], PRIO_CONTROL) < 0 ||
+            event_add(SPRIV(sup)->sigs[i], NULL) < 0) {
+            fprintf(stderr, "instanced: cannot watch signals\n");
+            sup_free(sup);
+            return 1;
+        }
+    }
+    if (monitor_init(sup, err, sizeof(err)) < 0) {
+        log_error("cannot start monitoring", "error", err);
+        fprintf(stderr, "instanced: %s\n", err);
+        sup_free(sup);
+        return 1;
+    }
+    notify_init(sup->base);
+    log_info("instanced started", "version", PACKAGE_VERSION, "config", config,
+             "instances", LOG_INT(sup->ninst), "pid", LOG_INT(getpid()));
+    for (size_t i = 0; i < sup->ninst; i++)
+        try_start(sup, sup->inst[i]);
+    update_status(sup);
+    notify_ready();
+
+    rc = event_base_dispatch(sup->base);
+    if (rc < 0)
+        log_error("event loop failed");
+    monitor_shutdown(sup);
+    log_info("instanced stopped");
+    sup_free(sup);
+    return rc < 0 ? 1 : 0;
 }

@@ -98,7 +98,9 @@ int sup_start(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen);
 /* instancectl stop NAME: wanted = 0, stop; it stays down until started. */
 int sup_stop(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen);
 /* instancectl restart NAME, and restart_on_unhealthy. Not counted against the
- * start limit when manual. */
+ * start limit when manual: pass why = SUP_WHY_MANUAL for instancectl; any other
+ * reason ("unhealthy: ...") counts like an automatic restart. */
+#define SUP_WHY_MANUAL "manual"
 int sup_restart(supervisor_t *sup, sup_instance_t *in, const char *why, char *err,
                 size_t errlen);
 /* Reload the inventory from its path (SIGHUP and instancectl reload). On an invalid

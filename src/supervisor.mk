@@ -1,2 +1,10 @@
-# The supervision side of instanced (see supervisor.h).
-src_instanced_SOURCES += src/supervisor.c
+# The supervision side of instanced (see supervisor.h): the loop and table
+# (supervisor.c), child hygiene (spawn.c), the restart policy as data (policy.c, pure),
+# log capture and rotation (logcap.c), systemd notification (notify.c).
+src_instanced_SOURCES += src/supervisor.c \
+	src/spawn.c src/spawn.h \
+	src/policy.c src/policy.h \
+	src/logcap.c src/logcap.h \
+	src/notify.c src/notify.h
+
+dist_man_MANS += man/instanced.8

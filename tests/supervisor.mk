@@ -1,1 +1,18 @@
 # Tests of the supervisor side (see tests/local.mk for the environment).
+
+# The test worker: behaviour chosen by its environment (see the top of test_worker.c).
+check_PROGRAMS += tests/test-worker
+tests_test_worker_SOURCES = tests/test_worker.c
+tests_test_worker_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_test_worker_LDADD = $(LIBEVENT_LIBS)
+
+# The restart policy, linked alone (it is pure).
+check_PROGRAMS += tests/unit_policy
+tests_unit_policy_SOURCES = tests/unit_policy.c src/policy.c src/policy.h
+tests_unit_policy_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_policy_LDADD = $(CUNIT_LIBS)
+TESTS += tests/unit_policy
+
+SUPERVISOR_IT =
+TESTS += $(SUPERVISOR_IT)
+EXTRA_DIST += $(SUPERVISOR_IT)

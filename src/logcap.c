@@ -1,0 +1,346 @@
+/* logcap.c - capture a worker's stdout and stderr into its rotated log file. */
+#include "config.h"
+
+#include "logcap.h"
+#include "log.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_BYTES 4000        /* a longer line is split; keeps a line < 4 KiB */
+#define READ_CHUNK     (64 * 1024) /* per callback: one flooding worker cannot hog the loop */
+#define TS_LEN         25          /* "2026-01-02T03:04:05.678Z " */
+#define SLOW_WRITE_MS  200         /* a write this slow means a stalled disk: drop for 1 s */
+
+struct logcap {
+    char *name;              /* the instance */
+    char *file;              /* <name>.log */
+    struct event *ev;
+    int rfd, wfd;            /* the pipe; wfd goes to every child as 1 and 2 */
+    int dirfd;               /* logs_dir, O_NOFOLLOW; -1: not configured */
+    char *logs_dir;
+    int fd;                  /* current <name>.log, -1: closed */
+    long long size;          /* its size */
+    long long max_bytes;
+    long backups;
+    int mirror_fd, colour;
+    char line[LINE_MAX_BYTES];
+    size_t linelen;
+    char *out;               /* batch of formatted lines, one write per batch */
+    size_t outlen, outcap;
+    long long window_ms;     /* start of the current 1 s rate window */
+    long long window_bytes;
+    long long stalled_until_ms;
+    unsigned long episode_dropped; /* dropped since the last note */
+    unsigned long *dropped;
+};
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void timestamp(char buf[TS_LEN + 1])
+{
+    struct timespec now;
+    struct tm tm;
+    char tmp[64];
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (now.tv_nsec / 1000000) % 1000);
+    memcpy(buf, tmp, TS_LEN);
+    buf[TS_LEN] = '\0';
+}
+
+static void drop(logcap_t *lc, size_t n)
+{
+    lc->episode_dropped += n;
+    *lc->dropped += n;
+}
+
+static int open_current(logcap_t *lc)
+{
+    struct stat st;
+
+    if (lc->dirfd < 0)
+        return -1;
+    lc->fd = openat(lc->dirfd, lc->file, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC
+                    | O_NONBLOCK, 0640);
+    if (lc->fd < 0)
+        return -1;
+    lc->size = fstat(lc->fd, &st) == 0 ? st.st_size : 0;
+    return 0;
+}
+
+/* <name>.log.(k) -> .(k+1) from the oldest down, <name>.log -> .1, reopen. With no
+ * backups the file is truncated. Names are relative to dirfd: no path is followed. */
+static void rotate(logcap_t *lc)
+{
+    char from[512], to[512];
+
+    if (lc->fd >= 0)
+        close(lc->fd);
+    lc->fd = -1;
+    if (lc->dirfd < 0)
+        return;
+    if (lc->backups <= 0) {
+        unlinkat(lc->dirfd, lc->file, 0);
+    } else {
+        for (long k = lc->backups - 1; k >= 1; k--) {
+            snprintf(from, sizeof(from), "%s.%ld", lc->file, k);
+            snprintf(to, sizeof(to), "%s.%ld", lc->file, k + 1);
+            renameat(lc->dirfd, from, lc->dirfd, to);
+        }
+        snprintf(to, sizeof(to), "%s.1", lc->file);
+        renameat(lc->dirfd, lc->file, lc->dirfd, to);
+    }
+    open_current(lc);
+}
+
+static void flush_out(logcap_t *lc)
+{
+    long long t0;
+    ssize_t n;
+
+    if (lc->outlen == 0)
+        return;
+    if (lc->fd < 0 && open_current(lc) < 0) {
+        drop(lc, lc->outlen);
+        lc->outlen = 0;
+        return;
+    }
+    t0 = mono_ms();
+    n = write(lc->fd, lc->out, lc->outlen);
+    if (n < 0) {
+        drop(lc, lc->outlen); /* ENOSPC, EIO: drop, count, try again with the next batch */
+    } else {
+        lc->size += n;
+        if ((size_t)n < lc->outlen)
+            drop(lc, lc->outlen - (size_t)n);
+    }
+    if (mono_ms() - t0 > SLOW_WRITE_MS)
+        lc->stalled_until_ms = mono_ms() + 1000;
+    lc->outlen = 0;
+}
+
+/* Append one finished line (without '\n') to the batch, rotating first when it would
+ * not fit: no file ever exceeds max_bytes. */
+static void emit(logcap_t *lc, const char *s, size_t len)
+{
+    char ts[TS_LEN + 1];
+    size_t need = TS_LEN + len + 1;
+
+    if (lc->size + (long long)(lc->outlen + need) > lc->max_bytes) {
+        flush_out(lc);
+        rotate(lc);
+    }
+    if (lc->outlen + need > lc->outcap) {
+        flush_out(lc);
+        if (need > lc->outcap) {
+            drop(lc, len);
+            return;
+        }
+    }
+    timestamp(ts);
+    memcpy(lc->out + lc->outlen, ts, TS_LEN);
+    memcpy(lc->out + lc->outlen + TS_LEN, s, len);
+    lc->out[lc->outlen + need - 1] = '\n';
+    lc->outlen += need;
+    if (lc->mirror_fd >= 0) {
+        char pre[160];
+        int m = lc->colour ? snprintf(pre, sizeof(pre), "\033[3%dm%-16s |\033[0m ", lc->colour,
+                                      lc->name)
+                           : snprintf(pre, sizeof(pre), "%-16s | ", lc->name);
+        /* The terminal is best effort: a slow one loses lines, never stalls the loop. */
+        char buf[sizeof(pre) + LINE_MAX_BYTES + 1];
+        size_t plen = (size_t)m < sizeof(pre) ? (size_t)m : sizeof(pre) - 1;
+        memcpy(buf, pre, plen);
+        memcpy(buf + plen, s, len);
+        buf[plen + len] = '\n';
+        if (write(lc->mirror_fd, buf, plen + len + 1) < 0) {
+            /* ignored */
+        }
+    }
+}
+
+static void note_resumed(logcap_t *lc)
+{
+    char msg[160];
+
+    if (lc->episode_dropped == 0)
+        return;
+    snprintf(msg, sizeof(msg), "[instanced] dropped %lu bytes of output (flood over %ld bytes/s "
+             "or a stalled disk)", lc->episode_dropped, LOGCAP_RATE_BYTES);
+    log_warn("worker output dropped", "instance", lc->name,
+             "bytes", LOG_INT(lc->episode_dropped), "total", LOG_INT(*lc->dropped));
+    lc->episode_dropped = 0;
+    emit(lc, msg, strlen(msg));
+}
+
+static void consume(logcap_t *lc, const char *buf, size_t n)
+{
+    while (n > 0) {
+        const char *nl = memchr(buf, '\n', n);
+        size_t take = nl ? (size_t)(nl - buf) : n;
+        size_t room = sizeof(lc->line) - lc->linelen;
+
+        if (take > room)
+            take = room;
+        memcpy(lc->line + lc->linelen, buf, take);
+        lc->linelen += take;
+        buf += take;
+        n -= take;
+        if (n > 0 && *buf == '\n') {
+            buf++;
+            n--;
+            emit(lc, lc->line, lc->linelen);
+            lc->linelen = 0;
+        } else if (lc->linelen == sizeof(lc->line)) {
+            emit(lc, lc->line, lc->linelen);
+            lc->linelen = 0;
+        }
+    }
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    logcap_t *lc = arg;
+    char buf[READ_CHUNK];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    long long now;
+
+    (void)what;
+    if (n <= 0)
+        return; /* EAGAIN; EOF cannot happen while we hold the write end */
+    now = mono_ms();
+    if (now - lc->window_ms >= 1000) {
+        lc->window_ms = now;
+        lc->window_bytes = 0;
+    }
+    lc->window_bytes += n;
+    if (lc->window_bytes > LOGCAP_RATE_BYTES || now < lc->stalled_until_ms) {
+        drop(lc, (size_t)n);
+        return;
+    }
+    note_resumed(lc);
+    consume(lc, buf, (size_t)n);
+    flush_out(lc);
+}
+
+logcap_t *logcap_new(struct event_base *base, int prio, const char *name, int mirror_fd,
+                     int colour, unsigned long *dropped, char *err, size_t errlen)
+{
+    logcap_t *lc = calloc(1, sizeof(*lc));
+    int p[2];
+
+    if (!lc || !(lc->name = strdup(name)) || !(lc->file = malloc(strlen(name) + 5))) {
+        if (lc)
+            free(lc->name);
+        free(lc);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    sprintf(lc->file, "%s.log", name);
+    lc->rfd = lc->wfd = lc->dirfd = lc->fd = -1;
+    lc->mirror_fd = mirror_fd;
+    lc->colour = colour;
+    lc->dropped = dropped;
+    lc->outcap = 2 * READ_CHUNK + 64 * TS_LEN;
+    lc->max_bytes = 10LL << 20;
+    lc->backups = 5;
+    if (!(lc->out = malloc(lc->outcap)) || pipe2(p, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "log pipe: %s", strerror(errno));
+        logcap_free(lc);
+        return NULL;
+    }
+    lc->rfd = p[0];
+    lc->wfd = p[1];
+    /* Only our end is non-blocking: a worker writing to a full pipe waits, as it
+     * would on a terminal; we never do. */
+    fcntl(lc->rfd, F_SETFL, O_NONBLOCK);
+    lc->ev = event_new(base, lc->rfd, EV_READ | EV_PERSIST, read_cb, lc);
+    if (!lc->ev || event_priority_set(lc->ev, prio) < 0 || event_add(lc->ev, NULL) < 0) {
+        snprintf(err, errlen, "log pipe event failed");
+        logcap_free(lc);
+        return NULL;
+    }
+    return lc;
+}
+
+int logcap_configure(logcap_t *lc, const char *logs_dir, long long max_bytes, long backups,
+                     char *err, size_t errlen)
+{
+    lc->max_bytes = max_bytes;
+    lc->backups = backups;
+    if (lc->logs_dir && strcmp(lc->logs_dir, logs_dir) == 0 && lc->dirfd >= 0)
+        return 0;
+    flush_out(lc);
+    if (lc->fd >= 0)
+        close(lc->fd);
+    if (lc->dirfd >= 0)
+        close(lc->dirfd);
+    lc->fd = -1;
+    free(lc->logs_dir);
+    lc->logs_dir = strdup(logs_dir);
+    lc->dirfd = open(logs_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (lc->dirfd < 0) {
+        snprintf(err, errlen, "open %s: %s", logs_dir, strerror(errno));
+        return -1;
+    }
+    if (open_current(lc) < 0) {
+        snprintf(err, errlen, "open %s/%s: %s", logs_dir, lc->file, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int logcap_child_fd(const logcap_t *lc) { return lc->wfd; }
+
+void logcap_note(logcap_t *lc, const char *text)
+{
+    emit(lc, text, strlen(text));
+    flush_out(lc);
+}
+
+void logcap_free(logcap_t *lc)
+{
+    if (!lc)
+        return;
+    if (lc->ev)
+        event_free(lc->ev);
+    if (lc->rfd >= 0) {
+        char buf[READ_CHUNK];
+        ssize_t n = read(lc->rfd, buf, sizeof(buf));
+        if (n > 0)
+            consume(lc, buf, (size_t)n);
+    }
+    if (lc->linelen)
+        emit(lc, lc->line, lc->linelen);
+    if (lc->out)
+        flush_out(lc);
+    if (lc->rfd >= 0)
+        close(lc->rfd);
+    if (lc->wfd >= 0)
+        close(lc->wfd);
+    if (lc->fd >= 0)
+        close(lc->fd);
+    if (lc->dirfd >= 0)
+        close(lc->dirfd);
+    free(lc->logs_dir);
+    free(lc->out);
+    free(lc->name);
+    free(lc->file);
+    free(lc);
+}

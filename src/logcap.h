@@ -1,0 +1,38 @@
+/* logcap.h - capture a worker's stdout and stderr into its rotated log file. */
+#ifndef INSTANCED_LOGCAP_H
+#define INSTANCED_LOGCAP_H
+
+#include <stddef.h>
+
+struct event_base;
+typedef struct logcap logcap_t;
+
+/* Bytes per second one instance may log before its output is dropped (and counted). */
+#define LOGCAP_RATE_BYTES (4L << 20)
+
+/* A capture for instance `name` (copied). The pipe lives as long as the capture, so
+ * output of every start and of leftover grandchildren lands in the same file.
+ * Reads run at event priority `prio`. mirror_fd >= 0 also copies each line there
+ * prefixed with the name (colour: ANSI colour index 1-6, 0 for none). *dropped is
+ * incremented by every byte dropped; it must outlive the capture. NULL with err on
+ * failure. */
+logcap_t *logcap_new(struct event_base *base, int prio, const char *name, int mirror_fd,
+                     int colour, unsigned long *dropped, char *err, size_t errlen);
+
+/* Where to write and how to rotate: <logs_dir>/<name>.log, rotated at max_bytes with
+ * `backups` older files (.1 is the newest). Called before the first start and on a
+ * reload; reopens when logs_dir changed. The directory is opened with O_NOFOLLOW and
+ * every file is reached through it. 0, or -1 with err (output is then dropped). */
+int logcap_configure(logcap_t *lc, const char *logs_dir, long long max_bytes, long backups,
+                     char *err, size_t errlen);
+
+/* The write end for the child's stdout and stderr (close-on-exec in the supervisor). */
+int logcap_child_fd(const logcap_t *lc);
+
+/* Write a note of the supervisor's into the file, as a line of output would be. */
+void logcap_note(logcap_t *lc, const char *text);
+
+/* Drain what is readable now, flush a partial line, close everything, free. */
+void logcap_free(logcap_t *lc);
+
+#endif

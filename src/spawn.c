@@ -1,0 +1,298 @@
+/* spawn.c - fork/exec with child hygiene, and what a child needs first: its volume
+ * directories and its credentials. */
+#include "config.h"
+
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int spawn_lookup_cred(const char *user, const char *group, spawn_cred_t *out, char *err,
+                      size_t errlen)
+{
+    char buf[16384];
+    struct passwd pw, *pwp = NULL;
+    struct group gr, *grp = NULL;
+
+    memset(out, 0, sizeof(*out));
+    if (!user && !group)
+        return 0;
+    out->change = 1;
+    out->uid = getuid();
+    out->gid = getgid();
+    if (user) {
+        if (getpwnam_r(user, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp) {
+            snprintf(err, errlen, "user \"%s\" not found", user);
+            return -1;
+        }
+        out->uid = pw.pw_uid;
+        out->gid = pw.pw_gid;
+    }
+    if (group) {
+        if (getgrnam_r(group, &gr, buf, sizeof(buf), &grp) != 0 || !grp) {
+            snprintf(err, errlen, "group \"%s\" not found", group);
+            return -1;
+        }
+        out->gid = gr.gr_gid;
+    }
+    out->ngroups = (int)(sizeof(out->groups) / sizeof(out->groups[0]));
+    if (user) {
+        if (getgrouplist(user, out->gid, out->groups, &out->ngroups) < 0) {
+            snprintf(err, errlen, "user \"%s\" is in more than %zu groups", user,
+                     sizeof(out->groups) / sizeof(out->groups[0]));
+            return -1;
+        }
+    } else {
+        out->groups[0] = out->gid;
+        out->ngroups = 1;
+    }
+    return 0;
+}
+
+int spawn_resolve(const char *command, const char *path_env, char *out, size_t outlen,
+                  char *err, size_t errlen)
+{
+    const char *p = path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
+
+    if (strchr(command, '/')) {
+        if ((size_t)snprintf(out, outlen, "%s", command) >= outlen) {
+            snprintf(err, errlen, "command path too long");
+            return -1;
+        }
+        return 0;
+    }
+    while (*p) {
+        size_t n = strcspn(p, ":");
+        if (n > 0 && (size_t)snprintf(out, outlen, "%.*s/%s", (int)n, p, command) < outlen &&
+            access(out, X_OK) == 0)
+            return 0;
+        p += n;
+        if (*p == ':')
+            p++;
+    }
+    snprintf(err, errlen, "command \"%s\" not found in PATH", command);
+    return -1;
+}
+
+static int mkdir_parents(char *path, char *err, size_t errlen)
+{
+    for (char *s = path + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+            *s = '/';
+            return -1;
+        }
+        *s = '/';
+    }
+    return 0;
+}
+
+/* One volume directory: created 0750 if missing; an existing one must be a real
+ * directory (O_NOFOLLOW: a symlink could point the worker's data anywhere), and is
+ * brought to 0750 and to its owner through the open descriptor, so that a rename
+ * between check and change cannot redirect them. */
+static int volume_dir(const char *path, const spawn_cred_t *cred, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd;
+
+    if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ELOOP || (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
+            snprintf(err, errlen, "%s is a symlink: refusing it as a volume directory", path);
+        else
+            snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fchmod(fd, 0750) < 0) {
+        snprintf(err, errlen, "chmod %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (cred && cred->change && geteuid() == 0 && fchown(fd, cred->uid, cred->gid) < 0) {
+        snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+int spawn_prepare_dirs(const char *data_dir, const char *logs_dir, const spawn_cred_t *cred,
+                       char *err, size_t errlen)
+{
+    char top[PATH_MAX];
+    char *slash;
+
+    if (!data_dir || data_dir[0] != '/' || strlen(data_dir) >= sizeof(top)) {
+        snprintf(err, errlen, "data dir \"%s\" is not an absolute path", data_dir ? data_dir : "");
+        return -1;
+    }
+    strcpy(top, data_dir);
+    slash = strrchr(top, '/');
+    if (slash == top) {
+        snprintf(err, errlen, "data dir \"%s\" has no instance directory", data_dir);
+        return -1;
+    }
+    *slash = '\0'; /* top = <volumes_root>/<instance> */
+    if (mkdir_parents(top, err, errlen) < 0 || volume_dir(top, cred, err, errlen) < 0 ||
+        volume_dir(data_dir, cred, err, errlen) < 0 ||
+        (logs_dir && volume_dir(logs_dir, cred, err, errlen) < 0))
+        return -1;
+    return 0;
+}
+
+/* ---- the child ------------------------------------------------------------------ */
+
+enum { STEP_SIGNALS = 1, STEP_SETSID, STEP_STDIO, STEP_FDS, STEP_SETGROUPS, STEP_SETGID,
+       STEP_SETUID, STEP_PDEATHSIG, STEP_PARENT_GONE, STEP_CHDIR, STEP_EXEC };
+
+static const char *step_name(int step)
+{
+    static const char *const names[] = { "?", "signal reset", "setsid", "stdio", "closing fds",
+                                         "setgroups", "setgid", "setuid", "PR_SET_PDEATHSIG",
+                                         "parent check", "chdir", "exec" };
+    return step > 0 && step <= STEP_EXEC ? names[step] : "?";
+}
+
+struct child_report {
+    int step;
+    int err;
+};
+
+static _Noreturn void child_fail(int fd, int step)
+{
+    struct child_report rep = { step, errno };
+    ssize_t n = write(fd, &rep, sizeof(rep));
+    (void)n;
+    _exit(127);
+}
+
+/* Everything above fd 2 except the report pipe (close-on-exec already) must go. */
+static int close_other_fds(int keep)
+{
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 3, keep > 3 ? keep - 1 : 2, 0) == 0 &&
+        syscall(SYS_close_range, keep + 1, ~0U, 0) == 0)
+        return 0;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (long fd = 3; fd < max; fd++)
+        if (fd != keep)
+            close((int)fd);
+    return 0;
+}
+
+static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent)
+{
+    struct sigaction sa;
+    sigset_t none;
+    int null;
+
+    /* Dispositions first, while every signal is still blocked (the parent blocked
+     * them around fork): libevent's handlers would write into the supervisor's
+     * signal pipe. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &sa, NULL); /* EINVAL for glibc-reserved RT signals: fine */
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+        child_fail(rep, STEP_SIGNALS);
+    if (setsid() < 0)
+        child_fail(rep, STEP_SETSID);
+    null = open("/dev/null", O_RDONLY);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(r->out_fd, 1) < 0 || dup2(r->out_fd, 2) < 0)
+        child_fail(rep, STEP_STDIO);
+    if (close_other_fds(rep) < 0)
+        child_fail(rep, STEP_FDS);
+    umask(027);
+    if (r->cred && r->cred->change) {
+        /* Groups, then gid, then uid: after setuid the others are no longer allowed. */
+        if (setgroups((size_t)r->cred->ngroups, r->cred->groups) < 0)
+            child_fail(rep, STEP_SETGROUPS);
+        if (setgid(r->cred->gid) < 0)
+            child_fail(rep, STEP_SETGID);
+        if (setuid(r->cred->uid) < 0)
+            child_fail(rep, STEP_SETUID);
+    }
+    /* After the credential change: the kernel clears the death signal on it. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        child_fail(rep, STEP_PDEATHSIG);
+    if (getppid() != parent) {
+        errno = ESRCH;
+        child_fail(rep, STEP_PARENT_GONE);
+    }
+    if (chdir(r->cwd) < 0)
+        child_fail(rep, STEP_CHDIR);
+    execve(r->path, r->argv, r->envp);
+    child_fail(rep, STEP_EXEC);
+}
+
+pid_t spawn_run(const spawn_req_t *r, char *err, size_t errlen)
+{
+    sigset_t all, old;
+    struct child_report rep;
+    pid_t parent = getpid(), pid;
+    int p[2], saved;
+    ssize_t n;
+
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        child(r, p[1], parent);
+    }
+    saved = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(p[1]);
+    if (pid < 0) {
+        close(p[0]);
+        snprintf(err, errlen, "fork: %s", strerror(saved));
+        return -1;
+    }
+    do
+        n = read(p[0], &rep, sizeof(rep));
+    while (n < 0 && errno == EINTR);
+    close(p[0]);
+    if (n == 0)
+        return pid; /* the pipe closed on exec */
+    /* The child failed before exec and exits with 127 right after its report: reap it
+     * here so that the SIGCHLD reaper never sees it as a worker exit. */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (n == (ssize_t)sizeof(rep))
+        snprintf(err, errlen, "%s %s: %s", step_name(rep.step),
+                 rep.step == STEP_EXEC ? r->path : rep.step == STEP_CHDIR ? r->cwd : "",
+                 strerror(rep.err));
+    else
+        snprintf(err, errlen, "child died before exec");
+    return -1;
+}

@@ -1,0 +1,51 @@
+/* spawn.h - fork/exec with child hygiene, and what a child needs first: its volume
+ * directories and its credentials. */
+#ifndef INSTANCED_SPAWN_H
+#define INSTANCED_SPAWN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Credentials a child switches to; resolved in the parent (NSS lookups are not
+ * async-signal-safe). */
+typedef struct spawn_cred {
+    int change;          /* 0: keep the supervisor's credentials */
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[64];    /* supplementary groups, as initgroups() would set them */
+    int ngroups;
+} spawn_cred_t;
+
+typedef struct spawn_req {
+    const char *path;    /* resolved executable (spawn_resolve) */
+    char *const *argv;   /* NULL-terminated; argv[0] is the command as configured */
+    char *const *envp;   /* NULL-terminated: the whole environment, nothing inherited */
+    const char *cwd;     /* the data dir */
+    int out_fd;          /* becomes the child's 1 and 2; stdin is /dev/null */
+    const spawn_cred_t *cred;
+} spawn_req_t;
+
+/* Look user/group up (either may be NULL). Returns 0, or -1 with a reason in err. */
+int spawn_lookup_cred(const char *user, const char *group, spawn_cred_t *out, char *err,
+                      size_t errlen);
+
+/* Find command: as is when it holds a '/', else in the colon list path_env. Writes
+ * the path to out. Returns 0, or -1 with a reason in err. */
+int spawn_resolve(const char *command, const char *path_env, char *out, size_t outlen,
+                  char *err, size_t errlen);
+
+/* Create (if needed) the instance directory and its data and logs directories with
+ * mode 0750, refuse any of them that is a symlink, and when running as root chown them
+ * to cred. The volumes root is created 0755 if missing. 0, or -1 with err. */
+int spawn_prepare_dirs(const char *data_dir, const char *logs_dir, const spawn_cred_t *cred,
+                       char *err, size_t errlen);
+
+/* Fork and exec r. The child gets fds 0-2 only, an empty signal mask, default
+ * dispositions, its own session and process group, umask 027, credentials dropped
+ * in the order groups, gid, uid, PR_SET_PDEATHSIG(SIGKILL), cwd = r->cwd.
+ * Blocks only until the child has exec'd or failed (a close-on-exec pipe carries
+ * the failing step and errno). Returns the pid, or -1 with the reason in err (the
+ * failed child has then been reaped already). */
+pid_t spawn_run(const spawn_req_t *r, char *err, size_t errlen);
+
+#endif
