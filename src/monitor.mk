@@ -1,3 +1,18 @@
-# The monitoring side of instanced (see monitor.h) and instancectl's control commands.
-src_instanced_SOURCES += src/monitor_stub.c
-src_instancectl_SOURCES += src/ctl_stub.c
+# The monitoring side of instanced (see monitor.h) and instancectl's control commands:
+# health verdicts and the combined status (health.c, pure), the Prometheus text
+# (metrics.c, pure), JSON views (report.c, pure), probes on the loop (probe.c), the
+# status endpoint (status_http.c), the control socket (control.c), the hooks
+# (monitor.c), and the client side of the control socket (ctl.c).
+MONITOR_PURE = \
+	src/health.c src/health.h \
+	src/metrics.c src/metrics.h \
+	src/report.c src/report.h
+src_instanced_SOURCES += $(MONITOR_PURE) \
+	src/probe.c src/probe.h \
+	src/status_http.c src/status_http.h \
+	src/control.c src/control.h \
+	src/monitor.c
+src_instancectl_SOURCES += src/ctl.c
+
+dist_man_MANS += man/instancectl.8
+

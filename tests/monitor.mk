@@ -1,1 +1,8 @@
 # Tests of the monitor side (see tests/local.mk for the environment).
+
+# Health verdicts, the combined status, metrics text and JSON views, linked alone.
+check_PROGRAMS += tests/unit_health
+tests_unit_health_SOURCES = tests/unit_health.c $(MONITOR_PURE)
+tests_unit_health_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_health_LDADD = $(CORE_LIBS) $(JANSSON_LIBS) $(CUNIT_LIBS)
+TESTS += tests/unit_health

@@ -1,0 +1,350 @@
+/* ctl.c - instancectl's control-socket commands: status, start, stop, restart, reload.
+ *
+ * A short-lived blocking client: one request line, one JSON answer (see control.h).
+ * Exit codes (usable in scripts and monitoring checks):
+ *   0  healthy / done          1  degraded / the supervisor refused the command
+ *   2  unhealthy               3  cannot reach the supervisor
+ *   4  no such instance        64 usage error */
+#include "config.h"
+
+#include "ctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "inventory.h"
+
+#define DEFAULT_SOCKET "/run/instanced/control.sock"
+#define ANSWER_MAX (16 * 1024 * 1024)
+#define ANSWER_TIMEOUT_S 120
+
+enum {
+    EXIT_OK = 0,
+    EXIT_DEGRADED = 1,
+    EXIT_REFUSED = 1,
+    EXIT_UNHEALTHY = 2,
+    EXIT_UNREACHABLE = 3,
+    EXIT_NOT_FOUND = 4,
+    EXIT_USAGE = 64,
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: instancectl [-s SOCKET | -c FILE] [--json] COMMAND\n"
+            "\n"
+            "Commands:\n"
+            "  status [NAME]     table of instances (or one); exit 0 healthy, 1 degraded,\n"
+            "                    2 unhealthy, 3 supervisor unreachable, 4 no such instance\n"
+            "  start NAME        start an instance (also clears \"failed\")\n"
+            "  stop NAME         stop an instance; it stays down until started\n"
+            "  restart NAME      stop and start an instance\n"
+            "  reload            reload the inventory; prints the summary or every error\n"
+            "  provision -c FILE [--dry-run] [--rotate] [--prune]\n"
+            "                    create PostgreSQL schemas and Redis users (instancectl(8))\n"
+            "\n"
+            "Options:\n"
+            "  -s, --socket PATH   control socket (default " DEFAULT_SOCKET ")\n"
+            "  -c, --config FILE   take control_socket from this inventory\n"
+            "  -j, --json          print the supervisor's JSON answer as is\n"
+            "  -h, --help          show this help\n"
+            "  -V, --version       show the version\n");
+}
+
+/* Send one line and read the whole answer. NULL (with a message on stderr) when the
+ * supervisor cannot be reached or does not answer. */
+static char *request(const char *path, const char *line)
+{
+    struct sockaddr_un sa;
+    struct timeval tv = { ANSWER_TIMEOUT_S, 0 };
+    size_t len = 0, cap = 4096;
+    char *buf;
+    int fd;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        fprintf(stderr, "instancectl: socket path too long: %s\n", path);
+        return NULL;
+    }
+    memcpy(sa.sun_path, path, strlen(path));
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        fprintf(stderr, "instancectl: cannot reach the supervisor at %s: %s\n", path,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+        fprintf(stderr, "instancectl: %s: %s\n", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!(buf = malloc(cap))) {
+        close(fd);
+        return NULL;
+    }
+    for (;;) {
+        ssize_t n;
+        if (len + 1 >= cap) {
+            char *b;
+            if (cap >= ANSWER_MAX || !(b = realloc(buf, cap * 2)))
+                break;
+            buf = b;
+            cap *= 2;
+        }
+        n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0) {
+                fprintf(stderr, "instancectl: %s: no answer: %s\n", path,
+                        errno == EAGAIN ? "timed out" : strerror(errno));
+                free(buf);
+                close(fd);
+                return NULL;
+            }
+            break;
+        }
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return buf;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static void fmt_uptime(char *buf, size_t len, json_t *v)
+{
+    long long s;
+
+    if (!json_is_integer(v)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    s = json_integer_value(v);
+    if (s < 60)
+        snprintf(buf, len, "%llds", s);
+    else if (s < 3600)
+        snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, len, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+    else
+        snprintf(buf, len, "%lldd%02lldh", s / 86400, (s % 86400) / 3600);
+}
+
+#define NCOLS 8
+
+static void print_table(json_t *answer)
+{
+    static const char *head[NCOLS] = { "INSTANCE", "STATE", "HEALTH", "PID", "UPTIME",
+                                       "RESTARTS", "SCHEMA", "NAMESPACE" };
+    json_t *arr = json_object_get(answer, "instances"), *in;
+    size_t n = json_array_size(arr), i, k, w[NCOLS];
+    char (*cells)[NCOLS][128] = calloc(n ? n : 1, sizeof *cells);
+
+    if (!cells)
+        return;
+    for (k = 0; k < NCOLS; k++)
+        w[k] = strlen(head[k]);
+    json_array_foreach(arr, i, in) {
+        json_t *pid = json_object_get(in, "pid");
+        snprintf(cells[i][0], 128, "%s", jstr(in, "name"));
+        snprintf(cells[i][1], 128, "%s", jstr(in, "state"));
+        snprintf(cells[i][2], 128, "%s", jstr(in, "status"));
+        if (json_is_integer(pid))
+            snprintf(cells[i][3], 128, "%lld", (long long)json_integer_value(pid));
+        else
+            snprintf(cells[i][3], 128, "-");
+        fmt_uptime(cells[i][4], 128, json_object_get(in, "uptime_seconds"));
+        snprintf(cells[i][5], 128, "%lld",
+                 (long long)json_integer_value(json_object_get(in, "restarts")));
+        snprintf(cells[i][6], 128, "%s", jstr(in, "schema"));
+        snprintf(cells[i][7], 128, "%s", jstr(in, "namespace"));
+        for (k = 0; k < NCOLS; k++)
+            if (strlen(cells[i][k]) > w[k])
+                w[k] = strlen(cells[i][k]);
+    }
+    for (k = 0; k < NCOLS; k++)
+        printf("%-*s%s", k + 1 < NCOLS ? (int)w[k] : 0, head[k], k + 1 < NCOLS ? "  " : "\n");
+    for (i = 0; i < n; i++)
+        for (k = 0; k < NCOLS; k++)
+            printf("%-*s%s", k + 1 < NCOLS ? (int)w[k] : 0, cells[i][k],
+                   k + 1 < NCOLS ? "  " : "\n");
+    free(cells);
+
+    /* Why anything is not fine, below the table. */
+    json_array_foreach(arr, i, in) {
+        const char *msg = jstr(in, "message"), *st = jstr(in, "status");
+        const char *wait = jstr(in, "waiting_for");
+        if (*wait && strcmp(jstr(in, "state"), "waiting") == 0)
+            printf("  %s: waiting for %s\n", jstr(in, "name"), wait);
+        else if (*msg && strcmp(st, "healthy") != 0)
+            printf("  %s: %s\n", jstr(in, "name"), msg);
+    }
+}
+
+static int status_exit(json_t *answer, int one)
+{
+    const char *st = jstr(answer, "status");
+
+    if (one) {
+        /* One instance: healthy only when it runs and says so; not running is 2. */
+        json_t *in = json_array_get(json_object_get(answer, "instances"), 0);
+        const char *state = jstr(in, "state");
+        if (strcmp(state, "stopped") == 0 || strcmp(state, "failed") == 0 ||
+            strcmp(state, "backoff") == 0)
+            return EXIT_UNHEALTHY;
+        if (strcmp(st, "unknown") == 0)
+            return EXIT_DEGRADED;
+    }
+    if (strcmp(st, "healthy") == 0)
+        return EXIT_OK;
+    if (strcmp(st, "degraded") == 0)
+        return EXIT_DEGRADED;
+    return EXIT_UNHEALTHY;
+}
+
+/* Socket path from an inventory's control_socket. */
+static char *socket_from_inventory(const char *file)
+{
+    inv_errors_t errs;
+    inventory_t *inv;
+    char *path = NULL;
+
+    inv_errors_init(&errs);
+    if (!(inv = inv_load(file, &errs))) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s\n", errs.v[i].text);
+        fprintf(stderr, "instancectl: %s: invalid inventory, cannot tell the control socket\n",
+                file);
+    } else {
+        path = strdup(inv->control_socket ? inv->control_socket : DEFAULT_SOCKET);
+        inv_free(inv);
+    }
+    inv_errors_free(&errs);
+    return path;
+}
+
+int ctl_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "socket", required_argument, NULL, 's' },
+        { "config", required_argument, NULL, 'c' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *sock = NULL, *config = NULL, *cmd;
+    char *owned = NULL, *reply, line[1100];
+    json_t *answer;
+    json_error_t jerr;
+    int json = 0, c, rc, nargs;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+s:c:jhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': sock = optarg; break;
+        case 'c': config = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        case 'V': printf("instancectl %s\n", PACKAGE_VERSION); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "instancectl: a command is required\n");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    cmd = argv[optind];
+    nargs = argc - optind - 1;
+    if (!((strcmp(cmd, "status") == 0 && nargs <= 1) ||
+          (strcmp(cmd, "reload") == 0 && nargs == 0) ||
+          ((strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
+            strcmp(cmd, "restart") == 0) && nargs == 1))) {
+        static const char *const known[] = { "status", "start", "stop", "restart", "reload" };
+        int k = 0;
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            k |= strcmp(cmd, known[i]) == 0;
+        if (k)
+            fprintf(stderr, "instancectl: %s: wrong number of arguments\n", cmd);
+        else
+            fprintf(stderr, "instancectl: unknown command \"%s\"\n", cmd);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    /* Names go on one line separated by spaces: refuse what cannot be a name. */
+    if (nargs == 1 && (strlen(argv[optind + 1]) > 200 ||
+                       strpbrk(argv[optind + 1], " \t\r\n") || !argv[optind + 1][0])) {
+        fprintf(stderr, "instancectl: not an instance name: \"%s\"\n", argv[optind + 1]);
+        return EXIT_USAGE;
+    }
+    if (!sock && config) {
+        if (!(owned = socket_from_inventory(config)))
+            return EXIT_UNREACHABLE;
+        sock = owned;
+    }
+    if (!sock)
+        sock = getenv("INSTANCED_CONTROL_SOCKET") ? getenv("INSTANCED_CONTROL_SOCKET")
+                                                  : DEFAULT_SOCKET;
+    snprintf(line, sizeof line, "%s%s%s", cmd, nargs ? " " : "", nargs ? argv[optind + 1] : "");
+    reply = request(sock, line);
+    if (!reply) {
+        free(owned);
+        return EXIT_UNREACHABLE;
+    }
+    answer = json_loads(reply, 0, &jerr);
+    if (!answer || !json_is_object(answer)) {
+        fprintf(stderr, "instancectl: %s: the supervisor's answer is not JSON (%s)\n", sock,
+                answer ? "not an object" : jerr.text);
+        json_decref(answer);
+        free(reply);
+        free(owned);
+        return EXIT_UNREACHABLE;
+    }
+    if (json)
+        fputs(reply, stdout);
+    free(reply);
+    free(owned);
+
+    if (!json_is_true(json_object_get(answer, "ok"))) {
+        json_t *errs = json_object_get(answer, "errors"), *e;
+        size_t i;
+        fprintf(stderr, "instancectl: %s\n", jstr(answer, "error"));
+        json_array_foreach(errs, i, e)
+            fprintf(stderr, "%s\n", json_string_value(e) ? json_string_value(e) : "?");
+        rc = json_is_true(json_object_get(answer, "not_found")) ? EXIT_NOT_FOUND
+                                                                : EXIT_REFUSED;
+    } else if (strcmp(cmd, "status") == 0) {
+        if (!json) {
+            print_table(answer);
+            if (nargs == 0)
+                printf("overall: %s\n", jstr(answer, "status"));
+        }
+        rc = status_exit(answer, nargs == 1);
+    } else {
+        if (!json)
+            printf("%s\n", jstr(answer, "message"));
+        rc = EXIT_OK;
+    }
+    json_decref(answer);
+    return rc;
+}

@@ -1,0 +1,120 @@
+/* monitor.c - the monitoring side's hooks (monitor.h): owns the prober, the status
+ * endpoint and the control socket, and follows reloads. */
+#include "config.h"
+
+#include "monitor.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+#include "log.h"
+#include "probe.h"
+#include "status_http.h"
+
+typedef struct monitor {
+    prober_t *prober;
+    status_http_t *http;
+    control_t *control;
+} monitor_t;
+
+int monitor_init(supervisor_t *sup, char *err, size_t errlen)
+{
+    monitor_t *m = calloc(1, sizeof *m);
+
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* evhttp writes without MSG_NOSIGNAL and libcurl runs with NOSIGNAL: a peer that
+     * goes away must not kill the supervisor. (Children get SIG_DFL back.) */
+    signal(SIGPIPE, SIG_IGN);
+    sup->monitor = m;
+    if (!(m->prober = probe_new(sup, err, errlen)))
+        goto fail;
+    if (sup->inv->status_listen && *sup->inv->status_listen &&
+        !(m->http = status_http_new(sup, sup->inv->status_listen, m->prober, err, errlen)))
+        goto fail;
+    if (sup->inv->control_socket && *sup->inv->control_socket &&
+        !(m->control = control_new(sup, sup->inv->control_socket, err, errlen)))
+        goto fail;
+    return 0;
+fail:
+    monitor_shutdown(sup);
+    return -1;
+}
+
+static int same(const char *a, const char *b)
+{
+    return (!a || !*a) ? (!b || !*b) : (b && strcmp(a, b) == 0);
+}
+
+void monitor_reloaded(supervisor_t *sup)
+{
+    monitor_t *m = sup->monitor;
+    const char *listen = sup->inv->status_listen, *path = sup->inv->control_socket;
+    char err[512];
+
+    if (!m)
+        return;
+    probe_reconfigure(m->prober);
+    /* A listener that cannot move keeps serving at its old address: a reload never
+     * leaves the supervisor deaf. */
+    if (!same(m->http ? status_http_listen(m->http) : NULL, listen)) {
+        status_http_t *h = NULL;
+        if (listen && *listen && !(h = status_http_new(sup, listen, m->prober, err, sizeof err)))
+            log_error("status endpoint not moved", "error", err);
+        else {
+            status_http_free(m->http);
+            m->http = h;
+        }
+    }
+    if (!same(m->control ? control_path(m->control) : NULL, path)) {
+        control_t *c = NULL;
+        if (path && *path && !(c = control_new(sup, path, err, sizeof err)))
+            log_error("control socket not moved", "error", err);
+        else {
+            control_free(m->control);
+            m->control = c;
+        }
+    }
+}
+
+void monitor_instance_started(supervisor_t *sup, sup_instance_t *in)
+{
+    monitor_t *m = sup->monitor;
+
+    if (m)
+        probe_instance_started(m->prober, in);
+}
+
+void monitor_instance_exited(supervisor_t *sup, sup_instance_t *in)
+{
+    monitor_t *m = sup->monitor;
+
+    if (m)
+        probe_instance_exited(m->prober, in);
+}
+
+void monitor_instance_removed(supervisor_t *sup, sup_instance_t *in)
+{
+    monitor_t *m = sup->monitor;
+
+    if (m)
+        probe_instance_removed(m->prober, in);
+}
+
+void monitor_shutdown(supervisor_t *sup)
+{
+    monitor_t *m = sup->monitor;
+
+    if (!m)
+        return;
+    control_free(m->control);
+    status_http_free(m->http);
+    probe_free(m->prober);
+    free(m);
+    sup->monitor = NULL;
+}

@@ -1,0 +1,630 @@
+/* probe.c - concurrent HTTP health probes with the libcurl multi interface on the
+ * supervisor's event loop (no thread, no blocking call).
+ *
+ * The idiom is curl's docs/examples/multi-event.c: libcurl tells us which sockets to
+ * watch (sock_cb) and when to call it back (timer_cb); libevent tells libcurl when a
+ * socket is ready (socket_event_cb) or the timer is due (curl_timer_cb). libcurl's API
+ * must not be re-entered from its own callbacks (CURLM_RECURSIVE_API_CALL), so finished
+ * transfers are collected with curl_multi_info_read only after curl_multi_socket_action
+ * has returned (drain), and everything that may call back into the supervisor happens
+ * there too.
+ *
+ * Every health_interval a cycle starts one probe per instance that has a port, a
+ * health_path and a process. An instance that was just started is also probed every
+ * READY_POLL_MS until its first good answer, so that readiness (and the instances that
+ * depend on it) does not wait for the next cycle. */
+#include "config.h"
+
+#include "probe.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "health.h"
+#include "log.h"
+
+#define READY_POLL_MS 100
+
+/* One transfer in flight. Owned by the prober's list; freed in probe_done/cancel. */
+typedef struct probe {
+    struct probe *next;
+    prober_t *owner;
+    sup_instance_t *in;
+    CURL *easy;
+    char *body;              /* up to HEALTH_BODY_MAX bytes, not NUL-terminated */
+    size_t len, cap;
+    int oversize;
+    unsigned long cycle;     /* 0: a readiness probe, not part of a cycle */
+    struct timespec t0;
+    char url[320];
+    char errbuf[CURL_ERROR_SIZE];
+} probe_t;
+
+/* A socket libcurl asked us to watch. */
+typedef struct sockctx {
+    struct sockctx *next;    /* on the dead list, once libcurl is done with it */
+    struct event *ev;
+    curl_socket_t fd;
+} sockctx_t;
+
+struct prober {
+    supervisor_t *sup;
+    CURLM *multi;
+    struct curl_slist *headers;
+    struct event *curl_timer;  /* libcurl's own timeout */
+    struct event *cycle_timer; /* every health_interval */
+    struct event *ready_timer; /* READY_POLL_MS while an instance waits for readiness */
+    struct event *reaper;      /* frees dead sockctx outside their callbacks */
+    sockctx_t *dead;
+    probe_t *probes;
+    long interval_ms, timeout_ms;
+
+    unsigned long cycle;        /* id of the current cycle */
+    size_t cycle_pending;       /* its probes still running */
+    struct timespec cycle_t0;
+    metrics_stats_t st;
+};
+
+static double elapsed(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static struct timeval ms_tv(long ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    return tv;
+}
+
+static int probed(const sup_instance_t *in)
+{
+    return in->cfg && in->cfg->port > 0 && in->cfg->policy.health_path && in->pid > 0 &&
+           (in->state == SUP_STARTING || in->state == SUP_RUNNING);
+}
+
+static probe_t *find_probe(prober_t *p, const sup_instance_t *in)
+{
+    for (probe_t *q = p->probes; q; q = q->next)
+        if (q->in == in)
+            return q;
+    return NULL;
+}
+
+static void unlink_probe(prober_t *p, probe_t *q)
+{
+    for (probe_t **pp = &p->probes; *pp; pp = &(*pp)->next)
+        if (*pp == q) {
+            *pp = q->next;
+            break;
+        }
+    if (p->st.in_flight)
+        p->st.in_flight--;
+}
+
+static void cycle_probe_ended(prober_t *p, const probe_t *q)
+{
+    double d;
+
+    if (q->cycle != p->cycle || p->cycle_pending == 0)
+        return;
+    if (--p->cycle_pending > 0)
+        return;
+    d = elapsed(&p->cycle_t0);
+    p->st.cycle_seconds = d;
+    if (d > p->st.cycle_max_seconds)
+        p->st.cycle_max_seconds = d;
+    p->st.cycles_total++;
+}
+
+/* Remove a probe from libcurl and free it. Never from inside a libcurl callback. */
+static void destroy_probe(prober_t *p, probe_t *q)
+{
+    unlink_probe(p, q);
+    if (q->easy) {
+        curl_multi_remove_handle(p->multi, q->easy);
+        curl_easy_cleanup(q->easy);
+    }
+    free(q->body);
+    free(q);
+}
+
+/* ---- libcurl callbacks: no multi API call in here ---------------------------- */
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+    probe_t *q = arg;
+    size_t n = size * nmemb;
+
+    /* CURLOPT_MAXFILESIZE does not stop a chunked body: cap it here. Returning a
+     * short count makes libcurl fail the transfer with CURLE_WRITE_ERROR. */
+    if (n > HEALTH_BODY_MAX - q->len) {
+        q->oversize = 1;
+        return 0;
+    }
+    if (q->len + n > q->cap) {
+        size_t cap = q->cap ? q->cap : 1024;
+        char *b;
+        while (cap < q->len + n)
+            cap *= 2;
+        if (cap > HEALTH_BODY_MAX)
+            cap = HEALTH_BODY_MAX;
+        if (!(b = realloc(q->body, cap)))
+            return 0;
+        q->body = b;
+        q->cap = cap;
+    }
+    memcpy(q->body + q->len, data, n);
+    q->len += n;
+    return n;
+}
+
+static void socket_event_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Workers must inherit no descriptor but 0, 1 and 2: close probe sockets on exec. */
+static int sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+    int fl = fcntl(fd, F_GETFD);
+
+    (void)arg, (void)purpose;
+    if (fl >= 0)
+        fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+    return CURL_SOCKOPT_OK;
+}
+
+static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    prober_t *p = userp;
+    sockctx_t *sc = socketp;
+    short kind;
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (sc) {
+            /* libcurl forgets socketp itself; the event may be the one running now,
+             * so it is freed later by the reaper. */
+            event_del(sc->ev);
+            sc->next = p->dead;
+            p->dead = sc;
+            event_active(p->reaper, EV_TIMEOUT, 0);
+        }
+        return 0;
+    }
+    kind = (short)(EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
+                   ((what & CURL_POLL_OUT) ? EV_WRITE : 0));
+    if (!sc) {
+        if (!(sc = calloc(1, sizeof *sc)))
+            return -1;
+        sc->fd = s;
+        if (!(sc->ev = event_new(p->sup->base, s, kind, socket_event_cb, p))) {
+            free(sc);
+            return -1;
+        }
+        curl_multi_assign(p->multi, s, sc);
+    } else {
+        event_del(sc->ev);
+        event_assign(sc->ev, p->sup->base, s, kind, socket_event_cb, p);
+    }
+    return event_add(sc->ev, NULL) == 0 ? 0 : -1;
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    prober_t *p = userp;
+    struct timeval tv;
+
+    (void)multi;
+    if (timeout_ms < 0) {
+        evtimer_del(p->curl_timer);
+        return 0;
+    }
+    /* 0 means "now", but socket_action must not be called from here: a 0 timer runs
+     * it from the loop instead. */
+    tv = ms_tv(timeout_ms);
+    return evtimer_add(p->curl_timer, &tv) == 0 ? 0 : -1;
+}
+
+/* ---- results ---------------------------------------------------------------- */
+
+static void describe_failure(const probe_t *q, CURLcode rc, long os_errno, long timeout_ms,
+                             char *msg, size_t len)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        snprintf(msg, len, "no answer within %ld ms", timeout_ms);
+        return;
+    case CURLE_COULDNT_CONNECT:
+        if (os_errno == ECONNREFUSED)
+            snprintf(msg, len, "connection refused");
+        else
+            snprintf(msg, len, "cannot connect: %s", os_errno ? strerror((int)os_errno)
+                                                             : curl_easy_strerror(rc));
+        return;
+    case CURLE_WRITE_ERROR:
+        if (q->oversize) {
+            snprintf(msg, len, "health answer larger than %d KiB", HEALTH_BODY_MAX / 1024);
+            return;
+        }
+        break;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+        if (os_errno == ECONNRESET) {
+            snprintf(msg, len, "connection reset by the worker");
+            return;
+        }
+        break;
+    case CURLE_GOT_NOTHING:
+        snprintf(msg, len, "connection closed without an answer");
+        return;
+    default:
+        break;
+    }
+    snprintf(msg, len, "probe failed: %.200s", q->errbuf[0] ? q->errbuf : curl_easy_strerror(rc));
+    /* libcurl's error buffer ends in a newline sometimes. */
+    msg[strcspn(msg, "\n")] = '\0';
+}
+
+/* A transfer ended (already unlinked from libcurl): judge it and tell the supervisor. */
+static void probe_done(prober_t *p, probe_t *q, CURLcode rc)
+{
+    supervisor_t *sup = p->sup;
+    sup_instance_t *in = q->in;
+    const inv_policy_t *pol = &in->cfg->policy;
+    health_status_t seen;
+    char msg[256];
+    long code = 0, os_errno = 0;
+    double latency = elapsed(&q->t0);
+    health_status_t before;
+    int restart;
+
+    curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(q->easy, CURLINFO_OS_ERRNO, &os_errno);
+    if (rc == CURLE_OK) {
+        seen = health_judge(code, q->body, q->len, msg, sizeof msg);
+    } else {
+        seen = HEALTH_UNHEALTHY;
+        describe_failure(q, rc, os_errno, p->timeout_ms, msg, sizeof msg);
+    }
+    cycle_probe_ended(p, q);
+    in->health.last_check = time(NULL);
+    in->health.latency_seconds = latency;
+
+    if (q->cycle == 0 && seen == HEALTH_UNHEALTHY) {
+        /* A readiness probe of a worker still starting: not a failure yet (cycles
+         * count those), but say why it is not ready. */
+        snprintf(in->health.message, sizeof in->health.message, "starting: %.240s", msg);
+        return;
+    }
+    before = in->health.status;
+    restart = health_apply(&in->health, seen, msg, pol->failures_before_unhealthy,
+                           pol->successes_before_healthy, pol->restart_on_unhealthy);
+    if (in->health.status != before)
+        log_kv(in->health.status == HEALTH_UNHEALTHY ? LOG_LVL_WARN : LOG_LVL_INFO,
+               "health changed", "instance", in->name, "from", health_name(before), "to",
+               health_name(in->health.status), "reason", msg, NULL);
+    else if (seen == HEALTH_UNHEALTHY)
+        log_debug("health probe failed", "instance", in->name, "reason", msg, "consecutive",
+                  LOG_INT(in->health.consecutive_fail));
+    if (seen != HEALTH_UNHEALTHY && in->state == SUP_STARTING && !in->ready) {
+        log_info("instance ready", "instance", in->name, "health", health_name(seen));
+        sup_instance_ready(sup, in);
+    }
+    if (restart && in->pid > 0 && in->state != SUP_STOPPING) {
+        char why[320], err[256] = "";
+        snprintf(why, sizeof why, "unhealthy: %u consecutive failed health probes: %s",
+                 in->health.consecutive_fail, msg);
+        in->health.consecutive_fail = 0;
+        log_warn("restarting unhealthy instance", "instance", in->name, "reason", why);
+        if (sup_restart(sup, in, why, err, sizeof err) < 0)
+            log_error("restart failed", "instance", in->name, "error", err);
+    }
+}
+
+/* Collect finished transfers. Called only after curl_multi_socket_action returned. */
+static void drain(prober_t *p)
+{
+    CURLMsg *m;
+    int left;
+
+    while ((m = curl_multi_info_read(p->multi, &left))) {
+        probe_t *q = NULL;
+        CURLcode rc;
+
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        rc = m->data.result;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
+        if (!q)
+            continue;
+        /* m is invalid after remove_handle: everything needed was read above. */
+        curl_multi_remove_handle(p->multi, q->easy);
+        unlink_probe(p, q);
+        probe_done(p, q, rc);
+        curl_easy_cleanup(q->easy);
+        free(q->body);
+        free(q);
+    }
+}
+
+static void socket_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    prober_t *p = arg;
+    int running, action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
+                          ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+
+    curl_multi_socket_action(p->multi, fd, action, &running);
+    drain(p);
+}
+
+static void curl_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    prober_t *p = arg;
+    int running;
+
+    (void)fd, (void)what;
+    curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    drain(p);
+}
+
+static void reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+    prober_t *p = arg;
+
+    (void)fd, (void)what;
+    while (p->dead) {
+        sockctx_t *sc = p->dead;
+        p->dead = sc->next;
+        event_free(sc->ev);
+        free(sc);
+    }
+}
+
+/* ---- starting probes --------------------------------------------------------- */
+
+static int start_probe(prober_t *p, sup_instance_t *in, unsigned long cycle)
+{
+    const char *path = in->cfg->policy.health_path;
+    probe_t *q = calloc(1, sizeof *q);
+    CURLMcode mc;
+
+    if (!q)
+        return -1;
+    q->owner = p;
+    q->in = in;
+    q->cycle = cycle;
+    snprintf(q->url, sizeof q->url, "http://127.0.0.1:%d%s%s", in->cfg->port,
+             path[0] == '/' ? "" : "/", path);
+    if (!(q->easy = curl_easy_init())) {
+        free(q);
+        return -1;
+    }
+    curl_easy_setopt(q->easy, CURLOPT_URL, q->url);
+    curl_easy_setopt(q->easy, CURLOPT_PRIVATE, q);
+    curl_easy_setopt(q->easy, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(q->easy, CURLOPT_WRITEDATA, q);
+    curl_easy_setopt(q->easy, CURLOPT_ERRORBUFFER, q->errbuf);
+    curl_easy_setopt(q->easy, CURLOPT_TIMEOUT_MS, p->timeout_ms);
+    curl_easy_setopt(q->easy, CURLOPT_CONNECTTIMEOUT_MS, p->timeout_ms);
+    curl_easy_setopt(q->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(q->easy, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+    /* A fresh connection per probe: no idle connections kept per worker, and a probe
+     * never rides on a half-dead connection of the previous one. */
+    curl_easy_setopt(q->easy, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(q->easy, CURLOPT_FRESH_CONNECT, 1L);
+    /* Never through a proxy from the environment (http_proxy would see every probe). */
+    curl_easy_setopt(q->easy, CURLOPT_PROXY, "");
+    curl_easy_setopt(q->easy, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(q->easy, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(q->easy, CURLOPT_PROTOCOLS_STR, "http");
+#else
+    curl_easy_setopt(q->easy, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTP);
+#endif
+    curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, p->headers);
+    curl_easy_setopt(q->easy, CURLOPT_USERAGENT, "instanced/" PACKAGE_VERSION);
+    clock_gettime(CLOCK_MONOTONIC, &q->t0);
+    q->next = p->probes;
+    p->probes = q;
+    p->st.in_flight++;
+    if ((mc = curl_multi_add_handle(p->multi, q->easy)) != CURLM_OK) {
+        log_error("cannot start health probe", "instance", in->name, "error",
+                  curl_multi_strerror(mc));
+        unlink_probe(p, q);
+        curl_easy_cleanup(q->easy);
+        free(q);
+        return -1;
+    }
+    return 0;
+}
+
+/* Health of an instance without a probe follows its process. */
+static void follow_process(sup_instance_t *in)
+{
+    health_status_t h = in->state == SUP_RUNNING ? HEALTH_HEALTHY : HEALTH_UNKNOWN;
+
+    if (in->health.status != h) {
+        in->health.status = h;
+        in->health.message[0] = '\0';
+    }
+}
+
+static void cycle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    prober_t *p = arg;
+    supervisor_t *sup = p->sup;
+
+    (void)fd, (void)what;
+    if (p->cycle_pending > 0) {
+        p->st.cycle_overruns_total++;
+        log_warn("health probe cycle overran the interval", "pending",
+                 LOG_INT(p->cycle_pending), "interval_ms", LOG_INT(p->interval_ms));
+    }
+    p->cycle++;
+    p->cycle_pending = 0;
+    clock_gettime(CLOCK_MONOTONIC, &p->cycle_t0);
+    for (size_t i = 0; i < sup->ninst; i++) {
+        sup_instance_t *in = sup->inst[i];
+        if (!in->cfg || !in->cfg->policy.health_path || !in->cfg->port) {
+            follow_process(in);
+            continue;
+        }
+        if (!probed(in) || find_probe(p, in))
+            continue;
+        if (start_probe(p, in, p->cycle) == 0)
+            p->cycle_pending++;
+    }
+    if (p->cycle_pending == 0) {
+        p->st.cycle_seconds = 0;
+        p->st.cycles_total++;
+    }
+}
+
+static void ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+    prober_t *p = arg;
+    supervisor_t *sup = p->sup;
+    int waiting = 0;
+
+    (void)fd, (void)what;
+    for (size_t i = 0; i < sup->ninst; i++) {
+        sup_instance_t *in = sup->inst[i];
+        if (!probed(in) || in->state != SUP_STARTING || in->ready)
+            continue;
+        waiting = 1;
+        if (!find_probe(p, in))
+            start_probe(p, in, 0);
+    }
+    if (!waiting)
+        evtimer_del(p->ready_timer);
+}
+
+/* ---- public ----------------------------------------------------------------- */
+
+prober_t *probe_new(supervisor_t *sup, char *err, size_t errlen)
+{
+    static int curl_ready;
+    prober_t *p;
+
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            snprintf(err, errlen, "cannot initialize libcurl");
+            return NULL;
+        }
+        curl_ready = 1;
+    }
+    if (!(p = calloc(1, sizeof *p))) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->sup = sup;
+    p->multi = curl_multi_init();
+    p->headers = curl_slist_append(NULL, "Accept: application/json");
+    p->curl_timer = evtimer_new(sup->base, curl_timer_cb, p);
+    p->cycle_timer = event_new(sup->base, -1, EV_PERSIST, cycle_cb, p);
+    p->ready_timer = event_new(sup->base, -1, EV_PERSIST, ready_cb, p);
+    p->reaper = evtimer_new(sup->base, reaper_cb, p);
+    if (!p->multi || !p->headers || !p->curl_timer || !p->cycle_timer || !p->ready_timer ||
+        !p->reaper) {
+        snprintf(err, errlen, "cannot set up health probes: out of memory");
+        probe_free(p);
+        return NULL;
+    }
+    curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
+    curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
+    probe_reconfigure(p);
+    return p;
+}
+
+void probe_reconfigure(prober_t *p)
+{
+    const inventory_t *inv = p->sup->inv;
+    long interval = inv && inv->health_interval_ms > 0 ? inv->health_interval_ms : 5000;
+    long timeout = inv && inv->health_timeout_ms > 0 ? inv->health_timeout_ms : 2000;
+    struct timeval tv;
+
+    p->timeout_ms = timeout;
+    p->st.interval_seconds = (double)interval / 1000.0;
+    if (interval == p->interval_ms && event_pending(p->cycle_timer, EV_TIMEOUT, NULL))
+        return;
+    p->interval_ms = interval;
+    tv = ms_tv(interval);
+    event_del(p->cycle_timer);
+    event_add(p->cycle_timer, &tv);
+}
+
+void probe_free(prober_t *p)
+{
+    if (!p)
+        return;
+    while (p->probes)
+        destroy_probe(p, p->probes);
+    if (p->multi)
+        curl_multi_cleanup(p->multi); /* after the handles: it may close sockets */
+    reaper_cb(-1, 0, p);
+    if (p->curl_timer)
+        event_free(p->curl_timer);
+    if (p->cycle_timer)
+        event_free(p->cycle_timer);
+    if (p->ready_timer)
+        event_free(p->ready_timer);
+    if (p->reaper)
+        event_free(p->reaper);
+    curl_slist_free_all(p->headers);
+    free(p);
+}
+
+static void cancel(prober_t *p, sup_instance_t *in)
+{
+    probe_t *q;
+
+    while ((q = find_probe(p, in))) {
+        cycle_probe_ended(p, q);
+        destroy_probe(p, q);
+    }
+}
+
+void probe_instance_started(prober_t *p, sup_instance_t *in)
+{
+    struct timeval tv = ms_tv(READY_POLL_MS);
+
+    cancel(p, in);
+    in->health.status = HEALTH_UNKNOWN;
+    in->health.consecutive_ok = in->health.consecutive_fail = 0;
+    snprintf(in->health.message, sizeof in->health.message, "starting");
+    if (probed(in) && !event_pending(p->ready_timer, EV_TIMEOUT, NULL))
+        event_add(p->ready_timer, &tv);
+}
+
+void probe_instance_exited(prober_t *p, sup_instance_t *in)
+{
+    cancel(p, in);
+    in->health.consecutive_ok = in->health.consecutive_fail = 0;
+    if (in->wanted) {
+        in->health.status = HEALTH_UNHEALTHY;
+        snprintf(in->health.message, sizeof in->health.message, "process %s",
+                 in->last_exit[0] ? in->last_exit : "exited");
+    } else {
+        in->health.status = HEALTH_UNKNOWN;
+        snprintf(in->health.message, sizeof in->health.message, "stopped");
+    }
+}
+
+void probe_instance_removed(prober_t *p, sup_instance_t *in)
+{
+    cancel(p, in);
+}
+
+void probe_stats(const prober_t *p, metrics_stats_t *st)
+{
+    *st = p->st;
+}
