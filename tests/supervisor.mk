@@ -13,6 +13,9 @@ tests_unit_policy_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_policy_LDADD = $(CUNIT_LIBS)
 TESTS += tests/unit_policy
 
-SUPERVISOR_IT =
+SUPERVISOR_IT = \
+	tests/it_supervisor_restart.sh \
+	tests/it_supervisor_stop.sh \
+	tests/it_supervisor_reload.sh
 TESTS += $(SUPERVISOR_IT)
-EXTRA_DIST += $(SUPERVISOR_IT)
+EXTRA_DIST += $(SUPERVISOR_IT) tests/it_supervisor_lib.sh

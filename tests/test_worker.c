@@ -304,7 +304,8 @@ static void term_cb(evutil_socket_t fd, short what, void *arg)
 int main(void)
 {
     struct evhttp *http = NULL;
-    struct event *term_ev = NULL, *tick_ev = NULL;
+    struct event *term_ev = NULL, *tick_ev = NULL, *idle_ev;
+    struct timeval hour = { 3600, 0 };
     long exit_after = env_long("TW_EXIT_AFTER_MS", -1);
     long tick = env_long("TW_TICK_MS", 0);
     long port = env_long("HTTP_PORT", 0);
@@ -332,6 +333,10 @@ int main(void)
         if (!term_ev || event_add(term_ev, NULL) < 0)
             return 1;
     }
+    /* Keeps the loop alive when nothing else would (TW_IGNORE_TERM without HTTP). */
+    idle_ev = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
+    if (!idle_ev || event_add(idle_ev, &hour) < 0)
+        return 1;
     if (exit_after > 0) {
         struct timeval tv = { exit_after / 1000, (exit_after % 1000) * 1000 };
         event_base_once(base, -1, EV_TIMEOUT, exit_cb, NULL, &tv);
@@ -360,6 +365,7 @@ int main(void)
         event_free(term_ev);
     if (tick_ev)
         event_free(tick_ev);
+    event_free(idle_ev);
     event_base_free(base);
     return 0;
 }

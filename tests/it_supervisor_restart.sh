@@ -1,0 +1,76 @@
+#!/bin/sh
+# Restarts: kill -9 gives a new PID and a higher restart count; a worker that fails at
+# once reaches `failed` after the start-limit burst, with growing gaps; exit 78 is
+# `failed` at once; a missing command is a failed start; exit causes are decoded.
+. "$srcdir/tests/lib/common.sh"
+t_init sup-restart
+. "$srcdir/tests/it_supervisor_lib.sh"
+
+cat >"$T/inv.conf" <<EOF
+$(sup_globals)
+$(sup_service tw 'restart_delay = 100ms' 'restart_delay_max = 2s')
+service "gone" {
+    command = "$T/no-such-binary"
+    instance_prefix = "gone"
+    restart_delay = 50ms
+    start_limit_burst = 3
+}
+instance "tw-steady" { service = "tw" }
+instance "tw-crash"  { service = "tw"  env = {"TW_EXIT_AFTER_MS=0", "TW_EXIT_CODE=3"} }
+instance "tw-config" { service = "tw"  env = {"TW_EXIT_AFTER_MS=0", "TW_EXIT_CODE=78"} }
+instance "tw-abort"  { service = "tw"  env = {"TW_EXIT_AFTER_MS=200", "TW_EXIT_SIGNAL=6"}
+                       restart = "never" }
+instance "tw-clean"  { service = "tw"  env = {"TW_EXIT_AFTER_MS=200"}  restart = "on-failure" }
+instance "gone-x"    { service = "gone" }
+EOF
+sup_start "$T/inv.conf" || fail "instanced starts"
+
+# kill -9: a new PID, a restart counted and the cause decoded.
+wait_for 5 running tw-steady
+p1=$(wpid tw-steady)
+kill -9 "$p1"
+wait_for 5 sh -c "[ -n \"\$(grep 'worker started\" instance=tw-steady .*restarts=1' '$T/sup.log')\" ]"
+p2=$(wpid tw-steady)
+ok "kill -9: a new PID ($p1 -> $p2)" test -n "$p2" -a "$p2" != "$p1"
+ok "the new worker runs" wait_for 5 running tw-steady
+is "$(nlog "instance=tw-steady pid=$p1 cause=\"killed by signal 9\"")" 1 "exit cause decoded: killed by signal 9"
+ok "restart count went up (restarts=1 on the new start)" \
+    grep -q "worker started\" instance=tw-steady pid=$p2 restarts=1" "$T/sup.log"
+
+# A worker exiting at once: failed after the burst (5 starts), with growing gaps.
+ok "crashing worker ends failed" wait_for 10 grep -q 'msg="instance failed" instance=tw-crash reason="start limit hit' "$T/sup.log"
+is "$(nlog 'msg="worker started" instance=tw-crash ')" 5 "5 starts before failed (start_limit_burst)"
+is "$(grep 'msg="restart scheduled" instance=tw-crash ' "$T/sup.log" | sed -n 's/.*delay_ms=\([0-9]*\).*/\1/p' | tr '\n' ' ')" \
+    "100 200 400 800 " "backoff delays double: 100 200 400 800 ms"
+# The gaps between starts, measured from the supervisor's own timestamps.
+gaps=$(grep 'msg="worker started" instance=tw-crash ' "$T/sup.log" |
+    sed -n 's/^time=[0-9-]*T\([0-9]*\):\([0-9]*\):\([0-9.]*\)Z.*/\1 \2 \3/p' |
+    awk '{ t = $1 * 3600 + $2 * 60 + $3; if (NR > 1) printf "%d ", (t - p) * 1000; p = t }')
+echo "# start gaps (ms): $gaps"
+ok "gaps between starts grow ($gaps)" sh -c "echo '$gaps' | awk '{ for (i = 2; i <= NF; i++) if (\$i <= \$(i-1)) exit 1; if (\$1 < 90) exit 1 }'"
+is "$(nlog 'instance=tw-crash .*cause="exited with status 3"')" 5 "exit cause decoded: exited with status 3"
+
+# Exit 78: failed at once, never respawned.
+ok "exit 78: failed" wait_for 5 grep -q 'msg="instance failed" instance=tw-config reason="exit status 78' "$T/sup.log"
+is "$(nlog 'msg="worker started" instance=tw-config ')" 1 "exit 78: exactly one start"
+
+# restart = never, killed by a signal: failed; restart = on-failure, clean exit: stopped.
+ok "SIGABRT decoded" wait_for 5 grep -q 'instance=tw-abort .*cause="killed by signal 6' "$T/sup.log"
+ok "restart=never after a crash: failed" wait_for 5 grep -q 'msg="instance failed" instance=tw-abort reason="restart=never' "$T/sup.log"
+ok "restart=on-failure after exit 0: not restarted" wait_for 5 grep -q 'msg="worker not restarted" instance=tw-clean' "$T/sup.log"
+is "$(nlog 'msg="worker started" instance=tw-clean ')" 1 "on-failure clean exit: one start"
+
+# A missing command: each attempt is a failed start with the reason, then failed.
+ok "missing command: reason logged" grep -q 'msg="worker failed to start" instance=gone-x error=".*no-such-binary: No such file or directory"' "$T/sup.log"
+ok "missing command: failed after its burst of 3" wait_for 5 grep -q 'msg="instance failed" instance=gone-x reason="start limit hit (3 starts' "$T/sup.log"
+
+# No respawn after failed: absence cannot be polled for; give it a second (longer
+# than any backoff so far) and compare.
+n_before=$(nlog 'msg="worker started" instance=tw-crash ')
+sleep 1
+is "$(nlog 'msg="worker started" instance=tw-crash ')" "$n_before" "failed instance is not restarted"
+ok "steady worker still running" running tw-steady
+
+sup_stop 10
+is "$SUP_RC" 0 "instanced exits 0 on SIGTERM"
+t_done
