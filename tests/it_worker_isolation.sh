@@ -1,0 +1,67 @@
+#!/bin/sh
+# Two audit-correlator instances and an entity worker share one database and one Redis:
+# each sees only its own schema and namespace.
+. "$srcdir/tests/lib/common.sh"
+. "$srcdir/tests/lib/servers.sh"
+. "$srcdir/tests/it_worker_lib.sh"
+t_init worker-isolation
+pg_start || { fail "postgres starts"; t_done; }
+redis_start || { fail "redis starts"; t_done; }
+
+worker_start WA audit-correlator SERVICE_NAME=audit-correlator SERVICE_INSTANCE_NAME=audit-A ||
+    fail "audit-A starts"
+worker_start WB audit-correlator SERVICE_NAME=audit-correlator SERVICE_INSTANCE_NAME=audit-B ||
+    fail "audit-B starts"
+worker_start EX entity-worker SERVICE_NAME=exchange-simulator SERVICE_INSTANCE_NAME=exchange-OKX \
+    ENTITY_TYPE=exchange || fail "exchange-OKX starts"
+ok "audit-A healthy" wait_for 10 health_is WA healthy
+ok "audit-B healthy" wait_for 10 health_is WB healthy
+ok "exchange-OKX healthy" wait_for 10 health_is EX healthy
+A=$(worker_url WA)/api/v1/audit
+B=$(worker_url WB)/api/v1/audit
+
+ok "audit-A derived schema and namespace" grep -q 'schema=audit_a redis_namespace=audit:A' "$WA_LOG"
+ok "audit-B derived schema and namespace" grep -q 'schema=audit_b redis_namespace=audit:B' "$WB_LOG"
+
+ea=$(curl -s -X POST $A/events -d '{"service_name":"s","event_type":"from-a","correlation_id":"shared"}' | jq -r .id)
+eb=$(curl -s -X POST $B/events -d '{"service_name":"s","event_type":"from-b","correlation_id":"shared"}' | jq -r .id)
+ok "both created" [ -n "$ea" ] && [ -n "$eb" ] && [ "$ea" != null ] && [ "$eb" != null ]
+is "$(psql_admin -tAc "SELECT event_type FROM audit_a.audit_events")" from-a "A's row in audit_a only"
+is "$(psql_admin -tAc "SELECT event_type FROM audit_b.audit_events")" from-b "B's row in audit_b only"
+is "$(http_code $A/events/$eb)" 404 "A cannot get B's event"
+is "$(http_code $B/events/$ea)" 404 "B cannot get A's event"
+is "$(curl -s $A/events | jq -r 'map(.event_type)|join(",")')" from-a "A lists only its events"
+is "$(curl -s $B/events/count | jq .count)" 1 "B counts only its events"
+is "$(curl -s $A/events/$ea/correlated | jq length)" 0 "correlation does not cross instances"
+
+curl -s $A/events/$ea >/dev/null
+curl -s $B/events/$eb >/dev/null
+is "$($REDIS_CLI exists audit:A:audit_event:$ea)" 1 "A caches under audit:A"
+is "$($REDIS_CLI exists audit:B:audit_event:$eb)" 1 "B caches under audit:B"
+is "$($REDIS_CLI --scan --pattern 'audit:A:*' | grep -c "$eb")" 0 "no B key under audit:A"
+is "$(curl -s "$A/cache/keys?pattern=*" | jq -r '.keys|join(",")')" "audit_event:$ea" "A's keys list holds only its key"
+is "$(curl -s "$B/cache/stats" | jq .keys)" 1 "B's stats count only its keys"
+is "$(curl -s -X POST $A/retention -d '{"older_than":"2100-01-01T00:00:00Z"}' | jq .deleted)" 1 "A's retention deletes A's row"
+is "$(curl -s $B/events/count | jq .count)" 1 "B's row survives A's retention"
+
+is "$($REDIS_CLI exists services:audit-correlator:audit-A services:audit-correlator:audit-B)" 2 "both registered"
+is "$($REDIS_CLI get services:audit-correlator:audit-A | jq -r .service_type)" multi-instance "service_type multi-instance"
+
+# The entity worker: state row in its schema, state key in its namespace.
+X=$(worker_url EX)
+ok "entity state row written" wait_for 10 sh -c "[ \"\$(psql -X -h '$PGHOST' -p '$PGPORT' -U postgres -d trading_ecosystem -tAc \"SELECT entity_type FROM exchange_okx.entity_state WHERE instance_name='exchange-OKX'\" 2>/dev/null)\" = exchange ]"
+ok "entity state key in its namespace" wait_for 10 sh -c "[ \"\$($REDIS_CLI exists exchange:OKX:state)\" = 1 ]"
+is "$(curl -s $X/api/v1/state | jq -r .instance_name)" exchange-OKX "GET /api/v1/state"
+is "$($REDIS_CLI get services:exchange-simulator:exchange-OKX | jq -r '.service_type + "," + .entity_type')" "multi-instance,exchange" "entity registration"
+ok "entity metrics pass promtool" sh -c "curl -s $X/metrics | promtool check metrics"
+ok "entity metrics labels" sh -c "curl -s $X/metrics | grep -q 'entity_type=\"exchange\"'"
+is "$(psql_admin -tAc "SELECT string_agg(application_name, ',' ORDER BY application_name) FROM pg_stat_activity WHERE application_name IN ('audit-A','audit-B','exchange-OKX')")" "audit-A,audit-B,exchange-OKX" "application_name per instance"
+
+worker_stop EX
+is "$?" 0 "entity worker exits 0 on SIGTERM"
+is "$(psql_admin -tAc "SELECT state FROM exchange_okx.entity_state")" stopped "entity state stopped"
+is "$($REDIS_CLI exists services:exchange-simulator:exchange-OKX)" 0 "entity deregistered"
+worker_stop WA
+worker_stop WB
+is "$($REDIS_CLI exists services:audit-correlator:audit-A services:audit-correlator:audit-B)" 0 "both deregistered"
+t_done
