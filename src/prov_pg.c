@@ -624,9 +624,28 @@ static int ensure_table_grants(prov_pg_t *pg, prov_report_t *rep, const ppg_spec
         " EXISTS (SELECT 1 FROM pg_default_acl d, ro, mo, aclexplode(d.defaclacl) a "
         "  WHERE d.defaclrole = ro.oid AND d.defaclobjtype = 'r' "
         "  AND d.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) "
-        "  AND a.grantee = mo.oid AND a.privilege_type = 'SELECT')",
+        "  AND a.grantee = mo.oid AND a.privilege_type = 'SELECT'),"
+        " EXISTS (SELECT 1 FROM pg_default_acl d, mo, aclexplode(d.defaclacl) a "
+        "  WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+        "  AND d.defaclobjtype = 'r' "
+        "  AND d.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) "
+        "  AND a.grantee = mo.oid AND a.privilege_type = 'SELECT'),"
+        " (SELECT count(DISTINCT a.privilege_type) = 4 FROM pg_default_acl d, ro, "
+        "  aclexplode(d.defaclacl) a "
+        "  WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+        "  AND d.defaclobjtype = 'r' "
+        "  AND d.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) "
+        "  AND a.grantee = ro.oid "
+        "  AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')),"
+        " (SELECT count(DISTINCT a.privilege_type) = 3 FROM pg_default_acl d, ro, "
+        "  aclexplode(d.defaclacl) a "
+        "  WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+        "  AND d.defaclobjtype = 'S' "
+        "  AND d.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) "
+        "  AND a.grantee = ro.oid AND a.privilege_type IN ('USAGE', 'SELECT', 'UPDATE'))",
         3, p, err, errlen);
     int role_tables, role_seqs, mon_missing, mon_extra, mon_default;
+    int admin_mon_default, admin_role_tables, admin_role_seqs;
 
     if (!res)
         return -1;
@@ -635,6 +654,9 @@ static int ensure_table_grants(prov_pg_t *pg, prov_report_t *rep, const ppg_spec
     mon_missing = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
     mon_extra = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
     mon_default = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+    admin_mon_default = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+    admin_role_tables = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+    admin_role_seqs = strcmp(PQgetvalue(res, 0, 7), "t") == 0;
     PQclear(res);
     if (role_tables &&
         changef(pg, rep, err, errlen,
@@ -657,6 +679,22 @@ static int ensure_table_grants(prov_pg_t *pg, prov_report_t *rep, const ppg_spec
         changef(pg, rep, err, errlen,
                 "ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA %s GRANT SELECT ON TABLES TO %s",
                 r, s, pg->monitor) < 0)
+        return -1;
+    /* Tables the admin makes there later (migrations run as the admin). */
+    if (!admin_mon_default &&
+        changef(pg, rep, err, errlen,
+                "ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA %s GRANT SELECT ON TABLES TO %s",
+                pg->admin, s, pg->monitor) < 0)
+        return -1;
+    if (!admin_role_tables &&
+        changef(pg, rep, err, errlen,
+                "ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA %s GRANT SELECT, INSERT, UPDATE, "
+                "DELETE, TRUNCATE, REFERENCES, TRIGGER ON TABLES TO %s", pg->admin, s, r) < 0)
+        return -1;
+    if (!admin_role_seqs &&
+        changef(pg, rep, err, errlen,
+                "ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA %s GRANT USAGE, SELECT, UPDATE "
+                "ON SEQUENCES TO %s", pg->admin, s, r) < 0)
         return -1;
     return 0;
 }
