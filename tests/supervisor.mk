@@ -16,6 +16,9 @@ TESTS += tests/unit_policy
 SUPERVISOR_IT = \
 	tests/it_supervisor_restart.sh \
 	tests/it_supervisor_stop.sh \
-	tests/it_supervisor_reload.sh
+	tests/it_supervisor_reload.sh \
+	tests/it_supervisor_hygiene.sh \
+	tests/it_supervisor_storm.sh \
+	tests/it_supervisor_logs.sh
 TESTS += $(SUPERVISOR_IT)
 EXTRA_DIST += $(SUPERVISOR_IT) tests/it_supervisor_lib.sh

@@ -1,0 +1,74 @@
+#!/bin/sh
+# Log capture: stdout and stderr land in <logs_dir>/<instance>.log with a timestamp per
+# line; files rotate at log_max_bytes keeping log_backups; a flood is dropped with a
+# counter and never delays another instance's restart; --foreground mirrors lines
+# prefixed with the instance name.
+. "$srcdir/tests/lib/common.sh"
+t_init sup-logs
+. "$srcdir/tests/it_supervisor_lib.sh"
+
+MAX=65536
+cat >"$T/inv.conf" <<EOF
+$(sup_globals)
+$(sup_service tw 'restart_delay = 100ms' 'log_max_bytes = 64KiB' 'log_backups = 2')
+instance "tw-talk"   { service = "tw"  env = {"TW_PRINT=hello out", "TW_STDERR=hello err"} }
+instance "tw-flood"  { service = "tw"  env = {"TW_FLOOD_BYTES=3000000", "TW_PRINT=flood begins"} }
+instance "tw-hose"   { service = "tw"  env = {"TW_FLOOD_BYTES=forever"}  log_backups = 1 }
+instance "tw-victim" { service = "tw" }
+EOF
+sup_start "$T/inv.conf" || fail "instanced starts"
+L=$T/vol
+
+# Lines and timestamps.
+ok "stdout captured" wait_for 5 grep -q ' hello out$' "$L/tw-talk/logs/tw-talk.log"
+ok "stderr captured" wait_for 5 grep -q ' hello err$' "$L/tw-talk/logs/tw-talk.log"
+ok "every line timestamped" sh -c "! grep -vqE '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z ' '$L/tw-talk/logs/tw-talk.log'"
+is "$(stat -c %a "$L/tw-talk/logs/tw-talk.log")" 640 "log file mode 0640"
+
+# Rotation: 3 MB through a 64 KiB file with 2 backups.
+ok "flood finished (its next line is in the log)" wait_for 15 grep -q 'test-worker: running' "$L/tw-flood/logs/tw-flood.log"
+ls -l "$L/tw-flood/logs" | sed 's/^/# /'
+ok "backups .1 and .2 exist" test -f "$L/tw-flood/logs/tw-flood.log.1" -a -f "$L/tw-flood/logs/tw-flood.log.2"
+ok "no third backup" test ! -e "$L/tw-flood/logs/tw-flood.log.3"
+for f in "$L"/tw-flood/logs/tw-flood.log*; do
+    ok "$(basename "$f") within log_max_bytes ($(stat -c %s "$f"))" test "$(stat -c %s "$f")" -le $MAX
+done
+total=$(cat "$L"/tw-flood/logs/tw-flood.log* | wc -c)
+ok "total within log_max_bytes x (log_backups + 1) ($total)" test "$total" -le $((MAX * 3))
+ok "rotated files hold whole timestamped lines" sh -c "tail -n 1 '$L/tw-flood/logs/tw-flood.log.2' | grep -qE '^20[0-9-]{8}T[0-9:.]{12}Z x+$'"
+
+# A never-ending flood: dropped, counted, said in both logs; the disk bound holds.
+ok "flood drop reported in the supervisor log" wait_for 10 grep -q 'msg="worker output dropped" instance=tw-hose bytes=[0-9]' "$T/sup.log"
+ok "flood drop noted in the worker's log" wait_for 5 sh -c "cat '$L'/tw-hose/logs/tw-hose.log* | grep -q '\[instanced\] dropped [0-9]* bytes of output'"
+ok "no second backup for log_backups = 1" test ! -e "$L/tw-hose/logs/tw-hose.log.2"
+total=$(cat "$L"/tw-hose/logs/tw-hose.log* | wc -c)
+ok "flooding worker within its bound ($total <= $((MAX * 2)))" test "$total" -le $((MAX * 2))
+
+# The flood does not delay another instance's restart (restart_delay 100 ms).
+ok "victim runs" wait_for 5 running tw-victim
+v1=$(wpid tw-victim)
+t0=$(ms)
+kill -9 "$v1"
+newpid() { [ -n "$(wpid tw-victim)" ] && [ "$(wpid tw-victim)" != "$v1" ] && running tw-victim; }
+ok "victim restarted" wait_for 5 newpid
+dt=$(( $(ms) - t0 ))
+ok "restart during the flood took $dt ms (< 1000)" test "$dt" -lt 1000
+ok "the hose is still flooding" running tw-hose
+
+sup_stop 10
+is "$SUP_RC" 0 "instanced exits 0"
+
+# --foreground: lines mirrored to the terminal (here a file: no colour).
+: >"$T/sup.log"
+cat >"$T/fg.conf" <<EOF
+$(sup_globals)
+$(sup_service tw)
+instance "tw-fg" { service = "tw"  env = {"TW_PRINT=to the terminal"} }
+EOF
+sup_start "$T/fg.conf" --foreground || fail "instanced --foreground starts"
+ok "foreground: line mirrored with the instance name" wait_for 5 grep -qE '^tw-fg +\| to the terminal$' "$T/sup.out"
+ok "foreground: still written to the file" grep -q ' to the terminal$' "$L/tw-fg/logs/tw-fg.log"
+ok "foreground: no colour codes when not a terminal" sh -c "! grep -q \"\$(printf '\\033')\" '$T/sup.out'"
+sup_stop 10
+is "$SUP_RC" 0 "instanced --foreground exits 0"
+t_done
