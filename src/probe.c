@@ -30,6 +30,9 @@
 #include "log.h"
 
 #define READY_POLL_MS 100
+/* Readiness polling stops this long after a start: a worker that is not ready by then
+ * is left to the regular cycles (and is not hammered 10 times a second forever). */
+#define READY_POLL_FOR_S 10.0
 
 /* One transfer in flight. Owned by the prober's list; freed in probe_done/cancel. */
 typedef struct probe {
@@ -460,6 +463,7 @@ static void cycle_cb(evutil_socket_t fd, short what, void *arg)
 {
     prober_t *p = arg;
     supervisor_t *sup = p->sup;
+    probe_t *q;
 
     (void)fd, (void)what;
     if (p->cycle_pending > 0) {
@@ -476,8 +480,18 @@ static void cycle_cb(evutil_socket_t fd, short what, void *arg)
             follow_process(in);
             continue;
         }
-        if (!probed(in) || find_probe(p, in))
+        if (!probed(in))
             continue;
+        if ((q = find_probe(p, in))) {
+            /* A readiness probe in flight becomes this cycle's probe: otherwise a worker
+             * that never gets ready would be probed only by readiness probes, whose
+             * failures do not count, and would never turn unhealthy. */
+            if (q->cycle == 0) {
+                q->cycle = p->cycle;
+                p->cycle_pending++;
+            }
+            continue;
+        }
         if (start_probe(p, in, p->cycle) == 0)
             p->cycle_pending++;
     }
@@ -496,7 +510,8 @@ static void ready_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     for (size_t i = 0; i < sup->ninst; i++) {
         sup_instance_t *in = sup->inst[i];
-        if (!probed(in) || in->state != SUP_STARTING || in->ready)
+        if (!probed(in) || in->state != SUP_STARTING || in->ready ||
+            elapsed(&in->started_mono) > READY_POLL_FOR_S)
             continue;
         waiting = 1;
         if (!find_probe(p, in))

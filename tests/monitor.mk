@@ -6,3 +6,12 @@ tests_unit_health_SOURCES = tests/unit_health.c $(MONITOR_PURE)
 tests_unit_health_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_health_LDADD = $(CORE_LIBS) $(JANSSON_LIBS) $(CUNIT_LIBS)
 TESTS += tests/unit_health
+
+# Against the real supervisor and the test worker (tests/test-worker).
+MONITOR_IT = \
+	tests/it_monitor_health.sh \
+	tests/it_monitor_hostile.sh \
+	tests/it_monitor_deps.sh \
+	tests/it_monitor_scale.sh
+TESTS += $(MONITOR_IT)
+EXTRA_DIST += $(MONITOR_IT) tests/it_monitor_lib.sh tests/hostile_health.py

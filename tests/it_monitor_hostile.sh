@@ -1,0 +1,96 @@
+#!/bin/sh
+# Hostile health endpoints (never answers, 1 byte per second, a 10 MiB chunked body,
+# invalid JSON, 500, connection reset): each probe ends within health_timeout plus a
+# small margin with the reason in the message, the supervisor's RSS stays bounded, and
+# the well-behaved instances keep being probed on time.
+. "$srcdir/tests/lib/common.sh"
+. "$srcdir/tests/it_monitor_lib.sh"
+t_init monitor-hostile
+at_exit mon_dump_log
+
+PY=$(python3 -c 'import sys; print(sys.executable)')
+MODES="hang slow huge badjson error500 reset"
+INTERVAL_MS=1000
+TIMEOUT_MS=500
+MARGIN_MS=300
+
+mon_inventory ${INTERVAL_MS}ms ${TIMEOUT_MS}ms
+mon_service hostile "$PY" /api/v1/health "args = {\"$HOSTILE\"}" 'entity_type = "exchange"'
+mon_service tw "$TW" /api/v1/health
+for m in $MODES; do
+    mon_instance "hostile-$m" hostile "env = {\"HOSTILE_MODE=$m\"}"
+done
+mon_instance tw-ok1 tw
+mon_instance tw-ok2 tw "critical = false"
+mon_start || { fail "instanced starts"; t_done; }
+
+ok "the well-behaved workers get ready" \
+    wait_for 10 sh -c "curl -s $BASE/api/v1/health | jq -e '.instances[\"tw-ok1\"].status == \"healthy\" and .instances[\"tw-ok2\"].status == \"healthy\"' >/dev/null"
+# failures_before_unhealthy = 2: two cycles after the start at most (plus slack).
+ok "every hostile instance turns unhealthy" \
+    wait_for 15 sh -c "curl -s $BASE/api/v1/health | jq -e '[.instances | to_entries[] | select(.key | startswith(\"hostile-\")) | .value.status] | length == 6 and all(. == \"unhealthy\")' >/dev/null"
+rss0=$(rss_kib "$MON_PID")
+
+# Let several probe cycles run against the hostile endpoints (each "huge" probe would
+# pull 10 MiB, each "slow" one would never end without the caps), polling on the
+# probes counter of a hostile instance rather than sleeping.
+n0=$(mon_json /api/v1/instances/hostile-huge .probes)
+ok "probe cycles keep running" \
+    wait_for 20 sh -c "[ \$(curl -s $BASE/api/v1/instances/hostile-huge | jq .probes) -ge $((n0 + 6)) ]"
+
+reason() { mon_json "/api/v1/instances/hostile-$1" .message; }
+expect_reason() {
+    r=$(reason "$1")
+    if echo "$r" | grep -Eq "$2"; then pass "$1: reason \"$r\""; else fail "$1: reason \"$r\", want /$2/"; fi
+}
+expect_reason hang "no answer within $TIMEOUT_MS ms"
+expect_reason slow "no answer within $TIMEOUT_MS ms"
+expect_reason huge "larger than 64 KiB"
+expect_reason badjson "invalid JSON"
+expect_reason error500 "HTTP 500"
+expect_reason reset "connection reset|closed without an answer"
+
+limit=$(echo "($TIMEOUT_MS + $MARGIN_MS) / 1000" | bc -l)
+for m in $MODES; do
+    lat=$(mon_json "/api/v1/instances/hostile-$m" .latency_seconds)
+    if [ "$(echo "$lat <= $limit" | bc -l)" = 1 ]; then
+        pass "$m: last probe took ${lat}s (<= ${limit}s)"
+    else
+        fail "$m: last probe took ${lat}s, over ${limit}s"
+    fi
+done
+
+# Memory: bounded by the 64 KiB body cap, not by what the endpoints send.
+rss1=$(rss_kib "$MON_PID")
+echo "# supervisor VmRSS: ${rss0} KiB after the first failures, ${rss1} KiB after more cycles"
+ok "supervisor RSS under 64 MiB (${rss1} KiB)" test "$rss1" -lt 65536
+ok "supervisor RSS grew by less than 8 MiB ($((rss1 - rss0)) KiB)" test $((rss1 - rss0)) -lt 8192
+
+# The others are probed on time: every cycle ends within the timeout plus the margin,
+# no cycle overran the interval, and the healthy workers were probed every cycle.
+curl -s "$BASE/metrics" >"$T/metrics.txt"
+metric() { awk -v m="$1" '$1 == m { print $2 }' "$T/metrics.txt"; }
+maxc=$(metric instanced_probe_cycle_max_duration_seconds)
+ok "longest probe cycle ${maxc}s <= timeout + margin" \
+    test "$(echo "$maxc <= $limit" | bc -l)" = 1
+is "$(metric instanced_probe_cycle_overruns_total)" 0 "no probe cycle overran the interval"
+p1=$(mon_json /api/v1/instances/tw-ok1 .probes)
+c1=$(metric instanced_probe_cycles_total)
+t1=$(now_ms)
+ok "healthy workers keep being probed" \
+    wait_for 10 sh -c "[ \$(curl -s $BASE/api/v1/instances/tw-ok1 | jq .probes) -ge $((p1 + 4)) ]"
+t2=$(now_ms)
+elapsed=$((t2 - t1))
+ok "4 probes of tw-ok1 within ~4 intervals (${elapsed} ms)" test "$elapsed" -le $((5 * INTERVAL_MS + 500))
+is "$(mon_json /api/v1/instances/tw-ok1 .status)" healthy "tw-ok1 stays healthy among hostile neighbours"
+lat=$(mon_json /api/v1/instances/tw-ok1 .latency_seconds)
+ok "tw-ok1's probes are fast (${lat}s)" test "$(echo "$lat < 0.2" | bc -l)" = 1
+
+# The combined status: hostile instances are critical.
+is "$(mon_code /api/v1/health)" 503 "critical hostile instances: HTTP 503"
+t3=$(now_ms)
+curl -s -o /dev/null "$BASE/api/v1/health"
+t4=$(now_ms)
+ok "the status endpoint answers promptly meanwhile ($((t4 - t3)) ms)" test $((t4 - t3)) -lt 500
+ok "the supervisor is still alive" kill -0 "$MON_PID"
+t_done

@@ -1,0 +1,104 @@
+# it_monitor_lib.sh - helpers for the monitoring integration tests (sourced, not a test).
+#
+#   . "$srcdir/tests/lib/common.sh"; . "$srcdir/tests/it_monitor_lib.sh"
+#   t_init NAME
+#   mon_inventory 1s 500ms          # writes the global part of $INV (free status port)
+#   mon_service tw "$TW" '/api/v1/health'   # a service block (command, health_path)
+#   mon_instance tw-A tw 'env = {"TW_HEALTH=healthy"}'   # an instance on a free port
+#   mon_start                        # runs instanced in the background, waits for it
+#   mon_json /api/v1/health '.status'   # GET and jq
+#   CTL status; echo $?             # instancectl on the test's control socket
+
+INSTANCED="$top_builddir/src/instanced"
+INSTANCECTL="$top_builddir/src/instancectl"
+TW="$top_builddir/tests/test-worker"
+HOSTILE="$srcdir/tests/hostile_health.py"
+
+mon_inventory() {
+    INV="$T/inventory.conf"
+    STATUS_PORT=$(free_port)
+    BASE="http://127.0.0.1:$STATUS_PORT"
+    SOCK="$T/run/control.sock"
+    cat >"$INV" <<EOF
+environment     = "test"
+version         = "9.9.9"
+volumes_root    = "$T/volumes"
+state_dir       = "$T/state"
+status_listen   = "127.0.0.1:$STATUS_PORT"
+control_socket  = "$SOCK"
+health_interval = ${1:-1s}
+health_timeout  = ${2:-500ms}
+EOF
+}
+
+# mon_service NAME COMMAND HEALTH_PATH [EXTRA LINES...]
+mon_service() {
+    _n=$1 _c=$2 _h=$3
+    shift 3
+    {
+        echo "service \"$_n\" {"
+        echo "    command = \"$_c\""
+        [ -n "$_h" ] && echo "    health_path = \"$_h\""
+        for _l in "$@"; do echo "    $_l"; done
+        echo "}"
+    } >>"$INV"
+}
+
+# mon_instance NAME SERVICE [EXTRA LINES...]; the port goes to PORT_<NAME with - as _>.
+mon_instance() {
+    _n=$1 _s=$2
+    shift 2
+    _p=$(free_port)
+    eval "PORT_$(echo "$_n" | tr '-' '_')=$_p"
+    {
+        echo "instance \"$_n\" {"
+        echo "    service = \"$_s\""
+        echo "    port = $_p"
+        for _l in "$@"; do echo "    $_l"; done
+        echo "}"
+    } >>"$INV"
+}
+
+mon_up() { curl -fsS -o /dev/null "$BASE/api/v1/instances"; }
+
+mon_start() {
+    "$INSTANCED" -c "$INV" >"$T/instanced.log" 2>&1 &
+    MON_PID=$!
+    at_exit "kill $MON_PID 2>/dev/null; wait $MON_PID 2>/dev/null"
+    if ! wait_for 10 mon_up; then
+        echo "# instanced did not come up:"; sed 's/^/#   /' "$T/instanced.log"
+        return 1
+    fi
+}
+
+mon_stop() {
+    kill "$MON_PID" 2>/dev/null
+    wait "$MON_PID" 2>/dev/null
+}
+
+# mon_json PATH JQ_FILTER: GET PATH from the status endpoint, print the filter's value.
+mon_json() { curl -sS "$BASE$1" | jq -r "$2"; }
+
+# HTTP code of a GET (or of METHOD when given as $2).
+mon_code() { curl -s -o /dev/null -w '%{http_code}' -X "${2:-GET}" "$BASE$1"; }
+
+CTL() { "$INSTANCECTL" -s "$SOCK" "$@"; }
+
+# inst_is NAME JQ_EXPR: the instance's object satisfies the boolean jq expression.
+inst_is() { [ "$(mon_json "/api/v1/instances/$1" "$2")" = "true" ]; }
+
+overall_is() { [ "$(mon_json /api/v1/health .status)" = "$1" ]; }
+
+# Print the supervisor's log on failure, to make a red test readable.
+mon_dump_log() {
+    [ "$T_FAILS" -gt 0 ] && [ -f "$T/instanced.log" ] && tail -40 "$T/instanced.log" | sed 's/^/#   /'
+    return 0
+}
+
+# VmRSS of a pid, in KiB.
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# jqe FILTER FILE: the filter is true for FILE (quietly).
+jqe() { jq -e "$@" >/dev/null; }

@@ -1,0 +1,58 @@
+#!/bin/sh
+# 200 instances of the test worker: every probe cycle completes within one interval
+# (instanced_probe_cycle_*), all are probed every cycle, the status stays prompt.
+. "$srcdir/tests/lib/common.sh"
+. "$srcdir/tests/it_monitor_lib.sh"
+t_init monitor-scale
+at_exit mon_dump_log
+
+N=${MONITOR_SCALE_N:-200}
+INTERVAL_MS=1000
+mon_inventory ${INTERVAL_MS}ms 800ms
+mon_service tw "$TW" /api/v1/health 'entity_type = "exchange"'
+# N distinct free ports at once (all bound together, then released).
+python3 - "$N" >"$T/ports" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+for s in socks:
+    print(s.getsockname()[1])
+EOF
+i=0
+while read -r port; do
+    i=$((i + 1))
+    printf 'instance "tw-N%03d" {\n    service = "tw"\n    port = %s\n}\n' "$i" "$port" >>"$INV"
+done <"$T/ports"
+mon_start || { fail "instanced starts"; t_done; }
+
+healthy_count() { mon_json /api/v1/health .summary.healthy; }
+ok "all $N instances become healthy" wait_for 60 sh -c "[ \"\$(curl -s $BASE/api/v1/health | jq .summary.healthy)\" = $N ]"
+is "$(mon_json /api/v1/health .status)" healthy "combined healthy with $N instances"
+
+metric() { curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+c0=$(metric instanced_probe_cycles_total)
+p0=$(mon_json /api/v1/instances/tw-N001 .probes)
+ok "five more probe cycles complete" \
+    wait_for 15 sh -c "[ \$(curl -s $BASE/metrics | awk '\$1 == \"instanced_probe_cycles_total\" { print \$2 }') -ge $((c0 + 5)) ]"
+last=$(metric instanced_probe_cycle_duration_seconds)
+max=$(metric instanced_probe_cycle_max_duration_seconds)
+echo "# probe cycle of $N instances: last ${last}s, longest ${max}s, interval $((INTERVAL_MS / 1000))s"
+ok "the longest probe cycle (${max}s) fits in one interval" \
+    test "$(echo "$max < $INTERVAL_MS / 1000" | bc -l)" = 1
+is "$(metric instanced_probe_cycle_overruns_total)" 0 "no probe cycle overran the interval"
+# Every instance was probed in those cycles, not only some.
+ok "every instance was probed at least 4 more times" \
+    sh -c "curl -s $BASE/api/v1/instances | jq -e --argjson p $p0 '[.instances[].probes] | min >= \$p + 4' >/dev/null"
+ok "every instance's last probe is recent" \
+    sh -c "curl -s $BASE/api/v1/instances | jq -e --arg now \"\$(date -u -d '-3 seconds' +%Y-%m-%dT%H:%M:%SZ)\" '[.instances[].last_check] | all(. >= \$now)' >/dev/null"
+t0=$(now_ms)
+curl -s "$BASE/metrics" >"$T/metrics.txt"
+t1=$(now_ms)
+ok "/metrics for $N instances in $((t1 - t0)) ms" test $((t1 - t0)) -lt 1000
+if command -v promtool >/dev/null; then
+    ok "promtool check metrics with $N instances" sh -c "promtool check metrics <'$T/metrics.txt'"
+fi
+is "$(CTL status | grep -c '^tw-N')" "$N" "instancectl status lists $N instances"
+echo "# supervisor VmRSS: $(rss_kib "$MON_PID") KiB"
+t_done
