@@ -19,6 +19,8 @@ SUPERVISOR_IT = \
 	tests/it_supervisor_reload.sh \
 	tests/it_supervisor_hygiene.sh \
 	tests/it_supervisor_storm.sh \
-	tests/it_supervisor_logs.sh
+	tests/it_supervisor_logs.sh \
+	tests/it_supervisor_notify.sh \
+	tests/it_supervisor_unit.sh
 TESTS += $(SUPERVISOR_IT)
 EXTRA_DIST += $(SUPERVISOR_IT) tests/it_supervisor_lib.sh
