@@ -48,6 +48,20 @@ ok "same process (no restart)" kill -0 "$AC_PID"
 is "$(post after-pg)" 201 "create works after PostgreSQL returns"
 ok "reconnect logged" grep -q 'msg="PostgreSQL connected"' "$AC_LOG"
 
+# A server that stops answering (its backend frozen) must not hang the worker: the
+# probe gives up after 2 s, the connection is replaced.
+backend=$(psql_admin -tAc "SELECT pid FROM pg_stat_activity WHERE application_name='audit-correlator'")
+ok "found the worker's backend ($backend)" [ -n "$backend" ]
+kill -STOP $backend
+at_exit "kill -CONT $backend 2>/dev/null"
+t0=$(date +%s)
+h=$(curl -s -m 8 "$(worker_url AC)/api/v1/health" | jq -r .status)
+is "$h" unhealthy "health answers unhealthy while the backend is frozen"
+ok "and within 5 s" [ $(( $(date +%s) - t0 )) -le 5 ]
+ok "healthy again on a new connection" wait_for 15 health_is AC healthy
+kill -CONT $backend
+is "$(post after-freeze)" 201 "create works on the new connection"
+
 # Redis goes away: degraded, data path still works from PostgreSQL.
 redis_stop
 ok "degraded when Redis stops" wait_for 10 health_is AC degraded
@@ -71,7 +85,7 @@ is "$(post after-redis)" 201 "create works after Redis returns"
 
 # No acknowledged event lost.
 n=$(wc -l <"$T/acked")
-is "$n" 6 "six events acknowledged in all"
+is "$n" 7 "seven events acknowledged in all"
 missing=0
 while read -r id; do
     [ "$(psql_admin -tAc "SELECT count(*) FROM audit.audit_events WHERE id='$id'")" = 1 ] || missing=$((missing + 1))

@@ -114,24 +114,23 @@ static char *expand(const char *fmt, const char *qs)
     return out;
 }
 
-static int run(PGconn *conn, const char *sql, const char *instance)
+static int run(wpg_t *pg, const char *sql, const char *instance)
 {
-    PGresult *res = PQexec(conn, sql);
-    int ok = wpg_res_ok(res);
-    if (!ok)
+    PGresult *res = wpg_exec(pg, sql, 0, NULL);
+    int ok = res && wpg_res_ok(res);
+    if (res && !ok)
         log_error("schema setup statement failed", "instance", instance,
                   "error", PQresultErrorMessage(res));
     PQclear(res);
     return ok ? 0 : -1;
 }
 
-static int exists(PGconn *conn, const char *schema, const char *table, int *out)
+static int exists(wpg_t *pg, const char *schema, const char *table, int *out)
 {
     const char *vals[2] = { schema, table };
-    PGresult *res = PQexecParams(conn,
-                                 "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2",
-                                 2, NULL, vals, NULL, NULL, 0);
-    int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    PGresult *res = wpg_exec(pg, "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2",
+                             2, vals);
+    int ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
     if (ok)
         *out = PQntuples(res) > 0;
     PQclear(res);
@@ -141,7 +140,7 @@ static int exists(PGconn *conn, const char *schema, const char *table, int *out)
 /* The seed's migration: a table still in public and absent from the schema moves,
  * rows, indexes, owned sequences and all. A table present in both stays put (the
  * move happened already, or someone else owns the public one): logged, not fatal. */
-static int migrate_from_public(PGconn *conn, const char *schema, const char *qs,
+static int migrate_from_public(wpg_t *pg, const char *schema, const char *qs,
                                const char *instance)
 {
     for (int i = 0; tables[i]; i++) {
@@ -149,8 +148,8 @@ static int migrate_from_public(PGconn *conn, const char *schema, const char *qs,
         char sql[512];
         char *qt;
 
-        if (exists(conn, "public", tables[i], &in_public) < 0 ||
-            exists(conn, schema, tables[i], &in_schema) < 0)
+        if (exists(pg, "public", tables[i], &in_public) < 0 ||
+            exists(pg, schema, tables[i], &in_schema) < 0)
             return -1;
         if (!in_public)
             continue;
@@ -159,12 +158,13 @@ static int migrate_from_public(PGconn *conn, const char *schema, const char *qs,
                      "instance", instance, "table", tables[i], "schema", schema);
             continue;
         }
-        qt = PQescapeIdentifier(conn, tables[i], strlen(tables[i]));
+        qt = wpg_conn(pg) ? PQescapeIdentifier(wpg_conn(pg), tables[i], strlen(tables[i]))
+                          : NULL;
         if (!qt)
             return -1;
         snprintf(sql, sizeof(sql), "ALTER TABLE public.%s SET SCHEMA %s", qt, qs);
         PQfreemem(qt);
-        if (run(conn, sql, instance) < 0)
+        if (run(pg, sql, instance) < 0)
             return -1;
         log_info("Migrated table from public schema", "instance", instance,
                  "table", tables[i], "schema", schema);
@@ -185,24 +185,24 @@ int ac_schema_setup(wpg_t *pg, const char *schema, const char *instance)
         return -1;
     /* One key for every instance: the move from public must happen once. */
     snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%d)", 0x61756469);
-    if (run(conn, "BEGIN", instance) < 0)
+    if (run(pg, "BEGIN", instance) < 0)
         goto out;
-    if (run(conn, lock, instance) < 0 || migrate_from_public(conn, schema, qs, instance) < 0)
+    if (run(pg, lock, instance) < 0 || migrate_from_public(pg, schema, qs, instance) < 0)
         goto rollback;
     for (int i = 0; ddl[i]; i++) {
         char *sql = expand(ddl[i], qs);
-        int r = sql ? run(conn, sql, instance) : -1;
+        int r = sql ? run(pg, sql, instance) : -1;
         free(sql);
         if (r < 0)
             goto rollback;
     }
-    if (run(conn, "COMMIT", instance) < 0)
+    if (run(pg, "COMMIT", instance) < 0)
         goto out;
     log_info("audit schema ready", "instance", instance, "schema", schema);
     rc = 0;
     goto out;
 rollback:
-    PQclear(PQexec(conn, "ROLLBACK"));
+    PQclear(wpg_exec(pg, "ROLLBACK", 0, NULL));
 out:
     PQfreemem(qs);
     return rc;

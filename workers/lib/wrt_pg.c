@@ -6,9 +6,12 @@
 #include "log.h"
 #include "wrt_backoff.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct wpg {
     struct event_base *base;
@@ -115,7 +118,7 @@ static void try_connect(wpg_t *pg)
     /* The schema matches [a-z_][a-z0-9_]* (nm_check_schema), so it needs no quoting
      * inside the options string. */
     snprintf(options, sizeof(options), "-c search_path=%s -c TimeZone=UTC "
-             "-c statement_timeout=10000", pg->cfg->schema);
+             "-c statement_timeout=%d", pg->cfg->schema, WPG_STATEMENT_TIMEOUT_MS);
     vals[0] = pg->cfg->postgres_url;
     vals[1] = pg->cfg->instance;
     vals[2] = options;
@@ -224,30 +227,82 @@ int wpg_res_ok(const PGresult *res)
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
-PGresult *wpg_exec(wpg_t *pg, const char *sql, int n, const char *const *vals)
+/* Send one statement and wait for its result at most timeout_ms. libpq's blocking
+ * calls wait forever on a server that stopped answering (statement_timeout is
+ * enforced by that very server), so the wait is a poll() with a deadline; on expiry
+ * the connection is abandoned, which also ends the server-side transaction. */
+static PGresult *exec_bounded(PGconn *conn, const char *sql, int n, const char *const *vals,
+                              int timeout_ms, int *timed_out)
+{
+    struct timespec start, now;
+    PGresult *res = NULL, *r;
+
+    *timed_out = 0;
+    if (!PQsendQueryParams(conn, sql, n, NULL, vals, NULL, NULL, 0))
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        while (PQisBusy(conn)) {
+            struct pollfd p = { PQsocket(conn), POLLIN, 0 };
+            long left;
+            int rc;
+
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            left = timeout_ms - ((now.tv_sec - start.tv_sec) * 1000 +
+                                 (now.tv_nsec - start.tv_nsec) / 1000000);
+            if (left <= 0) {
+                *timed_out = 1;
+                PQclear(res);
+                return NULL;
+            }
+            rc = poll(&p, 1, (int)left);
+            if (rc < 0 && errno != EINTR)
+                goto broken;
+            if (rc > 0 && !PQconsumeInput(conn))
+                goto broken;
+        }
+        r = PQgetResult(conn);
+        if (!r)
+            return res;
+        /* One statement gives one result; keep the last (an error if any). */
+        PQclear(res);
+        res = r;
+    }
+broken:
+    PQclear(res);
+    return NULL;
+}
+
+PGresult *wpg_exec_timeout(wpg_t *pg, const char *sql, int n, const char *const *vals,
+                           int timeout_ms)
 {
     PGresult *res;
+    int timed_out;
 
     if (!pg->conn)
         return NULL;
-    res = PQexecParams(pg->conn, sql, n, NULL, vals, NULL, NULL, 0);
-    if (PQstatus(pg->conn) != CONNECTION_OK) {
+    res = exec_bounded(pg->conn, sql, n, vals, timeout_ms, &timed_out);
+    if (timed_out || PQstatus(pg->conn) != CONNECTION_OK || !res) {
         char why[256];
-        snprintf(why, sizeof(why), "%s", PQerrorMessage(pg->conn));
+        if (timed_out)
+            snprintf(why, sizeof(why), "no answer within %d ms", timeout_ms);
+        else
+            snprintf(why, sizeof(why), "%s", PQerrorMessage(pg->conn));
         PQclear(res);
-        drop(pg, why);
-        return NULL;
-    }
-    if (!res) {
-        drop(pg, "out of memory");
+        drop(pg, why[0] ? why : "connection broken");
         return NULL;
     }
     return res;
 }
 
+PGresult *wpg_exec(wpg_t *pg, const char *sql, int n, const char *const *vals)
+{
+    return wpg_exec_timeout(pg, sql, n, vals, WPG_QUERY_TIMEOUT_MS);
+}
+
 int wpg_check(wpg_t *pg)
 {
-    PGresult *res = wpg_exec(pg, "SELECT 1", 0, NULL);
+    PGresult *res = wpg_exec_timeout(pg, "SELECT 1", 0, NULL, WPG_PROBE_TIMEOUT_MS);
     if (res && !wpg_res_ok(res))
         log_warn("PostgreSQL probe failed", "instance", pg->cfg->instance,
                  "error", PQresultErrorMessage(res));

@@ -7,6 +7,12 @@
 
 #include "wrt_config.h"
 
+/* The server cancels a statement after WPG_STATEMENT_TIMEOUT_MS; the client gives
+ * up on a server that does not answer at all after WPG_QUERY_TIMEOUT_MS. */
+#define WPG_STATEMENT_TIMEOUT_MS 10000
+#define WPG_QUERY_TIMEOUT_MS     12000
+#define WPG_PROBE_TIMEOUT_MS     2000
+
 typedef struct wpg wpg_t;
 
 /* Called after every (re)connect once the schema is validated; the worker creates
@@ -30,8 +36,12 @@ char *wpg_qualify(wpg_t *pg, const char *name);
 
 /* PQexecParams on the connection. Returns NULL when PostgreSQL is unavailable (not
  * connected, or the connection broke during the call: it is then dropped and a
- * reconnect scheduled); else a result the caller PQclear()s, which may be an error. */
+ * reconnect scheduled); else a result the caller PQclear()s, which may be an error.
+ * The wait is bounded by WPG_QUERY_TIMEOUT_MS (wpg_exec_timeout: timeout_ms). May be
+ * called from the wpg_ready_cb. */
 PGresult *wpg_exec(wpg_t *pg, const char *sql, int n, const char *const *vals);
+PGresult *wpg_exec_timeout(wpg_t *pg, const char *sql, int n, const char *const *vals,
+                           int timeout_ms);
 
 /* Run a probe query now; returns wpg_ok() afterwards. */
 int wpg_check(wpg_t *pg);
