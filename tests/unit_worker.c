@@ -157,7 +157,8 @@ static void test_health(void)
         char *reg = wreg_json(&c, "host1", 42, "2025-10-07T12:00:00Z");
         json_t *r = json_loads(reg, 0, NULL);
         CU_ASSERT_FATAL(r != NULL);
-        CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r, "service_type")), "singleton");
+        CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r, "service_type")),
+                               "singleton");
         CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r, "instance_name")),
                                "audit-correlator");
         CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "pid")), 42);
@@ -264,9 +265,11 @@ static void test_event_json(void)
         json_decref(j);
     }
     {
-        json_t *j = json_loads("{\"id\":\"3b2366a5-30dd-4711-b275-49b786398d90\",\"service_name\":"
-                               "\"s\",\"event_type\":\"e\",\"duration_ms\":7,\"metadata\":{\"a\":1},"
-                               "\"tags\":[\"x\"],\"timestamp\":\"2025-10-07T12:34:56Z\"}", 0, NULL);
+        static const char full[] =
+            "{\"id\":\"3b2366a5-30dd-4711-b275-49b786398d90\",\"service_name\":\"s\","
+            "\"event_type\":\"e\",\"duration_ms\":7,\"metadata\":{\"a\":1},"
+            "\"tags\":[\"x\"],\"timestamp\":\"2025-10-07T12:34:56Z\"}";
+        json_t *j = json_loads(full, 0, NULL);
         ac_event_t ev;
         const char *field;
         char err[200];

@@ -138,6 +138,7 @@ int ac_event_from_json(json_t *obj, int flags, ac_event_t *ev, const char **fiel
                                          "service_name", "event_type", "timestamp",
                                          "duration_ms", "status", "metadata", "tags",
                                          "created_at", "updated_at", NULL };
+    const int required = !(flags & AC_EV_PARTIAL);
     const char *key;
     json_t *v;
 
@@ -156,8 +157,8 @@ int ac_event_from_json(json_t *obj, int flags, ac_event_t *ev, const char **fiel
             return -1;
         }
     }
-    if (text(json_object_get(obj, "id"), "id", flags & AC_EV_REQUIRE_ID, &ev->p[AC_P_ID], field, err,
-             errlen) < 0)
+    if (text(json_object_get(obj, "id"), "id", flags & AC_EV_REQUIRE_ID, &ev->p[AC_P_ID], field,
+             err, errlen) < 0)
         return -1;
     if (ev->p[AC_P_ID] && !ac_valid_uuid(ev->p[AC_P_ID]))
         return bad(field, "id", err, errlen, "must be a UUID");
@@ -167,10 +168,10 @@ int ac_event_from_json(json_t *obj, int flags, ac_event_t *ev, const char **fiel
              errlen) < 0 ||
         text(json_object_get(obj, "correlation_id"), "correlation_id", 0,
              &ev->p[AC_P_CORRELATION], field, err, errlen) < 0 ||
-        text(json_object_get(obj, "service_name"), "service_name", !(flags & AC_EV_PARTIAL), &ev->p[AC_P_SERVICE],
+        text(json_object_get(obj, "service_name"), "service_name", required,
+             &ev->p[AC_P_SERVICE], field, err, errlen) < 0 ||
+        text(json_object_get(obj, "event_type"), "event_type", required, &ev->p[AC_P_TYPE],
              field, err, errlen) < 0 ||
-        text(json_object_get(obj, "event_type"), "event_type", !(flags & AC_EV_PARTIAL), &ev->p[AC_P_TYPE], field,
-             err, errlen) < 0 ||
         text(json_object_get(obj, "timestamp"), "timestamp", 0, &ev->p[AC_P_TIMESTAMP], field,
              err, errlen) < 0 ||
         text(json_object_get(obj, "status"), "status", 0, &ev->p[AC_P_STATUS], field, err,

@@ -19,8 +19,9 @@ typedef struct ac_event {
     char *tags;                 /* owned (JSON array text) */
 } ac_event_t;
 
-/* Validate one event object and fill ev. flags: AC_EV_*. On error returns -1 with the offending field name in *field (a static
- * string, or an unknown key borrowed from obj) and a message in err. ev borrows strings from obj: keep obj alive, then
+/* Validate one event object and fill ev. flags: AC_EV_*. On error returns -1 with
+ * the offending field name in *field (a static string, or an unknown key borrowed
+ * from obj) and a message in err. ev borrows strings from obj: keep obj alive, then
  * ac_event_clear(ev). */
 #define AC_EV_CREATE   0  /* service_name and event_type required */
 #define AC_EV_REQUIRE_ID 1 /* "id" required (batch update) */
