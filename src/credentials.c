@@ -149,27 +149,53 @@ static char *pct_dup(const char *s)
 }
 
 char *cred_pg_url(const char *host, const char *port, const char *db, const char *user,
-                  const char *password)
+                  const char *password, const char *query)
 {
-    char *h = NULL, *d = NULL, *p = NULL, *url = NULL;
+    char *h = NULL, *d = NULL, *p = NULL, *q = NULL, *url = NULL;
     int in_query = host && *host && strpbrk(host, "/,:") != NULL;
 
-    if (!(h = pct_dup(host ? host : "")) || !(d = pct_dup(db ? db : "")) ||
-        !(p = pct_dup(port ? port : "")))
+    if (!(d = pct_dup(db ? db : "")) || !(q = strdup(query ? query : "")))
         goto out;
-    if (!host || !*host)
-        in_query = 0;
     if (in_query) {
-        if (asprintf(&url, "postgresql://%s:%s@/%s?host=%s%s%s", user, password, d, h,
-                     *p ? "&port=" : "", p) < 0)
+        /* Host and port go first in the query, the rest after them. */
+        char *hq = NULL;
+        if (cred_query_add(&hq, "host", host) < 0 ||
+            (port && *port && cred_query_add(&hq, "port", port) < 0) ||
+            (*q && asprintf(&h, "%s&%s", hq, q) < 0)) {
+            free(hq);
+            goto out;
+        }
+        if (!*q)
+            h = hq;
+        else
+            free(hq);
+        if (asprintf(&url, "postgresql://%s:%s@/%s?%s", user, password, d, h) < 0)
             url = NULL;
-    } else if (asprintf(&url, "postgresql://%s:%s@%s%s%s/%s", user, password, h,
-                        *p ? ":" : "", p, d) < 0) {
-        url = NULL;
+        goto out;
     }
+    if (!(h = pct_dup(host ? host : "")) || !(p = pct_dup(port ? port : "")))
+        goto out;
+    if (asprintf(&url, "postgresql://%s:%s@%s%s%s/%s%s%s", user, password, h, *p ? ":" : "", p,
+                 d, *q ? "?" : "", q) < 0)
+        url = NULL;
 out:
-    free(h), free(d), free(p);
+    free(h), free(d), free(p), free(q);
     return url;
+}
+
+int cred_query_add(char **q, const char *key, const char *value)
+{
+    char *v = pct_dup(value), *n;
+    int rc;
+    if (!v)
+        return -1;
+    rc = *q ? asprintf(&n, "%s&%s=%s", *q, key, v) : asprintf(&n, "%s=%s", key, v);
+    free(v);
+    if (rc < 0)
+        return -1;
+    free(*q);
+    *q = n;
+    return 0;
 }
 
 char *cred_redis_url(const char *host, int port, int db, const char *user,

@@ -28,10 +28,13 @@ void cred_free(cred_t *c);
  * user part equals user; 0, or -1 when absent, for another user or too long. Pure. */
 int cred_url_password(const char *url, const char *user, char *out, size_t outlen);
 
-/* postgresql://user:password@host:port/db, with a socket directory host (or one with
- * ',' or ':') moved into the query string, percent-encoded. Newly allocated. */
+/* postgresql://user:password@host:port/db?query, with a socket directory host (or one
+ * with ',' or ':') moved into the query string, percent-encoded. query holds further
+ * "key=value&..." parameters already encoded, or NULL. Newly allocated. */
 char *cred_pg_url(const char *host, const char *port, const char *db, const char *user,
-                  const char *password);
+                  const char *password, const char *query);
+/* Append "key=value" (value percent-encoded) to the query *q, reallocating it. 0/-1. */
+int cred_query_add(char **q, const char *key, const char *value);
 /* redis://user:password@host:port/db. Newly allocated. */
 char *cred_redis_url(const char *host, int port, int db, const char *user,
                      const char *password);

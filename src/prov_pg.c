@@ -199,7 +199,28 @@ void ppg_close(prov_pg_t *pg)
 
 char *ppg_worker_url(prov_pg_t *pg, const char *role, const char *password)
 {
-    return cred_pg_url(PQhost(pg->conn), PQport(pg->conn), PQdb(pg->conn), role, password);
+    /* Connection settings of the admin URL the worker needs too (TLS above all);
+     * never the admin's identity, password, certificate or options. */
+    static const char *const carried[] = { "sslmode", "sslrootcert", "sslcrl",
+                                           "target_session_attrs", "gssencmode",
+                                           "channel_binding", NULL };
+    PQconninfoOption *opts = PQconninfo(pg->conn);
+    char *query = NULL, *url = NULL;
+
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        int wanted = 0;
+        for (const char *const *k = carried; *k; k++)
+            wanted |= strcmp(o->keyword, *k) == 0;
+        if (!wanted || !o->val || !*o->val || (o->compiled && strcmp(o->val, o->compiled) == 0))
+            continue;
+        if (cred_query_add(&query, o->keyword, o->val) < 0)
+            goto out;
+    }
+    url = cred_pg_url(PQhost(pg->conn), PQport(pg->conn), PQdb(pg->conn), role, password, query);
+out:
+    PQconninfoFree(opts);
+    free(query);
+    return url;
 }
 
 int ppg_begin(prov_pg_t *pg, char *err, size_t errlen)

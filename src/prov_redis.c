@@ -375,6 +375,17 @@ static int check_user(prov_redis_t *rd, const prd_spec_t *sp, char *err, size_t 
     return 0;
 }
 
+/* No glob, escape, space or control character, nothing empty. */
+static int pattern_safe(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f || strchr("*?[]\\^!{}", *s))
+            return 0;
+    return 1;
+}
+
 int prd_instance(prov_redis_t *rd, prov_report_t *rep, const prd_spec_t *sp, char *err,
                  size_t errlen)
 {
@@ -382,6 +393,10 @@ int prd_instance(prov_redis_t *rd, prov_report_t *rep, const prd_spec_t *sp, cha
     rules_t r;
     int rc = -1;
 
+    /* The loader already refuses these; a pattern must still never widen. */
+    if (!pattern_safe(sp->user) || !pattern_safe(sp->namespace) ||
+        !pattern_safe(sp->discovery_key))
+        return fail(err, errlen, "Redis: refusing unsafe ACL names for %s", sp->user);
     if (acl_line(rd, sp->user, &have, err, errlen) < 0 ||
         expected_line(rd, sp, &want, err, errlen) < 0)
         goto out;

@@ -150,6 +150,18 @@ ok "exchange-OKX's user cannot list the directory" \
 ok "no credential file is world-readable" \
     sh -c "[ -z \"\$(find '$CRED' -type f -perm /077)\" ]"
 
+# --- what the supervisor passes each worker (prov_worker_urls) ---
+URLS=$top_builddir/src/prov-urls-check
+is "$("$URLS" "$T/inv.conf" exchange-OKX)" "$(grep -v '^#' "$CRED/exchange-OKX.env")" \
+    "the worker's POSTGRES_URL and REDIS_URL are those of its credential file"
+"$URLS" "$T/inv.conf" exchange-Binance >"$T/binance-env"
+ok "another instance's environment holds none of exchange-OKX's passwords" \
+    sh -c "! grep -qF -e '$OKX_PG' -e '$OKX_RD' '$T/binance-env'"
+ok "another instance's environment names its own role" grep -q 'inst_exchange_binance:' "$T/binance-env"
+sed 's/port    = 8081/port    = 8081\n    schema  = "okx_renamed"/' "$T/inv.conf" >"$T/renamed.conf"
+is "$("$URLS" "$T/renamed.conf" exchange-OKX)" "error: Stale file handle" \
+    "a file written for another role is refused (ESTALE), never passed on"
+
 # --- no password anywhere it should not be ---
 for f in "$CRED"/*.env; do
     for pw in $(sed -n 's|^[A-Z_]*=[a-z]*://[^:]*:\([^@]*\)@.*|\1|p' "$f"); do
@@ -161,4 +173,7 @@ ok "no password in the PostgreSQL server log" sh -c "! grep -qF -f '$T/passwords
 ok "the server log shows SCRAM verifiers only" grep -q "PASSWORD 'SCRAM-SHA-256" "$PG_LOG"
 ok "no password in instancectl's output" sh -c "! grep -qF -f '$T/passwords' '$T/out' '$T/err'"
 ok "no password in the Redis log" sh -c "! grep -qF -f '$T/passwords' '$REDIS_DIR/redis.log'"
+rm -f "$CRED/exchange-Binance.env"
+is "$("$URLS" "$T/inv.conf" exchange-Binance)" "error: No such file or directory" \
+    "an instance not provisioned yet gets no URLs (ENOENT)"
 t_done
