@@ -10,8 +10,12 @@ redis_start || { fail "redis starts"; t_done; }
 
 worker_start WA audit-correlator SERVICE_NAME=audit-correlator SERVICE_INSTANCE_NAME=audit-A ||
     fail "audit-A starts"
-worker_start WB audit-correlator SERVICE_NAME=audit-correlator SERVICE_INSTANCE_NAME=audit-B ||
-    fail "audit-B starts"
+# audit-B runs as a least-privileged Redis user, as provisioning creates them: its
+# namespace, its own discovery key, read-only services:*, no SCAN or KEYS.
+$REDIS_CLI ACL SETUSER audit-B reset on '>pwB' '~audit:B:*' '&audit:B:*' \
+    '%RW~services:audit-correlator:audit-B' '%R~services:*' +@all -@dangerous -scan -keys >/dev/null
+worker_start WB audit-correlator SERVICE_NAME=audit-correlator SERVICE_INSTANCE_NAME=audit-B \
+    REDIS_URL="redis://audit-B:pwB@127.0.0.1:$REDIS_PORT/0" || fail "audit-B starts"
 worker_start EX entity-worker SERVICE_NAME=exchange-simulator SERVICE_INSTANCE_NAME=exchange-OKX \
     ENTITY_TYPE=exchange || fail "exchange-OKX starts"
 ok "audit-A healthy" wait_for 10 health_is WA healthy
@@ -40,7 +44,12 @@ is "$($REDIS_CLI exists audit:A:audit_event:$ea)" 1 "A caches under audit:A"
 is "$($REDIS_CLI exists audit:B:audit_event:$eb)" 1 "B caches under audit:B"
 is "$($REDIS_CLI --scan --pattern 'audit:A:*' | grep -c "$eb")" 0 "no B key under audit:A"
 is "$(curl -s "$A/cache/keys?pattern=*" | jq -r '.keys|join(",")')" "audit_event:$ea" "A's keys list holds only its key"
-is "$(curl -s "$B/cache/stats" | jq .keys)" 1 "B's stats count only its keys"
+is "$(curl -s "$B/cache/stats" | jq -r '(.keys|tostring) + "," + .source')" "1,index" "B's stats count only its keys (through the index: no SCAN for B)"
+is "$(curl -s "$B/cache/keys?pattern=audit_event:*" | jq -r '.keys|join(",")')" "audit_event:$eb" "B's keys through the index"
+is "$(curl -s "$A/cache/stats" | jq -r '(.keys|tostring) + "," + .source')" "1,scan" "A's stats through SCAN"
+curl -s -X DELETE $B/events/$eb >/dev/null
+is "$(curl -s "$B/cache/keys" | jq '.keys|length')" 0 "delete removes the key from B's index"
+eb=$(curl -s -X POST $B/events -d '{"service_name":"s","event_type":"from-b"}' | jq -r .id)
 is "$(curl -s -X POST $A/retention -d '{"older_than":"2100-01-01T00:00:00Z"}' | jq .deleted)" 1 "A's retention deletes A's row"
 is "$(curl -s $B/events/count | jq .count)" 1 "B's row survives A's retention"
 

@@ -5,9 +5,11 @@
 
 #include "naming.h"
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SCAN_COUNT "500"
 #define STATS_MAX_KEYS 100000  /* bound the work of one stats request */
@@ -43,30 +45,47 @@ char *ac_cache_get(ac_cache_t *c, const char *id)
     return out;
 }
 
-void ac_cache_put(ac_cache_t *c, const char *id, const char *json)
+/* The index: a sorted set <ns>:__keys of the cache's relative key names scored by
+ * their expiry time. Provisioned instance users may not SCAN (the Redis ACL removes
+ * it: SCAN would list every key name of every instance), so keys and stats fall back
+ * to the index when SCAN is refused. */
+static int index_key(ac_cache_t *c, char *out, size_t len)
 {
-    char key[NM_NAMESPACE_MAX + 64];
-    const char *argv[] = { "SET", key, json, "EX", AC_CACHE_TTL };
-    redisReply *r;
+    return wrd_key(c->ns, AC_CACHE_INDEX, out, len);
+}
 
-    if (!wrd_ok(c->rd) || event_key(c, id, key, sizeof(key)) < 0)
-        return;
-    r = wrd_argv(c->rd, 5, argv, NULL);
+static void run(ac_cache_t *c, int argc, const char **argv)
+{
+    redisReply *r = wrd_argv(c->rd, argc, argv, NULL);
     if (r)
         freeReplyObject(r);
 }
 
+void ac_cache_put(ac_cache_t *c, const char *id, const char *json)
+{
+    char key[NM_NAMESPACE_MAX + 64], idx[NM_NAMESPACE_MAX + 16], score[32];
+    const char *set[] = { "SET", key, json, "EX", AC_CACHE_TTL };
+    const char *zadd[] = { "ZADD", idx, score, key + strlen(c->ns) + 1 };
+
+    if (!wrd_ok(c->rd) || event_key(c, id, key, sizeof(key)) < 0 ||
+        index_key(c, idx, sizeof(idx)) < 0)
+        return;
+    snprintf(score, sizeof(score), "%lld", (long long)time(NULL) + atoll(AC_CACHE_TTL));
+    run(c, 5, set);
+    run(c, 4, zadd);
+}
+
 void ac_cache_invalidate(ac_cache_t *c, const char *id)
 {
-    char key[NM_NAMESPACE_MAX + 64];
-    const char *argv[] = { "DEL", key };
-    redisReply *r;
+    char key[NM_NAMESPACE_MAX + 64], idx[NM_NAMESPACE_MAX + 16];
+    const char *del[] = { "DEL", key };
+    const char *zrem[] = { "ZREM", idx, key + strlen(c->ns) + 1 };
 
-    if (!wrd_ok(c->rd) || event_key(c, id, key, sizeof(key)) < 0)
+    if (!wrd_ok(c->rd) || event_key(c, id, key, sizeof(key)) < 0 ||
+        index_key(c, idx, sizeof(idx)) < 0)
         return;
-    r = wrd_argv(c->rd, 2, argv, NULL);
-    if (r)
-        freeReplyObject(r);
+    run(c, 2, del);
+    run(c, 3, zrem);
 }
 
 const char *ac_cache_strip(const char *ns, const char *key)
@@ -78,7 +97,8 @@ const char *ac_cache_strip(const char *ns, const char *key)
 }
 
 /* SCAN the namespace with MATCH "<ns>:<pattern>"; calls fn for every key until it
- * returns nonzero or max keys were seen. Returns -1 when Redis failed. The pattern
+ * returns nonzero or max keys were seen. Returns -1 when Redis failed, -2 when it
+ * refused SCAN (an error reply, e.g. NOPERM from the ACL). The pattern
  * cannot reach outside the namespace: it is appended after a literal prefix, and
  * namespaces contain no glob characters (nm_check_namespace). */
 static int scan(ac_cache_t *c, const char *pattern, size_t max,
@@ -94,6 +114,10 @@ static int scan(ac_cache_t *c, const char *pattern, size_t max,
         redisReply *r = wrd_argv(c->rd, 6, argv, NULL);
         if (!r)
             return -1;
+        if (r->type == REDIS_REPLY_ERROR) {
+            freeReplyObject(r);
+            return -2;
+        }
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[0]->type != REDIS_REPLY_STRING ||
             r->element[1]->type != REDIS_REPLY_ARRAY) {
@@ -116,11 +140,59 @@ static int scan(ac_cache_t *c, const char *pattern, size_t max,
     return 0;
 }
 
+/* The same walk over the index: expired entries are pruned first, then every member
+ * matching pattern (Redis glob rules, which fnmatch follows closely) is passed to fn
+ * with its full key name. */
+static int walk_index(ac_cache_t *c, const char *pattern, size_t max,
+                      int (*fn)(ac_cache_t *c, const char *key, size_t len, void *arg),
+                      void *arg)
+{
+    char idx[NM_NAMESPACE_MAX + 16], now[32], full[NM_NAMESPACE_MAX + 512];
+    const char *prune[] = { "ZREMRANGEBYSCORE", idx, "-inf", now };
+    const char *range[] = { "ZRANGE", idx, "0", "-1" };
+    redisReply *r;
+    size_t seen = 0;
+
+    if (index_key(c, idx, sizeof(idx)) < 0)
+        return -1;
+    snprintf(now, sizeof(now), "(%lld", (long long)time(NULL));
+    run(c, 4, prune);
+    r = wrd_argv(c->rd, 4, range, NULL);
+    if (!r)
+        return -1;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -1;
+    }
+    for (size_t i = 0; i < r->elements && seen < max; i++) {
+        redisReply *m = r->element[i];
+        if (m->type != REDIS_REPLY_STRING || fnmatch(pattern, m->str, 0) != 0)
+            continue;
+        if (wrd_key(c->ns, m->str, full, sizeof(full)) < 0)
+            continue;
+        seen++;
+        if (fn(c, full, strlen(full), arg))
+            break;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* SCAN when allowed, else the index. */
+static int each_key(ac_cache_t *c, const char *pattern, size_t max,
+                    int (*fn)(ac_cache_t *c, const char *key, size_t len, void *arg), void *arg,
+                    int *via_index)
+{
+    int rc = scan(c, pattern, max, fn, arg);
+    *via_index = rc == -2;
+    return rc == -2 ? walk_index(c, pattern, max, fn, arg) : rc;
+}
+
 static int add_key(ac_cache_t *c, const char *key, size_t len, void *arg)
 {
     const char *rel = ac_cache_strip(c->ns, key);
     (void)len;
-    if (rel)
+    if (rel && strcmp(rel, AC_CACHE_INDEX) != 0)
         json_array_append_new(arg, json_string(rel));
     return 0;
 }
@@ -128,10 +200,11 @@ static int add_key(ac_cache_t *c, const char *key, size_t len, void *arg)
 json_t *ac_cache_keys(ac_cache_t *c, const char *pattern, size_t max)
 {
     json_t *a;
+    int via_index;
     if (!wrd_ok(c->rd))
         return NULL;
     a = json_array();
-    if (a && scan(c, pattern, max, add_key, a) < 0) {
+    if (a && each_key(c, pattern, max, add_key, a, &via_index) < 0) {
         json_decref(a);
         return NULL;
     }
@@ -147,8 +220,11 @@ static int add_stat(ac_cache_t *c, const char *key, size_t len, void *arg)
     stats_acc_t *s = arg;
     const char *argv[] = { "MEMORY", "USAGE", key };
     size_t lens[] = { 6, 5, len };
+    const char *rel = ac_cache_strip(c->ns, key);
     redisReply *r;
 
+    if (rel && strcmp(rel, AC_CACHE_INDEX) == 0)
+        return 0;
     s->keys++;
     r = wrd_argv(c->rd, 3, argv, lens);
     if (!r)
@@ -162,9 +238,12 @@ static int add_stat(ac_cache_t *c, const char *key, size_t len, void *arg)
 json_t *ac_cache_stats(ac_cache_t *c)
 {
     stats_acc_t s = { 0, 0 };
-    if (!wrd_ok(c->rd) || scan(c, "*", STATS_MAX_KEYS, add_stat, &s) < 0 || !wrd_ok(c->rd))
+    int via_index;
+    if (!wrd_ok(c->rd) || each_key(c, "*", STATS_MAX_KEYS, add_stat, &s, &via_index) < 0 ||
+        !wrd_ok(c->rd))
         return NULL;
-    return json_pack("{s:s, s:I, s:I, s:I, s:I}", "namespace", c->ns, "hits",
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "namespace", c->ns, "hits",
                      (json_int_t)c->hits, "misses", (json_int_t)c->misses, "keys",
-                     (json_int_t)s.keys, "memory_bytes", (json_int_t)s.bytes);
+                     (json_int_t)s.keys, "memory_bytes", (json_int_t)s.bytes, "source",
+                     via_index ? "index" : "scan");
 }

@@ -6,7 +6,8 @@
 
 #include "wrt_redis.h"
 
-#define AC_CACHE_TTL "300"
+#define AC_CACHE_TTL   "300"
+#define AC_CACHE_INDEX "__keys"  /* <ns>:__keys, see ac_cache.c */
 
 typedef struct ac_cache {
     wrd_t *rd;
@@ -21,10 +22,12 @@ void ac_cache_put(ac_cache_t *c, const char *id, const char *json);
 void ac_cache_invalidate(ac_cache_t *c, const char *id);
 
 /* Keys of the namespace matching pattern (relative to the namespace), returned
- * without the "<namespace>:" prefix, at most max. NULL when Redis is unavailable. */
+ * without the "<namespace>:" prefix, at most max. NULL when Redis is unavailable.
+ * SCAN when the Redis user may, else the cache's own index of its keys. */
 json_t *ac_cache_keys(ac_cache_t *c, const char *pattern, size_t max);
 
-/* {"namespace","hits","misses","keys","memory_bytes"}; NULL when Redis is unavailable. */
+/* {"namespace","hits","misses","keys","memory_bytes","source"}; NULL when Redis is
+ * unavailable. source is "scan" or "index" (see ac_cache_keys). */
 json_t *ac_cache_stats(ac_cache_t *c);
 
 /* "<ns>:" stripped from key when present; else NULL. Pure. */
