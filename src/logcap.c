@@ -231,6 +231,12 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     }
     lc->window_bytes += n;
     if (lc->window_bytes > LOGCAP_RATE_BYTES || now < lc->stalled_until_ms) {
+        if (lc->episode_dropped == 0 && lc->linelen > 0) {
+            /* Keep what came before the gap as its own line, not glued to what follows. */
+            emit(lc, lc->line, lc->linelen);
+            lc->linelen = 0;
+            flush_out(lc);
+        }
         drop(lc, (size_t)n);
         return;
     }

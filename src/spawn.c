@@ -204,6 +204,30 @@ static int close_other_fds(int keep)
     return 0;
 }
 
+/* glibc refuses sigaction() for the real-time signals it reserves for itself (32 and
+ * 33), yet a SIG_IGN on them is inherited across exec like any other: a supervisor
+ * started by a parent that ignored them would pass that on. The kernel call takes a
+ * handler, flags, a restorer and the mask, in that order on the architectures where
+ * rt_sigaction has no arch-specific layout. */
+static void reset_reserved(int sig)
+{
+#if defined(__linux__) && defined(SYS_rt_sigaction) && \
+    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__arm__) || \
+     defined(__riscv) || defined(__powerpc__) || defined(__s390__))
+    struct {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        unsigned long mask[2];
+    } ksa;
+    memset(&ksa, 0, sizeof(ksa));
+    ksa.handler = SIG_DFL;
+    syscall(SYS_rt_sigaction, sig, &ksa, NULL, (size_t)8);
+#else
+    (void)sig;
+#endif
+}
+
 static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent)
 {
     struct sigaction sa;
@@ -216,8 +240,8 @@ static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &sa, NULL); /* EINVAL for glibc-reserved RT signals: fine */
+        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, &sa, NULL) < 0)
+            reset_reserved(sig);
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
         child_fail(rep, STEP_SIGNALS);

@@ -14,6 +14,7 @@ $(sup_service tw 'restart_delay = 100ms' 'log_max_bytes = 64KiB' 'log_backups = 
 instance "tw-talk"   { service = "tw"  env = {"TW_PRINT=hello out", "TW_STDERR=hello err"} }
 instance "tw-flood"  { service = "tw"  env = {"TW_FLOOD_BYTES=3000000", "TW_PRINT=flood begins"} }
 instance "tw-hose"   { service = "tw"  env = {"TW_FLOOD_BYTES=forever"}  log_backups = 1 }
+instance "tw-burst"  { service = "tw"  env = {"TW_FLOOD_BYTES=20000000", "TW_TICK_MS=300"} }
 instance "tw-victim" { service = "tw" }
 EOF
 sup_start "$T/inv.conf" || fail "instanced starts"
@@ -39,7 +40,10 @@ ok "rotated files hold whole timestamped lines" sh -c "tail -n 1 '$L/tw-flood/lo
 
 # A never-ending flood: dropped, counted, said in both logs; the disk bound holds.
 ok "flood drop reported in the supervisor log" wait_for 10 grep -q 'msg="worker output dropped" instance=tw-hose bytes=[0-9]' "$T/sup.log"
-ok "flood drop noted in the worker's log" wait_for 5 sh -c "cat '$L'/tw-hose/logs/tw-hose.log* | grep -q '\[instanced\] dropped [0-9]* bytes of output'"
+# A burst (20 MB, then a tick every 300 ms): the note lands in its own log when
+# output is accepted again, and stays there (the hose would rotate it away at once).
+ok "flood drop noted in the worker's log" wait_for 10 grep -q '\[instanced\] dropped [0-9]* bytes of output' "$L/tw-burst/logs/tw-burst.log"
+ok "the burst's output resumes after the note" wait_for 5 sh -c "grep -A1 'dropped [0-9]* bytes' '$L/tw-burst/logs/tw-burst.log' | grep -q ' tick [0-9]*$'"
 ok "no second backup for log_backups = 1" test ! -e "$L/tw-hose/logs/tw-hose.log.2"
 total=$(cat "$L"/tw-hose/logs/tw-hose.log* | wc -c)
 ok "flooding worker within its bound ($total <= $((MAX * 2)))" test "$total" -le $((MAX * 2))

@@ -42,12 +42,12 @@ ok "crashing worker ends failed" wait_for 10 grep -q 'msg="instance failed" inst
 is "$(nlog 'msg="worker started" instance=tw-crash ')" 5 "5 starts before failed (start_limit_burst)"
 is "$(grep 'msg="restart scheduled" instance=tw-crash ' "$T/sup.log" | sed -n 's/.*delay_ms=\([0-9]*\).*/\1/p' | tr '\n' ' ')" \
     "100 200 400 800 " "backoff delays double: 100 200 400 800 ms"
-# The gaps between starts, measured from the supervisor's own timestamps.
-gaps=$(grep 'msg="worker started" instance=tw-crash ' "$T/sup.log" |
-    sed -n 's/^time=[0-9-]*T\([0-9]*\):\([0-9]*\):\([0-9.]*\)Z.*/\1 \2 \3/p' |
-    awk '{ t = $1 * 3600 + $2 * 60 + $3; if (NR > 1) printf "%d ", (t - p) * 1000; p = t }')
-echo "# start gaps (ms): $gaps"
-ok "gaps between starts grow ($gaps)" sh -c "echo '$gaps' | awk '{ for (i = 2; i <= NF; i++) if (\$i <= \$(i-1)) exit 1; if (\$1 < 90) exit 1 }'"
+# The gaps from each exit to the next start, from the supervisor's own timestamps.
+gaps=$(grep -E 'msg="worker (started|exited)" instance=tw-crash ' "$T/sup.log" |
+    sed -n 's/^time=[0-9-]*T\([0-9]*\):\([0-9]*\):\([0-9.]*\)Z level=[a-z]* msg="worker \([a-z]*\)".*/\1 \2 \3 \4/p' |
+    awk '{ t = $1 * 3600 + $2 * 60 + $3 } $4 == "exited" { e = t } $4 == "started" && e { printf "%d ", (t - e) * 1000 }')
+echo "# gaps from exit to restart (ms): $gaps"
+ok "gaps from exit to restart grow ($gaps)" sh -c "echo '$gaps' | awk '{ for (i = 2; i <= NF; i++) if (\$i <= \$(i-1)) exit 1; if (\$1 < 90) exit 1 }'"
 is "$(nlog 'instance=tw-crash .*cause="exited with status 3"')" 5 "exit cause decoded: exited with status 3"
 
 # Exit 78: failed at once, never respawned.
