@@ -8,7 +8,21 @@ t_init worker-isolation
 pg_start || { fail "postgres starts"; t_done; }
 redis_start || { fail "redis starts"; t_done; }
 
-worker_start WA audit-correlator SERVICE_NAME=audit-correlator SERVICE_INSTANCE_NAME=audit-A ||
+# audit-A runs as a least-privileged PostgreSQL role, as provisioning creates them:
+# USAGE and CREATE on a schema it does not own. A seed table left in public, owned by
+# someone else, cannot be moved by it: that must not keep it from starting.
+psql_admin <<'SQL'
+CREATE ROLE audit_a LOGIN;
+CREATE SCHEMA audit_a AUTHORIZATION postgres;
+GRANT USAGE, CREATE ON SCHEMA audit_a TO audit_a;
+CREATE TABLE public.audit_correlations (id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+  source_event_id UUID NOT NULL, target_event_id UUID NOT NULL,
+  correlation_type TEXT NOT NULL DEFAULT 'related',
+  confidence DOUBLE PRECISION NOT NULL DEFAULT 1.0,
+  created_at TIMESTAMPTZ NOT NULL DEFAULT now());
+SQL
+worker_start WA audit-correlator SERVICE_NAME=audit-correlator SERVICE_INSTANCE_NAME=audit-A \
+    POSTGRES_URL="postgresql://audit_a@127.0.0.1:$PGPORT/trading_ecosystem" ||
     fail "audit-A starts"
 # audit-B runs as a least-privileged Redis user, as provisioning creates them: its
 # namespace, its own discovery key, read-only services:*, no SCAN or KEYS.
@@ -24,6 +38,8 @@ ok "exchange-OKX healthy" wait_for 10 health_is EX healthy
 A=$(worker_url WA)/api/v1/audit
 B=$(worker_url WB)/api/v1/audit
 
+ok "audit-A could not move the public table and said so" grep -q 'msg="cannot move table from public schema; leaving it there".*table=audit_correlations' "$WA_LOG"
+is "$(psql_admin -tAc "SELECT tableowner FROM pg_tables WHERE schemaname='audit_a' AND tablename='audit_events'")" audit_a "audit-A created its tables as its own role"
 ok "audit-A derived schema and namespace" grep -q 'schema=audit_a redis_namespace=audit:A' "$WA_LOG"
 ok "audit-B derived schema and namespace" grep -q 'schema=audit_b redis_namespace=audit:B' "$WB_LOG"
 

@@ -147,6 +147,7 @@ static int migrate_from_public(wpg_t *pg, const char *schema, const char *qs,
         int in_public, in_schema;
         char sql[512];
         char *qt;
+        PGresult *res;
 
         if (exists(pg, "public", tables[i], &in_public) < 0 ||
             exists(pg, schema, tables[i], &in_schema) < 0)
@@ -164,7 +165,24 @@ static int migrate_from_public(wpg_t *pg, const char *schema, const char *qs,
             return -1;
         snprintf(sql, sizeof(sql), "ALTER TABLE public.%s SET SCHEMA %s", qt, qs);
         PQfreemem(qt);
-        if (run(pg, sql, instance) < 0)
+        /* A role that does not own the public table cannot move it (a provisioned,
+         * least-privileged instance): that must not keep the worker from starting. */
+        if (run(pg, "SAVEPOINT move_table", instance) < 0)
+            return -1;
+        res = wpg_exec(pg, sql, 0, NULL);
+        if (!res)
+            return -1;
+        if (!wpg_res_ok(res)) {
+            log_warn("cannot move table from public schema; leaving it there",
+                     "instance", instance, "table", tables[i], "schema", schema,
+                     "error", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+            PQclear(res);
+            if (run(pg, "ROLLBACK TO SAVEPOINT move_table", instance) < 0)
+                return -1;
+            continue;
+        }
+        PQclear(res);
+        if (run(pg, "RELEASE SAVEPOINT move_table", instance) < 0)
             return -1;
         log_info("Migrated table from public schema", "instance", instance,
                  "table", tables[i], "schema", schema);
