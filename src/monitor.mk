@@ -15,4 +15,10 @@ src_instanced_SOURCES += $(MONITOR_PURE) \
 src_instancectl_SOURCES += src/ctl.c
 
 dist_man_MANS += man/instancectl.8
-
+# Prometheus (scrape config, alert rules and their unit tests) and Grafana
+# (two dashboards, datasource and dashboard provisioning).
+EXTRA_DIST += etc/prometheus.yml etc/prometheus-rules.yml etc/prometheus-rules.test.yml \
+	etc/grafana/dashboards/instanced-infrastructure.json \
+	etc/grafana/dashboards/instanced-simulation-entity.json \
+	etc/grafana/provisioning/datasources/instanced.yml \
+	etc/grafana/provisioning/dashboards/instanced.yml

@@ -25,10 +25,10 @@ mon_instance tw-ok2 tw "critical = false"
 mon_start || { fail "instanced starts"; t_done; }
 
 ok "the well-behaved workers get ready" \
-    wait_for 10 sh -c "curl -s $BASE/api/v1/health | jq -e '.instances[\"tw-ok1\"].status == \"healthy\" and .instances[\"tw-ok2\"].status == \"healthy\"' >/dev/null"
+    wait_for 10 health_is '.instances["tw-ok1"].status == "healthy" and .instances["tw-ok2"].status == "healthy"'
 # failures_before_unhealthy = 2: two cycles after the start at most (plus slack).
 ok "every hostile instance turns unhealthy" \
-    wait_for 15 sh -c "curl -s $BASE/api/v1/health | jq -e '[.instances | to_entries[] | select(.key | startswith(\"hostile-\")) | .value.status] | length == 6 and all(. == \"unhealthy\")' >/dev/null"
+    wait_for 15 health_is '[.instances | to_entries[] | select(.key | startswith("hostile-")) | .value.status] | length == 6 and all(. == "unhealthy")'
 rss0=$(rss_kib "$MON_PID")
 
 # Let several probe cycles run against the hostile endpoints (each "huge" probe would

@@ -100,5 +100,16 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-# jqe FILTER FILE: the filter is true for FILE (quietly).
-jqe() { jq -e "$@" >/dev/null; }
+# jqe FILTER FILE: FILE is not empty and the filter is true for it (quietly). (jq -e
+# alone succeeds on empty input.)
+jqe() { [ -s "$2" ] && jq -e "$1" "$2" >/dev/null; }
+
+# jurl URL FILTER [JQ ARGS...]: GET URL succeeds with a body for which FILTER is true.
+jurl() {
+    _u=$1 _f=$2
+    shift 2
+    _b=$(curl -sS "$_u") && [ -n "$_b" ] && printf '%s' "$_b" | jq -e "$@" "$_f" >/dev/null
+}
+
+# health_is FILTER: the combined health satisfies FILTER.
+health_is() { jurl "$BASE/api/v1/health" "$1"; }

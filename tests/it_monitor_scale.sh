@@ -43,9 +43,10 @@ ok "the longest probe cycle (${max}s) fits in one interval" \
 is "$(metric instanced_probe_cycle_overruns_total)" 0 "no probe cycle overran the interval"
 # Every instance was probed in those cycles, not only some.
 ok "every instance was probed at least 4 more times" \
-    sh -c "curl -s $BASE/api/v1/instances | jq -e --argjson p $p0 '[.instances[].probes] | min >= \$p + 4' >/dev/null"
+    jurl "$BASE/api/v1/instances" '[.instances[].probes] | min >= $p + 4' --argjson p "$p0"
 ok "every instance's last probe is recent" \
-    sh -c "curl -s $BASE/api/v1/instances | jq -e --arg now \"\$(date -u -d '-3 seconds' +%Y-%m-%dT%H:%M:%SZ)\" '[.instances[].last_check] | all(. >= \$now)' >/dev/null"
+    jurl "$BASE/api/v1/instances" '[.instances[].last_check] | all(. >= $now)' \
+        --arg now "$(date -u -d '-3 seconds' +%Y-%m-%dT%H:%M:%SZ)"
 t0=$(now_ms)
 curl -s "$BASE/metrics" >"$T/metrics.txt"
 t1=$(now_ms)
