@@ -69,6 +69,9 @@ is "$(echo "$reg" | jq -r '[.environment,.log_level,.service_type,.instance_name
     "test,info,singleton,audit-correlator,1.0.0,$AC_PORT,$AC_PID" "registration metadata"
 ok "registration has host and started_at" sh -c "echo '$reg' | jq -e '.host and .started_at' >/dev/null"
 
+reg_row() { [ "$(psql_admin -tAc "SELECT instance_name || ',' || port FROM audit.service_registrations WHERE id='$key'")" = "audit-correlator,$AC_PORT" ]; }
+ok "registration mirrored in service_registrations" wait_for 10 reg_row
+
 # Migration from public kept the rows and emptied public.
 is "$(psql_admin -tAc "SELECT count(*) FROM pg_tables WHERE schemaname='public' AND tablename IN ('audit_events','service_metrics')")" 0 "tables moved out of public"
 is "$(curl -s $A/events/00000000-0000-4000-8000-000000000001 | jq -r .event_type)" migrated "migrated row readable through the API"

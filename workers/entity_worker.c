@@ -14,6 +14,7 @@
 #define STATE_TTL              "60"
 
 typedef struct entity {
+    wrt_t *rt;
     char *table;            /* "schema"."entity_state", owned */
     unsigned long beats;    /* successful state writes */
     time_t last_beat;
@@ -102,8 +103,8 @@ static void tick(wrt_t *rt, void *arg)
 
 static void state_cb(struct evhttp_request *req, const char *path, const char *rest, void *arg)
 {
-    wrt_t *rt = ((void **)arg)[0];
-    entity_t *e = ((void **)arg)[1];
+    entity_t *e = arg;
+    wrt_t *rt = e->rt;
     const wcfg_t *c = wrt_cfg(rt);
     char sql[512];
     const char *vals[1] = { c->instance };
@@ -133,13 +134,11 @@ static void state_cb(struct evhttp_request *req, const char *path, const char *r
     whttp_json(req, 200, row);
 }
 
-static void *state_arg[2];
-
 static int setup(wrt_t *rt, void *arg)
 {
-    state_arg[0] = rt;
-    state_arg[1] = arg;
-    return whttp_route(wrt_http(rt), "/api/v1/state", WHTTP_GET, state_cb, state_arg);
+    entity_t *e = arg;
+    e->rt = rt;
+    return whttp_route(wrt_http(rt), "/api/v1/state", WHTTP_GET, state_cb, e);
 }
 
 static void metrics(wrt_t *rt, wmet_t *m, void *arg)

@@ -6,7 +6,13 @@
 #include "log.h"
 #include "wrt_runtime.h"
 
+#include <time.h>
+
+#define REGISTRATION_ROW_SECONDS 10
+
 typedef struct ac {
+    wrt_t *rt;
+    time_t last_row;          /* last service_registrations heartbeat */
     ac_repo_t *repo;
     ac_cache_t cache;
     ac_api_t api;
@@ -24,12 +30,27 @@ static int pg_ready(wrt_t *rt, void *arg)
     if (ac_repo_prepare(ac->repo) < 0)
         return -1;
     ac->pg_ready = 1;
+    ac->last_row = 0;
     return 0;
+}
+
+static void tick(wrt_t *rt, void *arg)
+{
+    ac_t *ac = arg;
+    const wcfg_t *c = wrt_cfg(rt);
+
+    if (!ac->pg_ready || !wpg_ok(wrt_pg(rt)) ||
+        time(NULL) - ac->last_row < REGISTRATION_ROW_SECONDS)
+        return;
+    if (ac_schema_heartbeat(wrt_pg(rt), c->discovery_key, c->service, c->instance,
+                            c->http_port, wrt_registration(rt)) == 0)
+        ac->last_row = time(NULL);
 }
 
 static int setup(wrt_t *rt, void *arg)
 {
     ac_t *ac = arg;
+    ac->rt = rt;
     ac->repo = ac_repo_new(wrt_pg(rt), wrt_cfg(rt)->instance);
     if (!ac->repo)
         return -1;
@@ -72,6 +93,6 @@ int main(void)
 {
     static ac_t ac;
     wrt_hooks_t hooks = { .pg_required = 1, .pg_ready = pg_ready, .setup = setup,
-                          .metrics = metrics, .teardown = teardown, .arg = &ac };
+                          .tick = tick, .metrics = metrics, .teardown = teardown, .arg = &ac };
     return wrt_main(&hooks);
 }

@@ -225,3 +225,31 @@ out:
     PQfreemem(qs);
     return rc;
 }
+
+int ac_schema_heartbeat(wpg_t *pg, const char *discovery_key, const char *service,
+                        const char *instance, int port, const char *metadata_json)
+{
+    char *table = wpg_qualify(pg, "service_registrations");
+    char sql[768], portbuf[16];
+    const char *vals[5] = { discovery_key, service, instance, portbuf, metadata_json };
+    PGresult *res;
+    int ok;
+
+    if (!table)
+        return -1;
+    snprintf(portbuf, sizeof(portbuf), "%d", port);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO %s AS r (id, service_name, instance_name, host, port, status, metadata)"
+             " VALUES ($1, $2, $3, $5::jsonb->>'host', $4::int, 'running', $5::jsonb)"
+             " ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port,"
+             " status = 'running', metadata = EXCLUDED.metadata, last_heartbeat = now()",
+             table);
+    free(table);
+    res = wpg_exec(pg, sql, 5, vals);
+    ok = res && wpg_res_ok(res);
+    if (res && !ok)
+        log_warn("service_registrations heartbeat failed", "instance", instance,
+                 "error", PQresultErrorMessage(res));
+    PQclear(res);
+    return ok ? 0 : -1;
+}

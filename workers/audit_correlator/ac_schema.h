@@ -10,6 +10,12 @@
  * do not race. Returns 0 or -1 (logged). */
 int ac_schema_setup(wpg_t *pg, const char *schema, const char *instance);
 
+/* Upsert the instance's own row of service_registrations (the seed's table): the
+ * registration metadata and a last_heartbeat, so the table mirrors the discovery key.
+ * Returns 0 or -1 (PostgreSQL unavailable or refused; logged). */
+int ac_schema_heartbeat(wpg_t *pg, const char *discovery_key, const char *service,
+                        const char *instance, int port, const char *metadata_json);
+
 /* The columns of audit_events in order, for INSERT ... SELECT into the archive. */
 #define AC_EVENT_COLUMNS "id, trace_id, span_id, correlation_id, service_name, event_type, " \
     "\"timestamp\", duration_ms, status, metadata, tags, created_at, updated_at"

@@ -35,6 +35,7 @@ wpg_t *wrt_pg(wrt_t *rt) { return rt->pg; }
 wrd_t *wrt_redis(wrt_t *rt) { return rt->rd; }
 whttp_t *wrt_http(wrt_t *rt) { return rt->http; }
 struct event_base *wrt_base(wrt_t *rt) { return rt->base; }
+const char *wrt_registration(const wrt_t *rt) { return rt->reg_json; }
 
 static void do_register(wrt_t *rt)
 {

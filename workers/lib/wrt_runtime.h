@@ -36,5 +36,7 @@ wpg_t *wrt_pg(wrt_t *rt);
 wrd_t *wrt_redis(wrt_t *rt);
 whttp_t *wrt_http(wrt_t *rt);
 struct event_base *wrt_base(wrt_t *rt);
+/* The registration's JSON metadata (owned by the runtime). */
+const char *wrt_registration(const wrt_t *rt);
 
 #endif
