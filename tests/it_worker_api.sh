@@ -59,6 +59,8 @@ ok "health has a timestamp" sh -c "echo '$h' | jq -e '.timestamp|test(\"^[0-9]{4
 ok "health Content-Type is JSON" grep -qi '^content-type: application/json' "$T/h.hdr"
 is "$(http_code "$U/api/v1/health" -X POST)" 405 "POST /api/v1/health is 405"
 is "$(http_code "$U/nope")" 404 "unknown path is 404"
+is "$(http_code "$U/metrics" -X TRACE)" 405 "TRACE is 405, not 501"
+ok "405 carries Allow" sh -c "curl -s -D - -o /dev/null -X DELETE '$U/metrics' | grep -qi '^allow: GET'"
 
 # Registration key, TTL and metadata.
 key=services:audit-correlator:audit-correlator

@@ -227,9 +227,12 @@ whttp_t *whttp_new(struct event_base *base, const char *bind, int port, char *er
     evhttp_set_max_body_size(h->http, 2 * WHTTP_MAX_BODY + 1);
     evhttp_set_max_headers_size(h->http, WHTTP_MAX_HEADERS);
     evhttp_set_timeout(h->http, WHTTP_TIMEOUT_S);
+    /* Every method reaches the router, which answers 405 with Allow (evhttp would
+     * answer 501 to the ones it was not told about). */
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-                                        EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+                                        EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+                                        EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
     evhttp_set_default_content_type(h->http, "application/json");
     /* Read the rest of an oversized request so the client sees evhttp's 413. */
     evhttp_set_flags(h->http, EVHTTP_SERVER_LINGERING_CLOSE);
