@@ -12,6 +12,7 @@ MONITOR_IT = \
 	tests/it_monitor_health.sh \
 	tests/it_monitor_hostile.sh \
 	tests/it_monitor_deps.sh \
+	tests/it_monitor_liveness.sh \
 	tests/it_monitor_scale.sh \
 	tests/it_monitor_prometheus.sh
 TESTS += $(MONITOR_IT)

@@ -1,0 +1,51 @@
+#!/bin/sh
+# Flapping control and liveness: failures_before_unhealthy / successes_before_healthy
+# delay the verdict, restart_on_unhealthy = N restarts after N failed probes, an
+# instance without health_path follows its process, and an exit is seen at once.
+. "$srcdir/tests/lib/common.sh"
+. "$srcdir/tests/it_monitor_lib.sh"
+t_init monitor-liveness
+at_exit mon_dump_log
+
+for n in F R; do echo healthy >"$T/health-$n"; done
+mon_inventory 200ms 150ms
+mon_service tw "$TW" /api/v1/health
+mon_service plain "$TW" "" 'ready_after = 300ms'
+mon_instance tw-F tw "env = {\"TW_HEALTH_FILE=$T/health-F\"}" \
+    'failures_before_unhealthy = 4' 'successes_before_healthy = 3' 'critical = false'
+mon_instance tw-R tw "env = {\"TW_HEALTH_FILE=$T/health-R\"}" 'restart_on_unhealthy = 3' \
+    'critical = false' 'restart_delay = 100ms'
+mon_instance plain-P plain
+mon_start || { fail "instanced starts"; t_done; }
+
+ok "all ready" wait_for 10 health_is '[.instances[].status] | all(. == "healthy")'
+
+# tw-F: unhealthy only after 4 consecutive failures, healthy again after 3 successes.
+echo unhealthy >"$T/health-F"
+ok "tw-F: first failure seen, verdict kept" \
+    wait_for 10 inst_is tw-F '.consecutive_failures >= 1 and .consecutive_failures < 4 and .status == "healthy" and (.message | test("of 4 failures"))'
+ok "tw-F: unhealthy once 4 probes failed" \
+    wait_for 10 inst_is tw-F '.status == "unhealthy" and .consecutive_failures >= 4'
+echo healthy >"$T/health-F"
+ok "tw-F: still unhealthy after one good probe" \
+    wait_for 10 inst_is tw-F '.consecutive_failures == 0 and .status == "unhealthy"'
+ok "tw-F: healthy again after 3 good probes" wait_for 10 inst_is tw-F '.status == "healthy"'
+ok "tw-F was never restarted (restart_on_unhealthy = 0)" inst_is tw-F '.restarts == 0'
+
+# tw-R: restarted after 3 failed probes, by the supervisor.
+pid=$(mon_json /api/v1/instances/tw-R .pid)
+echo unhealthy >"$T/health-R"
+ok "tw-R is restarted after 3 consecutive failed probes" \
+    wait_for 10 inst_is tw-R ".restarts >= 1 and .pid != $pid"
+ok "the restart is logged with the reason" grep -q 'instance=tw-R.*consecutive failed health probes' "$T/instanced.log"
+echo healthy >"$T/health-R"
+ok "tw-R healthy again" wait_for 10 inst_is tw-R '.status == "healthy" and .state == "running"'
+
+# An instance without health_path: healthy while it runs; its exit is seen at once.
+ok "plain-P (no health_path) is healthy while running" inst_is plain-P '.status == "healthy" and .health_path == null'
+ppid=$(mon_json /api/v1/instances/plain-P .pid)
+kill -9 "$ppid"
+ok "plain-P's crash shows (unhealthy or restarted)" \
+    wait_for 10 inst_is plain-P "(.status == \"unhealthy\") or (.restarts >= 1)"
+ok "plain-P comes back healthy" wait_for 10 inst_is plain-P ".status == \"healthy\" and .pid != $ppid"
+t_done
