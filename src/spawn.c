@@ -275,14 +275,13 @@ static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent)
     child_fail(rep, STEP_EXEC);
 }
 
-pid_t spawn_run(const spawn_req_t *r, char *err, size_t errlen)
+pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen)
 {
     sigset_t all, old;
-    struct child_report rep;
     pid_t parent = getpid(), pid;
     int p[2], saved;
-    ssize_t n;
 
+    *report_fd = -1;
     if (pipe2(p, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         return -1;
@@ -302,21 +301,26 @@ pid_t spawn_run(const spawn_req_t *r, char *err, size_t errlen)
         snprintf(err, errlen, "fork: %s", strerror(saved));
         return -1;
     }
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    *report_fd = p[0];
+    return pid;
+}
+
+int spawn_report(int fd, char *err, size_t errlen)
+{
+    struct child_report rep;
+    ssize_t n;
+
     do
-        n = read(p[0], &rep, sizeof(rep));
+        n = read(fd, &rep, sizeof(rep));
     while (n < 0 && errno == EINTR);
-    close(p[0]);
     if (n == 0)
-        return pid; /* the pipe closed on exec */
-    /* The child failed before exec and exits with 127 right after its report: reap it
-     * here so that the SIGCHLD reaper never sees it as a worker exit. */
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+        return 1; /* closed by exec */
+    if (n < 0 && errno == EAGAIN)
+        return -1;
     if (n == (ssize_t)sizeof(rep))
-        snprintf(err, errlen, "%s %s: %s", step_name(rep.step),
-                 rep.step == STEP_EXEC ? r->path : rep.step == STEP_CHDIR ? r->cwd : "",
-                 strerror(rep.err));
+        snprintf(err, errlen, "%s: %s", step_name(rep.step), strerror(rep.err));
     else
         snprintf(err, errlen, "child died before exec");
-    return -1;
+    return 0;
 }

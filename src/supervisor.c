@@ -33,6 +33,9 @@ typedef struct inst_priv {
     struct event *restart_ev;   /* backoff delay */
     struct event *stop_ev;      /* stop_timeout after SIGTERM */
     struct event *ready_ev;     /* ready_after, for instances without health_path */
+    struct event *exec_ev;      /* the exec report pipe of a process just forked */
+    int exec_fd;                /* its read end, -1: no exec pending */
+    char exec_err[200];         /* the child failed before exec: why */
     pol_track_t track;
     logcap_t *log;
     long stop_timeout_ms;       /* of the config the process was started with */
@@ -170,6 +173,7 @@ static sup_instance_t *entry_new(supervisor_t *sup, const inv_instance_t *cfg, s
     in->last_exit_status = -1;
     p->sup = sup;
     p->in = in;
+    p->exec_fd = -1;
     p->stop_timeout_ms = cfg->policy.stop_timeout_ms;
     p->restart_ev = evtimer_new(sup->base, restart_cb, p);
     p->stop_ev = evtimer_new(sup->base, stop_timeout_cb, p);
@@ -210,6 +214,10 @@ static void entry_free(sup_instance_t *in)
     if (!in)
         return;
     p = PRIV(in);
+    if (p->exec_ev)
+        event_free(p->exec_ev);
+    if (p->exec_fd >= 0)
+        close(p->exec_fd);
     event_free(p->restart_ev);
     event_free(p->stop_ev);
     event_free(p->ready_ev);
@@ -253,6 +261,41 @@ static void wake_waiting(supervisor_t *sup)
 
 /* ---- spawning --------------------------------------------------------------------- */
 
+/* Read the exec report of in's new process, if still pending. blocking is 1 once the
+ * process has exited (the answer is then always there). On a confirmed exec the start
+ * is logged and the monitor told; on a failure the reason waits in exec_err for the
+ * reaper, which sees the child's exit 127. */
+static void exec_settle(supervisor_t *sup, sup_instance_t *in)
+{
+    inst_priv_t *p = PRIV(in);
+    int r;
+
+    if (p->exec_fd < 0)
+        return;
+    r = spawn_report(p->exec_fd, p->exec_err, sizeof(p->exec_err));
+    if (r < 0)
+        return;
+    if (p->exec_ev)
+        event_free(p->exec_ev);
+    p->exec_ev = NULL;
+    close(p->exec_fd);
+    p->exec_fd = -1;
+    if (r == 1) {
+        p->exec_err[0] = '\0';
+        log_info("worker started", "instance", in->name, "pid", LOG_INT(in->pid),
+                 "restarts", LOG_INT(in->restarts));
+        if (!p->retiring)
+            monitor_instance_started(sup, in);
+    }
+}
+
+static void exec_cb(evutil_socket_t fd, short what, void *arg)
+{
+    inst_priv_t *p = arg;
+    (void)fd, (void)what;
+    exec_settle(p->sup, p->in);
+}
+
 /* Build argv (owned by the caller, strings borrowed from cfg) and fork/exec.
  * 0 on success, -1 with the reason in err. */
 static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
@@ -265,6 +308,7 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     char **env = NULL, **argv = NULL;
     const char *path_env = NULL;
     pid_t pid;
+    int report_fd;
 
     if (!p->manual_next)
         pol_note_start(&p->track, &cfg->policy, mono_ms());
@@ -299,19 +343,25 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     req.cwd = cfg->data_dir;
     req.out_fd = logcap_child_fd(p->log);
     req.cred = &cred;
-    pid = spawn_run(&req, err, errlen);
+    pid = spawn_run(&req, &report_fd, err, errlen);
     if (pid < 0)
         goto fail;
     free(argv);
     inv_strv_free(env);
 
+    /* The exec is confirmed (or refuted) by the report pipe, on the loop: a child slow
+     * to be scheduled never stalls the supervisor. */
+    p->exec_fd = report_fd;
+    p->exec_err[0] = '\0';
+    p->exec_ev = event_new(sup->base, report_fd, EV_READ | EV_PERSIST, exec_cb, p);
+    if (!p->exec_ev || event_priority_set(p->exec_ev, PRIO_CONTROL) < 0 ||
+        event_add(p->exec_ev, NULL) < 0)
+        log_warn("cannot watch the exec of a worker", "instance", in->name);
     in->pid = pid;
     in->ready = 0;
     in->started_at = time(NULL);
     clock_gettime(CLOCK_MONOTONIC, &in->started_mono);
     in->waiting_for[0] = '\0';
-    log_info("worker started", "instance", in->name, "pid", LOG_INT(pid),
-             "restarts", LOG_INT(in->restarts));
     return 0;
 fail:
     free(argv);
@@ -378,7 +428,6 @@ static void dispatch(supervisor_t *sup, sup_instance_t *in, pol_event_t ev, int 
             set_state(in, SUP_STARTING);
             if (!in->cfg->policy.health_path)
                 arm(p->ready_ev, in->cfg->policy.ready_after_ms);
-            monitor_instance_started(sup, in);
         } else {
             log_error("worker failed to start", "instance", in->name, "error", err);
             snprintf(in->last_exit, sizeof(in->last_exit), "failed to start: %.70s", err);
@@ -482,6 +531,20 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
 
     if (!in) {
         log_debug("reaped an unknown child", "pid", LOG_INT(pid));
+        return;
+    }
+    exec_settle(sup, in);
+    if (PRIV(in)->exec_err[0] && ri == (size_t)-1) {
+        /* It never ran: a failed start, not an exit. */
+        in->pid = 0;
+        in->last_exit_status = -1;
+        log_error("worker failed to start", "instance", in->name, "error", PRIV(in)->exec_err,
+                  "command", in->cfg->service->command);
+        snprintf(in->last_exit, sizeof(in->last_exit), "failed to start: %.70s",
+                 PRIV(in)->exec_err);
+        logcap_note(PRIV(in)->log, "[instanced] failed to start");
+        PRIV(in)->exec_err[0] = '\0';
+        dispatch(sup, in, PEV_EXIT, status, 1);
         return;
     }
     pol_describe_exit(status, cause, sizeof(cause));

@@ -15,6 +15,12 @@ service "gone" {
     restart_delay = 50ms
     start_limit_burst = 3
 }
+service "noexec" {
+    command = "$T/not-executable"
+    instance_prefix = "noexec"
+    restart_delay = 50ms
+    start_limit_burst = 2
+}
 instance "tw-steady" { service = "tw" }
 instance "tw-crash"  { service = "tw"  env = {"TW_EXIT_AFTER_MS=0", "TW_EXIT_CODE=3"} }
 instance "tw-config" { service = "tw"  env = {"TW_EXIT_AFTER_MS=0", "TW_EXIT_CODE=78"} }
@@ -22,7 +28,10 @@ instance "tw-abort"  { service = "tw"  env = {"TW_EXIT_AFTER_MS=200", "TW_EXIT_S
                        restart = "never" }
 instance "tw-clean"  { service = "tw"  env = {"TW_EXIT_AFTER_MS=200"}  restart = "on-failure" }
 instance "gone-x"    { service = "gone" }
+instance "noexec-x"  { service = "noexec" }
 EOF
+printf '#!/bin/sh\nexit 0\n' >"$T/not-executable"
+chmod 0644 "$T/not-executable"
 sup_start "$T/inv.conf" || fail "instanced starts"
 
 # kill -9: a new PID, a restart counted and the cause decoded.
@@ -61,8 +70,13 @@ ok "restart=on-failure after exit 0: not restarted" wait_for 5 grep -q 'msg="wor
 is "$(nlog 'msg="worker started" instance=tw-clean ')" 1 "on-failure clean exit: one start"
 
 # A missing command: each attempt is a failed start with the reason, then failed.
-ok "missing command: reason logged" grep -q 'msg="worker failed to start" instance=gone-x error=".*no-such-binary: No such file or directory"' "$T/sup.log"
+ok "missing command: reason logged" grep -q 'msg="worker failed to start" instance=gone-x error="exec: No such file or directory" command=.*/no-such-binary' "$T/sup.log"
 ok "missing command: failed after its burst of 3" wait_for 5 grep -q 'msg="instance failed" instance=gone-x reason="start limit hit (3 starts' "$T/sup.log"
+
+# An exec failure in the child comes back through the report pipe: a failed start.
+ok "exec failure: reason logged" wait_for 5 grep -q 'msg="worker failed to start" instance=noexec-x error="exec: Permission denied"' "$T/sup.log"
+ok "exec failure: failed after its burst of 2" wait_for 5 grep -q 'msg="instance failed" instance=noexec-x reason="start limit hit (2 starts' "$T/sup.log"
+is "$(nlog 'msg="worker (started|exited)" instance=noexec-x ')" 0 "exec failure: never logged as started or exited"
 
 # No respawn after failed: absence cannot be polled for; give it a second (longer
 # than any backoff so far) and compare.
