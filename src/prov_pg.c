@@ -578,8 +578,9 @@ static int longer_claim(const ppg_spec_t *sp, const char *name)
 }
 
 /* The legacy migration rule (doc/isolation.md): every table of a legacy schema mapped
- * to this instance, and every table of public owned by the instance's role or named
- * "<schema>_..." (the longest matching schema wins), moves into the instance schema. */
+ * to this instance, and every table of public owned by the instance's role, named
+ * "<schema>_..." (the longest matching schema wins) or known to be its (the seed's
+ * tables), moves into the instance schema. */
 static int migrate_legacy(prov_pg_t *pg, prov_report_t *rep, const ppg_spec_t *sp,
                           const char *s, const char *r, char *err, size_t errlen)
 {
@@ -602,17 +603,30 @@ static int migrate_legacy(prov_pg_t *pg, prov_report_t *rep, const ppg_spec_t *s
     if (rc < 0)
         return -1;
 
-    const char *p[] = { sp->role, sp->schema };
+    /* The known names as a text[] literal; they are plain identifiers. */
+    char known[1024] = "{";
+    size_t off = 1;
+    for (const char *const *k = sp->known; k && *k; k++) {
+        int n = snprintf(known + off, sizeof(known) - off, "%s\"%s\"", off > 1 ? "," : "", *k);
+        if (n < 0 || (size_t)n >= sizeof(known) - off || strpbrk(*k, "\"\\{},"))
+            return fail(err, errlen, "known table list too long or not plain");
+        off += (size_t)n;
+    }
+    snprintf(known + off, sizeof(known) - off, "}");
+
+    const char *p[] = { sp->role, sp->schema, known };
     res = query(pg,
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "SELECT c.relname, c.relname = ANY ($3::text[]) "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
                 "AND (c.relowner = (SELECT oid FROM pg_roles WHERE rolname = $1) "
-                "OR left(c.relname, length($2) + 1) = $2 || '_') ORDER BY 1",
-                2, p, err, errlen);
+                "OR left(c.relname, length($2) + 1) = $2 || '_' "
+                "OR c.relname = ANY ($3::text[])) ORDER BY 1",
+                3, p, err, errlen);
     if (!res)
         return -1;
     for (int i = 0; i < PQntuples(res) && rc == 0; i++)
-        if (!longer_claim(sp, PQgetvalue(res, i, 0)))
+        if (strcmp(PQgetvalue(res, i, 1), "t") == 0 || !longer_claim(sp, PQgetvalue(res, i, 0)))
             rc = move_table(pg, rep, sp, s, r, "public", PQgetvalue(res, i, 0), err, errlen);
     PQclear(res);
     return rc;

@@ -48,6 +48,7 @@ typedef struct ppg_spec {
     const char *password;        /* NULL: keep the role's password (must exist) */
     const char *const *legacy;   /* legacy schemas mapped to this instance, NULL-terminated */
     const char *const *schemas;  /* every instance's schema, NULL-terminated */
+    const char *const *known;    /* names of public tables known to be its, or NULL */
 } ppg_spec_t;
 
 /* Everything for one instance, inside a unit. 0 or -1 with err. */

@@ -125,6 +125,26 @@ static const inv_instance_t *legacy_owner(const inventory_t *inv, const char *le
     return NULL;
 }
 
+/* Tables of the seed that sit in public under names no rule above would tie to their
+ * service: the singleton of that service gets them (the same list as the
+ * audit-correlator worker's own move, workers/audit_correlator/ac_schema.c, which a
+ * provisioned role could not do: it does not own them). */
+static const struct {
+    const char *service;
+    const char *const tables[8];
+} seed_tables[] = {
+    { "audit-correlator", { "audit_events", "service_registrations", "audit_correlations",
+                            "service_metrics", "audit_events_archive", NULL } },
+};
+
+static const char *const *known_tables(const inv_instance_t *in)
+{
+    for (size_t i = 0; i < sizeof(seed_tables) / sizeof(seed_tables[0]); i++)
+        if (in->singleton && strcmp(in->service->name, seed_tables[i].service) == 0)
+            return seed_tables[i].tables;
+    return NULL;
+}
+
 /* Generate a password, or reuse the one in the file when allowed. */
 static int pick_password(run_t *r, const char *url, const char *user, int *from_file,
                          char out[CRED_PASSWORD_LEN + 1])
@@ -320,7 +340,7 @@ static void provision_instance(run_t *r, const inv_instance_t *in, const char *c
     if (r->pg) {
         ppg_spec_t spec = { .instance = in->name, .schema = in->schema, .role = role,
                             .password = send_pg ? pg_pw : NULL, .legacy = legacy,
-                            .schemas = schemas };
+                            .schemas = schemas, .known = known_tables(in) };
         if (ppg_begin(r->pg, err, sizeof(err)) < 0) {
             run_error(r, "%s", err);
             goto out;

@@ -56,6 +56,8 @@ CREATE TABLE public.audit_events (id serial PRIMARY KEY, msg text);
 INSERT INTO public.audit_events (msg) VALUES ('a'), ('b'), ('c');
 CREATE TABLE public.audit_correlations (id int);
 INSERT INTO public.audit_correlations VALUES (1), (2);
+CREATE TABLE public.service_registrations (id int, name text);
+INSERT INTO public.service_registrations VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
 CREATE TABLE public.unrelated (id int);
 CREATE SCHEMA audit_correlator;
 CREATE TABLE audit_correlator.service_metrics (id int, v float8);
@@ -111,7 +113,8 @@ ok "first run reports its changes" grep -q '^\[provision\] [0-9]* changes made' 
 is "$(count audit.audit_events)" "3" "legacy: public.audit_events moved into audit with its rows"
 is "$(count audit.audit_correlations)" "2" "legacy: public.audit_correlations moved into audit"
 is "$(count audit.service_metrics)" "2" "legacy: audit_correlator.service_metrics moved into audit"
-is "$(psql_admin -tAc "SELECT to_regclass('public.audit_events') IS NULL AND to_regclass('audit_correlator.service_metrics') IS NULL")" \
+is "$(count audit.service_registrations)" "4" "legacy: the seed's public.service_registrations moved into audit"
+is "$(psql_admin -tAc "SELECT to_regclass('public.audit_events') IS NULL AND to_regclass('public.service_registrations') IS NULL AND to_regclass('audit_correlator.service_metrics') IS NULL")" \
     "t" "legacy: the old tables are gone"
 is "$(psql_admin -tAc "SELECT to_regclass('public.unrelated') IS NOT NULL")" "t" "legacy: unrelated public tables stay"
 is "$(psql_admin -tAc "SELECT relowner::regrole FROM pg_class WHERE oid = 'audit.audit_events_id_seq'::regclass")" \

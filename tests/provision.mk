@@ -3,7 +3,8 @@
 PROVISION_TESTS = \
 	tests/it_provision_walls.sh \
 	tests/it_provision_idempotent.sh \
-	tests/it_provision_failure.sh
+	tests/it_provision_failure.sh \
+	tests/it_provision_worker.sh
 TESTS += $(PROVISION_TESTS)
 EXTRA_DIST += $(PROVISION_TESTS)
 
