@@ -8,6 +8,7 @@ tests_unit_worker_CPPFLAGS = $(WORKER_CPPFLAGS)
 tests_unit_worker_LDADD = $(WORKER_LIBS) $(CUNIT_LIBS)
 TESTS += tests/unit_worker
 
-TESTS += tests/it_worker_api.sh tests/it_worker_isolation.sh tests/it_worker_outage.sh
+TESTS += tests/it_worker_api.sh tests/it_worker_isolation.sh tests/it_worker_outage.sh \
+	tests/it_worker_fleet.sh
 EXTRA_DIST += tests/it_worker_lib.sh tests/it_worker_api.sh tests/it_worker_isolation.sh \
-	tests/it_worker_outage.sh
+	tests/it_worker_outage.sh tests/it_worker_fleet.sh
