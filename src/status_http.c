@@ -56,7 +56,8 @@ static void reply(struct evhttp_request *req, int code, const char *reason, cons
 /* Send a JSON value (stolen) with a trailing newline. */
 static void reply_json(struct evhttp_request *req, int code, const char *reason, json_t *v)
 {
-    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6)) : NULL;
+    size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6);
+    char *s = v ? json_dumps(v, flags) : NULL;
 
     json_decref(v);
     if (!s) {
