@@ -87,6 +87,8 @@ static void test_redis_url(void)
         { "redis://:s3cret@redis:6380/2", 0, "redis", 6380, 2, "", "s3cret" },
         { "redis://audit:pw@h", 0, "h", 6379, 0, "audit", "pw" },
         { "redis://", 0, "127.0.0.1", 6379, 0, "", "" },
+        { "redis://u%2Fx:p%40ss%3A@h:1/3", 0, "h", 1, 3, "u/x", "p@ss:" },
+        { "redis://:bad%zz@h", -1, NULL, 0, 0, NULL, NULL },
         { "http://x", -1, NULL, 0, 0, NULL, NULL },
         { "redis://h:0", -1, NULL, 0, 0, NULL, NULL },
         { "redis://h:6379/x", -1, NULL, 0, 0, NULL, NULL },

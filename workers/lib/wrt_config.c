@@ -111,6 +111,36 @@ void wcfg_log(const wcfg_t *c)
              "postgres_url", c->postgres_url, "redis_url", c->redis_url);
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode s in place (userinfo of a URL); -1 on a bad escape or a NUL. */
+static int pct_decode(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        if (*s == '%') {
+            int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            *o++ = (char)(hi * 16 + lo);
+            s += 2;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+    return 0;
+}
+
 int wcfg_parse_redis_url(const char *url, wcfg_redis_url_t *out, char *err, size_t errlen)
 {
     const char *p, *at, *hostend, *slash;
@@ -137,6 +167,8 @@ int wcfg_parse_redis_url(const char *url, wcfg_redis_url_t *out, char *err, size
                 return fail(err, errlen, "REDIS_URL password is too long");
             memcpy(out->password, p, n);
         }
+        if (pct_decode(out->user) < 0 || pct_decode(out->password) < 0)
+            return fail(err, errlen, "REDIS_URL credentials have a bad %%-escape");
         p = at + 1;
     }
     hostend = p;
