@@ -27,10 +27,10 @@ static void emit(prov_report_t *r, log_level_t lvl, const char *kind, const char
         FILE *f = lvl >= LOG_LVL_WARN ? stderr : r->out;
         fprintf(f, "[%s] %s%s%s\n", r->scope, kind ? kind : "", kind ? ": " : "", masked);
         fflush(f);
+    } else if (kind) {
+        log_kv(lvl, "provision change", "scope", r->scope, "kind", kind, "what", masked, NULL);
     } else {
-        log_kv(lvl, kind ? "provision change" : "provision", "scope", r->scope,
-               kind ? "kind" : "text", kind ? kind : masked, kind ? "what" : NULL, masked,
-               NULL);
+        log_kv(lvl, masked, "scope", r->scope, NULL);
     }
 }
 

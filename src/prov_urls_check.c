@@ -2,7 +2,8 @@
  *
  * `prov-urls-check FILE INSTANCE` prints POSTGRES_URL= and REDIS_URL= lines as the
  * supervisor would put them in the worker's environment, or "error: ..." and exits 1.
- * Built for `make check` only: it prints secrets, which is the point of the test. */
+ * `prov-urls-check --apply FILE` calls prov_apply() as the supervisor does, its log on
+ * stderr. Built for `make check` only: it prints secrets, the point of the test. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,7 +12,27 @@
 #include <string.h>
 
 #include "inventory.h"
+#include "log.h"
 #include "provision.h"
+
+static int apply(const char *path)
+{
+    inv_errors_t errs;
+    inventory_t *inv;
+    char err[1024];
+    int rc;
+
+    inv_errors_init(&errs);
+    inv = inv_load(path, &errs);
+    inv_errors_free(&errs);
+    if (!inv)
+        return 1;
+    log_setup(LOG_LVL_DEBUG, 2);
+    rc = prov_apply(inv, 0, err, sizeof(err));
+    printf("prov_apply=%d err=%s\n", rc, err);
+    inv_free(inv);
+    return rc < 0 ? 1 : 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -21,6 +42,8 @@ int main(int argc, char **argv)
     char *pg = NULL, *rd = NULL;
     int rc = 1;
 
+    if (argc == 3 && strcmp(argv[1], "--apply") == 0)
+        return apply(argv[2]);
     if (argc != 3) {
         fprintf(stderr, "usage: prov-urls-check FILE INSTANCE\n");
         return 2;

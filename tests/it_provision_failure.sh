@@ -92,6 +92,22 @@ is "$?" "0" "once the cause is gone, the next run succeeds"
 is "$(psql_admin -tAc 'SELECT count(*) FROM exchange_binance.exchange_binance_orders')" "0" "and moves the legacy table"
 ok "the instance that was fine stays unchanged" grep -q '^\[exchange-OKX\] unchanged$' "$T/out"
 
+# --- two runs at once are serialised (advisory lock): one works, the other finds it done ---
+inventory "$T/twin.conf" "$PG_URL" "$REDIS_URL" 'instance "exchange-Bitstamp" {
+    service = "exchange-simulator"
+    port    = 8086
+}'
+"$CTL" provision -c "$T/twin.conf" >"$T/twin1" 2>&1 &
+p1=$!
+"$CTL" provision -c "$T/twin.conf" >"$T/twin2" 2>&1 &
+p2=$!
+wait "$p1"; r1=$?
+wait "$p2"; r2=$?
+is "$r1 $r2" "0 0" "two concurrent runs both succeed"
+is "$(cat "$T/twin1" "$T/twin2" | grep -c '^\[exchange-Bitstamp\] unchanged$')" "1" \
+    "exactly one of them finds the new instance already provisioned"
+is "$(psql_admin -tAc "SELECT count(*) FROM pg_roles WHERE rolname = 'inst_exchange_bitstamp'")" "1" "one role"
+
 # --- a role made by someone else is not taken over ---
 psql_admin -c 'CREATE ROLE inst_exchange_kraken LOGIN' >/dev/null
 inventory "$T/kraken.conf" "$PG_URL" "$REDIS_URL" 'instance "exchange-Kraken" {

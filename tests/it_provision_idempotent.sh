@@ -141,6 +141,11 @@ is "$(count audit.audit_events)" "4" "legacy: the second run moves nothing"
 "$CTL" provision -c "$T/inv.conf" --dry-run >"$T/dry2" 2>&1
 is "$(tail -n 1 "$T/dry2")" "[provision] nothing changed (dry run)" "a dry run after provisioning has nothing to do"
 
+# --- prov_apply(), as the supervisor calls it: logfmt through log_kv ---
+"$top_builddir/src/prov-urls-check" --apply "$T/inv.conf" >"$T/apply.out" 2>"$T/apply.log"
+is "$(cat "$T/apply.out")" "prov_apply=0 err=" "prov_apply() returns 0 with an empty error"
+ok "prov_apply() logs logfmt lines" grep -q 'level=info msg="nothing changed" scope=provision$' "$T/apply.log"
+
 # --- a lost credential file: a new password for that instance only ---
 cp "$CRED/exchange-OKX.env" "$T/okx-old.env"
 rm "$CRED/exchange-OKX.env"
@@ -183,6 +188,7 @@ cat "$CRED"/*.env "$T/okx-old.env" | sed -n 's|^[A-Z_]*=[a-z]*://[^:]*:\([^@]*\)
 is "$(sort -u "$T/passwords" | wc -l)" "$(wc -l <"$T/passwords")" "passwords are all different"
 ok "no password in the PostgreSQL server log" sh -c "! grep -qF -f '$T/passwords' '$PG_LOG'"
 ok "no password in any instancectl output" sh -c "! cat '$T'/dry* '$T'/run* '$T/rot' '$T/rm' '$T'/prune* | grep -qF -f '$T/passwords'"
+ok "no password in prov_apply()'s log" sh -c "! grep -qF -f '$T/passwords' '$T/apply.log'"
 ok "cmdlines were sampled while instancectl ran" test -s "$T/cmdlines"
 ok "no password in any /proc/*/cmdline" sh -c "! grep -qF -f '$T/passwords' '$T/cmdlines'"
 t_done
