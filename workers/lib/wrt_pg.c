@@ -66,18 +66,65 @@ static void notice_cb(void *arg, const char *msg)
     log_debug("PostgreSQL notice", "instance", pg->cfg->instance, "notice", buf);
 }
 
+/* Send one statement and wait for its result at most timeout_ms. libpq's blocking
+ * calls wait forever on a server that stopped answering (statement_timeout is
+ * enforced by that very server), so the wait is a poll() with a deadline; on expiry
+ * the connection is abandoned, which also ends the server-side transaction. */
+static PGresult *exec_bounded(PGconn *conn, const char *sql, int n, const char *const *vals,
+                              int timeout_ms, int *timed_out)
+{
+    struct timespec start, now;
+    PGresult *res = NULL, *r;
+
+    *timed_out = 0;
+    if (!PQsendQueryParams(conn, sql, n, NULL, vals, NULL, NULL, 0))
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        while (PQisBusy(conn)) {
+            struct pollfd p = { PQsocket(conn), POLLIN, 0 };
+            long left;
+            int rc;
+
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            left = timeout_ms - ((now.tv_sec - start.tv_sec) * 1000 +
+                                 (now.tv_nsec - start.tv_nsec) / 1000000);
+            if (left <= 0) {
+                *timed_out = 1;
+                PQclear(res);
+                return NULL;
+            }
+            rc = poll(&p, 1, (int)left);
+            if (rc < 0 && errno != EINTR)
+                goto broken;
+            if (rc > 0 && !PQconsumeInput(conn))
+                goto broken;
+        }
+        r = PQgetResult(conn);
+        if (!r)
+            return res;
+        /* One statement gives one result; keep the last (an error if any). */
+        PQclear(res);
+        res = r;
+    }
+broken:
+    PQclear(res);
+    return NULL;
+}
+
 /* The schema must exist; a worker started by hand against a database that was not
  * provisioned creates it (which needs CREATE on the database). */
 static int validate_schema(wpg_t *pg, PGconn *conn)
 {
     const char *vals[1] = { pg->cfg->schema };
-    PGresult *res = PQexecParams(conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1,
-                                 NULL, vals, NULL, NULL, 0);
+    int timed_out;
+    PGresult *res = exec_bounded(conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1,
+                                 vals, WPG_QUERY_TIMEOUT_MS, &timed_out);
     int found = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
     int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 
     if (!ok)
-        set_error(pg, PQresultErrorMessage(res));
+        set_error(pg, res ? PQresultErrorMessage(res) : "no answer to the schema check");
     PQclear(res);
     if (!ok)
         return -1;
@@ -88,10 +135,10 @@ static int validate_schema(wpg_t *pg, PGconn *conn)
             return -1;
         snprintf(sql, sizeof(sql), "CREATE SCHEMA IF NOT EXISTS %s", id);
         PQfreemem(id);
-        res = PQexec(conn, sql);
+        res = exec_bounded(conn, sql, 0, NULL, WPG_QUERY_TIMEOUT_MS, &timed_out);
         ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         if (!ok) {
-            set_error(pg, PQresultErrorMessage(res));
+            set_error(pg, res ? PQresultErrorMessage(res) : "no answer to CREATE SCHEMA");
             log_error("PostgreSQL schema does not exist and cannot be created",
                       "instance", pg->cfg->instance, "schema", pg->cfg->schema,
                       "error", pg->error);
@@ -227,52 +274,6 @@ int wpg_res_ok(const PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-}
-
-/* Send one statement and wait for its result at most timeout_ms. libpq's blocking
- * calls wait forever on a server that stopped answering (statement_timeout is
- * enforced by that very server), so the wait is a poll() with a deadline; on expiry
- * the connection is abandoned, which also ends the server-side transaction. */
-static PGresult *exec_bounded(PGconn *conn, const char *sql, int n, const char *const *vals,
-                              int timeout_ms, int *timed_out)
-{
-    struct timespec start, now;
-    PGresult *res = NULL, *r;
-
-    *timed_out = 0;
-    if (!PQsendQueryParams(conn, sql, n, NULL, vals, NULL, NULL, 0))
-        return NULL;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
-        while (PQisBusy(conn)) {
-            struct pollfd p = { PQsocket(conn), POLLIN, 0 };
-            long left;
-            int rc;
-
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            left = timeout_ms - ((now.tv_sec - start.tv_sec) * 1000 +
-                                 (now.tv_nsec - start.tv_nsec) / 1000000);
-            if (left <= 0) {
-                *timed_out = 1;
-                PQclear(res);
-                return NULL;
-            }
-            rc = poll(&p, 1, (int)left);
-            if (rc < 0 && errno != EINTR)
-                goto broken;
-            if (rc > 0 && !PQconsumeInput(conn))
-                goto broken;
-        }
-        r = PQgetResult(conn);
-        if (!r)
-            return res;
-        /* One statement gives one result; keep the last (an error if any). */
-        PQclear(res);
-        res = r;
-    }
-broken:
-    PQclear(res);
-    return NULL;
 }
 
 PGresult *wpg_exec_timeout(wpg_t *pg, const char *sql, int n, const char *const *vals,
