@@ -263,8 +263,8 @@ int ppg_role_state(prov_pg_t *pg, const char *role, ppg_role_state_t *state, cha
 
 #define ROLE_ATTRS "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS"
 
-/* The role exists with ROLE_ATTRS, its comment and (when password is set) that
- * password; a missing role needs a password. */
+/* The role exists with ROLE_ATTRS, its comment (NULL: leave the comment alone) and
+ * (when password is set) that password; a missing role needs a password. */
 static int ensure_role(prov_pg_t *pg, prov_report_t *rep, const char *role,
                        const char *password, const char *comment, char *err, size_t errlen)
 {
@@ -286,7 +286,7 @@ static int ensure_role(prov_pg_t *pg, prov_report_t *rep, const char *role,
         return -1;
     exists = PQntuples(res) > 0;
     attrs_ok = exists && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    comment_ok = exists && strcmp(PQgetvalue(res, 0, 1), comment) == 0;
+    comment_ok = !comment || (exists && strcmp(PQgetvalue(res, 0, 1), comment) == 0);
     PQclear(res);
 
     if (!exists && !password)
@@ -372,14 +372,14 @@ static int ensure_db_connect(prov_pg_t *pg, prov_report_t *rep, const char *role
     return 0;
 }
 
-int ppg_global(prov_pg_t *pg, prov_report_t *rep, const char *monitor_password, char *err,
-               size_t errlen)
+int ppg_global(prov_pg_t *pg, prov_report_t *rep, const char *monitor_password, int adopt,
+               char *err, size_t errlen)
 {
     PGresult *res;
     int v;
 
-    if (ensure_role(pg, rep, PROV_MONITOR_ROLE, monitor_password, COMMENT_PREFIX "monitor",
-                    err, errlen) < 0)
+    if (ensure_role(pg, rep, PROV_MONITOR_ROLE, monitor_password,
+                    adopt ? COMMENT_PREFIX "monitor" : NULL, err, errlen) < 0)
         return -1;
 
     /* PUBLIC may neither connect to this database nor make temporary tables in it:

@@ -36,10 +36,11 @@ void ppg_rollback(prov_pg_t *pg);
 
 /* Database-wide settings, inside a unit: the monitoring role (created with
  * monitor_password when absent; its password is changed only when monitor_password is
- * set and the role exists), CONNECT and TEMP revoked from PUBLIC here and CONNECT on
- * the other databases, no CREATE on public for PUBLIC. 0 or -1 with err. */
-int ppg_global(prov_pg_t *pg, prov_report_t *rep, const char *monitor_password, char *err,
-               size_t errlen);
+ * set and the role exists; marked as instanced's only when adopt is set, so that a
+ * monitor role someone else made stays theirs), CONNECT and TEMP revoked from PUBLIC
+ * here and CONNECT on the other databases, no CREATE on public for PUBLIC. 0 or -1. */
+int ppg_global(prov_pg_t *pg, prov_report_t *rep, const char *monitor_password, int adopt,
+               char *err, size_t errlen);
 
 typedef struct ppg_spec {
     const char *instance;

@@ -241,7 +241,8 @@ static void provision_global(run_t *r)
         run_error(r, "%s", err);
         goto out;
     }
-    if (ppg_global(r->pg, &r->rep, send ? pw : NULL, err, sizeof(err)) < 0 ||
+    if (ppg_global(r->pg, &r->rep, send ? pw : NULL, st != PPG_ROLE_FOREIGN, err,
+                   sizeof(err)) < 0 ||
         (content && (staged = stage_file(r, path, content, geteuid(), getegid())) < 0) ||
         ppg_commit(r->pg, err, sizeof(err)) < 0) {
         if (staged >= 0)

@@ -110,6 +110,18 @@ is "$(psql_admin -tAc "SELECT count(*) FROM pg_roles WHERE rolname = 'inst_excha
 
 # --- a role made by someone else is not taken over ---
 psql_admin -c 'CREATE ROLE inst_exchange_kraken LOGIN' >/dev/null
+# The seed's scripts made monitor_user themselves: its grants are managed, its password
+# is not (before this, the earlier runs made it ours: make it someone else's again).
+rm -f "$CRED/monitor_user.env"
+psql_admin -c "COMMENT ON ROLE monitor_user IS 'made by the seed'; ALTER ROLE monitor_user PASSWORD 'seed-password'" >/dev/null
+verifier() { psql_admin -tAc "SELECT rolpassword || coalesce(shobj_description(oid, 'pg_authid'), '') FROM pg_authid WHERE rolname = 'monitor_user'"; }
+v0=$(verifier)
+"$CTL" provision -c "$T/inv.conf" >"$T/mon1" 2>&1
+"$CTL" provision -c "$T/inv.conf" >"$T/mon2" 2>&1
+is "$(verifier)" "$v0" "a monitor_user made by someone else keeps its password and comment"
+ok "and it is said so" grep -q 'role monitor_user exists and was not made by instanced' "$T/mon1"
+is "$(tail -n 1 "$T/mon2")" "[provision] nothing changed" "a foreign monitor_user: the next run changes nothing"
+ok "no credential file for a foreign monitor_user" test ! -e "$CRED/monitor_user.env"
 inventory "$T/kraken.conf" "$PG_URL" "$REDIS_URL" 'instance "exchange-Kraken" {
     service = "exchange-simulator"
     port    = 8084
