@@ -25,6 +25,23 @@ CREATE TABLE public.service_metrics (id BIGSERIAL PRIMARY KEY, service_name TEXT
 INSERT INTO public.service_metrics (service_name, metric_name, metric_value) VALUES ('x', 'm', 1);
 SQL
 
+# A bad environment is a configuration error: exit 78 (EX_CONFIG, "do not respawn").
+SERVICE_NAME='Bad Name' HTTP_PORT=1 "$top_builddir/workers/audit-correlator" 2>"$T/bad.log"
+is "$?" 78 "bad SERVICE_NAME exits 78"
+ok "and says why" grep -q 'msg="invalid worker configuration".*invalid service name' "$T/bad.log"
+SERVICE_NAME=audit-correlator REDIS_URL=http://x HTTP_PORT=$(free_port) \
+    "$top_builddir/workers/audit-correlator" 2>"$T/bad2.log"
+is "$?" 78 "bad REDIS_URL exits 78"
+busy=$(free_port)
+python3 -c "import socket,time,sys; s=socket.socket(); s.bind(('127.0.0.1',$busy)); s.listen(); time.sleep(5)" &
+holder=$!
+at_exit "kill $holder 2>/dev/null"
+wait_for 5 sh -c "! python3 -c \"import socket; socket.socket().bind(('127.0.0.1',$busy))\" 2>/dev/null"
+SERVICE_NAME=audit-correlator HTTP_BIND=127.0.0.1 HTTP_PORT=$busy POSTGRES_URL=$PG_URL \
+    REDIS_URL=$REDIS_URL "$top_builddir/workers/audit-correlator" 2>"$T/busy.log"
+is "$?" 1 "port in use exits 1"
+kill $holder 2>/dev/null
+
 # A password in both URLs: it must never reach the log.
 PASS=Sup3rSecretPw
 # (statement logging off for this session only, or the test itself would log it)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,7 +244,7 @@ int wrt_main(const wrt_hooks_t *hooks)
     rt->started = time(NULL);
     if (wcfg_load(&rt->cfg, wcfg_environ, NULL, err, sizeof(err)) < 0) {
         log_error("invalid worker configuration", "error", err);
-        return 1;
+        return EX_CONFIG;
     }
     if (log_parse_level(c->log_level, &lvl) == 0)
         log_setup(lvl, 2);
@@ -261,7 +262,7 @@ int wrt_main(const wrt_hooks_t *hooks)
     if (wrd_start(rt->rd, err, sizeof(err)) < 0) {
         log_error("invalid worker configuration", "instance", c->instance, "error", err);
         teardown(rt);
-        return 1;
+        return EX_CONFIG;
     }
     event_base_dispatch(rt->base);
     if (hooks->teardown)

@@ -27,8 +27,8 @@ typedef struct wrt_hooks {
 } wrt_hooks_t;
 
 /* Load the environment, connect, serve until SIGTERM/SIGINT. Returns the exit
- * status: 0 after a graceful stop, 1 when startup failed (bad configuration,
- * port in use). */
+ * status: 0 after a graceful stop; 78 (EX_CONFIG, the supervisor's "do not
+ * respawn") for a bad environment; 1 when startup failed otherwise (port in use). */
 int wrt_main(const wrt_hooks_t *hooks);
 
 const wcfg_t *wrt_cfg(const wrt_t *rt);
