@@ -37,6 +37,7 @@ struct logcap {
     size_t outlen, outcap;
     long long window_ms;     /* start of the current 1 s rate window */
     long long window_bytes;
+    long long rate_bytes;
     long long stalled_until_ms;
     unsigned long episode_dropped; /* dropped since the last note */
     unsigned long *dropped;
@@ -181,8 +182,8 @@ static void note_resumed(logcap_t *lc)
 
     if (lc->episode_dropped == 0)
         return;
-    snprintf(msg, sizeof(msg), "[instanced] dropped %lu bytes of output (flood over %ld bytes/s "
-             "or a stalled disk)", lc->episode_dropped, LOGCAP_RATE_BYTES);
+    snprintf(msg, sizeof(msg), "[instanced] dropped %lu bytes of output (flood over %lld bytes/s "
+             "or a stalled disk)", lc->episode_dropped, lc->rate_bytes);
     log_warn("worker output dropped", "instance", lc->name,
              "bytes", LOG_INT(lc->episode_dropped), "total", LOG_INT(*lc->dropped));
     lc->episode_dropped = 0;
@@ -230,7 +231,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
         lc->window_bytes = 0;
     }
     lc->window_bytes += n;
-    if (lc->window_bytes > LOGCAP_RATE_BYTES || now < lc->stalled_until_ms) {
+    if (lc->window_bytes > lc->rate_bytes || now < lc->stalled_until_ms) {
         if (lc->episode_dropped == 0 && lc->linelen > 0) {
             /* Keep what came before the gap as its own line, not glued to what follows. */
             emit(lc, lc->line, lc->linelen);
@@ -245,8 +246,9 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     flush_out(lc);
 }
 
-logcap_t *logcap_new(struct event_base *base, int prio, const char *name, int mirror_fd,
-                     int colour, unsigned long *dropped, char *err, size_t errlen)
+logcap_t *logcap_new(struct event_base *base, int prio, const char *name, long long rate_bytes,
+                     int mirror_fd, int colour, unsigned long *dropped, char *err,
+                     size_t errlen)
 {
     logcap_t *lc = calloc(1, sizeof(*lc));
     int p[2];
@@ -263,6 +265,7 @@ logcap_t *logcap_new(struct event_base *base, int prio, const char *name, int mi
     lc->mirror_fd = mirror_fd;
     lc->colour = colour;
     lc->dropped = dropped;
+    lc->rate_bytes = rate_bytes > 0 ? rate_bytes : LOGCAP_RATE_BYTES;
     lc->outcap = 2 * READ_CHUNK + 64 * TS_LEN;
     lc->max_bytes = 10LL << 20;
     lc->backups = 5;

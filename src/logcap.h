@@ -7,17 +7,19 @@
 struct event_base;
 typedef struct logcap logcap_t;
 
-/* Bytes per second one instance may log before its output is dropped (and counted). */
-#define LOGCAP_RATE_BYTES (4L << 20)
+/* Bytes per second one instance may log before its output is dropped (and counted),
+ * unless logcap_new() is given another rate. */
+#define LOGCAP_RATE_BYTES (4LL << 20)
 
 /* A capture for instance `name` (copied). The pipe lives as long as the capture, so
  * output of every start and of leftover grandchildren lands in the same file.
- * Reads run at event priority `prio`. mirror_fd >= 0 also copies each line there
+ * Reads run at event priority `prio`; more than rate_bytes per second is dropped. mirror_fd >= 0 also copies each line there
  * prefixed with the name (colour: ANSI colour index 1-6, 0 for none). *dropped is
  * incremented by every byte dropped; it must outlive the capture. NULL with err on
  * failure. */
-logcap_t *logcap_new(struct event_base *base, int prio, const char *name, int mirror_fd,
-                     int colour, unsigned long *dropped, char *err, size_t errlen);
+logcap_t *logcap_new(struct event_base *base, int prio, const char *name, long long rate_bytes,
+                     int mirror_fd, int colour, unsigned long *dropped, char *err,
+                     size_t errlen);
 
 /* Where to write and how to rotate: <logs_dir>/<name>.log, rotated at max_bytes with
  * `backups` older files (.1 is the newest). Called before the first start and on a

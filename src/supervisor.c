@@ -51,6 +51,7 @@ typedef struct sup_priv {
     sup_instance_t **retiring;  /* removed by a reload, still stopping; owned */
     size_t nretiring;
     int killing;                /* a second SIGTERM/SIGINT: SIGKILL everything */
+    long long log_rate;         /* per-instance output bytes/s before dropping */
     int exit_code;
 } sup_priv_t;
 
@@ -183,8 +184,9 @@ static sup_instance_t *entry_new(supervisor_t *sup, const inv_instance_t *cfg, s
     event_priority_set(p->restart_ev, PRIO_CONTROL);
     event_priority_set(p->stop_ev, PRIO_CONTROL);
     event_priority_set(p->ready_ev, PRIO_CONTROL);
-    p->log = logcap_new(sup->base, PRIO_LOGS, cfg->name, sup->foreground ? 1 : -1, colour,
-                        &in->log_dropped_bytes, err, sizeof(err));
+    p->log = logcap_new(sup->base, PRIO_LOGS, cfg->name, SPRIV(sup)->log_rate,
+                        sup->foreground ? 1 : -1, colour, &in->log_dropped_bytes, err,
+                        sizeof(err));
     if (!p->log) {
         log_error("cannot capture worker output", "instance", cfg->name, "error", err);
         goto fail;
@@ -945,6 +947,16 @@ int sup_main(const char *config, int foreground)
     sup->base = event_base_new();
     if (!sup->priv || !sup->base || event_base_priority_init(sup->base, 2) < 0) {
         fprintf(stderr, "instanced: cannot set up the event loop\n");
+        sup_free(sup);
+        return 1;
+    }
+    /* A tuning knob, not an inventory key: how much output per second and instance is
+     * written before the rest is dropped ("4MiB", "512k", ...). */
+    SPRIV(sup)->log_rate = LOGCAP_RATE_BYTES;
+    if (getenv("INSTANCED_LOG_RATE") &&
+        inv_parse_size(getenv("INSTANCED_LOG_RATE"), &SPRIV(sup)->log_rate) < 0) {
+        fprintf(stderr, "instanced: INSTANCED_LOG_RATE=%s is not a size\n",
+                getenv("INSTANCED_LOG_RATE"));
         sup_free(sup);
         return 1;
     }

@@ -12,12 +12,14 @@ cat >"$T/inv.conf" <<EOF
 $(sup_globals)
 $(sup_service tw 'restart_delay = 100ms' 'log_max_bytes = 64KiB' 'log_backups = 2')
 instance "tw-talk"   { service = "tw"  env = {"TW_PRINT=hello out", "TW_STDERR=hello err"} }
-instance "tw-flood"  { service = "tw"  env = {"TW_FLOOD_BYTES=3000000", "TW_PRINT=flood begins"} }
+instance "tw-flood"  { service = "tw"  env = {"TW_FLOOD_BYTES=200000", "TW_PRINT=flood begins"} }
 instance "tw-hose"   { service = "tw"  env = {"TW_FLOOD_BYTES=forever"}  log_backups = 1 }
 instance "tw-burst"  { service = "tw"  env = {"TW_FLOOD_BYTES=20000000", "TW_TICK_MS=300"} }
 instance "tw-victim" { service = "tw" }
 EOF
-sup_start "$T/inv.conf" || fail "instanced starts"
+# Output beyond 256 KiB/s per instance is dropped: low enough that any machine floods
+# past it, high enough for tw-flood's 200 kB to pass whole.
+INSTANCED_LOG_RATE=256KiB sup_start "$T/inv.conf" || fail "instanced starts"
 L=$T/vol
 
 # Lines and timestamps.
@@ -26,7 +28,7 @@ ok "stderr captured" wait_for 5 grep -q ' hello err$' "$L/tw-talk/logs/tw-talk.l
 ok "every line timestamped" sh -c "! grep -vqE '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z ' '$L/tw-talk/logs/tw-talk.log'"
 is "$(stat -c %a "$L/tw-talk/logs/tw-talk.log")" 640 "log file mode 0640"
 
-# Rotation: 3 MB through a 64 KiB file with 2 backups.
+# Rotation: 200 kB through a 64 KiB file with 2 backups.
 ok "flood finished (its next line is in the log)" wait_for 15 grep -q 'test-worker: running' "$L/tw-flood/logs/tw-flood.log"
 ls -l "$L/tw-flood/logs" | sed 's/^/# /'
 ok "backups .1 and .2 exist" test -f "$L/tw-flood/logs/tw-flood.log.1" -a -f "$L/tw-flood/logs/tw-flood.log.2"
