@@ -98,4 +98,17 @@ curl -s -o /dev/null "$BASE/api/v1/health"
 t4=$(now_ms)
 ok "the status endpoint answers promptly meanwhile ($((t4 - t3)) ms)" test $((t4 - t3)) -lt 500
 ok "the supervisor is still alive" kill -0 "$MON_PID"
+
+# A reload that removes instances while their probes are in flight (hang never answers).
+awk '/^instance "hostile-(hang|slow)"/ { skip = 1 } !skip { print } skip && /^}/ { skip = 0 }' \
+    "$INV" >"$T/smaller.conf" && cp "$T/smaller.conf" "$INV"
+is "$(CTL reload)" "0 added, 2 removed, 0 changed, 6 unchanged" "reload removes hang and slow mid-probe"
+ok "they are gone from the status" wait_for 5 health_is '.instances | has("hostile-hang") | not'
+is "$(mon_code /api/v1/instances/hostile-hang)" 404 "a removed instance is 404"
+n=$(mon_json /api/v1/instances/tw-ok1 .probes)
+ok "probing goes on after the reload" \
+    wait_for 10 jurl "$BASE/api/v1/instances/tw-ok1" '.probes >= $n + 2' --argjson n "$n"
+ok "the supervisor is still alive after the reload" kill -0 "$MON_PID"
+mon_stop
+ok "no sanitizer report in the supervisor's log" sh -c "! grep -q 'Sanitizer\|runtime error' '$T/instanced.log'"
 t_done

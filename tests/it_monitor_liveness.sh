@@ -48,4 +48,18 @@ kill -9 "$ppid"
 ok "plain-P's crash shows (unhealthy or restarted)" \
     wait_for 10 inst_is plain-P "(.status == \"unhealthy\") or (.restarts >= 1)"
 ok "plain-P comes back healthy" wait_for 10 inst_is plain-P ".status == \"healthy\" and .pid != $ppid"
+
+# A reload that moves status_listen and control_socket: both follow.
+OLD_BASE=$BASE OLD_SOCK=$SOCK
+NEW_PORT=$(free_port)
+sed -i -e "s|^status_listen .*|status_listen = \"127.0.0.1:$NEW_PORT\"|" \
+    -e "s|^control_socket .*|control_socket = \"$T/run2/ctl.sock\"|" "$INV"
+CTL reload >/dev/null; is "$?" 0 "reload with a new status_listen and control_socket"
+BASE="http://127.0.0.1:$NEW_PORT" SOCK="$T/run2/ctl.sock"
+ok "the status endpoint moved" wait_for 5 mon_up
+ok "the old address is closed" sh -c "! curl -s -o /dev/null '$OLD_BASE/api/v1/health'"
+CTL status >/dev/null; is "$?" 0 "the control socket moved"
+ok "the old socket file is gone" test ! -e "$OLD_SOCK"
+mon_stop
+ok "no sanitizer report in the supervisor's log" sh -c "! grep -q 'Sanitizer\|runtime error' '$T/instanced.log'"
 t_done
