@@ -118,8 +118,12 @@ static json_t *cmd_reload(supervisor_t *sup)
 
         for (size_t i = 0; i < errs.n; i++)
             json_array_append_new(arr, json_string(errs.v[i].text));
-        snprintf(msg, sizeof msg, "reload rejected (%zu error%s); the running inventory is "
-                 "unchanged", errs.n, errs.n == 1 ? "" : "s");
+        if (errs.n)
+            snprintf(msg, sizeof msg, "reload rejected (%zu error%s); the running inventory "
+                     "is unchanged", errs.n, errs.n == 1 ? "" : "s");
+        else
+            snprintf(msg, sizeof msg, "reload failed: %s",
+                     summary[0] ? summary : "see the supervisor's log");
         o = answer_error("%s", msg);
         json_object_set_new(o, "errors", arr);
     }

@@ -309,7 +309,9 @@ static void probe_done(prober_t *p, probe_t *q, CURLcode rc)
     before = in->health.status;
     restart = health_apply(&in->health, seen, msg, pol->failures_before_unhealthy,
                            pol->successes_before_healthy, pol->restart_on_unhealthy);
-    if (in->health.status != before)
+    /* unknown -> healthy after a start is the "instance ready" line below. */
+    if (in->health.status != before &&
+        !(before == HEALTH_UNKNOWN && in->health.status == HEALTH_HEALTHY))
         log_kv(in->health.status == HEALTH_UNHEALTHY ? LOG_LVL_WARN : LOG_LVL_INFO,
                "health changed", "instance", in->name, "from", health_name(before), "to",
                health_name(in->health.status), "reason", msg, NULL);
