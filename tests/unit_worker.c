@@ -126,7 +126,8 @@ static void test_health(void)
     } cases[] = {
         { 1, 1, 1, WH_HEALTHY, 200 },   { 1, 0, 1, WH_DEGRADED, 200 },
         { 0, 1, 1, WH_UNHEALTHY, 503 }, { 0, 0, 1, WH_UNHEALTHY, 503 },
-        { 0, 1, 0, WH_DEGRADED, 200 },  { 0, 0, 0, WH_DEGRADED, 200 },
+        { 0, 1, 0, WH_DEGRADED, 200 },  { 0, 0, 0, WH_UNHEALTHY, 503 },
+        { 1, 0, 0, WH_DEGRADED, 200 },  { 1, 1, 0, WH_HEALTHY, 200 },
     };
     wcfg_t c;
     const char *env[] = { "SERVICE_NAME=audit-correlator", "ENVIRONMENT=docker", NULL };

@@ -8,7 +8,7 @@
 
 wh_status_t wh_aggregate(const wh_check_t *pg, const wh_check_t *redis, int pg_required)
 {
-    if (!pg->ok && pg_required)
+    if (!pg->ok && (pg_required || !redis->ok))
         return WH_UNHEALTHY;
     if (!pg->ok || !redis->ok)
         return WH_DEGRADED;

@@ -15,7 +15,8 @@ typedef struct wh_check {
 } wh_check_t;
 
 /* healthy when both are up; PostgreSQL down is unhealthy for a worker that cannot
- * work without it (pg_required), else degraded; Redis down is degraded. Pure. */
+ * work without it (pg_required), else degraded; Redis down alone is degraded; both
+ * down is unhealthy. Pure. */
 wh_status_t wh_aggregate(const wh_check_t *pg, const wh_check_t *redis, int pg_required);
 const char *wh_name(wh_status_t s);
 int wh_http_code(wh_status_t s); /* 200, or 503 when unhealthy */

@@ -36,10 +36,18 @@ static unsigned long requests;
 unsigned long whttp_replies(int klass) { return klass >= 1 && klass <= 5 ? replies[klass] : 0; }
 unsigned long whttp_requests(void) { return requests; }
 
-static void count(int code)
+static const char *method_name(int m);
+
+/* Counted for /metrics; one debug line per request (the URI is client input, which
+ * log_kv quotes and escapes). */
+static void count(struct evhttp_request *req, int code)
 {
+    const char *m = method_name((int)evhttp_request_get_command(req));
     if (code >= 100 && code < 600)
         replies[code / 100]++;
+    if (log_get_level() <= LOG_LVL_DEBUG)
+        log_debug("http request", "method", m ? m : "other", "uri",
+                  evhttp_request_get_uri(req), "status", LOG_INT(code));
 }
 
 static const char *reason(int code)
@@ -69,7 +77,7 @@ void whttp_text(struct evhttp_request *req, int code, const char *ctype, const c
     evhttp_add_header(h, "Cache-Control", "no-store");
     if (out && body)
         evbuffer_add(out, body, len);
-    count(code);
+    count(req, code);
     evhttp_send_reply(req, code, reason(code), out);
     if (out)
         evbuffer_free(out);
@@ -110,7 +118,7 @@ void whttp_no_content(struct evhttp_request *req)
 {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "application/json");
-    count(204);
+    count(req, 204);
     evhttp_send_reply(req, 204, "No Content", NULL);
 }
 
