@@ -618,7 +618,9 @@ void probe_instance_started(prober_t *p, sup_instance_t *in)
     in->health.status = HEALTH_UNKNOWN;
     in->health.consecutive_ok = in->health.consecutive_fail = 0;
     snprintf(in->health.message, sizeof in->health.message, "starting");
-    if (probed(in) && !event_pending(p->ready_timer, EV_TIMEOUT, NULL))
+    /* Not probed(in): the hook may run before the state says "starting". */
+    if (in->cfg && in->cfg->port > 0 && in->cfg->policy.health_path &&
+        !event_pending(p->ready_timer, EV_TIMEOUT, NULL))
         event_add(p->ready_timer, &tv);
 }
 
