@@ -488,12 +488,29 @@ static void dispatch(supervisor_t *sup, sup_instance_t *in, pol_event_t ev, int 
     }
 }
 
+/* 1 when a process of an entry removed by a reload and re-added since is still
+ * stopping: the new one waits for it (same data dir, same port). */
+static int old_self_stopping(supervisor_t *sup, const sup_instance_t *in)
+{
+    sup_priv_t *sp = SPRIV(sup);
+
+    for (size_t i = 0; i < sp->nretiring; i++)
+        if (strcmp(sp->retiring[i]->name, in->name) == 0)
+            return 1;
+    return 0;
+}
+
 static void try_start(supervisor_t *sup, sup_instance_t *in)
 {
     const char *dep;
 
     if (!in->wanted || sup->shutting_down || PRIV(in)->retiring)
         return;
+    if (old_self_stopping(sup, in)) {
+        log_info("waiting for the removed process of the same name to exit", "instance",
+                 in->name);
+        return;
+    }
     dep = unready_dep(sup, in);
     if (dep) {
         if (strcmp(in->waiting_for, dep) != 0)
@@ -559,9 +576,13 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
            "worker exited", "instance", in->name, "pid", LOG_INT(pid), "cause", cause,
            "uptime_seconds", up, NULL);
     if (ri != (size_t)-1) {
-        /* Removed by a reload: the monitor forgot it already. */
+        /* Removed by a reload: the monitor forgot it already. An instance of the same
+         * name added back since may start now. */
+        sup_instance_t *again = sup_find(sup, in->name);
         sp->retiring[ri] = sp->retiring[--sp->nretiring];
         entry_free(in);
+        if (again && again->state == SUP_STOPPED && again->pid == 0)
+            try_start(sup, again);
         return;
     }
     monitor_instance_exited(sup, in);
@@ -847,6 +868,11 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
     sup->inv = ninv;
     inv_free(oinv);
     sup->reloads++;
+    {
+        log_level_t lvl;
+        if (ninv->log_level && log_parse_level(ninv->log_level, &lvl) == 0)
+            log_setup(lvl, 2);
+    }
     monitor_reloaded(sup);
 
     for (size_t i = 0; i < sup->ninst; i++) {
