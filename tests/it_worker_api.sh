@@ -146,6 +146,11 @@ is "$(psql_admin -tAc "SELECT status FROM audit.audit_events WHERE id='$id2'")" 
 curl -s $A/events/$id2 >/dev/null
 is "$(curl -s -X PUT $A/events -d "[{\"id\":\"$id2\",\"status\":\"done\"},{\"id\":\"$id3\",\"status\":\"done\"}]" | jq -r 'map(.status)|join(",")')" "done,done" "batch update"
 is "$($REDIS_CLI exists audit:audit_event:$id2)" 0 "batch update invalidates the cache"
+curl -s $A/events/$id3 >/dev/null
+ID3=$(echo "$id3" | tr a-f A-F)
+is "$(curl -s -X PUT $A/events -d "[{\"id\":\"$ID3\",\"status\":\"upper\"}]" | jq -r '.[0].status')" upper "batch update by an upper-case id"
+is "$($REDIS_CLI exists audit:audit_event:$id3)" 0 "upper-case id invalidates the same cache key"
+is "$(curl -s $A/events/$ID3 | jq -r .status)" upper "get by upper-case id"
 
 # Correlated (same correlation id, same trace id).
 is "$(curl -s $A/events/$id1/correlated | jq -r 'map(.id)|sort|join(",")')" "$(printf '%s\n%s\n' $id2 $id3 | sort | paste -sd,)" "correlated events"

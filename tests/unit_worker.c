@@ -273,6 +273,8 @@ static void test_event_json(void)
             "\"event_type\":\"e\",\"duration_ms\":7,\"metadata\":{\"a\":1},"
             "\"tags\":[\"x\"],\"timestamp\":\"2025-10-07T12:34:56Z\"}";
         json_t *j = json_loads(full, 0, NULL);
+        json_t *up = json_loads("{\"id\":\"3B2366A5-30DD-4711-B275-49B786398D90\"}", 0, NULL);
+        ac_event_t ev2;
         ac_event_t ev;
         const char *field;
         char err[200];
@@ -285,6 +287,11 @@ static void test_event_json(void)
         CU_ASSERT_PTR_NULL(ev.p[AC_P_STATUS]);
         ac_event_clear(&ev);
         json_decref(j);
+        CU_ASSERT_FATAL(ac_event_from_json(up, AC_EV_PARTIAL, &ev2, &field, err,
+                                           sizeof(err)) == 0);
+        CU_ASSERT_STRING_EQUAL(ev2.p[AC_P_ID], "3b2366a5-30dd-4711-b275-49b786398d90");
+        ac_event_clear(&ev2);
+        json_decref(up);
     }
 }
 

@@ -160,8 +160,13 @@ int ac_event_from_json(json_t *obj, int flags, ac_event_t *ev, const char **fiel
     if (text(json_object_get(obj, "id"), "id", flags & AC_EV_REQUIRE_ID, &ev->p[AC_P_ID], field,
              err, errlen) < 0)
         return -1;
-    if (ev->p[AC_P_ID] && !ac_valid_uuid(ev->p[AC_P_ID]))
-        return bad(field, "id", err, errlen, "must be a UUID");
+    if (ev->p[AC_P_ID]) {
+        if (!ac_valid_uuid(ev->p[AC_P_ID]))
+            return bad(field, "id", err, errlen, "must be a UUID");
+        for (int i = 0; i < 37; i++)
+            ev->id[i] = (char)tolower((unsigned char)ev->p[AC_P_ID][i]);
+        ev->p[AC_P_ID] = ev->id;
+    }
     if (text(json_object_get(obj, "trace_id"), "trace_id", 0, &ev->p[AC_P_TRACE], field, err,
              errlen) < 0 ||
         text(json_object_get(obj, "span_id"), "span_id", 0, &ev->p[AC_P_SPAN], field, err,

@@ -14,6 +14,7 @@ enum {
 
 typedef struct ac_event {
     const char *p[AC_P_COUNT];  /* borrowed from the JSON object or from owned below */
+    char id[37];                /* the id, lower-cased (cache keys use this form) */
     char duration[24];
     char *metadata;             /* owned (JSON text) */
     char *tags;                 /* owned (JSON array text) */
