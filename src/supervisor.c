@@ -52,7 +52,6 @@ typedef struct sup_priv {
     size_t nretiring;
     int killing;                /* a second SIGTERM/SIGINT: SIGKILL everything */
     long long log_rate;         /* per-instance output bytes/s before dropping */
-    int exit_code;
 } sup_priv_t;
 
 #define PRIV(in) ((inst_priv_t *)(in)->priv)
@@ -112,8 +111,8 @@ static void update_status(supervisor_t *sup)
     for (size_t i = 0; i < sup->ninst; i++)
         n[sup->inst[i]->state]++;
     snprintf(text, sizeof(text), "%zu running, %zu starting, %zu waiting, %zu backoff, "
-             "%zu failed, %zu stopped", n[SUP_RUNNING], n[SUP_STARTING] + n[SUP_STOPPING],
-             n[SUP_WAITING], n[SUP_BACKOFF], n[SUP_FAILED], n[SUP_STOPPED]);
+             "%zu failed, %zu stopping, %zu stopped", n[SUP_RUNNING], n[SUP_STARTING],
+             n[SUP_WAITING], n[SUP_BACKOFF], n[SUP_FAILED], n[SUP_STOPPING], n[SUP_STOPPED]);
     notify_status(text);
 }
 
@@ -263,10 +262,11 @@ static void wake_waiting(supervisor_t *sup)
 
 /* ---- spawning --------------------------------------------------------------------- */
 
-/* Read the exec report of in's new process, if still pending. blocking is 1 once the
- * process has exited (the answer is then always there). On a confirmed exec the start
- * is logged and the monitor told; on a failure the reason waits in exec_err for the
- * reaper, which sees the child's exit 127. */
+/* Read the exec report of in's new process, if still pending (once the process has
+ * exited the answer is always there). On a confirmed exec the start is logged and the
+ * monitor told; on a failure the reason waits in exec_err for the reaper, which sees
+ * the child's exit 127. The event is only deleted here (this may run inside its own
+ * callback); do_spawn() and entry_free() free it. */
 static void exec_settle(supervisor_t *sup, sup_instance_t *in)
 {
     inst_priv_t *p = PRIV(in);
@@ -278,8 +278,7 @@ static void exec_settle(supervisor_t *sup, sup_instance_t *in)
     if (r < 0)
         return;
     if (p->exec_ev)
-        event_free(p->exec_ev);
-    p->exec_ev = NULL;
+        event_del(p->exec_ev);
     close(p->exec_fd);
     p->exec_fd = -1;
     if (r == 1) {
@@ -355,6 +354,8 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
      * to be scheduled never stalls the supervisor. */
     p->exec_fd = report_fd;
     p->exec_err[0] = '\0';
+    if (p->exec_ev)
+        event_free(p->exec_ev); /* the previous start's, long settled */
     p->exec_ev = event_new(sup->base, report_fd, EV_READ | EV_PERSIST, exec_cb, p);
     if (!p->exec_ev || event_priority_set(p->exec_ev, PRIO_CONTROL) < 0 ||
         event_add(p->exec_ev, NULL) < 0)

@@ -31,7 +31,7 @@ ok "READY=1" wait_for 5 grep -qx 'READY=1' "$T/notify.log"
 # The last STATUS before the first READY=1: nothing left unstarted.
 ok "READY=1 only after every instance was started" \
     awk '/^STATUS=/{st=$0} /^READY=1$/{exit !(st ~ /, 0 stopped$/ && st !~ /^STATUS=0 running, 0 starting/)}' "$T/notify.log"
-ok "STATUS with counts" wait_for 5 grep -qx 'STATUS=2 running, 0 starting, 0 waiting, 0 backoff, 0 failed, 0 stopped' "$T/notify.log"
+ok "STATUS with counts" wait_for 5 grep -qx 'STATUS=2 running, 0 starting, 0 waiting, 0 backoff, 0 failed, 0 stopping, 0 stopped' "$T/notify.log"
 ok "WATCHDOG=1 pings (400 ms watchdog: every 200 ms)" wait_for 5 sh -c "[ \$(grep -cx 'WATCHDOG=1' '$T/notify.log') -ge 4 ]"
 kill -HUP "$SUP_PID"
 ok "RELOADING=1 then READY=1" wait_for 5 sh -c "grep -x -e 'RELOADING=1' -e 'READY=1' '$T/notify.log' | tr '\n' ' ' | grep -q 'READY=1 RELOADING=1 READY=1'"
