@@ -83,9 +83,20 @@ ok "entity registration appears" wait_for 15 sh -c "[ \"\$($REDIS_CLI exists ser
 ok "same process after Redis outage" kill -0 "$AC_PID"
 is "$(post after-redis)" 201 "create works after Redis returns"
 
+# An update while Redis does not answer (paused writes): the invalidation cannot
+# reach Redis, so the cache is purged when it is back and no stale copy is served.
+e=$(curl -s -X POST $A/events -d '{"service_name":"s","event_type":"stale-test","status":"old"}' | jq -r .id)
+echo "$e" >>"$T/acked"
+curl -s $A/events/$e >/dev/null
+is "$($REDIS_CLI exists audit:audit_event:$e)" 1 "event cached"
+$REDIS_CLI client pause 2500 WRITE >/dev/null
+is "$(curl -s -m 10 -X PUT $A/events/$e -d '{"status":"new"}' | jq -r .status)" new "update committed while Redis is paused"
+ok "healthy again after the pause" wait_for 15 health_is AC healthy
+is "$(curl -s $A/events/$e | jq -r .status)" new "no stale cached copy after the pause"
+
 # No acknowledged event lost.
 n=$(wc -l <"$T/acked")
-is "$n" 7 "seven events acknowledged in all"
+is "$n" 8 "eight events acknowledged in all"
 missing=0
 while read -r id; do
     [ "$(psql_admin -tAc "SELECT count(*) FROM audit.audit_events WHERE id='$id'")" = 1 ] || missing=$((missing + 1))

@@ -3,6 +3,7 @@
 
 #include "ac_cache.h"
 
+#include "log.h"
 #include "naming.h"
 
 #include <fnmatch.h>
@@ -21,6 +22,18 @@ static int event_key(ac_cache_t *c, const char *id, char *out, size_t len)
     return wrd_key(c->ns, sub, out, len);
 }
 
+static int purge(ac_cache_t *c);
+
+/* 1 when the cache may be used: Redis is up and no invalidation is pending. */
+static int usable(ac_cache_t *c)
+{
+    if (!wrd_ok(c->rd))
+        return 0;
+    if (c->dirty && purge(c) < 0)
+        return 0;
+    return 1;
+}
+
 char *ac_cache_get(ac_cache_t *c, const char *id)
 {
     char key[NM_NAMESPACE_MAX + 64];
@@ -28,7 +41,7 @@ char *ac_cache_get(ac_cache_t *c, const char *id)
     redisReply *r;
     char *out = NULL;
 
-    if (!wrd_ok(c->rd) || event_key(c, id, key, sizeof(key)) < 0)
+    if (!usable(c) || event_key(c, id, key, sizeof(key)) < 0)
         return NULL;
     r = wrd_argv(c->rd, 2, argv, NULL);
     if (!r) {
@@ -67,7 +80,7 @@ void ac_cache_put(ac_cache_t *c, const char *id, const char *json)
     const char *set[] = { "SET", key, json, "EX", AC_CACHE_TTL };
     const char *zadd[] = { "ZADD", idx, score, key + strlen(c->ns) + 1 };
 
-    if (!wrd_ok(c->rd) || event_key(c, id, key, sizeof(key)) < 0 ||
+    if (!usable(c) || event_key(c, id, key, sizeof(key)) < 0 ||
         index_key(c, idx, sizeof(idx)) < 0)
         return;
     snprintf(score, sizeof(score), "%lld", (long long)time(NULL) + atoll(AC_CACHE_TTL));
@@ -80,11 +93,19 @@ void ac_cache_invalidate(ac_cache_t *c, const char *id)
     char key[NM_NAMESPACE_MAX + 64], idx[NM_NAMESPACE_MAX + 16];
     const char *del[] = { "DEL", key };
     const char *zrem[] = { "ZREM", idx, key + strlen(c->ns) + 1 };
+    redisReply *r;
 
-    if (!wrd_ok(c->rd) || event_key(c, id, key, sizeof(key)) < 0 ||
-        index_key(c, idx, sizeof(idx)) < 0)
+    if (event_key(c, id, key, sizeof(key)) < 0 || index_key(c, idx, sizeof(idx)) < 0)
         return;
-    run(c, 2, del);
+    if (!usable(c)) {
+        c->dirty = 1;
+        return;
+    }
+    r = wrd_argv(c->rd, 2, del, NULL);
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        c->dirty = 1;
+    if (r)
+        freeReplyObject(r);
     run(c, 3, zrem);
 }
 
@@ -186,6 +207,38 @@ static int each_key(ac_cache_t *c, const char *pattern, size_t max,
     int rc = scan(c, pattern, max, fn, arg);
     *via_index = rc == -2;
     return rc == -2 ? walk_index(c, pattern, max, fn, arg) : rc;
+}
+
+static int del_key(ac_cache_t *c, const char *key, size_t len, void *arg)
+{
+    const char *argv[] = { "DEL", key };
+    size_t lens[] = { 3, len };
+    redisReply *r = wrd_argv(c->rd, 2, argv, lens);
+    int *failed = arg;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        *failed = 1;
+    if (r)
+        freeReplyObject(r);
+    return *failed;
+}
+
+/* Drop every cached event of the namespace (and the index). */
+static int purge(ac_cache_t *c)
+{
+    char idx[NM_NAMESPACE_MAX + 16];
+    const char *del[] = { "DEL", idx };
+    int failed = 0, via_index;
+
+    if (index_key(c, idx, sizeof(idx)) < 0)
+        return -1;
+    if (each_key(c, "audit_event:*", (size_t)-1, del_key, &failed, &via_index) < 0 || failed)
+        return -1;
+    run(c, 2, del);
+    if (!wrd_ok(c->rd))
+        return -1;
+    c->dirty = 0;
+    log_info("audit cache purged after Redis was unreachable", "namespace", c->ns);
+    return 0;
 }
 
 static int add_key(ac_cache_t *c, const char *key, size_t len, void *arg)

@@ -13,12 +13,16 @@ typedef struct ac_cache {
     wrd_t *rd;
     const char *ns;
     unsigned long hits, misses, errors;
+    int dirty;   /* an invalidation could not reach Redis: purge before the next use */
 } ac_cache_t;
 
 /* The cached JSON of an event (caller frees), or NULL on a miss or when Redis is
  * unavailable (the database then answers). Counts hits and misses. */
 char *ac_cache_get(ac_cache_t *c, const char *id);
 void ac_cache_put(ac_cache_t *c, const char *id, const char *json);
+/* When Redis cannot be reached the cache is marked dirty, and every cached event is
+ * dropped at the next use once Redis is back: a stale copy must not outlive an
+ * update or delete made while Redis was away. */
 void ac_cache_invalidate(ac_cache_t *c, const char *id);
 
 /* Keys of the namespace matching pattern (relative to the namespace), returned
