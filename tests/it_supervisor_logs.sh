@@ -77,4 +77,22 @@ ok "foreground: still written to the file" grep -q ' to the terminal$' "$L/tw-fg
 ok "foreground: no colour codes when not a terminal" sh -c "! grep -q \"\$(printf '\\033')\" '$T/sup.out'"
 sup_stop 10
 is "$SUP_RC" 0 "instanced --foreground exits 0"
+
+# On a terminal the prefix is coloured: script(1) gives instanced a pty.
+if command -v script >/dev/null 2>&1; then
+    : >"$T/sup.log"
+    script -q -f -e -c "'$INSTANCED' -c '$T/fg.conf' --foreground 2>>'$T/sup.log'" "$T/tty.out" \
+        </dev/null >/dev/null 2>&1 &
+    SCRIPT_PID=$!
+    at_exit "kill $SCRIPT_PID"
+    wait_for 5 grep -q 'msg="instanced started"' "$T/sup.log"
+    SUP_PID=$(sed -n 's/.*msg="instanced started".* pid=\([0-9]*\).*/\1/p' "$T/sup.log")
+    at_exit "sup_kill_all $SUP_PID"
+    ok "tty: coloured instance prefix" wait_for 5 grep -q "$(printf '\033')\[3[1-6]mtw-fg" "$T/tty.out"
+    kill -TERM "$SUP_PID"
+    ok "tty: script(1) ends with instanced" wait_for 10 sh -c "! kill -0 $SCRIPT_PID 2>/dev/null"
+    ok "tty: instanced exited 0" grep -q 'COMMAND_EXIT_CODE="0"' "$T/tty.out"
+else
+    echo "# no script(1): colour not checked"
+fi
 t_done
