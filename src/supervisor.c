@@ -567,6 +567,12 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
         dispatch(sup, in, PEV_EXIT, status, 1);
         return;
     }
+    /* Whatever the worker left behind in its process group (helpers, a half-dead
+     * child) would hold its port and data dir against the next start: the group goes
+     * with its leader. Done at once, before any new fork could reuse the number. */
+    if (kill(-pid, SIGKILL) == 0)
+        log_warn("killed processes left in the worker's process group", "instance", in->name,
+                 "pgid", LOG_INT(pid));
     pol_describe_exit(status, cause, sizeof(cause));
     snprintf(up, sizeof(up), "%.3f", (double)(mono_ms() - ts_ms(&in->started_mono)) / 1000.0);
     in->pid = 0;

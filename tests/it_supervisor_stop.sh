@@ -61,7 +61,30 @@ is "$SUP_RC" 0 "exit 0 after a second signal"
 ok "second signal: gone in $((t1 - t0)) ms, not after stop_timeout (60 s)" test $((t1 - t0)) -lt 3000
 ok "second signal logged" grep -q 'second stop signal' "$T/sup.log"
 
-# 3. SIGKILL of the supervisor: workers die with it.
+# 3. What a worker leaves in its process group goes with it: on kill -9 of the worker,
+# and on a stop where the leftover ignores SIGTERM.
+: >"$T/sup.log"
+cat >"$T/inv4.conf" <<EOF
+$(sup_globals)
+$(sup_service tw 'restart_delay = 50ms')
+instance "tw-parent" { service = "tw"  env = {"TW_FORK_CHILD=1"} }
+EOF
+sup_start "$T/inv4.conf" || fail "instanced starts (process group)"
+LOG4=$T/vol/tw-parent/logs/tw-parent.log
+kid() { sed -n 's/.*test-worker: child \([0-9]*\)$/\1/p' "$LOG4" | tail -n 1; }
+ok "worker forked its child" wait_for 5 sh -c "grep -q 'test-worker: child [0-9]' '$LOG4'"
+k1=$(kid)
+kill -9 "$(wpid tw-parent)"
+gone_pid() { st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1); [ -z "$st" ] || [ "$st" = Z ]; }
+ok "worker's leftover child killed with it" wait_for 5 gone_pid "$k1"
+ok "leftover kill logged" grep -q 'msg="killed processes left in the worker.s process group" instance=tw-parent' "$T/sup.log"
+ok "worker restarted and forked a new child" wait_for 5 sh -c "[ \$(grep -c 'test-worker: child [0-9]' '$LOG4') -ge 2 ]"
+k2=$(kid)
+sup_stop 10
+is "$SUP_RC" 0 "stop with a SIGTERM-ignoring leftover: exit 0"
+ok "leftover of a stopped worker killed" wait_for 5 gone_pid "$k2"
+
+# 4. SIGKILL of the supervisor: workers die with it.
 : >"$T/sup.log"
 cat >"$T/inv3.conf" <<EOF
 $(sup_globals)

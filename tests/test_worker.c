@@ -16,6 +16,8 @@
  *                         report) with TW_EXIT_CODE (default 0), or by raising
  *                         TW_EXIT_SIGNAL when set (e.g. 6 for SIGABRT)
  *   TW_IGNORE_TERM=1      ignore SIGTERM (to test the SIGKILL after stop_timeout)
+ *   TW_FORK_CHILD=1       fork a child that ignores SIGTERM and sleeps forever in the
+ *                         same process group; print "test-worker: child PID" on stdout
  *   TW_TERM_DELAY_MS=N    on SIGTERM, exit 0 only after N ms
  *   HTTP_PORT=N           serve HTTP on 127.0.0.1:N:
  *                           GET /api/v1/health  DESIGN.md's shape; status from
@@ -321,6 +323,17 @@ int main(void)
         say(2, s);
     if (exit_after == 0)
         exit_cb(-1, 0, NULL);
+    if (getenv("TW_FORK_CHILD") && strcmp(getenv("TW_FORK_CHILD"), "1") == 0) {
+        char line[64];
+        pid_t kid = fork();
+        if (kid == 0) {
+            signal(SIGTERM, SIG_IGN);
+            for (;;)
+                pause();
+        }
+        snprintf(line, sizeof(line), "test-worker: child %d", (int)kid);
+        say(1, line);
+    }
     if ((s = getenv("TW_FLOOD_BYTES")) != NULL)
         flood(s);
     say(1, "test-worker: running");
