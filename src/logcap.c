@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,13 +165,16 @@ static void emit(logcap_t *lc, const char *s, size_t len)
         int m = lc->colour ? snprintf(pre, sizeof(pre), "\033[3%dm%-16s |\033[0m ", lc->colour,
                                       lc->name)
                            : snprintf(pre, sizeof(pre), "%-16s | ", lc->name);
-        /* The terminal is best effort: a slow one loses lines, never stalls the loop. */
+        /* The terminal is best effort: a stopped one (^S, a full pipe) loses lines and
+         * never stalls the loop. */
         char buf[sizeof(pre) + LINE_MAX_BYTES + 1];
         size_t plen = (size_t)m < sizeof(pre) ? (size_t)m : sizeof(pre) - 1;
         memcpy(buf, pre, plen);
         memcpy(buf + plen, s, len);
         buf[plen + len] = '\n';
-        if (write(lc->mirror_fd, buf, plen + len + 1) < 0) {
+        struct pollfd pfd = { lc->mirror_fd, POLLOUT, 0 };
+        if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT) &&
+            write(lc->mirror_fd, buf, plen + len + 1) < 0) {
             /* ignored */
         }
     }
