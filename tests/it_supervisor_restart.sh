@@ -85,6 +85,30 @@ sleep 1
 is "$(nlog 'msg="worker started" instance=tw-crash ')" "$n_before" "failed instance is not restarted"
 ok "steady worker still running" running tw-steady
 
+# Manual control through instancectl: start clears failed, stop keeps an instance
+# down (no restart), restart gives a new PID.
+ctl() { "$top_builddir/src/instancectl" -s "$T/ctl.sock" "$@" >/dev/null; }
+if wait_for 5 test -S "$T/ctl.sock"; then
+    n0=$(nlog 'msg="worker started" instance=tw-crash ')
+    ok "instancectl start on a failed instance" ctl start tw-crash
+    ok "it is started again" wait_for 5 sh -c "[ \$(grep -c 'msg=\"worker started\" instance=tw-crash ' '$T/sup.log') -gt $n0 ]"
+    ok "and fails again after a fresh burst" wait_for 10 sh -c "[ \$(grep -c 'msg=\"instance failed\" instance=tw-crash ' '$T/sup.log') -ge 2 ]"
+    s1=$(wpid tw-steady)
+    ok "instancectl stop" ctl stop tw-steady
+    ok "stopped worker exits" wait_for 5 grep -q "instance=tw-steady pid=$s1 cause=\"exited with status 0\"" "$T/sup.log"
+    n1=$(nlog 'msg="worker started" instance=tw-steady ')
+    sleep 0.5 # absence of a restart: nothing to poll for
+    is "$(nlog 'msg="worker started" instance=tw-steady ')" "$n1" "a stopped instance is not restarted"
+    ok "instancectl start" ctl start tw-steady
+    ok "started again" wait_for 5 running tw-steady
+    s2=$(wpid tw-steady)
+    ok "instancectl restart" ctl restart tw-steady
+    restarted() { _p=$(wpid tw-steady); [ -n "$_p" ] && [ "$_p" != "$s2" ] && running tw-steady; }
+    ok "restart: a new PID" wait_for 5 restarted
+else
+    fail "control socket appears"
+fi
+
 sup_stop 10
 is "$SUP_RC" 0 "instanced exits 0 on SIGTERM"
 t_done
