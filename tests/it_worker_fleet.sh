@@ -59,7 +59,8 @@ CONF
 "$top_builddir/src/instanced" -c "$T/fleet.conf" --foreground >"$T/instanced.log" 2>&1 &
 sup=$!
 at_exit "kill $sup 2>/dev/null"
-all_healthy() { curl -s "127.0.0.1:$sp/api/v1/health" | jq -e '.summary.healthy == 3' >/dev/null; }
+# (jq 1.6 -e exits 0 on empty input, e.g. before the status endpoint listens)
+all_healthy() { [ "$(curl -s "127.0.0.1:$sp/api/v1/health" | jq -r '.summary.healthy')" = 3 ]; }
 ok "all three workers healthy in the combined status" wait_for 30 all_healthy
 
 is "$(curl -s 127.0.0.1:$p3/api/v1/health | jq -r '[.instance,.version,.environment,.service_type]|join(",")')" \
