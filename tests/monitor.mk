@@ -1,10 +1,11 @@
 # Tests of the monitor side (see tests/local.mk for the environment).
 
-# Health verdicts, the combined status, metrics text and JSON views, linked alone.
+# Health verdicts, the combined status, metrics text and JSON views, linked alone; and
+# the control protocol (control.c) against a fake supervision side.
 check_PROGRAMS += tests/unit_health
-tests_unit_health_SOURCES = tests/unit_health.c $(MONITOR_PURE)
-tests_unit_health_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS)
-tests_unit_health_LDADD = $(CORE_LIBS) $(JANSSON_LIBS) $(CUNIT_LIBS)
+tests_unit_health_SOURCES = tests/unit_health.c $(MONITOR_PURE) src/control.c src/control.h
+tests_unit_health_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_unit_health_LDADD = $(CORE_LIBS) $(JANSSON_LIBS) $(LIBEVENT_LIBS) $(CUNIT_LIBS)
 TESTS += tests/unit_health
 
 # Against the real supervisor and the test worker (tests/test-worker).

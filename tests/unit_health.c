@@ -1,6 +1,7 @@
-/* unit_health.c - CUnit tests of the monitoring side's pure modules, table-driven:
- * health verdicts of probe answers, flapping control, the combined status, the
- * Prometheus text and the JSON views. */
+/* unit_health.c - CUnit tests of the monitoring side, table-driven: the pure modules
+ * (health verdicts of probe answers, flapping control, the combined status, the
+ * Prometheus text, the JSON views) and the control protocol against a fake
+ * supervision side. */
 #include "config.h"
 
 #include <CUnit/Basic.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "health.h"
 #include "metrics.h"
 #include "monitor.h"
@@ -416,6 +418,130 @@ static void test_report_targets(void)
     json_decref(arr);
 }
 
+/* ---- the control protocol (control_execute), with a fake supervision side ------ */
+
+static char calls[256]; /* what the fake sup_* functions were asked, in order */
+static int fake_fail;    /* 1: the next mutation is refused */
+static sup_instance_t *fake_inst[3];
+static size_t fake_n;
+
+sup_instance_t *sup_find(supervisor_t *sup, const char *name)
+{
+    (void)sup;
+    for (size_t i = 0; i < fake_n; i++)
+        if (strcmp(fake_inst[i]->name, name) == 0)
+            return fake_inst[i];
+    return NULL;
+}
+
+static int fake_mutation(const char *what, sup_instance_t *in, char *err, size_t len)
+{
+    size_t n = strlen(calls);
+    snprintf(calls + n, sizeof calls - n, "%s %s;", what, in->name);
+    if (fake_fail) {
+        snprintf(err, len, "%s is already running", in->name);
+        return -1;
+    }
+    return 0;
+}
+
+int sup_start(supervisor_t *sup, sup_instance_t *in, char *err, size_t len)
+{
+    (void)sup;
+    return fake_mutation("start", in, err, len);
+}
+
+int sup_stop(supervisor_t *sup, sup_instance_t *in, char *err, size_t len)
+{
+    (void)sup;
+    return fake_mutation("stop", in, err, len);
+}
+
+int sup_restart(supervisor_t *sup, sup_instance_t *in, const char *why, char *err, size_t len)
+{
+    (void)sup;
+    CU_ASSERT_STRING_EQUAL(why, "manual"); /* not counted against the start limit */
+    return fake_mutation("restart", in, err, len);
+}
+
+int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
+{
+    size_t n = strlen(calls);
+    (void)sup;
+    snprintf(calls + n, sizeof calls - n, "reload;");
+    if (fake_fail) {
+        /* Two errors, as inv_load would append them. */
+        static const char *const e[] = { "inv.conf:3: unknown key \"x\"",
+                                         "inv.conf:9: port 80 is used twice" };
+        errs->v = calloc(2, sizeof *errs->v);
+        for (int i = 0; i < 2; i++) {
+            errs->v[i].line = i;
+            errs->v[i].text = strdup(e[i]);
+        }
+        errs->n = errs->cap = 2;
+        snprintf(summary, len, "2 errors in inv.conf");
+        return -1;
+    }
+    snprintf(summary, len, "1 added, 0 removed, 0 changed, 2 unchanged");
+    return 0;
+}
+
+static void test_control(void)
+{
+    static const struct {
+        const char *line;
+        int fail;
+        const char *want;  /* substring of the compact JSON answer */
+        const char *calls; /* what reached the supervision side */
+    } cases[] = {
+        { "status", 0, "\"ok\":true", "" },
+        { "status", 0, "\"status\":\"unhealthy\"", "" },
+        { "status exchange-I0", 0, "\"status\":\"healthy\"", "" },
+        { "status nope", 0, "\"not_found\":true", "" },
+        { "start exchange-I1", 0, "\"message\":\"starting exchange-I1\"", "start exchange-I1;" },
+        { "stop exchange-I1", 0, "\"message\":\"stopping exchange-I1\"", "stop exchange-I1;" },
+        { "restart exchange-I0\r", 0, "restarting exchange-I0", "restart exchange-I0;" },
+        { "  start   exchange-I2  ", 0, "\"ok\":true", "start exchange-I2;" },
+        { "start exchange-I0", 1, "\"error\":\"exchange-I0 is already running\"",
+          "start exchange-I0;" },
+        { "start nope", 0, "no such instance: nope", "" },
+        { "start", 0, "usage: start NAME", "" },
+        { "stop a b", 0, "usage: stop NAME", "" },
+        { "reload", 0, "\"message\":\"1 added, 0 removed, 0 changed, 2 unchanged\"",
+          "reload;" },
+        { "reload", 1, "\"errors\":[\"inv.conf:3: unknown key \\\"x\\\"\",\"inv.conf:9:",
+          "reload;" },
+        { "reload now", 0, "unknown command", "" },
+        { "", 0, "empty request", "" },
+        { "shutdown", 0, "unknown command \\\"shutdown\\\"", "" },
+        { "STATUS", 0, "unknown command", "" },
+    };
+    supervisor_t sup;
+    sup_instance_t in[3], *ptrs[3];
+    inv_instance_t cfg[3];
+
+    fleet(&sup, in, cfg, ptrs);
+    for (int k = 0; k < 3; k++)
+        fake_inst[k] = ptrs[k];
+    fake_n = 3;
+    for (size_t i = 0; i < NELEM(cases); i++) {
+        json_t *a;
+        char *s;
+        calls[0] = '\0';
+        fake_fail = cases[i].fail;
+        a = control_execute(&sup, cases[i].line);
+        s = json_dumps(a, JSON_COMPACT);
+        if (!strstr(s, cases[i].want) || strcmp(calls, cases[i].calls) != 0)
+            fprintf(stderr, "\n  \"%s\": %s (calls \"%s\")", cases[i].line, s, calls);
+        CU_ASSERT_PTR_NOT_NULL(strstr(s, cases[i].want));
+        CU_ASSERT_STRING_EQUAL(calls, cases[i].calls);
+        CU_ASSERT(json_is_boolean(json_object_get(a, "ok")));
+        free(s);
+        json_decref(a);
+    }
+    fake_n = 0;
+}
+
 int main(void)
 {
     CU_pSuite s;
@@ -435,6 +561,8 @@ int main(void)
     s = CU_add_suite("report", NULL, NULL);
     CU_add_test(s, "combined health fields", test_report_health);
     CU_add_test(s, "http_sd targets", test_report_targets);
+    s = CU_add_suite("control", NULL, NULL);
+    CU_add_test(s, "request lines and answers", test_control);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
