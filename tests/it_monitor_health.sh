@@ -121,6 +121,28 @@ fi
 is "$(stat -c %a "$SOCK")" 660 "control socket mode 0660"
 is "$(stat -c %a "$(dirname "$SOCK")")" 750 "control socket directory created 0750"
 
+# The control protocol itself: one line, one JSON answer; a long line is refused; an
+# idle client does not block the others.
+sockreq() {
+    python3 - "$SOCK" "$1" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode())
+print(s.makefile().readline().strip())
+EOF
+}
+is "$(sockreq 'status tw-B
+' | jq -r '.ok, .instances[0].name' | tr '\n' ' ')" "true tw-B " "raw protocol: status NAME"
+is "$(sockreq "$(head -c 5000 /dev/zero | tr '\0' a)" | jq -r .error)" "request line too long" \
+    "raw protocol: an over-long line is refused"
+python3 -c "import socket,time; s=socket.socket(socket.AF_UNIX); s.connect('$SOCK'); time.sleep(3)" &
+idle=$!
+t0=$(now_ms); CTL status >/dev/null; t1=$(now_ms)
+ok "an idle control client does not block another ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 1000
+kill $idle 2>/dev/null; wait $idle 2>/dev/null
+
 # stop: stays down over several probe intervals, even though restart = always.
 is "$(CTL stop tw-A)" "stopping tw-A" "instancectl stop tw-A"
 ok "tw-A stops" wait_for 10 inst_is tw-A '.state == "stopped" and .pid == null'
