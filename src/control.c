@@ -187,6 +187,8 @@ json_t *control_execute(supervisor_t *sup, const char *line)
 
 /* ---- connections ------------------------------------------------------------- */
 
+/* Called from the connection's own callbacks: bufferevent_free is safe there, since a
+ * bufferevent is reference-counted and finalized after its callback returns. */
 static void conn_free(conn_t *c)
 {
     bufferevent_free(c->bev);

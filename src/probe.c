@@ -213,6 +213,8 @@ static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *soc
         }
         curl_multi_assign(p->multi, s, sc);
     } else {
+        /* New interest on a known socket: re-arm the same event (deleted first, so
+         * event_assign is allowed, as in curl's multi-event.c). */
         event_del(sc->ev);
         event_assign(sc->ev, p->sup->base, s, kind, socket_event_cb, p);
     }
