@@ -52,6 +52,8 @@ static void test_config_derivation(void)
           NULL, NULL },
         { { "SERVICE_NAME=audit-correlator", "HTTP_PORT=70000", NULL }, -1, NULL, NULL, NULL,
           NULL, NULL },
+        { { "SERVICE_NAME=audit-correlator", "REDIS_URL=localhost:6379", NULL }, -1, NULL, NULL,
+          NULL, NULL, NULL },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         wcfg_t c;

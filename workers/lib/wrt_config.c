@@ -91,6 +91,10 @@ int wcfg_load(wcfg_t *c, wcfg_getenv_fn get, void *arg, char *err, size_t errlen
         wcfg_free(c);
         return fail(err, errlen, "out of memory");
     }
+    if (wcfg_parse_redis_url(c->redis_url, &c->redis, err, errlen) < 0) {
+        wcfg_free(c);
+        return -1;
+    }
     return 0;
 }
 

@@ -6,6 +6,14 @@
 
 #include "naming.h"
 
+/* A redis:// URL: redis://[[user]:password@]host[:port][/db]. Pure; 0 or -1. */
+typedef struct wcfg_redis_url {
+    char host[256];
+    int port;
+    int db;
+    char user[128];
+    char password[256];
+} wcfg_redis_url_t;
 typedef struct wcfg {
     char service[NM_NAME_MAX + 1];
     char instance[NM_NAME_MAX + 1];
@@ -21,6 +29,7 @@ typedef struct wcfg {
     int http_port;
     char *postgres_url;           /* owned, free with wcfg_free */
     char *redis_url;              /* owned */
+    wcfg_redis_url_t redis;       /* redis_url parsed */
     char *data_dir;               /* owned, "" when not set */
     char *logs_dir;               /* owned, "" when not set */
 } wcfg_t;
@@ -39,14 +48,6 @@ void wcfg_free(wcfg_t *c);
 /* The seed's "Data adapter configuration loaded" line; URLs go through log_kv's mask. */
 void wcfg_log(const wcfg_t *c);
 
-/* A redis:// URL: redis://[[user]:password@]host[:port][/db]. Pure; 0 or -1. */
-typedef struct wcfg_redis_url {
-    char host[256];
-    int port;
-    int db;
-    char user[128];
-    char password[256];
-} wcfg_redis_url_t;
 int wcfg_parse_redis_url(const char *url, wcfg_redis_url_t *out, char *err, size_t errlen);
 
 #endif

@@ -15,7 +15,6 @@
 struct wrd {
     struct event_base *base;
     const wcfg_t *cfg;
-    wcfg_redis_url_t url;
     wrd_ready_cb ready_cb;
     void *ready_arg;
     redisContext *ctx;      /* non-NULL only when ready */
@@ -87,7 +86,7 @@ static int validate_namespace(wrd_t *rd, redisContext *c)
 static void try_connect(wrd_t *rd)
 {
     struct timeval tv = { 1, 0 };
-    redisContext *c = redisConnectWithTimeout(rd->url.host, rd->url.port, tv);
+    redisContext *c = redisConnectWithTimeout(rd->cfg->redis.host, rd->cfg->redis.port, tv);
     char db[16];
 
     if (!c || c->err) {
@@ -101,16 +100,17 @@ static void try_connect(wrd_t *rd)
         return;
     }
     redisSetTimeout(c, tv);
-    if (rd->url.password[0]) {
-        const char *auth_user[] = { "AUTH", rd->url.user, rd->url.password };
-        const char *auth[] = { "AUTH", rd->url.password };
-        int rc = rd->url.user[0] ? setup_cmd(rd, c, 3, auth_user) : setup_cmd(rd, c, 2, auth);
+    if (rd->cfg->redis.password[0]) {
+        const char *auth_user[] = { "AUTH", rd->cfg->redis.user, rd->cfg->redis.password };
+        const char *auth[] = { "AUTH", rd->cfg->redis.password };
+        int rc = rd->cfg->redis.user[0] ? setup_cmd(rd, c, 3, auth_user)
+                                         : setup_cmd(rd, c, 2, auth);
         if (rc < 0)
             goto failed;
     }
-    if (rd->url.db) {
+    if (rd->cfg->redis.db) {
         const char *sel[] = { "SELECT", db };
-        snprintf(db, sizeof(db), "%d", rd->url.db);
+        snprintf(db, sizeof(db), "%d", rd->cfg->redis.db);
         if (setup_cmd(rd, c, 2, sel) < 0)
             goto failed;
     }
@@ -159,12 +159,9 @@ wrd_t *wrd_new(struct event_base *base, const wcfg_t *c, wrd_ready_cb cb, void *
     return rd;
 }
 
-int wrd_start(wrd_t *rd, char *err, size_t errlen)
+void wrd_start(wrd_t *rd)
 {
-    if (wcfg_parse_redis_url(rd->cfg->redis_url, &rd->url, err, errlen) < 0)
-        return -1;
     try_connect(rd);
-    return 0;
 }
 
 void wrd_free(wrd_t *rd)

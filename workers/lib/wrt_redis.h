@@ -17,7 +17,7 @@ typedef void (*wrd_ready_cb)(wrd_t *rd, void *arg);
  * worker makes is one short command, so the loop stalls at most that long when
  * Redis hangs (hiredis 0.14's async API has no timeouts at all). */
 wrd_t *wrd_new(struct event_base *base, const wcfg_t *c, wrd_ready_cb cb, void *arg);
-int wrd_start(wrd_t *rd, char *err, size_t errlen); /* -1 only for a bad REDIS_URL */
+void wrd_start(wrd_t *rd);
 void wrd_free(wrd_t *rd);
 
 int wrd_ok(const wrd_t *rd);

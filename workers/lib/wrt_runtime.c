@@ -248,8 +248,13 @@ int wrt_main(const wrt_hooks_t *hooks)
     }
     if (log_parse_level(c->log_level, &lvl) == 0)
         log_setup(lvl, 2);
-    log_info("Starting worker", "service_name", c->service, "instance_name", c->instance,
-             "environment", c->environment, "version", c->version, "pid", LOG_INT(getpid()));
+    {
+        char msg[NM_NAME_MAX + 32];
+        snprintf(msg, sizeof(msg), "Starting %s service", c->service);
+        log_info(msg, "service_name", c->service, "instance_name", c->instance,
+                 "environment", c->environment, "version", c->version,
+                 "pid", LOG_INT(getpid()));
+    }
     wcfg_log(c);
     if (setup(rt, err, sizeof(err)) < 0) {
         log_error("worker startup failed", "instance", c->instance, "error", err);
@@ -259,11 +264,7 @@ int wrt_main(const wrt_hooks_t *hooks)
     log_info("HTTP server listening", "instance", c->instance, "bind", c->http_bind,
              "port", LOG_INT(c->http_port));
     wpg_start(rt->pg);
-    if (wrd_start(rt->rd, err, sizeof(err)) < 0) {
-        log_error("invalid worker configuration", "instance", c->instance, "error", err);
-        teardown(rt);
-        return EX_CONFIG;
-    }
+    wrd_start(rt->rd);
     event_base_dispatch(rt->base);
     if (hooks->teardown)
         hooks->teardown(rt, hooks->arg);
