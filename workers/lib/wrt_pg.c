@@ -189,9 +189,8 @@ static void try_connect(wpg_t *pg)
     }
     pg->conn = conn;
     if (pg->ready_cb && pg->ready_cb(pg, pg->ready_arg) < 0) {
-        if (pg->conn)
-            set_error(pg, "connected, but the worker's schema setup failed (see the log)");
         if (pg->conn) {
+            set_error(pg, "connected, but the worker's schema setup failed (see the log)");
             PQfinish(pg->conn);
             pg->conn = NULL;
         }
