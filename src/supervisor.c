@@ -19,6 +19,7 @@
 #include "monitor.h"
 #include "notify.h"
 #include "policy.h"
+#include "provisioner.h"
 #include "spawn.h"
 
 /* Event priorities: signals and timers (restarts, stop deadlines) before log reads,
@@ -260,6 +261,11 @@ static void wake_waiting(supervisor_t *sup)
             try_start(sup, sup->inst[i]);
 }
 
+void sup_wake_waiting(supervisor_t *sup)
+{
+    wake_waiting(sup);
+}
+
 /* ---- spawning --------------------------------------------------------------------- */
 
 /* Read the exec report of in's new process, if still pending (once the process has
@@ -330,6 +336,8 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    if (provisioner_worker_env(sup, cfg, env, err, errlen) < 0)
+        goto fail;
     argv[0] = cfg->service->command;
     for (size_t i = 0; i < cfg->service->nargs; i++)
         argv[i + 1] = cfg->service->args[i];
@@ -512,7 +520,11 @@ static void try_start(supervisor_t *sup, sup_instance_t *in)
                  in->name);
         return;
     }
-    dep = unready_dep(sup, in);
+    /* With provision = true a worker gets its own credentials or does not start. */
+    if (!provisioner_instance_ready(sup, in))
+        dep = "provisioning";
+    else
+        dep = unready_dep(sup, in);
     if (dep) {
         if (strcmp(in->waiting_for, dep) != 0)
             log_info("waiting for dependency", "instance", in->name, "depends_on", dep);
@@ -881,6 +893,8 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
             log_setup(lvl, 2);
     }
     monitor_reloaded(sup);
+    /* New and changed instances need their credentials before they start. */
+    provisioner_run(sup);
 
     for (size_t i = 0; i < sup->ninst; i++) {
         sup_instance_t *in = sup->inst[i];
@@ -1023,6 +1037,7 @@ int sup_main(const char *config, int foreground)
         return 1;
     }
     notify_init(sup->base);
+    provisioner_run(sup);
     log_info("instanced started", "version", PACKAGE_VERSION, "config", config,
              "instances", LOG_INT(sup->ninst), "pid", LOG_INT(getpid()));
     for (size_t i = 0; i < sup->ninst; i++)
@@ -1034,6 +1049,7 @@ int sup_main(const char *config, int foreground)
     if (rc < 0)
         log_error("event loop failed");
     monitor_shutdown(sup);
+    provisioner_free(sup);
     log_info("instanced stopped");
     sup_free(sup);
     return rc < 0 ? 1 : 0;

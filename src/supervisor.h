@@ -112,4 +112,7 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
  * start: it becomes SUP_RUNNING, and instances depending on it may start. */
 void sup_instance_ready(supervisor_t *sup, sup_instance_t *in);
 
+/* Try again to start every instance in SUP_WAITING (provisioning finished). */
+void sup_wake_waiting(supervisor_t *sup);
+
 #endif

@@ -5,6 +5,7 @@ src_instanced_SOURCES += src/supervisor.c \
 	src/spawn.c src/spawn.h \
 	src/policy.c src/policy.h \
 	src/logcap.c src/logcap.h \
-	src/notify.c src/notify.h
+	src/notify.c src/notify.h \
+	src/provisioner.c src/provisioner.h
 
 dist_man_MANS += man/instanced.8

@@ -21,6 +21,7 @@ SUPERVISOR_IT = \
 	tests/it_supervisor_storm.sh \
 	tests/it_supervisor_logs.sh \
 	tests/it_supervisor_notify.sh \
-	tests/it_supervisor_unit.sh
+	tests/it_supervisor_unit.sh \
+	tests/it_supervisor_provision.sh
 TESTS += $(SUPERVISOR_IT)
 EXTRA_DIST += $(SUPERVISOR_IT) tests/it_supervisor_lib.sh

@@ -1,0 +1,83 @@
+#!/bin/bash
+# instanced with provision = true: each worker gets its own least-privilege
+# credentials (never the admin URLs, never in the supervisor's log); with PostgreSQL
+# down at start, a new instance waits for provisioning, which is retried with backoff
+# and lets it start once the server is back.
+. "$srcdir/tests/lib/common.sh"
+. "$srcdir/tests/lib/servers.sh"
+t_init sup-provision
+. "$srcdir/tests/it_supervisor_lib.sh"
+
+redis_start || { fail "redis starts"; t_done; }
+pg_start || { fail "postgres starts"; t_done; }
+# The admin URL carries a password, so a leak would be visible.
+psql_admin -c "ALTER ROLE postgres PASSWORD 'AdminSecret42'" >/dev/null
+ADMIN_PG="postgresql://postgres:AdminSecret42@127.0.0.1:$PGPORT/trading_ecosystem"
+
+conf=$T/inv.conf
+write_conf() {
+    {
+        sup_globals
+        echo "state_dir = \"$T/state\""
+        echo "provision = true"
+        echo "postgres_url = \"$ADMIN_PG\""
+        echo "redis_url = \"$REDIS_URL\""
+        sup_service exchange "env = {\"TW_REPORT=$T/report-\${INSTANCE:-x}\"}"
+        for n in "$@"; do
+            printf 'instance "%s" {\n service = "exchange"\n env = {"TW_REPORT=%s/report-%s"}\n}\n' \
+                "$n" "$T" "$n"
+        done
+    } >"$conf"
+}
+write_conf exchange-OKX exchange-Binance
+"$INSTANCED" --check-config -c "$conf" >/dev/null 2>"$T/check.err" ||
+    { fail "inventory valid: $(cat "$T/check.err")"; t_done; }
+
+sup_start "$conf"
+ok "exchange-OKX started" wait_for 20 test -s "$T/report-exchange-OKX"
+ok "exchange-Binance started" wait_for 20 test -s "$T/report-exchange-Binance"
+
+okx_pg=$(sed -n 's/^env POSTGRES_URL=//p' "$T/report-exchange-OKX")
+okx_redis=$(sed -n 's/^env REDIS_URL=//p' "$T/report-exchange-OKX")
+case $okx_pg in
+    postgresql://inst_exchange_okx:*@*) pass "POSTGRES_URL is the instance's own role" ;;
+    *) fail "POSTGRES_URL is the instance's own role: got '${okx_pg%%:*}...'" ;;
+esac
+case $okx_redis in
+    redis://inst_exchange_okx:*@*) pass "REDIS_URL is the instance's own ACL user" ;;
+    *) fail "REDIS_URL is the instance's own ACL user" ;;
+esac
+ok "no admin password in the worker's environment" sh -c "! grep -q AdminSecret42 '$T/report-exchange-OKX'"
+# The credentials work, and only for the instance's own schema.
+okx_conn=$(printf '%s' "$okx_pg" | sed 's/@127.0.0.1/@127.0.0.1/')
+is "$(psql -X -d "$okx_conn" -tAc 'SELECT current_user' 2>&1)" "inst_exchange_okx" \
+    "the worker's POSTGRES_URL logs in as its role"
+ok "the role cannot read another instance's schema" sh -c \
+    "psql -X -d '$okx_conn' -c 'CREATE TABLE exchange_binance.t(x int)' 2>&1 | grep -q 'permission denied'"
+okx_pw=$(printf '%s' "$okx_pg" | sed 's|postgresql://[^:]*:\([^@]*\)@.*|\1|')
+ok "no password in the supervisor's log" sh -c \
+    "! grep -qF -e AdminSecret42 -e '$okx_pw' '$T/sup.log' '$T/sup.out'"
+ok "provisioning logged as done" grep -q 'msg="provisioning done"' "$T/sup.log"
+
+# PostgreSQL goes away; a new instance is added by a reload: it waits for its
+# credentials, and starts once provisioning succeeds on a retry.
+pg_stop
+write_conf exchange-OKX exchange-Binance exchange-Kraken
+kill -HUP "$SUP_PID"
+ok "reload with PostgreSQL down: provisioning failure logged" \
+    wait_for 30 grep -q 'msg="provisioning failed, will retry"' "$T/sup.log"
+ok "the new instance has not started without credentials" test ! -e "$T/report-exchange-Kraken"
+ok "the running instances kept running" running exchange-OKX
+pg_restart
+ok "after PostgreSQL returns, the new instance starts" \
+    wait_for 40 test -s "$T/report-exchange-Kraken"
+case $(sed -n 's/^env POSTGRES_URL=//p' "$T/report-exchange-Kraken") in
+    postgresql://inst_exchange_kraken:*@*) pass "the new instance got its own role" ;;
+    *) fail "the new instance got its own role" ;;
+esac
+ok "no password in the supervisor's log after the retry" sh -c \
+    "! grep -qF AdminSecret42 '$T/sup.log'"
+
+sup_stop
+is "$SUP_RC" 0 "instanced exits 0"
+t_done
