@@ -9,6 +9,49 @@
 #   mon_json /api/v1/health '.status'   # GET and jq
 #   CTL status; echo $?             # instancectl on the test's control socket
 
+# Ports for these tests come from below the kernel's ephemeral range: free_port (port 0)
+# hands out ephemeral ports, which other tests running in parallel and the probes' own
+# outgoing connections keep taking, so a port found free could be gone when the worker
+# binds it. mon_ports N prints N distinct ports that are free now and not in $MON_USED.
+mon_ports() {
+    MON_USED=$MON_USED python3 - "$1" <<'EOF'
+import os, random, socket, sys
+lo, hi = 20000, 32000
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        eph = int(f.read().split()[0])
+    hi = min(hi, eph - 1)
+except (OSError, ValueError):
+    pass
+if hi - lo < 1000:  # an unusual ephemeral range: take what is left above 1024
+    lo, hi = 1025, 65535
+used = set(int(p) for p in os.environ.get("MON_USED", "").split())
+n, got, socks = int(sys.argv[1]), [], []
+while len(got) < n:
+    p = random.randint(lo, hi)
+    if p in got or p in used:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        s.close()
+        continue
+    socks.append(s)
+    got.append(p)
+print("\n".join(map(str, got)))
+EOF
+}
+# mon_new_port: sets MON_PORT to a free port not handed out before in this test.
+MON_USED=""
+mon_new_port() {
+    while :; do
+        MON_PORT=$(mon_ports 1)
+        case " $MON_USED " in *" $MON_PORT "*) ;; *) break ;; esac
+    done
+    MON_USED="$MON_USED $MON_PORT"
+}
+
 INSTANCED="$top_builddir/src/instanced"
 INSTANCECTL="$top_builddir/src/instancectl"
 TW="$top_builddir/tests/test-worker"
@@ -16,7 +59,8 @@ HOSTILE="$srcdir/tests/hostile_health.py"
 
 mon_inventory() {
     INV="$T/inventory.conf"
-    STATUS_PORT=$(free_port)
+    mon_new_port
+    STATUS_PORT=$MON_PORT
     BASE="http://127.0.0.1:$STATUS_PORT"
     SOCK="$T/run/control.sock"
     cat >"$INV" <<EOF
@@ -48,7 +92,8 @@ mon_service() {
 mon_instance() {
     _n=$1 _s=$2
     shift 2
-    _p=$(free_port)
+    mon_new_port
+    _p=$MON_PORT
     eval "PORT_$(echo "$_n" | tr '-' '_')=$_p"
     {
         echo "instance \"$_n\" {"

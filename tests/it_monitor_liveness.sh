@@ -51,7 +51,8 @@ ok "plain-P comes back healthy" wait_for 10 inst_is plain-P ".status == \"health
 
 # A reload that moves status_listen and control_socket: both follow.
 OLD_BASE=$BASE OLD_SOCK=$SOCK
-NEW_PORT=$(free_port)
+mon_new_port
+NEW_PORT=$MON_PORT
 sed -i -e "s|^status_listen .*|status_listen = \"127.0.0.1:$NEW_PORT\"|" \
     -e "s|^control_socket .*|control_socket = \"$T/run2/ctl.sock\"|" "$INV"
 CTL reload >/dev/null; is "$?" 0 "reload with a new status_listen and control_socket"

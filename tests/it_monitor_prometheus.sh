@@ -41,7 +41,8 @@ mon_instance audit-correlator audit-correlator
 mon_start || { fail "instanced starts"; t_done; }
 ok "workers healthy" wait_for 10 overall_is healthy
 
-PROM_PORT=$(free_port)
+mon_new_port
+PROM_PORT=$MON_PORT
 PROM="http://127.0.0.1:$PROM_PORT"
 mkdir -p "$T/prom"
 sed -e "s/127\.0\.0\.1:7070/127.0.0.1:$STATUS_PORT/g" \

@@ -10,15 +10,7 @@ N=${MONITOR_SCALE_N:-200}
 INTERVAL_MS=1000
 mon_inventory ${INTERVAL_MS}ms 500ms
 mon_service tw "$TW" /api/v1/health 'entity_type = "exchange"'
-# N distinct free ports at once (all bound together, then released).
-python3 - "$N" >"$T/ports" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-EOF
+mon_ports "$N" >"$T/ports"   # excludes the status port (MON_USED)
 i=0
 while read -r port; do
     i=$((i + 1))
