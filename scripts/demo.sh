@@ -52,6 +52,7 @@ for i in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
 
 export INSTANCED_DEMO_PG_URL="postgresql://postgres@127.0.0.1:$pg_port/trading_ecosystem"
 export INSTANCED_DEMO_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+export INSTANCED_DEMO_PROVISION="${INSTANCED_DEMO_PROVISION:-true}"
 export INSTANCED_DEMO_STATUS_PORT="${INSTANCED_DEMO_STATUS_PORT:-7070}"
 conf="$top/etc/demo.conf"
 

@@ -15,10 +15,23 @@ static const char *const tables[] = { "audit_events", "service_registrations",
                                       "audit_correlations", "service_metrics",
                                       "audit_events_archive", NULL };
 
+/* Objects that CREATE ... IF NOT EXISTS cannot cover: the statement right after a
+ * SKIP_IF_* marker runs only when the query ($1 = the schema) finds nothing. Re-creating
+ * them would need ownership, which an instance's provisioned role lacks for objects
+ * an earlier, unprovisioned run (or the admin) created: setup must not fail on them. */
+#define SKIP_IF_FUNCTION                                                                 \
+    "?SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"            \
+    " WHERE n.nspname = $1 AND p.proname = 'update_updated_at_column'"
+#define SKIP_IF_TRIGGER(name)                                                            \
+    "?SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"                  \
+    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1"               \
+    " AND t.tgname = '" name "'"
+
 /* DDL takes no parameters: every statement is built here from the schema name
  * quoted by PQescapeIdentifier (S below), and from nothing else. */
 static const char *const ddl[] = {
-    "CREATE OR REPLACE FUNCTION %S.update_updated_at_column() RETURNS trigger"
+    SKIP_IF_FUNCTION,
+    "CREATE FUNCTION %S.update_updated_at_column() RETURNS trigger"
     " LANGUAGE plpgsql AS $f$ BEGIN NEW.updated_at = now(); RETURN NEW; END $f$",
 
     "CREATE TABLE IF NOT EXISTS %S.audit_events ("
@@ -43,7 +56,7 @@ static const char *const ddl[] = {
     " WHERE trace_id IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS idx_audit_events_status ON %S.audit_events (status)",
     "CREATE INDEX IF NOT EXISTS idx_audit_events_created ON %S.audit_events (created_at)",
-    "DROP TRIGGER IF EXISTS update_audit_events_updated_at ON %S.audit_events",
+    SKIP_IF_TRIGGER("update_audit_events_updated_at"),
     "CREATE TRIGGER update_audit_events_updated_at BEFORE UPDATE ON %S.audit_events"
     " FOR EACH ROW EXECUTE FUNCTION %S.update_updated_at_column()",
 
@@ -54,8 +67,7 @@ static const char *const ddl[] = {
     " registered_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
     " last_heartbeat TIMESTAMPTZ NOT NULL DEFAULT now(),"
     " updated_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-    "DROP TRIGGER IF EXISTS update_service_registrations_updated_at"
-    " ON %S.service_registrations",
+    SKIP_IF_TRIGGER("update_service_registrations_updated_at"),
     "CREATE TRIGGER update_service_registrations_updated_at BEFORE UPDATE"
     " ON %S.service_registrations FOR EACH ROW EXECUTE FUNCTION %S.update_updated_at_column()",
 
@@ -121,6 +133,48 @@ static int run(wpg_t *pg, const char *sql, const char *instance)
     if (res && !ok)
         log_error("schema setup statement failed", "instance", instance,
                   "error", PQresultErrorMessage(res));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* Run one setup statement; a table someone else owns (the admin's migrations, or an
+ * earlier run before provisioning) answers "must be owner" even to CREATE INDEX IF NOT
+ * EXISTS: that object is left as it is, with a warning, instead of failing setup. */
+static int run_owned(wpg_t *pg, const char *sql, const char *instance)
+{
+    PGresult *res;
+    const char *state;
+
+    if (run(pg, "SAVEPOINT ddl", instance) < 0)
+        return -1;
+    res = wpg_exec(pg, sql, 0, NULL);
+    if (!res)
+        return -1;
+    if (wpg_res_ok(res)) {
+        PQclear(res);
+        return run(pg, "RELEASE SAVEPOINT ddl", instance);
+    }
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (!state || strcmp(state, "42501") != 0) {
+        log_error("schema setup statement failed", "instance", instance,
+                  "error", PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    log_warn("schema object owned by another role; left as it is", "instance", instance,
+             "error", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+    PQclear(res);
+    return run(pg, "ROLLBACK TO SAVEPOINT ddl", instance);
+}
+
+/* Does query (with $1 = schema) return a row? */
+static int object_exists(wpg_t *pg, const char *query, const char *schema, int *out)
+{
+    const char *vals[1] = { schema };
+    PGresult *res = wpg_exec(pg, query, 1, vals);
+    int ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (ok)
+        *out = PQntuples(res) > 0;
     PQclear(res);
     return ok ? 0 : -1;
 }
@@ -208,8 +262,19 @@ int ac_schema_setup(wpg_t *pg, const char *schema, const char *instance)
     if (run(pg, lock, instance) < 0 || migrate_from_public(pg, schema, qs, instance) < 0)
         goto rollback;
     for (int i = 0; ddl[i]; i++) {
-        char *sql = expand(ddl[i], qs);
-        int r = sql ? run(pg, sql, instance) : -1;
+        char *sql;
+        int r;
+
+        if (ddl[i][0] == '?') {
+            int found;
+            if (object_exists(pg, ddl[i] + 1, schema, &found) < 0)
+                goto rollback;
+            if (found)
+                i++; /* the object is there: skip the statement that makes it */
+            continue;
+        }
+        sql = expand(ddl[i], qs);
+        r = sql ? run_owned(pg, sql, instance) : -1;
         free(sql);
         if (r < 0)
             goto rollback;

@@ -76,7 +76,7 @@ int wcfg_load(wcfg_t *c, wcfg_getenv_fn get, void *arg, char *err, size_t errlen
         return fail(err, errlen, "ENVIRONMENT is too long");
     if (copy(c->log_level, sizeof(c->log_level), get_or(get, arg, "LOG_LEVEL", "info")) < 0)
         return fail(err, errlen, "LOG_LEVEL is too long");
-    if (copy(c->http_bind, sizeof(c->http_bind), get_or(get, arg, "HTTP_BIND", "0.0.0.0")) < 0)
+    if (copy(c->http_bind, sizeof(c->http_bind), get_or(get, arg, "HTTP_BIND", "127.0.0.1")) < 0)
         return fail(err, errlen, "HTTP_BIND is too long");
     port = get_or(get, arg, "HTTP_PORT", "8080");
     p = strtol(port, &end, 10);
