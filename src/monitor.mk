@@ -23,4 +23,3 @@ EXTRA_DIST += etc/prometheus.yml etc/prometheus-rules.yml etc/prometheus-rules.t
 	etc/grafana/provisioning/datasources/instanced.yml \
 	etc/grafana/provisioning/dashboards/instanced.yml
 
-EXTRA_DIST += doc/monitoring.md

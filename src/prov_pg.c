@@ -577,7 +577,7 @@ static int longer_claim(const ppg_spec_t *sp, const char *name)
     return 0;
 }
 
-/* The legacy migration rule (doc/isolation.md): every table of a legacy schema mapped
+/* The legacy migration rule (README.md, "The legacy migration"): every table of a legacy schema mapped
  * to this instance, and every table of public owned by the instance's role, named
  * "<schema>_..." (the longest matching schema wins) or known to be its (the seed's
  * tables), moves into the instance schema. */

@@ -101,7 +101,7 @@ int prov_worker_urls(const inventory_t *inv, const inv_instance_t *in, char **pg
     return 0;
 }
 
-/* The instance a legacy schema belongs to (doc/isolation.md): the singleton whose
+/* The instance a legacy schema belongs to (README.md, "The legacy migration"): the singleton whose
  * service name with '-' as '_' is the schema's name ("audit_correlator" is
  * audit-correlator's), else the instance whose lower-cased name with '-' as '_' is. */
 static const inv_instance_t *legacy_owner(const inventory_t *inv, const char *legacy)

@@ -39,4 +39,3 @@ workers_audit_correlator_CPPFLAGS = $(WORKER_CPPFLAGS)
 workers_audit_correlator_LDADD = $(WORKER_LIBS)
 
 # The workers' documentation (merged into README by the lead).
-EXTRA_DIST += doc/workers.md

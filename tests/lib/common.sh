@@ -36,8 +36,40 @@ t_cleanup() {
     exit "$rc"
 }
 
+# free_port: a TCP port free on 127.0.0.1 now. It comes from below the kernel's
+# ephemeral range: a port 0 bind would hand out an ephemeral port, which tests running
+# in parallel and outgoing connections keep taking, so it could be gone by the time a
+# server binds it. Ports handed out in this test are remembered in $T and not reused.
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    python3 - "${T:-}" <<'PY'
+import os, random, socket, sys
+used_file = os.path.join(sys.argv[1], ".ports-used") if sys.argv[1] else None
+used = set()
+if used_file and os.path.exists(used_file):
+    used = {int(x) for x in open(used_file).read().split()}
+lo = 20000
+with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+    hi = min(int(f.read().split()[0]), 65535)
+if hi - lo < 1000:
+    lo, hi = 1024, hi
+for _ in range(1000):
+    port = random.randrange(lo, hi)
+    if port in used:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    if used_file:
+        with open(used_file, "a") as f:
+            f.write("%d\n" % port)
+    print(port)
+    sys.exit(0)
+sys.exit("no free port found")
+PY
 }
 
 # wait_for SECONDS CMD... : run CMD every 50 ms until it succeeds or time runs out.
