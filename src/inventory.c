@@ -721,34 +721,38 @@ static void policy_free(inv_policy_t *p)
     p->health_path = p->user = p->group = NULL;
 }
 
+/* Bytes of a scalar field of this type (0 for strings and lists, handled apart). */
+static size_t field_size(key_type_t t)
+{
+    switch (t) {
+    case T_INT:
+    case T_DURATION:
+        return sizeof(long);
+    case T_SIZE:
+        return sizeof(long long);
+    case T_BOOL:
+    case T_PORT:
+        return sizeof(int);
+    case T_RESTART:
+        return sizeof(inv_restart_t);
+    default:
+        return 0;
+    }
+}
+
+static int is_string(key_type_t t) { return t == T_STR || t == T_PATH; }
+
 /* Copy one policy key's value from src to dst, duplicating strings. */
 static void policy_copy_key(const inv_key_t *k, inv_policy_t *dst, const inv_policy_t *src)
 {
     void *d = (char *)dst + k->offset;
     const void *s = (const char *)src + k->offset;
 
-    switch (k->type) {
-    case T_STR:
-    case T_PATH:
+    if (is_string(k->type)) {
         free(*(char **)d);
         *(char **)d = *(char *const *)s ? strdup(*(char *const *)s) : NULL;
-        break;
-    case T_INT:
-    case T_DURATION:
-        *(long *)d = *(const long *)s;
-        break;
-    case T_SIZE:
-        *(long long *)d = *(const long long *)s;
-        break;
-    case T_BOOL:
-    case T_PORT:
-        *(int *)d = *(const int *)s;
-        break;
-    case T_RESTART:
-        *(inv_restart_t *)d = *(const inv_restart_t *)s;
-        break;
-    case T_LIST:
-        break;
+    } else {
+        memcpy(d, s, field_size(k->type));
     }
 }
 
@@ -1438,33 +1442,9 @@ static int policy_eq(const inv_policy_t *x, const inv_policy_t *y)
         const void *a = (const char *)x + k->offset, *b = (const char *)y + k->offset;
         if (k->target != TG_POLICY)
             continue;
-        switch (k->type) {
-        case T_STR:
-        case T_PATH:
-            if (!str_eq(*(char *const *)a, *(char *const *)b))
-                return 0;
-            break;
-        case T_INT:
-        case T_DURATION:
-            if (*(const long *)a != *(const long *)b)
-                return 0;
-            break;
-        case T_SIZE:
-            if (*(const long long *)a != *(const long long *)b)
-                return 0;
-            break;
-        case T_BOOL:
-        case T_PORT:
-            if (*(const int *)a != *(const int *)b)
-                return 0;
-            break;
-        case T_RESTART:
-            if (*(const inv_restart_t *)a != *(const inv_restart_t *)b)
-                return 0;
-            break;
-        case T_LIST:
-            break;
-        }
+        if (is_string(k->type) ? !str_eq(*(char *const *)a, *(char *const *)b)
+                               : memcmp(a, b, field_size(k->type)) != 0)
+            return 0;
     }
     return 1;
 }
