@@ -6,7 +6,7 @@ tests_unit_tests_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(CONFUSE_CFLAGS)
 tests_unit_tests_LDADD = $(CORE_LIBS) $(CUNIT_LIBS)
 
 TESTS += tests/unit_tests
-EXTRA_DIST += tests/derivation-vectors.tsv tests/fixtures
+EXTRA_DIST += tests/derivation-vectors.tsv tests/fixtures tests/cunit_run.h
 
 # Shell integration tests get srcdir and top_builddir in their environment.
 AM_TESTS_ENVIRONMENT = srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)'; \

@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <CUnit/Basic.h>
+
+#include "cunit_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,7 +547,6 @@ static void test_control(void)
 int main(void)
 {
     CU_pSuite s;
-    unsigned fails;
 
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
@@ -564,10 +565,5 @@ int main(void)
     s = CU_add_suite("control", NULL, NULL);
     CU_add_test(s, "request lines and answers", test_control);
 
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    /* CU_basic_run_tests reports success even when assertions fail. */
-    fails = CU_get_number_of_failures() + CU_get_number_of_failure_records();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return cu_run_all();
 }

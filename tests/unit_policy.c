@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <CUnit/Basic.h>
+
+#include "cunit_run.h"
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -235,7 +237,6 @@ const char *sup_state_name(sup_state_t s)
 int main(void)
 {
     CU_pSuite s;
-    unsigned fails;
 
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
@@ -253,11 +254,5 @@ int main(void)
         CU_cleanup_registry();
         return 2;
     }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    /* CUnit reports success even with failed assertions: read the counts ourselves,
-     * before the registry is cleaned up. */
-    fails = CU_get_number_of_failures() + CU_get_number_of_failure_records();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return cu_run_all();
 }

@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <CUnit/Basic.h>
+
+#include "cunit_run.h"
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -473,7 +475,6 @@ static void test_missing_file(void)
 
 int main(void)
 {
-    unsigned failures, records;
     CU_pSuite s;
 
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -492,11 +493,5 @@ int main(void)
     CU_add_test(s, "rejections", test_rejections);
     CU_add_test(s, "missing file", test_missing_file);
 
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    /* CU_basic_run_tests returns success even when assertions fail. */
-    failures = CU_get_number_of_failures();
-    records = CU_get_number_of_failure_records();
-    CU_cleanup_registry();
-    return failures > 0 || records > 0 ? 1 : 0;
+    return cu_run_all();
 }

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <CUnit/Basic.h>
+
+#include "cunit_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -299,7 +301,6 @@ static void test_event_json(void)
 
 int main(void)
 {
-    unsigned failures, records;
     CU_pSuite s;
 
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -315,11 +316,5 @@ int main(void)
     CU_add_test(s, "formats", test_formats);
     CU_add_test(s, "event json", test_event_json);
 
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    /* CU_basic_run_tests returns success even when assertions fail. */
-    failures = CU_get_number_of_failures();
-    records = CU_get_number_of_failure_records();
-    CU_cleanup_registry();
-    return failures > 0 || records > 0 ? 1 : 0;
+    return cu_run_all();
 }
