@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "credentials.h"
+#include "errbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,18 +17,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 int cred_generate(char out[CRED_PASSWORD_LEN + 1])
 {
@@ -245,7 +234,7 @@ int cred_owner(const char *user, const char *group, uid_t *uid, gid_t *gid, char
         } else if (parse_id(user, &id) == 0) {
             *uid = (uid_t)id;
         } else {
-            return fail(err, errlen, "user %s does not exist", user);
+            return errbuf_set(err, errlen, "user %s does not exist", user);
         }
     }
     if (group) {
@@ -255,7 +244,7 @@ int cred_owner(const char *user, const char *group, uid_t *uid, gid_t *gid, char
         else if (parse_id(group, &id) == 0)
             *gid = (gid_t)id;
         else
-            return fail(err, errlen, "group %s does not exist", group);
+            return errbuf_set(err, errlen, "group %s does not exist", group);
     }
     return 0;
 }
@@ -268,21 +257,21 @@ int cred_ensure_dir(const char *dir, mode_t mode, int dry_run, int *changed, cha
 
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode))
-            return fail(err, errlen, "%s is not a directory", dir);
+            return errbuf_set(err, errlen, "%s is not a directory", dir);
         if ((st.st_mode & 07777) != mode) {
             *changed = 1;
             if (!dry_run && chmod(dir, mode) < 0)
-                return fail(err, errlen, "chmod %s: %s", dir, strerror(errno));
+                return errbuf_set(err, errlen, "chmod %s: %s", dir, strerror(errno));
         }
         return 0;
     }
     if (errno != ENOENT)
-        return fail(err, errlen, "%s: %s", dir, strerror(errno));
+        return errbuf_set(err, errlen, "%s: %s", dir, strerror(errno));
     *changed = 1;
     if (dry_run)
         return 0;
     if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-        return fail(err, errlen, "%s: path too long", dir);
+        return errbuf_set(err, errlen, "%s: path too long", dir);
     /* Parents get 0755 (they are the state directory and above, which other modules
      * share); only the leaf gets the restrictive mode. */
     for (char *p = path + 1; *p; p++) {
@@ -290,13 +279,13 @@ int cred_ensure_dir(const char *dir, mode_t mode, int dry_run, int *changed, cha
             continue;
         *p = '\0';
         if (mkdir(path, 0755) < 0 && errno != EEXIST)
-            return fail(err, errlen, "mkdir %s: %s", path, strerror(errno));
+            return errbuf_set(err, errlen, "mkdir %s: %s", path, strerror(errno));
         *p = '/';
     }
     if (mkdir(path, mode) < 0 && errno != EEXIST)
-        return fail(err, errlen, "mkdir %s: %s", path, strerror(errno));
+        return errbuf_set(err, errlen, "mkdir %s: %s", path, strerror(errno));
     if (chmod(path, mode) < 0) /* mkdir applies the umask */
-        return fail(err, errlen, "chmod %s: %s", path, strerror(errno));
+        return errbuf_set(err, errlen, "chmod %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -335,14 +324,14 @@ int cred_write_new(const char *path, const char *content, uid_t uid, gid_t gid, 
     int fd;
 
     if (new_path(tmp, sizeof(tmp), path) < 0)
-        return fail(err, errlen, "%s: path too long", path);
+        return errbuf_set(err, errlen, "%s: path too long", path);
     unlink(tmp); /* a leftover of an interrupted run holds nothing committed */
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, CRED_FILE_MODE);
     if (fd < 0)
-        return fail(err, errlen, "create %s: %s", tmp, strerror(errno));
+        return errbuf_set(err, errlen, "create %s: %s", tmp, strerror(errno));
     /* Owner and mode before any secret is written. */
     if (fchown(fd, uid, gid) < 0 || fchmod(fd, CRED_FILE_MODE) < 0) {
-        fail(err, errlen, "chown %s to %ld:%ld: %s", tmp, (long)uid, (long)gid,
+        errbuf_set(err, errlen, "chown %s to %ld:%ld: %s", tmp, (long)uid, (long)gid,
              strerror(errno));
         goto bad;
     }
@@ -351,13 +340,13 @@ int cred_write_new(const char *path, const char *content, uid_t uid, gid_t gid, 
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            fail(err, errlen, "write %s: %s", tmp, strerror(errno));
+            errbuf_set(err, errlen, "write %s: %s", tmp, strerror(errno));
             goto bad;
         }
         off += (size_t)n;
     }
     if (fsync(fd) < 0) {
-        fail(err, errlen, "fsync %s: %s", tmp, strerror(errno));
+        errbuf_set(err, errlen, "fsync %s: %s", tmp, strerror(errno));
         goto bad;
     }
     close(fd);
@@ -373,9 +362,9 @@ int cred_commit_new(const char *path, char *err, size_t errlen)
     char tmp[PATH_MAX];
 
     if (new_path(tmp, sizeof(tmp), path) < 0)
-        return fail(err, errlen, "%s: path too long", path);
+        return errbuf_set(err, errlen, "%s: path too long", path);
     if (rename(tmp, path) < 0)
-        return fail(err, errlen, "rename %s: %s", tmp, strerror(errno));
+        return errbuf_set(err, errlen, "rename %s: %s", tmp, strerror(errno));
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "naming.h"
+#include "errbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,20 +16,6 @@
 static int is_lower(int c) { return c >= 'a' && c <= 'z'; }
 static int is_upper(int c) { return c >= 'A' && c <= 'Z'; }
 static int is_digit(int c) { return c >= '0' && c <= '9'; }
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Hyphen-separated words: first char from `first`, then [a-z0-9] or mixed case
  * per `upper_ok`, no empty word, no leading or trailing hyphen. */
@@ -62,18 +49,18 @@ int nm_check_schema(const char *schema, char *err, size_t errlen)
     size_t len = schema ? strlen(schema) : 0;
 
     if (len == 0)
-        return fail(err, errlen, "schema is empty");
+        return errbuf_set(err, errlen, "schema is empty");
     if (len > NM_SCHEMA_MAX)
-        return fail(err, errlen, "schema \"%.80s\" is %zu bytes long (at most %d: PostgreSQL "
+        return errbuf_set(err, errlen, "schema \"%.80s\" is %zu bytes long (at most %d: PostgreSQL "
                     "would truncate it silently)", schema, len, NM_SCHEMA_MAX);
     if (!(is_lower(schema[0]) || schema[0] == '_'))
-        return fail(err, errlen, "schema \"%s\" must start with [a-z_]", schema);
+        return errbuf_set(err, errlen, "schema \"%s\" must start with [a-z_]", schema);
     for (const char *p = schema; *p; p++)
         if (!(is_lower(*p) || is_digit(*p) || *p == '_'))
-            return fail(err, errlen, "schema \"%s\" may contain only [a-z0-9_]", schema);
+            return errbuf_set(err, errlen, "schema \"%s\" may contain only [a-z0-9_]", schema);
     if (strcmp(schema, "public") == 0 || strcmp(schema, "information_schema") == 0 ||
         strncmp(schema, "pg_", 3) == 0)
-        return fail(err, errlen, "schema \"%s\" is reserved by PostgreSQL", schema);
+        return errbuf_set(err, errlen, "schema \"%s\" is reserved by PostgreSQL", schema);
     return 0;
 }
 
@@ -82,17 +69,17 @@ int nm_check_namespace(const char *ns, char *err, size_t errlen)
     size_t len = ns ? strlen(ns) : 0;
 
     if (len == 0)
-        return fail(err, errlen, "namespace is empty");
+        return errbuf_set(err, errlen, "namespace is empty");
     if (len > NM_NAMESPACE_MAX)
-        return fail(err, errlen, "namespace is %zu bytes long (at most %d)", len, NM_NAMESPACE_MAX);
+        return errbuf_set(err, errlen, "namespace is %zu bytes long (at most %d)", len, NM_NAMESPACE_MAX);
     for (const char *p = ns; *p; p++) {
         int c = (unsigned char)*p;
         if (!(is_lower(c) || is_upper(c) || is_digit(c) || c == '_' || c == ':' || c == '-'))
-            return fail(err, errlen, "namespace \"%.80s\" may contain only [A-Za-z0-9_:-] "
+            return errbuf_set(err, errlen, "namespace \"%.80s\" may contain only [A-Za-z0-9_:-] "
                         "(glob characters would widen Redis ACL patterns)", ns);
     }
     if (strcmp(ns, "services") == 0 || strncmp(ns, "services:", 9) == 0)
-        return fail(err, errlen, "namespace \"%s\" is reserved for service discovery", ns);
+        return errbuf_set(err, errlen, "namespace \"%s\" is reserved for service discovery", ns);
     return 0;
 }
 
@@ -137,10 +124,10 @@ int nm_derive(const nm_input_t *in, nm_derived_t *out, char *err, size_t errlen)
 
     memset(out, 0, sizeof(*out));
     if (!nm_valid_service_name(S))
-        return fail(err, errlen, "invalid service name \"%.80s\": must match "
+        return errbuf_set(err, errlen, "invalid service name \"%.80s\": must match "
                     "[a-z][a-z0-9]*(-[a-z0-9]+)*", S ? S : "");
     if (!nm_valid_instance_name(I))
-        return fail(err, errlen, "invalid instance name \"%.80s\": must match "
+        return errbuf_set(err, errlen, "invalid instance name \"%.80s\": must match "
                     "[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*", I);
 
     out->singleton = strcmp(S, I) == 0;
@@ -150,7 +137,7 @@ int nm_derive(const nm_input_t *in, nm_derived_t *out, char *err, size_t errlen)
         first_part(S, buf, sizeof(buf));
         if (in->schema) {
             if (put(out->schema, sizeof(out->schema), "%s", in->schema) < 0)
-                return fail(err, errlen, "schema \"%.80s\" is longer than %d bytes",
+                return errbuf_set(err, errlen, "schema \"%.80s\" is longer than %d bytes",
                             in->schema, NM_SCHEMA_MAX);
         } else {
             put(out->schema, sizeof(out->schema), "%s", buf);
@@ -158,7 +145,7 @@ int nm_derive(const nm_input_t *in, nm_derived_t *out, char *err, size_t errlen)
         if (put(out->namespace, sizeof(out->namespace), "%s",
                 in->namespace ? in->namespace
                 : in->namespace_prefix ? in->namespace_prefix : buf) < 0)
-            return fail(err, errlen, "namespace is longer than %d bytes", NM_NAMESPACE_MAX);
+            return errbuf_set(err, errlen, "namespace is longer than %d bytes", NM_NAMESPACE_MAX);
     } else {
         char prefix[NM_NAME_MAX + 1];
         const char *label;
@@ -170,20 +157,20 @@ int nm_derive(const nm_input_t *in, nm_derived_t *out, char *err, size_t errlen)
             first_part(I, prefix, sizeof(prefix));
         plen = strlen(prefix);
         if (strncmp(I, prefix, plen) != 0 || I[plen] != '-' || I[plen + 1] == '\0')
-            return fail(err, errlen, "instance \"%s\" of service \"%s\" must be named "
+            return errbuf_set(err, errlen, "instance \"%s\" of service \"%s\" must be named "
                         "\"%s-LABEL\"%s", I, S, prefix,
                         in->instance_prefix ? " (the service's instance_prefix)" : "");
         label = I + plen + 1;
 
         if (in->schema) {
             if (put(out->schema, sizeof(out->schema), "%s", in->schema) < 0)
-                return fail(err, errlen, "schema \"%.80s\" is %zu bytes long (at most %d: "
+                return errbuf_set(err, errlen, "schema \"%.80s\" is %zu bytes long (at most %d: "
                             "PostgreSQL would truncate it silently)", in->schema,
                             strlen(in->schema), NM_SCHEMA_MAX);
         } else {
             size_t n = strlen(I);
             if (n > NM_SCHEMA_MAX)
-                return fail(err, errlen, "derived schema for \"%.80s\" is %zu bytes long (at "
+                return errbuf_set(err, errlen, "derived schema for \"%.80s\" is %zu bytes long (at "
                             "most %d: PostgreSQL would truncate it silently); set schema",
                             I, n, NM_SCHEMA_MAX);
             for (size_t i = 0; i <= n; i++) {
@@ -193,10 +180,10 @@ int nm_derive(const nm_input_t *in, nm_derived_t *out, char *err, size_t errlen)
         }
         if (in->namespace) {
             if (put(out->namespace, sizeof(out->namespace), "%s", in->namespace) < 0)
-                return fail(err, errlen, "namespace is longer than %d bytes", NM_NAMESPACE_MAX);
+                return errbuf_set(err, errlen, "namespace is longer than %d bytes", NM_NAMESPACE_MAX);
         } else if (put(out->namespace, sizeof(out->namespace), "%s:%s",
                        in->namespace_prefix ? in->namespace_prefix : prefix, label) < 0) {
-            return fail(err, errlen, "namespace is longer than %d bytes", NM_NAMESPACE_MAX);
+            return errbuf_set(err, errlen, "namespace is longer than %d bytes", NM_NAMESPACE_MAX);
         }
     }
 

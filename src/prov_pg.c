@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "prov_pg.h"
+#include "errbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,21 +34,6 @@ struct prov_pg {
     char monitor[IDENT_MAX];
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    char raw[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
-    va_end(ap);
-    raw[strcspn(raw, "\n")] = '\0';
-    mask_secrets(raw, err, errlen);
-    return -1;
-}
-
 static void quiet_notice(void *arg, const char *msg)
 {
     (void)arg, (void)msg;
@@ -72,7 +58,7 @@ static PGresult *query(prov_pg_t *pg, const char *sql, int n, const char *const 
 {
     PGresult *res = PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fail(err, errlen, "query failed: %s", PQerrorMessage(pg->conn));
+        errbuf_set_masked(err, errlen, "query failed: %s", PQerrorMessage(pg->conn));
         PQclear(res);
         return NULL;
     }
@@ -97,7 +83,7 @@ static int exec_plain(prov_pg_t *pg, const char *sql, char *err, size_t errlen)
     PGresult *res = PQexec(pg->conn, sql);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
     if (!ok)
-        fail(err, errlen, "%s: %s", sql, PQerrorMessage(pg->conn));
+        errbuf_set_masked(err, errlen, "%s: %s", sql, PQerrorMessage(pg->conn));
     PQclear(res);
     return ok ? 0 : -1;
 }
@@ -111,7 +97,7 @@ static int change(prov_pg_t *pg, prov_report_t *rep, const char *sql, const char
     rep_change(rep, "sql", shown ? shown : sql);
     res = PQexec(pg->conn, sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        fail(err, errlen, "%s: %s", shown ? shown : sql, PQerrorMessage(pg->conn));
+        errbuf_set_masked(err, errlen, "%s: %s", shown ? shown : sql, PQerrorMessage(pg->conn));
         PQclear(res);
         return -1;
     }
@@ -132,7 +118,7 @@ static int changef(prov_pg_t *pg, prov_report_t *rep, char *err, size_t errlen,
     int n = vsnprintf(sql, sizeof(sql), fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(sql))
-        return fail(err, errlen, "statement too long");
+        return errbuf_set_masked(err, errlen, "statement too long");
     return change(pg, rep, sql, NULL, err, errlen);
 }
 
@@ -144,13 +130,13 @@ prov_pg_t *ppg_connect(const char *url, int dry_run, char *err, size_t errlen)
     PGresult *res = NULL;
 
     if (!pg) {
-        fail(err, errlen, "out of memory");
+        errbuf_set_masked(err, errlen, "out of memory");
         return NULL;
     }
     pg->dry_run = dry_run;
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
-        fail(err, errlen, "PostgreSQL: cannot connect: %s",
+        errbuf_set_masked(err, errlen, "PostgreSQL: cannot connect: %s",
              pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
         goto bad;
     }
@@ -171,7 +157,7 @@ prov_pg_t *ppg_connect(const char *url, int dry_run, char *err, size_t errlen)
     if (qident(pg, PQgetvalue(res, 0, 0), pg->admin) < 0 ||
         qident(pg, PQgetvalue(res, 0, 1), pg->db) < 0 ||
         qident(pg, PROV_MONITOR_ROLE, pg->monitor) < 0) {
-        fail(err, errlen, "PostgreSQL: cannot quote identifiers");
+        errbuf_set_masked(err, errlen, "PostgreSQL: cannot quote identifiers");
         goto bad;
     }
     PQclear(res);
@@ -275,7 +261,7 @@ static int ensure_role(prov_pg_t *pg, prov_report_t *rep, const char *role,
     int exists, attrs_ok, comment_ok, rc = -1;
 
     if (qident(pg, role, r) < 0)
-        return fail(err, errlen, "cannot quote role %s", role);
+        return errbuf_set_masked(err, errlen, "cannot quote role %s", role);
     res = query(pg,
                 "SELECT rolcanlogin AND NOT rolsuper AND NOT rolcreatedb AND NOT rolcreaterole "
                 "AND NOT rolinherit AND NOT rolreplication AND NOT rolbypassrls, "
@@ -290,16 +276,16 @@ static int ensure_role(prov_pg_t *pg, prov_report_t *rep, const char *role,
     PQclear(res);
 
     if (!exists && !password)
-        return fail(err, errlen, "role %s is missing and no password was given", role);
+        return errbuf_set_masked(err, errlen, "role %s is missing and no password was given", role);
     if (password) {
         verifier = PQencryptPasswordConn(pg->conn, password, role, "scram-sha-256");
         if (!verifier) {
-            fail(err, errlen, "cannot make the SCRAM verifier: %s", PQerrorMessage(pg->conn));
+            errbuf_set_masked(err, errlen, "cannot make the SCRAM verifier: %s", PQerrorMessage(pg->conn));
             goto out;
         }
         lit = PQescapeLiteral(pg->conn, verifier, strlen(verifier));
         if (!lit) {
-            fail(err, errlen, "cannot quote the SCRAM verifier");
+            errbuf_set_masked(err, errlen, "cannot quote the SCRAM verifier");
             goto out;
         }
     }
@@ -322,7 +308,7 @@ static int ensure_role(prov_pg_t *pg, prov_report_t *rep, const char *role,
         clit = PQescapeLiteral(pg->conn, comment, strlen(comment));
         if (!clit || changef(pg, rep, err, errlen, "COMMENT ON ROLE %s IS %s", r, clit) < 0) {
             if (!clit)
-                fail(err, errlen, "cannot quote a comment");
+                errbuf_set_masked(err, errlen, "cannot quote a comment");
             goto out;
         }
     }
@@ -350,7 +336,7 @@ static int ensure_db_connect(prov_pg_t *pg, prov_report_t *rep, const char *role
     int can_connect, extra;
 
     if (qident(pg, role, r) < 0)
-        return fail(err, errlen, "cannot quote role %s", role);
+        return errbuf_set_masked(err, errlen, "cannot quote role %s", role);
     res = query(pg,
                 "SELECT coalesce(bool_or(a.privilege_type = 'CONNECT'), false), "
                 "coalesce(bool_or(a.privilege_type IN ('CREATE', 'TEMPORARY')), false) "
@@ -554,7 +540,7 @@ static int move_table(prov_pg_t *pg, prov_report_t *rep, const ppg_spec_t *sp, c
     if (clash < 0)
         return -1;
     if (qident(pg, from, f) < 0 || qident(pg, t, tq) < 0)
-        return fail(err, errlen, "cannot quote table %s.%s", from, t);
+        return errbuf_set_masked(err, errlen, "cannot quote table %s.%s", from, t);
     if (clash) {
         rep_warn(rep, "legacy table %s.%s not moved: %s.%s already exists", f, tq, s, tq);
         return 0;
@@ -609,7 +595,7 @@ static int migrate_legacy(prov_pg_t *pg, prov_report_t *rep, const ppg_spec_t *s
     for (const char *const *k = sp->known; k && *k; k++) {
         int n = snprintf(known + off, sizeof(known) - off, "%s\"%s\"", off > 1 ? "," : "", *k);
         if (n < 0 || (size_t)n >= sizeof(known) - off || strpbrk(*k, "\"\\{},"))
-            return fail(err, errlen, "known table list too long or not plain");
+            return errbuf_set_masked(err, errlen, "known table list too long or not plain");
         off += (size_t)n;
     }
     snprintf(known + off, sizeof(known) - off, "}");
@@ -740,7 +726,7 @@ int ppg_instance(prov_pg_t *pg, prov_report_t *rep, const ppg_spec_t *sp, char *
     char s[IDENT_MAX], r[IDENT_MAX], comment[256];
 
     if (qident(pg, sp->schema, s) < 0 || qident(pg, sp->role, r) < 0)
-        return fail(err, errlen, "cannot quote %s or %s", sp->schema, sp->role);
+        return errbuf_set_masked(err, errlen, "cannot quote %s or %s", sp->schema, sp->role);
     snprintf(comment, sizeof(comment), COMMENT_PREFIX "instance=%s schema=%s", sp->instance,
              sp->schema);
     if (ensure_role(pg, rep, sp->role, sp->password, comment, err, errlen) < 0 ||
@@ -770,7 +756,7 @@ static int prune_role(prov_pg_t *pg, prov_report_t *rep, const char *role, const
     int has_schema = 0;
 
     if (qident(pg, role, r) < 0)
-        return fail(err, errlen, "cannot quote %s", role);
+        return errbuf_set_masked(err, errlen, "cannot quote %s", role);
     if (*schema && !in_list(keep_schemas, schema)) {
         has_schema = query_bool(pg, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
                                 1, p, err, errlen);

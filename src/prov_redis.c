@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "prov_redis.h"
+#include "errbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -33,26 +34,12 @@ struct prov_redis {
     char probe[64];
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    char raw[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
-    va_end(ap);
-    mask_secrets(raw, err, errlen);
-    return -1;
-}
-
 /* Run argv; NULL with err when the connection fails. Error replies are returned. */
 static redisReply *cmd(prov_redis_t *rd, int argc, const char **argv, char *err, size_t errlen)
 {
     redisReply *r = redisCommandArgv(rd->c, argc, argv, NULL);
     if (!r)
-        fail(err, errlen, "Redis: %s", rd->c->errstr[0] ? rd->c->errstr : "no reply");
+        errbuf_set_masked(err, errlen, "Redis: %s", rd->c->errstr[0] ? rd->c->errstr : "no reply");
     return r;
 }
 
@@ -66,7 +53,7 @@ static int cmd_ok(prov_redis_t *rd, int argc, const char **argv, const char *sho
         return -1;
     ok = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0;
     if (!ok)
-        fail(err, errlen, "Redis: %s: %s", shown, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        errbuf_set_masked(err, errlen, "Redis: %s: %s", shown, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     freeReplyObject(r);
     return ok ? 0 : -1;
 }
@@ -81,7 +68,7 @@ static int parse_url(const char *url, prov_redis_t *rd, char *user, char *pass, 
     rd->port = 6379;
     rd->db = 0;
     if (strncmp(url, "redis://", 8) != 0)
-        return fail(err, errlen, "Redis: redis_url must start with redis://");
+        return errbuf_set_masked(err, errlen, "Redis: redis_url must start with redis://");
     p = url + 8;
     slash = strchr(p, '/');
     at = strchr(p, '@');
@@ -89,7 +76,7 @@ static int parse_url(const char *url, prov_redis_t *rd, char *user, char *pass, 
         colon = memchr(p, ':', (size_t)(at - p));
         const char *pw = colon ? colon + 1 : p;
         if ((colon && (size_t)(colon - p) >= len) || (size_t)(at - pw) >= len)
-            return fail(err, errlen, "Redis: redis_url credentials are too long");
+            return errbuf_set_masked(err, errlen, "Redis: redis_url credentials are too long");
         if (colon) {
             memcpy(user, p, (size_t)(colon - p));
             user[colon - p] = '\0';
@@ -100,7 +87,7 @@ static int parse_url(const char *url, prov_redis_t *rd, char *user, char *pass, 
     }
     hostend = p + strcspn(p, ":/");
     if ((size_t)(hostend - p) >= sizeof(rd->host))
-        return fail(err, errlen, "Redis: redis_url host is too long");
+        return errbuf_set_masked(err, errlen, "Redis: redis_url host is too long");
     if (hostend == p)
         strcpy(rd->host, "127.0.0.1");
     else {
@@ -112,7 +99,7 @@ static int parse_url(const char *url, prov_redis_t *rd, char *user, char *pass, 
         char *end;
         long v = strtol(p + 1, &end, 10);
         if (end == p + 1 || v <= 0 || v > 65535 || (*end && *end != '/'))
-            return fail(err, errlen, "Redis: redis_url has a bad port");
+            return errbuf_set_masked(err, errlen, "Redis: redis_url has a bad port");
         rd->port = (int)v;
         p = end;
     }
@@ -120,7 +107,7 @@ static int parse_url(const char *url, prov_redis_t *rd, char *user, char *pass, 
         char *end;
         long v = strtol(p + 1, &end, 10);
         if (end == p + 1 || v < 0 || v > 1000000 || *end)
-            return fail(err, errlen, "Redis: redis_url has a bad database number");
+            return errbuf_set_masked(err, errlen, "Redis: redis_url has a bad database number");
         rd->db = (int)v;
     }
     return 0;
@@ -133,7 +120,7 @@ prov_redis_t *prd_connect(const char *url, int dry_run, char *err, size_t errlen
     struct timeval tv = { 10, 0 };
 
     if (!rd) {
-        fail(err, errlen, "out of memory");
+        errbuf_set_masked(err, errlen, "out of memory");
         return NULL;
     }
     rd->dry_run = dry_run;
@@ -142,7 +129,7 @@ prov_redis_t *prd_connect(const char *url, int dry_run, char *err, size_t errlen
         goto bad;
     rd->c = redisConnectWithTimeout(rd->host, rd->port, tv);
     if (!rd->c || rd->c->err) {
-        fail(err, errlen, "Redis: cannot connect to %s:%d: %s", rd->host, rd->port,
+        errbuf_set_masked(err, errlen, "Redis: cannot connect to %s:%d: %s", rd->host, rd->port,
              rd->c ? rd->c->errstr : "out of memory");
         goto bad;
     }
@@ -159,7 +146,7 @@ prov_redis_t *prd_connect(const char *url, int dry_run, char *err, size_t errlen
     if (!r)
         goto bad;
     if (r->type == REDIS_REPLY_ERROR) {
-        fail(err, errlen, "Redis: ACL not available (Redis 7 is required): %s", r->str);
+        errbuf_set_masked(err, errlen, "Redis: ACL not available (Redis 7 is required): %s", r->str);
         freeReplyObject(r);
         goto bad;
     }
@@ -264,7 +251,7 @@ static int acl_line(prov_redis_t *rd, const char *user, char **line, char *err, 
     if (!r)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY) {
-        fail(err, errlen, "Redis: ACL LIST: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+        errbuf_set_masked(err, errlen, "Redis: ACL LIST: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
         freeReplyObject(r);
         return -1;
     }
@@ -300,7 +287,7 @@ static int expected_line(prov_redis_t *rd, const prd_spec_t *sp, char **line, ch
 
     *line = NULL;
     if (build_rules(&r, rd->probe, "off", sp, sp->password) < 0)
-        return fail(err, errlen, "Redis: ACL rules too long for %s", sp->user);
+        return errbuf_set_masked(err, errlen, "Redis: ACL rules too long for %s", sp->user);
     rc = cmd_ok(rd, r.argc, r.argv, "ACL SETUSER (probe)", err, errlen);
     explicit_bzero(r.buf, sizeof(r.buf));
     if (rc == 0)
@@ -308,7 +295,7 @@ static int expected_line(prov_redis_t *rd, const prd_spec_t *sp, char **line, ch
     if (deluser(rd, rd->probe, err, errlen) < 0)
         rc = -1;
     if (rc == 0 && !*line)
-        rc = fail(err, errlen, "Redis: the probe user vanished");
+        rc = errbuf_set_masked(err, errlen, "Redis: the probe user vanished");
     if (rc < 0) {
         free(*line);
         *line = NULL;
@@ -335,7 +322,7 @@ static int dryrun(prov_redis_t *rd, const char *user, int argc, const char **cmd
     if (!r)
         return -1;
     if (r->type == REDIS_REPLY_ERROR) {
-        fail(err, errlen, "Redis: ACL DRYRUN: %s", r->str);
+        errbuf_set_masked(err, errlen, "Redis: ACL DRYRUN: %s", r->str);
         freeReplyObject(r);
         return -1;
     }
@@ -368,7 +355,7 @@ static int check_user(prov_redis_t *rd, const prd_spec_t *sp, char *err, size_t 
         if (v < 0)
             return -1;
         if (v != checks[i].allowed)
-            return fail(err, errlen, "Redis: ACL check failed for %s: %s %s is %s", sp->user,
+            return errbuf_set_masked(err, errlen, "Redis: ACL check failed for %s: %s %s is %s", sp->user,
                         checks[i].argv[0], checks[i].argc > 1 ? checks[i].argv[1] : "",
                         v ? "allowed" : "denied");
     }
@@ -396,7 +383,7 @@ int prd_instance(prov_redis_t *rd, prov_report_t *rep, const prd_spec_t *sp, cha
     /* The loader already refuses these; a pattern must still never widen. */
     if (!pattern_safe(sp->user) || !pattern_safe(sp->namespace) ||
         !pattern_safe(sp->discovery_key))
-        return fail(err, errlen, "Redis: refusing unsafe ACL names for %s", sp->user);
+        return errbuf_set_masked(err, errlen, "Redis: refusing unsafe ACL names for %s", sp->user);
     if (acl_line(rd, sp->user, &have, err, errlen) < 0 ||
         expected_line(rd, sp, &want, err, errlen) < 0)
         goto out;
@@ -405,7 +392,7 @@ int prd_instance(prov_redis_t *rd, prov_report_t *rep, const prd_spec_t *sp, cha
         goto out;
     }
     if (build_rules(&r, sp->user, "on", sp, sp->password) < 0) {
-        fail(err, errlen, "Redis: ACL rules too long for %s", sp->user);
+        errbuf_set_masked(err, errlen, "Redis: ACL rules too long for %s", sp->user);
         goto out;
     }
     show_rules(&r, shown, sizeof(shown));
@@ -444,7 +431,7 @@ int prd_removed(prov_redis_t *rd, prov_report_t *rep, const char *const *keep, i
         return -1;
     if (r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
-        return fail(err, errlen, "Redis: ACL USERS: bad reply");
+        return errbuf_set_masked(err, errlen, "Redis: ACL USERS: bad reply");
     }
     for (size_t i = 0; i < r->elements; i++) {
         const char *u = r->element[i]->str;

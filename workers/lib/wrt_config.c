@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "wrt_config.h"
+#include "errbuf.h"
 
 #include "log.h"
 
@@ -26,17 +27,6 @@ static const char *get_or(wcfg_getenv_fn get, void *arg, const char *name, const
     return v && *v ? v : def;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static int copy(char *dst, size_t n, const char *src)
 {
     return snprintf(dst, n, "%s", src) < (int)n ? 0 : -1;
@@ -53,7 +43,7 @@ int wcfg_load(wcfg_t *c, wcfg_getenv_fn get, void *arg, char *err, size_t errlen
 
     memset(c, 0, sizeof(*c));
     if (!service)
-        return fail(err, errlen, "SERVICE_NAME is not set");
+        return errbuf_set(err, errlen, "SERVICE_NAME is not set");
     instance = get_or(get, arg, "SERVICE_INSTANCE_NAME", service);
     in.service = service;
     in.instance = instance;
@@ -68,20 +58,20 @@ int wcfg_load(wcfg_t *c, wcfg_getenv_fn get, void *arg, char *err, size_t errlen
     copy(c->discovery_key, sizeof(c->discovery_key), d.discovery_key);
     copy(c->service_type, sizeof(c->service_type), d.service_type);
     if (copy(c->version, sizeof(c->version), get_or(get, arg, "SERVICE_VERSION", "1.0.0")) < 0)
-        return fail(err, errlen, "SERVICE_VERSION is too long");
+        return errbuf_set(err, errlen, "SERVICE_VERSION is too long");
     if (copy(c->entity_type, sizeof(c->entity_type), get_or(get, arg, "ENTITY_TYPE", "")) < 0)
-        return fail(err, errlen, "ENTITY_TYPE is too long");
+        return errbuf_set(err, errlen, "ENTITY_TYPE is too long");
     if (copy(c->environment, sizeof(c->environment),
              get_or(get, arg, "ENVIRONMENT", "development")) < 0)
-        return fail(err, errlen, "ENVIRONMENT is too long");
+        return errbuf_set(err, errlen, "ENVIRONMENT is too long");
     if (copy(c->log_level, sizeof(c->log_level), get_or(get, arg, "LOG_LEVEL", "info")) < 0)
-        return fail(err, errlen, "LOG_LEVEL is too long");
+        return errbuf_set(err, errlen, "LOG_LEVEL is too long");
     if (copy(c->http_bind, sizeof(c->http_bind), get_or(get, arg, "HTTP_BIND", "127.0.0.1")) < 0)
-        return fail(err, errlen, "HTTP_BIND is too long");
+        return errbuf_set(err, errlen, "HTTP_BIND is too long");
     port = get_or(get, arg, "HTTP_PORT", "8080");
     p = strtol(port, &end, 10);
     if (*end != '\0' || p < 1 || p > 65535)
-        return fail(err, errlen, "HTTP_PORT \"%.20s\" is not a port number (1-65535)", port);
+        return errbuf_set(err, errlen, "HTTP_PORT \"%.20s\" is not a port number (1-65535)", port);
     c->http_port = (int)p;
     c->postgres_url = strdup(get_or(get, arg, "POSTGRES_URL", DEFAULT_POSTGRES_URL));
     c->redis_url = strdup(get_or(get, arg, "REDIS_URL", DEFAULT_REDIS_URL));
@@ -89,7 +79,7 @@ int wcfg_load(wcfg_t *c, wcfg_getenv_fn get, void *arg, char *err, size_t errlen
     c->logs_dir = strdup(get_or(get, arg, "LOGS_DIR", ""));
     if (!c->postgres_url || !c->redis_url || !c->data_dir || !c->logs_dir) {
         wcfg_free(c);
-        return fail(err, errlen, "out of memory");
+        return errbuf_set(err, errlen, "out of memory");
     }
     if (wcfg_parse_redis_url(c->redis_url, &c->redis, err, errlen) < 0) {
         wcfg_free(c);
@@ -153,7 +143,7 @@ int wcfg_parse_redis_url(const char *url, wcfg_redis_url_t *out, char *err, size
     memset(out, 0, sizeof(*out));
     out->port = 6379;
     if (strncmp(url, "redis://", 8) != 0)
-        return fail(err, errlen, "REDIS_URL must start with redis://");
+        return errbuf_set(err, errlen, "REDIS_URL must start with redis://");
     p = url + 8;
     slash = strchr(p, '/');
     at = strchr(p, '@');
@@ -162,17 +152,17 @@ int wcfg_parse_redis_url(const char *url, wcfg_redis_url_t *out, char *err, size
         if (colon) {
             n = (size_t)(colon - p);
             if (n >= sizeof(out->user) || (size_t)(at - colon - 1) >= sizeof(out->password))
-                return fail(err, errlen, "REDIS_URL credentials are too long");
+                return errbuf_set(err, errlen, "REDIS_URL credentials are too long");
             memcpy(out->user, p, n);
             memcpy(out->password, colon + 1, (size_t)(at - colon - 1));
         } else {
             n = (size_t)(at - p);
             if (n >= sizeof(out->password))
-                return fail(err, errlen, "REDIS_URL password is too long");
+                return errbuf_set(err, errlen, "REDIS_URL password is too long");
             memcpy(out->password, p, n);
         }
         if (pct_decode(out->user) < 0 || pct_decode(out->password) < 0)
-            return fail(err, errlen, "REDIS_URL credentials have a bad %%-escape");
+            return errbuf_set(err, errlen, "REDIS_URL credentials have a bad %%-escape");
         p = at + 1;
     }
     hostend = p;
@@ -182,7 +172,7 @@ int wcfg_parse_redis_url(const char *url, wcfg_redis_url_t *out, char *err, size
     if (n == 0)
         memcpy(out->host, "127.0.0.1", 10);
     else if (n >= sizeof(out->host))
-        return fail(err, errlen, "REDIS_URL host is too long");
+        return errbuf_set(err, errlen, "REDIS_URL host is too long");
     else
         memcpy(out->host, p, n);
     p = hostend;
@@ -190,7 +180,7 @@ int wcfg_parse_redis_url(const char *url, wcfg_redis_url_t *out, char *err, size
         char *end;
         long v = strtol(p + 1, &end, 10);
         if (end == p + 1 || v < 1 || v > 65535 || (*end && *end != '/'))
-            return fail(err, errlen, "REDIS_URL has a bad port");
+            return errbuf_set(err, errlen, "REDIS_URL has a bad port");
         out->port = (int)v;
         p = end;
     }
@@ -198,7 +188,7 @@ int wcfg_parse_redis_url(const char *url, wcfg_redis_url_t *out, char *err, size
         char *end;
         long v = strtol(p + 1, &end, 10);
         if (end == p + 1 || *end || v < 0 || v > 1000)
-            return fail(err, errlen, "REDIS_URL has a bad database number");
+            return errbuf_set(err, errlen, "REDIS_URL has a bad database number");
         out->db = (int)v;
     }
     return 0;
