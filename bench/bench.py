@@ -1000,20 +1000,22 @@ def main():
             figure(results, "storm", cls.name, lambda: bench_storm(args, cls, args.storm_n))
     results["elapsed_s"] = round(time.monotonic() - t_start, 1)
 
-    md = table(results, dict(small=small, big=big, idle=args.idle_seconds,
-                             storm=args.storm_n, probe=args.probe_n))
-    print()
-    print(md)
-    print()
-    print("elapsed %.0f s; machine: %s" % (results["elapsed_s"], json.dumps(results["machine"])))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    if args.md:
-        with open(args.md, "w") as f:
-            f.write(md + "\n")
-    if not args.keep:
-        shutil.rmtree(args.workdir, ignore_errors=True)
+    try:
+        md = table(results, dict(small=small, big=big, idle=args.idle_seconds,
+                                 storm=args.storm_n, probe=args.probe_n))
+        print()
+        print(md)
+        print()
+        print("elapsed %.0f s; machine: %s" % (results["elapsed_s"], json.dumps(results["machine"])))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+        if args.md:
+            with open(args.md, "w") as f:
+                f.write(md + "\n")
+    finally:
+        if not args.keep:
+            shutil.rmtree(args.workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
