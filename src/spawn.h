@@ -40,13 +40,13 @@ int spawn_resolve(const char *command, const char *path_env, char *out, size_t o
 int spawn_prepare_dirs(const char *data_dir, const char *logs_dir, const spawn_cred_t *cred,
                        char *err, size_t errlen);
 
-/* Fork and exec r, without waiting for the exec. The child gets fds 0-2 only, an
- * empty signal mask, default dispositions, its own session and process group, umask
+/* Start r (clone with CLONE_VM | CLONE_VFORK, then exec). The child gets fds 0-2
+ * only, an empty signal mask, default dispositions, its own session and process group, umask
  * 027, credentials dropped in the order groups, gid, uid, PR_SET_PDEATHSIG(SIGKILL),
  * cwd = r->cwd. Returns the pid and in *report_fd the read end (non-blocking,
  * close-on-exec; the caller closes it) of a pipe that reaches EOF when the child has
  * exec'd, or carries the step and errno that failed before exec (the child then exits
- * with 127). -1 with err when fork itself failed. */
+ * with 127). -1 with err when the clone itself failed. */
 pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen);
 
 /* Read report_fd: 1 the child exec'd; 0 it failed before exec ("exec: Permission
