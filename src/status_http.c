@@ -13,9 +13,12 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "health.h"
@@ -184,8 +187,10 @@ status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *
                                char *err, size_t errlen)
 {
     status_http_t *h = calloc(1, sizeof *h);
+    struct evhttp_bound_socket *bound;
     char host[256];
     unsigned short port;
+    int one = 1;
 
     if (!h || !(h->listen = strdup(listen))) {
         free(h);
@@ -214,12 +219,18 @@ status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *
                                             EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->http, request_cb, h);
     errno = 0;
-    if (!evhttp_bind_socket_with_handle(h->http, host, port)) {
+    if (!(bound = evhttp_bind_socket_with_handle(h->http, host, port))) {
         snprintf(err, errlen, "cannot listen on %s (status_listen): %s", listen,
                  errno ? strerror(errno) : "address not available");
         status_http_free(h);
         return NULL;
     }
+    /* A reply larger than one write ends in a short segment that Nagle holds back
+     * until the client's delayed ACK: 40 ms per response for every scraper that keeps
+     * its connection (BENCHMARKS.md, finding 1). Accepted sockets inherit the option. */
+    if (setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one,
+                   sizeof(one)) < 0)
+        log_warn("cannot set TCP_NODELAY on the status endpoint", "error", strerror(errno));
     log_info("status endpoint listening", "listen", listen);
     return h;
 }
