@@ -44,6 +44,8 @@ typedef struct inst_priv {
     unsigned retiring : 1;      /* removed by a reload: free once exited */
     unsigned manual_next : 1;   /* the next spawn is manual: not counted in the start limit */
     unsigned kept : 1;          /* scratch flag of sup_reload */
+    unsigned dirs_ready : 1;    /* volume dirs made for the current config: a restart
+                                 * does not redo their mkdir/lstat/chown */
 } inst_priv_t;
 
 /* Private state of the supervisor (supervisor_t.priv). */
@@ -325,8 +327,10 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     p->stop_timeout_ms = cfg->policy.stop_timeout_ms;
 
     if (spawn_lookup_cred(cfg->policy.user, cfg->policy.group, &cred, err, errlen) < 0 ||
-        spawn_prepare_dirs(cfg->data_dir, cfg->logs_dir, &cred, err, errlen) < 0)
+        (!p->dirs_ready &&
+         spawn_prepare_dirs(cfg->data_dir, cfg->logs_dir, &cred, err, errlen) < 0))
         return -1;
+    p->dirs_ready = 1;
     if (logcap_configure(p->log, cfg->logs_dir, cfg->policy.log_max_bytes,
                          cfg->policy.log_backups, lerr, sizeof(lerr)) < 0)
         log_warn("worker output will be dropped", "instance", in->name, "error", lerr);
@@ -567,8 +571,10 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
     }
     exec_settle(sup, in);
     if (PRIV(in)->exec_err[0] && ri == (size_t)-1) {
-        /* It never ran: a failed start, not an exit. */
+        /* It never ran: a failed start, not an exit. Its directories are checked
+         * again before the next try (one may have been removed: chdir failed). */
         in->pid = 0;
+        PRIV(in)->dirs_ready = 0;
         in->last_exit_status = -1;
         log_error("worker failed to start", "instance", in->name, "error", PRIV(in)->exec_err,
                   "command", in->cfg->service->command);
@@ -848,6 +854,7 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
             if (!inv_instance_same(oinv, old->cfg, ninv, ncfg)) {
                 is_changed[i] = 1;
                 changed++;
+                PRIV(old)->dirs_ready = 0;
             } else {
                 same++;
             }
