@@ -293,7 +293,9 @@ class Instanced(Supervisor):
 
     def write_config(self, n, probes=False, interval="5s", probefile=None, policy=None):
         self.n = n
-        self.port = free_port()
+        # All ports from one call, so that no child port can equal status_listen.
+        ports = free_ports(n + 1) if probes else [free_port()]
+        self.port, ports = ports[0], ports[1:] or [None] * n
         self.names = ["bench-%d" % i for i in range(1, n + 1)]
         args = ["-s", self.stampfile]
         if probefile:
@@ -319,7 +321,6 @@ class Instanced(Supervisor):
         ]
         lines += ["    %s = %s" % kv for kv in pol.items()]
         lines.append("}")
-        ports = free_ports(n) if probes else [None] * n
         for name, port in zip(self.names, ports):
             if port:
                 lines.append('instance "%s" { service = "bench"  port = %d }' % (name, port))
