@@ -24,8 +24,8 @@ int prov_main(int argc, char **argv);
 /* Provision every instance of inv with the admin postgres_url / redis_url (a side is
  * skipped when its URL is unset) and write the credential files under
  * <state_dir>/credentials. Blocking (libpq and hiredis synchronous APIs, 10 s
- * timeouts): the supervisor calls it at start and on reload when inv->provision is
- * set, before it spawns workers. Reports through log_kv(). Each instance is one
+ * timeouts): the supervisor runs it in a child process (provisioner.c) at start and
+ * on reload when inv->provision is set. Reports through log_kv(). Each instance is one
  * PostgreSQL transaction: a failure leaves that instance as it was. Returns 0, or -1
  * with the first error in err (always NUL-terminated, secrets masked) when a server
  * is unreachable or any instance failed; the other instances are still provisioned. */

@@ -2,27 +2,39 @@
  * retried with backoff, and each worker's own credentials in its environment.
  *
  * prov_apply() is blocking (libpq and hiredis synchronous APIs with 10 s connect and
- * command timeouts). That is accepted here because it runs only at start, after a
- * reload, and on a retry at most once a minute once the backoff has grown; probes
- * and restarts wait for it. The per-instance gate is the credential file: an
- * instance provisioned by an earlier run starts even while the servers are down. */
+ * command timeouts), so it never runs on the supervisor's loop: each run is a child
+ * process forked for it, which writes the credential files, reports its first error
+ * through a pipe and exits 0 or 1. The loop goes on probing, restarting and answering
+ * meanwhile; the child is reaped by the supervisor's waitpid loop, which hands it to
+ * provisioner_reaped(). The per-instance gate is the credential file: an instance
+ * provisioned by an earlier run starts even while the servers are down. */
 #include "config.h"
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "policy.h"
 #include "provision.h"
 #include "provisioner.h"
 
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 60000
 
-static struct event *retry_ev; /* one supervisor per process */
+/* One supervisor per process. */
+static struct event *retry_ev;
 static long retry_ms = RETRY_MIN_MS;
+static pid_t run_pid;      /* the provisioning child, or 0 */
+static int run_fd = -1;    /* read end of its error pipe */
+static int run_again;      /* a reload came while it ran: run once more after it */
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -30,32 +42,124 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
     provisioner_run(arg);
 }
 
+/* The child: the supervisor's signal handlers would write into its libevent signal
+ * pipe, so they go back to the defaults (SIGPIPE stays ignored: a server closing its
+ * socket must be an error, not a death) before anything is unblocked. */
+static void __attribute__((noreturn)) run_child(supervisor_t *sup, int wfd, pid_t parent,
+                                                const sigset_t *old)
+{
+    struct sigaction sa;
+    char err[512] = "";
+    int rc;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP && sig != SIGPIPE)
+            sigaction(sig, &sa, NULL);
+    /* Never outlive the supervisor. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        _exit(1);
+    sigprocmask(SIG_SETMASK, old, NULL);
+    rc = prov_apply(sup->inv, 0, err, sizeof(err));
+    if (rc < 0 && write(wfd, err, strlen(err)) < 0)
+        rc = -1;
+    _exit(rc == 0 ? 0 : 1);
+}
+
 void provisioner_run(supervisor_t *sup)
 {
-    char err[512];
-    struct timeval tv;
+    sigset_t all, old;
+    int fds[2];
+    pid_t parent = getpid(), pid;
 
     if (!sup->inv->provision || sup->shutting_down)
         return;
-    if (retry_ev)
-        event_del(retry_ev);
-    if (prov_apply(sup->inv, 0, err, sizeof(err)) == 0) {
-        retry_ms = RETRY_MIN_MS;
-        log_info("provisioning done", "instances", LOG_INT(sup->inv->ninstances));
-        sup_wake_waiting(sup); /* instances waiting for their credentials */
+    if (run_pid) {
+        run_again = 1; /* it works from the inventory it was forked with */
         return;
     }
-    log_error("provisioning failed, will retry", "error", err, "retry_in_ms",
-              LOG_INT(retry_ms));
-    if (!retry_ev)
-        retry_ev = evtimer_new(sup->base, retry_cb, sup);
-    tv.tv_sec = retry_ms / 1000;
-    tv.tv_usec = (retry_ms % 1000) * 1000;
     if (retry_ev)
-        evtimer_add(retry_ev, &tv);
-    retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
-    /* Instances already provisioned by an earlier run may start meanwhile. */
+        event_del(retry_ev);
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        log_error("cannot start provisioning", "error", strerror(errno));
+        provisioner_reaped(sup, -1, 0);
+        return;
+    }
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        run_child(sup, fds[1], parent, &old);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(fds[1]);
+    if (pid < 0) {
+        log_error("cannot start provisioning", "error", strerror(errno));
+        close(fds[0]);
+        provisioner_reaped(sup, -1, 0);
+        return;
+    }
+    run_pid = pid;
+    run_fd = fds[0];
+    log_info("provisioning started", "pid", LOG_INT(pid), "instances", LOG_INT(sup->inv->ninstances));
+}
+
+int provisioner_reaped(supervisor_t *sup, pid_t pid, int status)
+{
+    char err[512] = "";
+    struct timeval tv;
+
+    if (pid != -1 && (run_pid == 0 || pid != run_pid))
+        return 0;
+    if (pid != -1) {
+        /* The child has exited: whatever it wrote is in the pipe. */
+        ssize_t n = read(run_fd, err, sizeof(err) - 1);
+        err[n > 0 ? n : 0] = '\0';
+        close(run_fd);
+        run_fd = -1;
+        run_pid = 0;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            retry_ms = RETRY_MIN_MS;
+            log_info("provisioning done", "instances", LOG_INT(sup->inv->ninstances));
+        } else if (!err[0]) {
+            pol_describe_exit(status, err, sizeof(err));
+        }
+    } else {
+        snprintf(err, sizeof(err), "no provisioning process");
+    }
+    if (sup->shutting_down)
+        return 1;
+    if (run_again) {
+        run_again = 0;
+        provisioner_run(sup);
+    } else if (err[0]) {
+        log_error("provisioning failed, will retry", "error", err, "retry_in_ms",
+                  LOG_INT(retry_ms));
+        if (!retry_ev)
+            retry_ev = evtimer_new(sup->base, retry_cb, sup);
+        tv.tv_sec = retry_ms / 1000;
+        tv.tv_usec = (retry_ms % 1000) * 1000;
+        if (retry_ev)
+            evtimer_add(retry_ev, &tv);
+        retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
+    }
+    /* Instances waiting for their credentials; after a failure, those provisioned by
+     * an earlier run. */
     sup_wake_waiting(sup);
+    return 1;
+}
+
+int provisioner_busy(void)
+{
+    return run_pid != 0;
+}
+
+void provisioner_stop(int sig)
+{
+    if (run_pid)
+        kill(run_pid, sig);
 }
 
 int provisioner_instance_ready(supervisor_t *sup, const sup_instance_t *in)
@@ -118,6 +222,16 @@ int provisioner_worker_env(supervisor_t *sup, const inv_instance_t *in, char **e
 void provisioner_free(supervisor_t *sup)
 {
     (void)sup;
+    if (run_pid) {
+        int status;
+        kill(run_pid, SIGKILL);
+        while (waitpid(run_pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        run_pid = 0;
+    }
+    if (run_fd >= 0)
+        close(run_fd);
+    run_fd = -1;
     if (retry_ev)
         event_free(retry_ev);
     retry_ev = NULL;

@@ -5,11 +5,22 @@
 
 #include "supervisor.h"
 
-/* Run provisioning now if sup->inv->provision is set (blocking, bounded by the
- * provisioning timeouts); on failure log it and retry later with backoff, from 1 s
- * doubling to 60 s. Instances already provisioned start meanwhile. Called at start
- * and after each successful reload. */
+/* Start a provisioning run if sup->inv->provision is set: a child process runs
+ * prov_apply() off the loop. On failure it is logged and retried later with backoff,
+ * from 1 s doubling to 60 s; instances already provisioned start meanwhile. Called at
+ * start and after each successful reload; a call while a run is going makes one more
+ * run, with the inventory of that moment, once it ends. */
 void provisioner_run(supervisor_t *sup);
+
+/* The supervisor's reaper hands every pid here first: 1 when it was the provisioning
+ * child (its result is then acted on: waiting instances woken, or a retry armed). */
+int provisioner_reaped(supervisor_t *sup, pid_t pid, int status);
+
+/* 1 while a provisioning child is alive (shutdown waits for it). */
+int provisioner_busy(void);
+
+/* Send sig to the provisioning child, if any (shutdown: its transaction rolls back). */
+void provisioner_stop(int sig);
 
 /* 1 when in may start as far as provisioning goes: provisioning is off, or its
  * credential file is there and names its current role. */
@@ -22,7 +33,7 @@ int provisioner_instance_ready(supervisor_t *sup, const sup_instance_t *in);
 int provisioner_worker_env(supervisor_t *sup, const inv_instance_t *in, char **env,
                            char *err, size_t errlen);
 
-/* Cancel the retry timer (shutdown). */
+/* Cancel the retry timer and kill a provisioning child still running (shutdown). */
 void provisioner_free(supervisor_t *sup);
 
 #endif

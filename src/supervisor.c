@@ -565,6 +565,8 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
     sup_instance_t *in = find_pid(sup, pid, &ri);
     char cause[96], up[24];
 
+    if (provisioner_reaped(sup, pid, status))
+        return;
     if (!in) {
         log_debug("reaped an unknown child", "pid", LOG_INT(pid));
         return;
@@ -618,7 +620,7 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
 
 static int live_processes(supervisor_t *sup)
 {
-    int n = (int)SPRIV(sup)->nretiring;
+    int n = (int)SPRIV(sup)->nretiring + provisioner_busy();
     for (size_t i = 0; i < sup->ninst; i++)
         n += sup->inst[i]->pid > 0;
     return n;
@@ -654,10 +656,12 @@ static void begin_shutdown(supervisor_t *sup, const char *why)
             signal_group(sup->inst[i], SIGKILL);
         for (size_t i = 0; i < sp->nretiring; i++)
             signal_group(sp->retiring[i], SIGKILL);
+        provisioner_stop(SIGKILL);
         return;
     }
     sup->shutting_down = 1;
     notify_stopping();
+    provisioner_stop(SIGTERM); /* its open transactions roll back */
     log_info("shutting down", "signal", why, "workers", LOG_INT(live_processes(sup)));
     /* Nothing waits or backs off any more. */
     for (size_t i = 0; i < sup->ninst; i++)

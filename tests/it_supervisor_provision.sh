@@ -80,4 +80,37 @@ ok "no password in the supervisor's log after the retry" sh -c \
 
 sup_stop
 is "$SUP_RC" 0 "instanced exits 0"
+
+# A PostgreSQL that accepts connections and never answers holds a provisioning run for
+# its whole 10 s connect timeout. That run is a child process: the supervisor's loop
+# keeps serving, instances provisioned earlier start at once, and a stop does not wait.
+silent=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+open(sys.argv[2], "w").close(); time.sleep(120)' "$silent" "$T/silent.up" &
+SILENT_PID=$!
+at_exit "kill $SILENT_PID"
+wait_for 5 test -e "$T/silent.up" || fail "the silent listener is up"
+ADMIN_PG="postgresql://postgres:AdminSecret42@127.0.0.1:$silent/trading_ecosystem"
+write_conf exchange-OKX exchange-Binance
+status_port=$(sed -n 's/^status_listen *= *"127.0.0.1:\([0-9]*\)"/\1/p' "$conf")
+: >"$T/sup.log"
+rm -f "$T/report-exchange-OKX"
+sup_start "$conf"
+is "$?" 0 "instanced is up at once, not after the connect timeout"
+ok "a provisioning run is under way" wait_for 5 grep -q 'msg="provisioning started"' "$T/sup.log"
+ok "the status endpoint answers while it hangs" \
+    curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$status_port/api/v1/health"
+"$top_builddir/src/instancectl" -s "$T/ctl.sock" status >/dev/null 2>&1
+[ $? -ne 3 ] && pass "the control socket answers while it hangs" ||
+    fail "the control socket answers while it hangs"
+ok "an instance provisioned earlier starts meanwhile" wait_for 5 test -s "$T/report-exchange-OKX"
+ok "the run has not ended yet" sh -c "! grep -q -e 'provisioning done' -e 'provisioning failed' '$T/sup.log'"
+prov_child=$(pgrep -P "$SUP_PID" -x instanced)
+t0=$(date +%s)
+sup_stop
+is "$SUP_RC" 0 "instanced exits 0 while provisioning hangs"
+ok "it did not wait for the connect timeout" test $(( $(date +%s) - t0 )) -lt 5
+ok "the provisioning process is gone too" sh -c "[ -n '$prov_child' ] && ! kill -0 $prov_child 2>/dev/null"
 t_done
