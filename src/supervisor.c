@@ -530,8 +530,12 @@ static void try_start(supervisor_t *sup, sup_instance_t *in)
     else
         dep = unready_dep(sup, in);
     if (dep) {
-        if (strcmp(in->waiting_for, dep) != 0)
-            log_info("waiting for dependency", "instance", in->name, "depends_on", dep);
+        if (strcmp(in->waiting_for, dep) != 0) {
+            if (strcmp(dep, "provisioning") == 0)
+                log_info("waiting for its credentials from provisioning", "instance", in->name);
+            else
+                log_info("waiting for dependency", "instance", in->name, "depends_on", dep);
+        }
         snprintf(in->waiting_for, sizeof(in->waiting_for), "%s", dep);
         dispatch(sup, in, PEV_DEPS_PENDING, 0, 0);
     } else {
