@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +24,7 @@
 #include "policy.h"
 #include "provision.h"
 #include "provisioner.h"
+#include "spawn.h"
 
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 60000
@@ -42,95 +42,17 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
     provisioner_run(arg);
 }
 
-/* The child: the supervisor's signal handlers would write into its libevent signal
- * pipe, so they go back to the defaults (SIGPIPE stays ignored: a server closing its
- * socket must be an error, not a death) before anything is unblocked. */
-static void __attribute__((noreturn)) run_child(supervisor_t *sup, int wfd, pid_t parent,
-                                                const sigset_t *old)
+/* A run ended: err is empty on success, else the reason. */
+static void finish(supervisor_t *sup, const char *err)
 {
-    struct sigaction sa;
-    char err[512] = "";
-    int rc;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP && sig != SIGPIPE)
-            sigaction(sig, &sa, NULL);
-    /* Never outlive the supervisor. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-        _exit(1);
-    sigprocmask(SIG_SETMASK, old, NULL);
-    rc = prov_apply(sup->inv, 0, err, sizeof(err));
-    if (rc < 0 && write(wfd, err, strlen(err)) < 0)
-        rc = -1;
-    _exit(rc == 0 ? 0 : 1);
-}
-
-void provisioner_run(supervisor_t *sup)
-{
-    sigset_t all, old;
-    int fds[2];
-    pid_t parent = getpid(), pid;
-
-    if (!sup->inv->provision || sup->shutting_down)
-        return;
-    if (run_pid) {
-        run_again = 1; /* it works from the inventory it was forked with */
-        return;
-    }
-    if (retry_ev)
-        event_del(retry_ev);
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        log_error("cannot start provisioning", "error", strerror(errno));
-        provisioner_reaped(sup, -1, 0);
-        return;
-    }
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &old);
-    pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        run_child(sup, fds[1], parent, &old);
-    }
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    close(fds[1]);
-    if (pid < 0) {
-        log_error("cannot start provisioning", "error", strerror(errno));
-        close(fds[0]);
-        provisioner_reaped(sup, -1, 0);
-        return;
-    }
-    run_pid = pid;
-    run_fd = fds[0];
-    log_info("provisioning started", "pid", LOG_INT(pid), "instances", LOG_INT(sup->inv->ninstances));
-}
-
-int provisioner_reaped(supervisor_t *sup, pid_t pid, int status)
-{
-    char err[512] = "";
     struct timeval tv;
 
-    if (pid != -1 && (run_pid == 0 || pid != run_pid))
-        return 0;
-    if (pid != -1) {
-        /* The child has exited: whatever it wrote is in the pipe. */
-        ssize_t n = read(run_fd, err, sizeof(err) - 1);
-        err[n > 0 ? n : 0] = '\0';
-        close(run_fd);
-        run_fd = -1;
-        run_pid = 0;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-            retry_ms = RETRY_MIN_MS;
-            log_info("provisioning done", "instances", LOG_INT(sup->inv->ninstances));
-        } else if (!err[0]) {
-            pol_describe_exit(status, err, sizeof(err));
-        }
-    } else {
-        snprintf(err, sizeof(err), "no provisioning process");
+    if (!err[0]) {
+        retry_ms = RETRY_MIN_MS;
+        log_info("provisioning done", "instances", LOG_INT(sup->inv->ninstances));
     }
     if (sup->shutting_down)
-        return 1;
+        return;
     if (run_again) {
         run_again = 0;
         provisioner_run(sup);
@@ -148,6 +70,66 @@ int provisioner_reaped(supervisor_t *sup, pid_t pid, int status)
     /* Instances waiting for their credentials; after a failure, those provisioned by
      * an earlier run. */
     sup_wake_waiting(sup);
+}
+
+void provisioner_run(supervisor_t *sup)
+{
+    char err[512];
+    int fds[2];
+    pid_t pid;
+
+    if (!sup->inv->provision || sup->shutting_down)
+        return;
+    if (run_pid) {
+        run_again = 1; /* it works from the inventory it was forked with */
+        return;
+    }
+    if (retry_ev)
+        event_del(retry_ev);
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        snprintf(err, sizeof(err), "cannot start a provisioning process: %s", strerror(errno));
+        finish(sup, err);
+        return;
+    }
+    pid = spawn_helper();
+    if (pid == 0) {
+        err[0] = '\0';
+        close(fds[0]);
+        if (prov_apply(sup->inv, 0, err, sizeof(err)) == 0)
+            _exit(0);
+        if (write(fds[1], err, strlen(err)) < 0)
+            _exit(2);
+        _exit(1);
+    }
+    close(fds[1]);
+    if (pid < 0) {
+        snprintf(err, sizeof(err), "cannot start a provisioning process: %s", strerror(errno));
+        close(fds[0]);
+        finish(sup, err);
+        return;
+    }
+    run_pid = pid;
+    run_fd = fds[0];
+    log_info("provisioning started", "pid", LOG_INT(pid), "instances",
+             LOG_INT(sup->inv->ninstances));
+}
+
+int provisioner_reaped(supervisor_t *sup, pid_t pid, int status)
+{
+    char err[512];
+    ssize_t n;
+
+    if (run_pid == 0 || pid != run_pid)
+        return 0;
+    /* The child has exited: whatever it wrote is in the pipe. */
+    n = read(run_fd, err, sizeof(err) - 1);
+    err[n > 0 ? n : 0] = '\0';
+    close(run_fd);
+    run_fd = -1;
+    run_pid = 0;
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !err[0])
+        pol_describe_exit(status, err, sizeof(err));
+    finish(sup, err);
     return 1;
 }
 

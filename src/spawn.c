@@ -237,20 +237,27 @@ static void reset_reserved(int sig)
 #endif
 }
 
-static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent)
+/* Every disposition but keep's back to SIG_DFL. Async-signal-safe. */
+static void default_signals(int keep)
 {
     struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP && sig != keep && sigaction(sig, &sa, NULL) < 0)
+            reset_reserved(sig);
+}
+
+static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent)
+{
     sigset_t none;
     int null;
 
     /* Dispositions first, while every signal is still blocked (the parent blocked
      * them around fork): libevent's handlers would write into the supervisor's
      * signal pipe. */
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, &sa, NULL) < 0)
-            reset_reserved(sig);
+    default_signals(0);
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
         child_fail(rep, STEP_SIGNALS);
@@ -373,4 +380,23 @@ int spawn_report(int fd, char *err, size_t errlen)
     else
         snprintf(err, errlen, "child died before exec");
     return 0;
+}
+
+pid_t spawn_helper(void)
+{
+    sigset_t all, old;
+    pid_t parent = getpid(), pid;
+
+    /* Blocked across fork until the child has dropped the supervisor's handlers (see
+     * child() above); SIGPIPE stays ignored: a peer closing its socket is an error. */
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    if (pid == 0) {
+        default_signals(SIGPIPE);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+            _exit(1);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return pid;
 }

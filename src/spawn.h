@@ -49,6 +49,12 @@ int spawn_prepare_dirs(const char *data_dir, const char *logs_dir, const spawn_c
  * with 127). -1 with err when the clone itself failed. */
 pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen);
 
+/* fork() a helper process that runs the supervisor's own code instead of exec'ing:
+ * every signal disposition back to its default (SIGPIPE ignored), the signal mask as
+ * the caller had it, PR_SET_PDEATHSIG(SIGKILL). Like fork(): 0 in the child, which
+ * must leave with _exit() and not touch the event loop; -1 with errno. */
+pid_t spawn_helper(void);
+
 /* Read report_fd: 1 the child exec'd; 0 it failed before exec ("exec: Permission
  * denied" in err); -1 not known yet. Once the child has exited it is never -1. */
 int spawn_report(int report_fd, char *err, size_t errlen);
