@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -170,16 +171,40 @@ int spawn_prepare_dirs(const char *data_dir, const char *logs_dir, const spawn_c
     return 0;
 }
 
+/* ---- the open-file limit ------------------------------------------------------- */
+
+/* The limit the supervisor was started with, which every worker gets back. */
+static struct rlimit child_nofile;
+static int child_nofile_set;
+
+rlim_t spawn_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 0;
+    if (!child_nofile_set) {
+        child_nofile = rl;
+        child_nofile_set = 1;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur;
+}
+
 /* ---- the child ------------------------------------------------------------------ */
 
-enum { STEP_SIGNALS = 1, STEP_SETSID, STEP_STDIO, STEP_FDS, STEP_SETGROUPS, STEP_SETGID,
-       STEP_SETUID, STEP_PDEATHSIG, STEP_PARENT_GONE, STEP_CHDIR, STEP_EXEC };
+enum { STEP_SIGNALS = 1, STEP_SETSID, STEP_STDIO, STEP_FDS, STEP_RLIMIT, STEP_SETGROUPS,
+       STEP_SETGID, STEP_SETUID, STEP_PDEATHSIG, STEP_PARENT_GONE, STEP_CHDIR, STEP_EXEC };
 
 static const char *step_name(int step)
 {
     static const char *const names[] = { "?", "signal reset", "setsid", "stdio", "closing fds",
-                                         "setgroups", "setgid", "setuid", "PR_SET_PDEATHSIG",
-                                         "parent check", "chdir", "exec" };
+                                         "open-file limit", "setgroups", "setgid", "setuid",
+                                         "PR_SET_PDEATHSIG", "parent check", "chdir", "exec" };
     return step > 0 && step <= STEP_EXEC ? names[step] : "?";
 }
 
@@ -268,6 +293,8 @@ static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent)
         child_fail(rep, STEP_STDIO);
     if (close_other_fds(rep) < 0)
         child_fail(rep, STEP_FDS);
+    if (child_nofile_set && setrlimit(RLIMIT_NOFILE, &child_nofile) < 0)
+        child_fail(rep, STEP_RLIMIT);
     umask(027);
     if (r->cred && r->cred->change) {
         /* Groups, then gid, then uid: after setuid the others are no longer allowed. */

@@ -4,6 +4,7 @@
 #define INSTANCED_SPAWN_H
 
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /* Credentials a child switches to; resolved in the parent (NSS lookups are not
@@ -41,13 +42,22 @@ int spawn_prepare_dirs(const char *data_dir, const char *logs_dir, const spawn_c
                        char *err, size_t errlen);
 
 /* Start r (clone with CLONE_VM | CLONE_VFORK, then exec). The child gets fds 0-2
- * only, an empty signal mask, default dispositions, its own session and process group, umask
+ * only, the open-file limit the supervisor was started with (spawn_raise_nofile),
+ * an empty signal mask, default dispositions, its own session and process group, umask
  * 027, credentials dropped in the order groups, gid, uid, PR_SET_PDEATHSIG(SIGKILL),
  * cwd = r->cwd. Returns the pid and in *report_fd the read end (non-blocking,
  * close-on-exec; the caller closes it) of a pipe that reaches EOF when the child has
  * exec'd, or carries the step and errno that failed before exec (the child then exits
  * with 127). -1 with err when the clone itself failed. */
 pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen);
+
+/* Raise this process's soft RLIMIT_NOFILE to its hard limit and return the new soft
+ * limit (0 when unknown). The supervisor holds four descriptors per instance (the
+ * two ends of its output pipe, its log file and its logs directory) and polls with
+ * epoll, so no select() bound applies to it; the soft limit it was started with,
+ * often 1024, is remembered and given back to every worker before exec: programs that
+ * use select() must not see descriptors above 1023. */
+rlim_t spawn_raise_nofile(void);
 
 /* fork() a helper process that runs the supervisor's own code instead of exec'ing:
  * every signal disposition back to its default (SIGPIPE ignored), the signal mask as

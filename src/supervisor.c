@@ -718,6 +718,27 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     }
 }
 
+/* ---- the open-file budget --------------------------------------------------------- */
+
+/* Descriptors the supervisor keeps per instance (spawn.h: four, plus one for a probe
+ * in flight), and for everything else: listeners, control clients, scrapers. */
+#define FDS_PER_INSTANCE 5
+#define FDS_BASE 256
+
+/* Say so when the limit is too low for n instances: the starts past it would fail with
+ * "Too many open files", one by one, long after the cause was knowable. */
+static void check_fd_budget(size_t n)
+{
+    rlim_t lim = spawn_raise_nofile();
+    unsigned long long need = (unsigned long long)n * FDS_PER_INSTANCE + FDS_BASE;
+
+    if (lim != 0 && lim != RLIM_INFINITY && need > lim)
+        log_warn("the open-file limit is too low for this many instances: raise it "
+                 "(LimitNOFILE= in the unit, ulimit -n in a shell)",
+                 "limit", LOG_INT((long long)lim), "needed", LOG_INT((long long)need),
+                 "instances", LOG_INT(n));
+}
+
 /* ---- the monitoring side's entry points ------------------------------------------- */
 
 int sup_start(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
@@ -900,6 +921,7 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
     sup->inst = nt;
     sup->ninst = ninv->ninstances;
     sup->inv = ninv;
+    check_fd_budget(sup->ninst);
     inv_free(oinv);
     sup->reloads++;
     {
@@ -1052,6 +1074,7 @@ int sup_main(const char *config, int foreground)
         return 1;
     }
     notify_init(sup->base);
+    check_fd_budget(sup->ninst);
     provisioner_run(sup);
     log_info("instanced started", "version", PACKAGE_VERSION, "config", config,
              "instances", LOG_INT(sup->ninst), "pid", LOG_INT(getpid()));

@@ -22,6 +22,7 @@ SUPERVISOR_IT = \
 	tests/it_supervisor_logs.sh \
 	tests/it_supervisor_notify.sh \
 	tests/it_supervisor_unit.sh \
-	tests/it_supervisor_provision.sh
+	tests/it_supervisor_provision.sh \
+	tests/it_supervisor_nofile.sh
 TESTS += $(SUPERVISOR_IT)
 EXTRA_DIST += $(SUPERVISOR_IT) tests/it_supervisor_lib.sh
