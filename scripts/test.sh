@@ -14,6 +14,14 @@ if [ "$status" -ne 0 ]; then
         'grep -q "^FAIL\|^ERROR" "$1" 2>/dev/null && { echo "==== $1"; cat "$1"; }' _ {} \;
     exit "$status"
 fi
+# Everything a test could need was installed above, so a skipped test here means a
+# missing dependency or a broken probe for one: fail rather than pass with less tested.
+skipped=$(sed -n 's/^# SKIP: *//p' test-suite.log)
+if [ "${skipped:-0}" -ne 0 ]; then
+    grep -l ':test-result: SKIP' $(find . -name '*.trs') | sed 's/^/test.sh: skipped: /' >&2
+    echo "test.sh: $skipped test(s) skipped although deps.sh installed everything" >&2
+    exit 1
+fi
 # distcheck builds the tarball, checks it in a read-only VPATH build; the test suite
 # has already run above, so do not run it twice.
 make distcheck DISTCHECK_CONFIGURE_FLAGS= TESTS=
