@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evglue.h"
 #include "health.h"
 #include "log.h"
 #include "report.h"
@@ -395,6 +396,7 @@ control_t *control_new(supervisor_t *sup, const char *path, char *err, size_t er
         control_free(c);
         return NULL;
     }
+    evglue_guard_listener(c->listener, "control socket");
     log_info("control socket listening", "path", path);
     return c;
 }
@@ -410,8 +412,10 @@ void control_free(control_t *c)
 
     if (!c)
         return;
-    if (c->listener)
+    if (c->listener) {
+        evglue_unguard_listener(c->listener);
         evconnlistener_free(c->listener);
+    }
     /* Remove the file only if it is still ours (not a new supervisor's). */
     if (c->path && stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
         unlink(c->path);

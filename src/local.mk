@@ -8,8 +8,9 @@ src_libinstanced_a_SOURCES = \
 	src/mask.c src/mask.h \
 	src/log.c src/log.h \
 	src/inventory.c src/inventory.h \
-	src/checkconf.c src/checkconf.h
-src_libinstanced_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(JANSSON_CFLAGS)
+	src/checkconf.c src/checkconf.h \
+	src/evglue.c src/evglue.h
+src_libinstanced_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(JANSSON_CFLAGS) $(LIBEVENT_CFLAGS)
 
 CORE_LIBS = src/libinstanced.a $(CONFUSE_LIBS) $(JANSSON_LIBS)
 

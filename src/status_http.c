@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "evglue.h"
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
@@ -37,6 +38,7 @@ struct status_http {
     supervisor_t *sup;
     prober_t *prober;
     struct evhttp *http;
+    struct evconnlistener *listener; /* evhttp's, guarded against running out of fds */
     char *listen;
 };
 
@@ -231,6 +233,8 @@ status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *
     if (setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one,
                    sizeof(one)) < 0)
         log_warn("cannot set TCP_NODELAY on the status endpoint", "error", strerror(errno));
+    h->listener = evhttp_bound_socket_get_listener(bound);
+    evglue_guard_listener(h->listener, "status endpoint");
     log_info("status endpoint listening", "listen", listen);
     return h;
 }
@@ -244,6 +248,7 @@ void status_http_free(status_http_t *h)
 {
     if (!h)
         return;
+    evglue_unguard_listener(h->listener);
     if (h->http)
         evhttp_free(h->http);
     free(h->listen);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "checkconf.h"
+#include "evglue.h"
 #include "log.h"
 #include "logcap.h"
 #include "monitor.h"
@@ -1028,6 +1029,7 @@ int sup_main(const char *config, int foreground)
     sup->foreground = foreground;
     sup->started_at = time(NULL);
     sup->priv = calloc(1, sizeof(sup_priv_t));
+    evglue_log_to_logfmt();
     sup->base = event_base_new();
     if (!sup->priv || !sup->base || event_base_priority_init(sup->base, 2) < 0) {
         fprintf(stderr, "instanced: cannot set up the event loop\n");

@@ -3,6 +3,7 @@
 
 #include "wrt_http.h"
 
+#include "evglue.h"
 #include "log.h"
 
 #include <event2/buffer.h>
@@ -252,12 +253,14 @@ whttp_t *whttp_new(struct event_base *base, const char *bind, int port, char *er
         free(h);
         return NULL;
     }
+    evglue_guard_listener(evhttp_bound_socket_get_listener(h->sock), "http");
     return h;
 }
 
 void whttp_stop_accepting(whttp_t *h)
 {
     if (h && h->sock) {
+        evglue_unguard_listener(evhttp_bound_socket_get_listener(h->sock));
         evhttp_del_accept_socket(h->http, h->sock);
         h->sock = NULL;
     }
@@ -267,6 +270,8 @@ void whttp_free(whttp_t *h)
 {
     if (!h)
         return;
+    if (h->sock)
+        evglue_unguard_listener(evhttp_bound_socket_get_listener(h->sock));
     evhttp_free(h->http);
     for (int i = 0; i < h->nroutes; i++)
         free(h->routes[i].pattern);

@@ -3,6 +3,7 @@
 
 #include "wrt_runtime.h"
 
+#include "evglue.h"
 #include "log.h"
 #include "wrt_health.h"
 #include "wrt_registry.h"
@@ -178,6 +179,7 @@ static int setup(wrt_t *rt, char *err, size_t errlen)
     const wcfg_t *c = &rt->cfg;
     char host[256], started[40];
 
+    evglue_log_to_logfmt();
     rt->base = event_base_new();
     if (!rt->base)
         return snprintf(err, errlen, "event_base_new failed"), -1;

@@ -1,0 +1,103 @@
+/* evglue.c - libevent's messages in the logfmt log; listeners that rest when out of
+ * descriptors instead of spinning. */
+#include "config.h"
+
+#include "evglue.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+
+static void libevent_log_cb(int severity, const char *msg)
+{
+    log_level_t lvl = severity == EVENT_LOG_DEBUG ? LOG_LVL_DEBUG
+                      : severity == EVENT_LOG_MSG ? LOG_LVL_INFO
+                      : severity == EVENT_LOG_WARN ? LOG_LVL_WARN
+                                                   : LOG_LVL_ERROR;
+    log_kv(lvl, "libevent", "message", msg, NULL);
+}
+
+void evglue_log_to_logfmt(void)
+{
+    event_set_log_callback(libevent_log_cb);
+}
+
+/* The error callback of a listener gets the listener's user data, which evhttp owns
+ * for its own listeners: so the guard is found by the listener's address. */
+#define MAX_GUARDED 4
+
+typedef struct {
+    struct evconnlistener *l;
+    struct event *resume;
+    const char *what;
+    unsigned long long paused; /* pauses so far */
+} guard_t;
+
+static guard_t guards[MAX_GUARDED];
+
+static guard_t *find(const struct evconnlistener *l)
+{
+    for (int i = 0; i < MAX_GUARDED; i++)
+        if (guards[i].l == l)
+            return &guards[i];
+    return NULL;
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    guard_t *g = arg;
+
+    (void)fd, (void)what;
+    evconnlistener_enable(g->l);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+    guard_t *g = find(l);
+    struct timeval tv = { EVGLUE_ACCEPT_PAUSE_MS / 1000, (EVGLUE_ACCEPT_PAUSE_MS % 1000) * 1000 };
+
+    (void)arg;
+    if (!g)
+        return;
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+        log_warn("accept failed", "listener", g->what, "error", strerror(err));
+        return;
+    }
+    /* The pending connections wait in the kernel's backlog meanwhile. */
+    evconnlistener_disable(l);
+    evtimer_add(g->resume, &tv);
+    /* At most one line per pause. */
+    g->paused++;
+    log_warn("out of descriptors: not accepting connections for a while", "listener",
+             g->what, "error", strerror(err), "pause_ms", LOG_INT(EVGLUE_ACCEPT_PAUSE_MS),
+             "pauses", LOG_INT(g->paused));
+}
+
+int evglue_guard_listener(struct evconnlistener *l, const char *what)
+{
+    guard_t *g = find(NULL);
+
+    if (!l || !g)
+        return -1;
+    g->resume = evtimer_new(evconnlistener_get_base(l), resume_cb, g);
+    if (!g->resume)
+        return -1;
+    g->l = l;
+    g->what = what;
+    g->paused = 0;
+    evconnlistener_set_error_cb(l, accept_error_cb);
+    return 0;
+}
+
+void evglue_unguard_listener(struct evconnlistener *l)
+{
+    guard_t *g = l ? find(l) : NULL;
+
+    if (!g)
+        return;
+    evconnlistener_set_error_cb(l, NULL);
+    event_free(g->resume);
+    memset(g, 0, sizeof(*g));
+}

@@ -1,0 +1,91 @@
+#!/bin/bash
+# Running out of descriptors: a local client that holds more connections than the
+# open-file limit allows must not turn the status endpoint (or a worker's HTTP
+# listener) into a busy loop. libevent 2.1 keeps a listener enabled after accept()
+# fails with EMFILE and logs "Error from accept() call" on every wake-up: 100 % CPU and
+# hundreds of thousands of lines a second. The listener rests instead, says so once per
+# pause, and serves again when descriptors are back.
+. "$srcdir/tests/lib/common.sh"
+t_init mon-fds
+. "$srcdir/tests/it_monitor_lib.sh"
+
+# hold PORT COUNT READY_FILE RELEASE_FILE: open up to COUNT connections, then hold them
+# until RELEASE_FILE exists.
+hold() {
+    python3 - "$@" <<'PY' &
+import os, socket, sys, time
+port, count, ready, release = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+held = []
+for _ in range(count):
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect(("127.0.0.1", port))
+    except OSError:
+        break
+    held.append(s)
+open(ready, "w").write("%d\n" % len(held))
+while not os.path.exists(release):
+    time.sleep(0.05)
+PY
+    HOLD_PID=$!
+    at_exit "kill $HOLD_PID"
+}
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# busy PID: CPU ticks (1/100 s) PID used over the next second.
+busy() { _a=$(ticks "$1"); sleep 1; echo $(( $(ticks "$1") - _a )); }
+
+# --- the supervisor's status endpoint, under a limit of 64 descriptors ---
+mon_inventory 60s 500ms
+mon_service tw "$TW" ""
+mon_instance tw-A tw
+(
+    ulimit -n 64
+    exec "$INSTANCED" -c "$INV"
+) >"$T/instanced.log" 2>&1 &
+MON_PID=$!
+at_exit "kill $MON_PID 2>/dev/null; wait $MON_PID 2>/dev/null"
+ok "instanced is up under ulimit -n 64" wait_for 10 mon_up
+
+hold "$STATUS_PORT" 200 "$T/held" "$T/release"
+ok "200 connections are open or queued" wait_for 10 test -s "$T/held"
+ok "the status endpoint rests when out of descriptors" \
+    wait_for 5 grep -q 'msg="out of descriptors: not accepting connections for a while" listener="status endpoint" error="Too many open files"' "$T/instanced.log"
+b=$(busy "$MON_PID")
+ok "instanced does not spin meanwhile ($b ticks of CPU in 1 s)" test "$b" -lt 50
+is "$(grep -c 'Error from accept' "$T/instanced.log")" 0 "no accept() error flood"
+ok "at most one line per pause ($(wc -l <"$T/instanced.log") lines in all)" \
+    test "$(wc -l <"$T/instanced.log")" -lt 50
+touch "$T/release"
+wait "$HOLD_PID" 2>/dev/null
+ok "the status endpoint answers again once the connections are gone" wait_for 10 mon_up
+is "$(mon_json /api/v1/instances/tw-A .state)" running "and its instance kept running"
+mon_stop
+
+# --- a worker's HTTP listener (the worker runtime), under a limit of 32 ---
+W=$top_builddir/workers/entity-worker
+rm -f "$T/held" "$T/release"
+mon_new_port
+WPORT=$MON_PORT
+(
+    ulimit -n 32
+    SERVICE_NAME=exchange-simulator SERVICE_INSTANCE_NAME=exchange-OKX HTTP_PORT=$WPORT \
+        POSTGRES_URL="postgresql://nobody@127.0.0.1:1/none" REDIS_URL="redis://127.0.0.1:1/0" \
+        exec "$W"
+) >"$T/worker.log" 2>&1 &
+WPID=$!
+at_exit "kill $WPID 2>/dev/null"
+wup() { curl -s -o /dev/null "http://127.0.0.1:$WPORT/api/v1/health"; }
+ok "the worker is up under ulimit -n 32" wait_for 10 wup
+hold "$WPORT" 100 "$T/held" "$T/release"
+ok "100 connections to the worker are open or queued" wait_for 10 test -s "$T/held"
+ok "the worker's listener rests when out of descriptors" \
+    wait_for 5 grep -q 'msg="out of descriptors: not accepting connections for a while" listener=http' "$T/worker.log"
+b=$(busy "$WPID")
+ok "the worker does not spin meanwhile ($b ticks of CPU in 1 s)" test "$b" -lt 50
+is "$(grep -c 'Error from accept' "$T/worker.log")" 0 "no accept() error flood from the worker"
+touch "$T/release"
+wait "$HOLD_PID" 2>/dev/null
+ok "the worker answers again" wait_for 10 wup
+kill "$WPID"
+t_done
