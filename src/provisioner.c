@@ -6,8 +6,9 @@
  * process forked for it, which writes the credential files, reports its first error
  * through a pipe and exits 0 or 1. The loop goes on probing, restarting and answering
  * meanwhile; the child is reaped by the supervisor's waitpid loop, which hands it to
- * provisioner_reaped(). The per-instance gate is the credential file: an instance
- * provisioned by an earlier run starts even while the servers are down. */
+ * provisioner_reaped(). Starts wait while a run is in progress (it may be rewriting
+ * the credential files); after it, the per-instance gate is the credential file: an
+ * instance provisioned by an earlier run starts even while the servers are down. */
 #include "config.h"
 
 #include <errno.h>
@@ -151,6 +152,11 @@ int provisioner_instance_ready(supervisor_t *sup, const sup_instance_t *in)
 
     if (!sup->inv->provision)
         return 1;
+    /* A run in progress may be rewriting this instance's file (new role, new server
+     * address after a reload): start from what it leaves, as the old synchronous order
+     * did. Only starts wait; the loop goes on. */
+    if (run_pid)
+        return 0;
     rc = prov_worker_urls(sup->inv, in->cfg, &pg, &redis);
     free(pg);
     free(redis);

@@ -22,8 +22,8 @@ int provisioner_busy(void);
 /* Send sig to the provisioning child, if any (shutdown: its transaction rolls back). */
 void provisioner_stop(int sig);
 
-/* 1 when in may start as far as provisioning goes: provisioning is off, or its
- * credential file is there and names its current role. */
+/* 1 when in may start as far as provisioning goes: provisioning is off, or no run is
+ * in progress and its credential file is there and names its current role. */
 int provisioner_instance_ready(supervisor_t *sup, const sup_instance_t *in);
 
 /* With provisioning on, replace POSTGRES_URL and REDIS_URL in env (a NULL-terminated

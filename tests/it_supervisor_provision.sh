@@ -83,7 +83,8 @@ is "$SUP_RC" 0 "instanced exits 0"
 
 # A PostgreSQL that accepts connections and never answers holds a provisioning run for
 # its whole 10 s connect timeout. That run is a child process: the supervisor's loop
-# keeps serving, instances provisioned earlier start at once, and a stop does not wait.
+# keeps serving meanwhile; starts wait for the run (it may be rewriting the credential
+# files), then instances provisioned earlier start; a stop does not wait for a run.
 silent=$(free_port)
 python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -102,11 +103,18 @@ is "$?" 0 "instanced is up at once, not after the connect timeout"
 ok "a provisioning run is under way" wait_for 5 grep -q 'msg="provisioning started"' "$T/sup.log"
 ok "the status endpoint answers while it hangs" \
     curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$status_port/api/v1/health"
-"$top_builddir/src/instancectl" -s "$T/ctl.sock" status >/dev/null 2>&1
+"$top_builddir/src/instancectl" -s "$T/ctl.sock" status >"$T/status.txt" 2>&1
 [ $? -ne 3 ] && pass "the control socket answers while it hangs" ||
     fail "the control socket answers while it hangs"
-ok "an instance provisioned earlier starts meanwhile" wait_for 5 test -s "$T/report-exchange-OKX"
+ok "the status table says the instances wait for provisioning" \
+    grep -q 'exchange-OKX: waiting for provisioning' "$T/status.txt"
 ok "the run has not ended yet" sh -c "! grep -q -e 'provisioning done' -e 'provisioning failed' '$T/sup.log'"
+ok "no instance started during the run" test ! -e "$T/report-exchange-OKX"
+ok "the run fails at the connect timeout" \
+    wait_for 20 grep -q 'msg="provisioning failed, will retry"' "$T/sup.log"
+ok "then an instance provisioned earlier starts" wait_for 5 test -s "$T/report-exchange-OKX"
+ok "a retry run is under way" \
+    wait_for 5 sh -c "[ \$(grep -c 'msg=\"provisioning started\"' '$T/sup.log') -ge 2 ]"
 prov_child=$(pgrep -P "$SUP_PID" -x instanced)
 t0=$(date +%s)
 sup_stop
