@@ -20,6 +20,18 @@ free_port() {
 }
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
+# The servers' admin passwords, made on the first run and kept (mode 0600) for the
+# next: TCP logins to PostgreSQL need SCRAM passwords and Redis needs one, so the
+# per-instance roles and ACL users made by provisioning are the only way in for a
+# worker. Passwords travel in files and environment variables, never on a command line.
+secrets="$INSTANCED_DEMO_DIR/admin-passwords"
+if [ ! -s "$secrets" ]; then
+    (umask 077; printf 'PG=%s\nREDIS=%s\n' "$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" \
+        "$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" >"$secrets")
+fi
+pg_password=$(sed -n 's/^PG=//p' "$secrets")
+redis_password=$(sed -n 's/^REDIS=//p' "$secrets")
+
 # PostgreSQL refuses to run as root: as root it runs as the postgres user.
 pg_dir="$INSTANCED_DEMO_DIR/pg"
 mkdir -p "$pg_dir"
@@ -27,13 +39,23 @@ mkdir -p "$pg_dir"
 if [ ! -f "$pg_dir/data/PG_VERSION" ]; then
     as_pg "$PG_BIN/initdb" -D "$pg_dir/data" -A trust -U postgres -E UTF8 >/dev/null
 fi
+# The Unix socket (this script's administration) trusts; TCP asks for a password.
+printf '%s\n' 'local all all trust' 'host all all 127.0.0.1/32 scram-sha-256' \
+    'host all all ::1/128 scram-sha-256' >"$pg_dir/data/pg_hba.conf"
+[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$pg_dir/data/pg_hba.conf"
 pg_port=$(free_port)
 as_pg "$PG_BIN/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -o \
-    "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1" start >/dev/null
+    "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c password_encryption=scram-sha-256" \
+    start >/dev/null
+psql -X -q -h "$pg_dir" -p "$pg_port" -U postgres -d postgres <<SQL
+ALTER ROLE postgres PASSWORD '$pg_password';
+SQL
 redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$INSTANCED_DEMO_DIR" --save '' \
-    --daemonize yes --pidfile "$INSTANCED_DEMO_DIR/redis.pid" \
-    --logfile "$INSTANCED_DEMO_DIR/redis.log"
+(umask 077; printf 'requirepass %s\n' "$redis_password" >"$INSTANCED_DEMO_DIR/redis.conf")
+redis-server "$INSTANCED_DEMO_DIR/redis.conf" --port "$redis_port" --bind 127.0.0.1 \
+    --dir "$INSTANCED_DEMO_DIR" --save '' --daemonize yes \
+    --pidfile "$INSTANCED_DEMO_DIR/redis.pid" --logfile "$INSTANCED_DEMO_DIR/redis.log"
+export REDISCLI_AUTH="$redis_password"
 
 cleanup() {
     [ -n "${sup_pid:-}" ] && kill -TERM "$sup_pid" 2>/dev/null && wait "$sup_pid" 2>/dev/null
@@ -50,8 +72,8 @@ psql -X -q -h "$pg_dir" -p "$pg_port" -U postgres -d postgres -tAc \
         'CREATE DATABASE trading_ecosystem'
 for i in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 
-export INSTANCED_DEMO_PG_URL="postgresql://postgres@127.0.0.1:$pg_port/trading_ecosystem"
-export INSTANCED_DEMO_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+export INSTANCED_DEMO_PG_URL="postgresql://postgres:$pg_password@127.0.0.1:$pg_port/trading_ecosystem"
+export INSTANCED_DEMO_REDIS_URL="redis://:$redis_password@127.0.0.1:$redis_port/0"
 export INSTANCED_DEMO_PROVISION="${INSTANCED_DEMO_PROVISION:-true}"
 export INSTANCED_DEMO_STATUS_PORT="${INSTANCED_DEMO_STATUS_PORT:-7070}"
 conf="$top/etc/demo.conf"

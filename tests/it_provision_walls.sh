@@ -2,7 +2,8 @@
 # Provisioning builds walls between instances: exchange-OKX's PostgreSQL role and
 # Redis ACL user try to cross them and fail; the monitor role reads everywhere and
 # writes nowhere; credential files are 0600 and readable only by their owner.
-# PostgreSQL asks for SCRAM passwords on TCP here, so the generated ones are proven too.
+# PostgreSQL asks for SCRAM passwords on TCP (tests/lib/servers.sh), so the generated
+# ones are proven too.
 . "$srcdir/tests/lib/common.sh"
 . "$srcdir/tests/lib/servers.sh"
 t_init prov-walls
@@ -10,14 +11,6 @@ pg_start || { fail "postgres starts"; t_done; }
 redis_start || { fail "redis starts"; t_done; }
 CTL=$top_builddir/src/instancectl
 
-# Password authentication for everyone but the superuser on TCP.
-cat > "$PG_DATA/pg_hba.conf" <<HBA
-local all all trust
-host all postgres 127.0.0.1/32 trust
-host all all 127.0.0.1/32 scram-sha-256
-HBA
-chown postgres "$PG_DATA/pg_hba.conf" 2>/dev/null
-psql_admin -c 'SELECT pg_reload_conf()' >/dev/null
 psql_admin -c 'CREATE DATABASE other_db' >/dev/null
 
 cat > "$T/inv.conf" <<CONF
@@ -79,6 +72,11 @@ denied() { # WHAT OUTPUT
 is "$(okx 'SELECT current_user')" "inst_exchange_okx" "exchange-OKX logs in with its generated password"
 is "$(PGPASSWORD=wrong psql -X -h 127.0.0.1 -p "$PGPORT" -U inst_exchange_okx -d trading_ecosystem \
       -tAc 'SELECT 1' 2>&1 | grep -c 'password authentication failed')" "1" "a wrong password is refused"
+is "$(PGPASSWORD=$OKX_PG psql -X -h 127.0.0.1 -p "$PGPORT" -U inst_audit -d trading_ecosystem \
+      -tAc 'SELECT 1' 2>&1 | grep -c 'password authentication failed')" "1" \
+    "exchange-OKX's password does not log in as audit-correlator's role"
+is "$(psql -X -h 127.0.0.1 -p "$PGPORT" -U inst_exchange_okx -d trading_ecosystem -w \
+      -tAc 'SELECT 1' 2>&1 | grep -c 'no password supplied')" "1" "no password, no login"
 is "$(okx 'SHOW search_path')" "exchange_okx" "search_path is the instance schema"
 is "$(okx 'CREATE TABLE orders (id serial PRIMARY KEY, venue text); INSERT INTO orders (venue) VALUES ($$okx$$); SELECT count(*) FROM orders')" \
     "1" "exchange-OKX creates and writes tables in its own schema"

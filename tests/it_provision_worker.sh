@@ -14,14 +14,6 @@ redis_start || { fail "redis starts"; t_done; }
 CTL=$top_builddir/src/instancectl
 URLS=$top_builddir/src/prov-urls-check
 
-# Password authentication for everyone but the superuser on TCP.
-cat > "$PG_DATA/pg_hba.conf" <<HBA
-local all all trust
-host all postgres 127.0.0.1/32 trust
-host all all 127.0.0.1/32 scram-sha-256
-HBA
-chown postgres "$PG_DATA/pg_hba.conf" 2>/dev/null
-psql_admin -c 'SELECT pg_reload_conf()' >/dev/null
 
 AC_PORT=$(free_port)
 EW_PORT=$(free_port)

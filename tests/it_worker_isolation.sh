@@ -12,7 +12,7 @@ redis_start || { fail "redis starts"; t_done; }
 # USAGE and CREATE on a schema it does not own. A seed table left in public, owned by
 # someone else, cannot be moved by it: that must not keep it from starting.
 psql_admin <<'SQL'
-CREATE ROLE audit_a LOGIN;
+CREATE ROLE audit_a LOGIN PASSWORD 'pwA';
 CREATE SCHEMA audit_a AUTHORIZATION postgres;
 GRANT USAGE, CREATE ON SCHEMA audit_a TO audit_a;
 CREATE TABLE public.audit_correlations (id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -22,7 +22,7 @@ CREATE TABLE public.audit_correlations (id UUID PRIMARY KEY DEFAULT gen_random_u
   created_at TIMESTAMPTZ NOT NULL DEFAULT now());
 SQL
 worker_start WA audit-correlator SERVICE_NAME=audit-correlator SERVICE_INSTANCE_NAME=audit-A \
-    POSTGRES_URL="postgresql://audit_a@127.0.0.1:$PGPORT/trading_ecosystem" ||
+    POSTGRES_URL="postgresql://audit_a:pwA@127.0.0.1:$PGPORT/trading_ecosystem" ||
     fail "audit-A starts"
 # audit-B runs as a least-privileged Redis user, as provisioning creates them: its
 # namespace, its own discovery key, read-only services:*, no SCAN or KEYS.

@@ -2,8 +2,9 @@
 #
 #   . "$srcdir/tests/lib/common.sh"; . "$srcdir/tests/lib/servers.sh"
 #   t_init mytest
-#   pg_start            # sets PGPORT PGHOST(socket dir) PG_URL (postgres superuser,
-#                       # database trading_ecosystem), PG_DATA, PG_LOG
+#   pg_start            # sets PGPORT PGHOST(socket dir) PG_URL (postgres superuser
+#                       # with its password, database trading_ecosystem), PG_ADMIN_PASSWORD,
+#                       # PG_DATA, PG_LOG; TCP logins use SCRAM, the socket trusts
 #   redis_start         # sets REDIS_PORT REDIS_URL REDIS_CLI
 #   pg_stop / pg_restart / redis_stop / redis_restart
 #   psql_admin -c 'SQL' # psql as the superuser on the test database
@@ -26,16 +27,24 @@ pg_start() {
     [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$PG_DIR"
     PGPORT=$(free_port)
     PGHOST="$PG_DIR"
-    _as_pg "$PG_BIN/initdb" -D "$PG_DATA" -A trust -U postgres -E UTF8 --no-sync >/dev/null ||
+    # TCP connections authenticate with SCRAM, as in production: a role's password is
+    # then really its key, and one instance's credentials cannot log in as another's.
+    # The Unix socket (psql_admin) trusts, for the tests' own administration.
+    PG_ADMIN_PASSWORD="admin-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+    printf '%s\n' "$PG_ADMIN_PASSWORD" >"$PG_DIR/pwfile"
+    chmod 0644 "$PG_DIR/pwfile"
+    _as_pg "$PG_BIN/initdb" -D "$PG_DATA" --auth-local=trust --auth-host=scram-sha-256 \
+        --pwfile="$PG_DIR/pwfile" -U postgres -E UTF8 --no-sync >/dev/null ||
         { echo "initdb failed" >&2; return 1; }
+    rm -f "$PG_DIR/pwfile"
     # Statement logging lets tests prove that no password reaches the server log.
     _as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 30 -o \
         "-p $PGPORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c log_statement=all -c password_encryption=scram-sha-256" \
         start >/dev/null || { cat "$PG_LOG" >&2; return 1; }
     at_exit "pg_stop"
     export PGPORT PGHOST PG_DATA PG_LOG
-    PG_URL="postgresql://postgres@127.0.0.1:$PGPORT/trading_ecosystem"
-    export PG_URL
+    PG_URL="postgresql://postgres:$PG_ADMIN_PASSWORD@127.0.0.1:$PGPORT/trading_ecosystem"
+    export PG_URL PG_ADMIN_PASSWORD
     psql -X -h "$PG_DIR" -p "$PGPORT" -U postgres -d postgres -qc \
         'CREATE DATABASE trading_ecosystem' >/dev/null
 }
