@@ -85,14 +85,13 @@ is "$SUP_RC" 0 "instanced exits 0"
 # its whole 10 s connect timeout. That run is a child process: the supervisor's loop
 # keeps serving meanwhile; starts wait for the run (it may be rewriting the credential
 # files), then instances provisioned earlier start; a stop does not wait for a run.
-silent=$(free_port)
 python3 -c 'import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
-open(sys.argv[2], "w").close(); time.sleep(120)' "$silent" "$T/silent.up" &
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True); time.sleep(120)' >"$T/silent.port" &
 SILENT_PID=$!
 at_exit "kill $SILENT_PID"
-wait_for 5 test -e "$T/silent.up" || fail "the silent listener is up"
+wait_for 5 test -s "$T/silent.port" || fail "the silent listener is up"
+silent=$(cat "$T/silent.port")
 ADMIN_PG="postgresql://postgres:AdminSecret42@127.0.0.1:$silent/trading_ecosystem"
 write_conf exchange-OKX exchange-Binance
 status_port=$(sed -n 's/^status_listen *= *"127.0.0.1:\([0-9]*\)"/\1/p' "$conf")

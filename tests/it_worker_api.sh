@@ -32,13 +32,15 @@ ok "and says why" grep -q 'msg="invalid worker configuration".*invalid service n
 SERVICE_NAME=audit-correlator REDIS_URL=http://x HTTP_PORT=$(free_port) \
     "$top_builddir/workers/audit-correlator" 2>"$T/bad2.log"
 is "$?" 78 "bad REDIS_URL exits 78"
-busy=$(free_port)
-python3 -c "import socket,time,sys; s=socket.socket(); s.bind(('127.0.0.1',$busy)); s.listen(); time.sleep(5)" &
+# The holder binds port 0 and says which port it got: no window for another process to
+# take a port found free. The worker must exit; timeout keeps a regression from hanging.
+python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)" >"$T/busy.port" &
 holder=$!
 at_exit "kill $holder 2>/dev/null"
-wait_for 5 sh -c "! python3 -c \"import socket; socket.socket().bind(('127.0.0.1',$busy))\" 2>/dev/null"
+wait_for 5 test -s "$T/busy.port" || fail "the port holder is up"
+busy=$(cat "$T/busy.port")
 SERVICE_NAME=audit-correlator HTTP_BIND=127.0.0.1 HTTP_PORT=$busy POSTGRES_URL=$PG_URL \
-    REDIS_URL=$REDIS_URL "$top_builddir/workers/audit-correlator" 2>"$T/busy.log"
+    REDIS_URL=$REDIS_URL timeout 30 "$top_builddir/workers/audit-correlator" 2>"$T/busy.log"
 is "$?" 1 "port in use exits 1"
 kill $holder 2>/dev/null
 

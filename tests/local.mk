@@ -11,6 +11,11 @@ EXTRA_DIST += tests/derivation-vectors.tsv tests/fixtures tests/cunit_run.h
 # Shell integration tests get srcdir and top_builddir in their environment.
 AM_TESTS_ENVIRONMENT = srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)'; \
 	export srcdir top_builddir;
+# A test that hangs fails after TEST_TIMEOUT seconds (killed 10 s later if it ignores
+# SIGTERM) instead of holding the whole run until CI gives up. The test's own shebang
+# still chooses its interpreter.
+TEST_TIMEOUT = 900
+LOG_COMPILER = timeout --kill-after=10 $(TEST_TIMEOUT)
 TESTS += tests/it_servers.sh
 EXTRA_DIST += tests/lib tests/it_servers.sh
 include $(srcdir)/tests/supervisor.mk
