@@ -31,6 +31,20 @@ PY
     HOLD_PID=$!
     at_exit "kill $HOLD_PID"
 }
+# exhaust WHAT PID PORT COUNT LOG LISTENER: hold COUNT connections to PORT against the
+# process PID (its log in LOG, its listener named LISTENER there) and check that it
+# rests without spinning or flooding its log.
+exhaust() {
+    rm -f "$T/held" "$T/release"
+    hold "$3" "$4" "$T/held" "$T/release"
+    ok "$4 connections to $1 are open or queued" wait_for 10 test -s "$T/held"
+    ok "$1 rests when out of descriptors" wait_for 5 grep -q \
+        "msg=\"out of descriptors: not accepting connections for a while\" listener=$6 error=\"Too many open files\"" "$5"
+    _b=$(busy "$2")
+    ok "$1 does not spin meanwhile ($_b ticks of CPU in 1 s)" test "$_b" -lt 50
+    is "$(grep -c 'Error from accept' "$5")" 0 "no accept() error flood from $1"
+}
+release() { touch "$T/release"; wait "$HOLD_PID" 2>/dev/null; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # busy PID: CPU ticks (1/100 s) PID used over the next second.
 busy() { _a=$(ticks "$1"); sleep 1; echo $(( $(ticks "$1") - _a )); }
@@ -47,24 +61,16 @@ MON_PID=$!
 at_exit "kill $MON_PID 2>/dev/null; wait $MON_PID 2>/dev/null"
 ok "instanced is up under ulimit -n 64" wait_for 10 mon_up
 
-hold "$STATUS_PORT" 200 "$T/held" "$T/release"
-ok "200 connections are open or queued" wait_for 10 test -s "$T/held"
-ok "the status endpoint rests when out of descriptors" \
-    wait_for 5 grep -q 'msg="out of descriptors: not accepting connections for a while" listener="status endpoint" error="Too many open files"' "$T/instanced.log"
-b=$(busy "$MON_PID")
-ok "instanced does not spin meanwhile ($b ticks of CPU in 1 s)" test "$b" -lt 50
-is "$(grep -c 'Error from accept' "$T/instanced.log")" 0 "no accept() error flood"
+exhaust "the status endpoint" "$MON_PID" "$STATUS_PORT" 200 "$T/instanced.log" '"status endpoint"'
 ok "at most one line per pause ($(wc -l <"$T/instanced.log") lines in all)" \
     test "$(wc -l <"$T/instanced.log")" -lt 50
-touch "$T/release"
-wait "$HOLD_PID" 2>/dev/null
+release
 ok "the status endpoint answers again once the connections are gone" wait_for 10 mon_up
 is "$(mon_json /api/v1/instances/tw-A .state)" running "and its instance kept running"
 mon_stop
 
 # --- a worker's HTTP listener (the worker runtime), under a limit of 32 ---
 W=$top_builddir/workers/entity-worker
-rm -f "$T/held" "$T/release"
 mon_new_port
 WPORT=$MON_PORT
 (
@@ -77,15 +83,8 @@ WPID=$!
 at_exit "kill $WPID 2>/dev/null"
 wup() { curl -s -o /dev/null "http://127.0.0.1:$WPORT/api/v1/health"; }
 ok "the worker is up under ulimit -n 32" wait_for 10 wup
-hold "$WPORT" 100 "$T/held" "$T/release"
-ok "100 connections to the worker are open or queued" wait_for 10 test -s "$T/held"
-ok "the worker's listener rests when out of descriptors" \
-    wait_for 5 grep -q 'msg="out of descriptors: not accepting connections for a while" listener=http' "$T/worker.log"
-b=$(busy "$WPID")
-ok "the worker does not spin meanwhile ($b ticks of CPU in 1 s)" test "$b" -lt 50
-is "$(grep -c 'Error from accept' "$T/worker.log")" 0 "no accept() error flood from the worker"
-touch "$T/release"
-wait "$HOLD_PID" 2>/dev/null
+exhaust "the worker" "$WPID" "$WPORT" 100 "$T/worker.log" http
+release
 ok "the worker answers again" wait_for 10 wup
 kill "$WPID"
 t_done
