@@ -90,6 +90,22 @@ int metrics_render(FILE *out, const supervisor_t *sup, const metrics_stats_t *st
            "Reloads rejected because the new inventory was invalid.");
     fprintf(out, "instanced_reload_failures_total %lu\n", sup->reload_failures);
 
+    if (sup->inv && sup->inv->provision) {
+        header(out, "instanced_provisioning_runs_total", "counter",
+               "Provisioning runs that ended (provision = true).");
+        fprintf(out, "instanced_provisioning_runs_total %lu\n", sup->prov.runs);
+        header(out, "instanced_provisioning_failures_total", "counter",
+               "Provisioning runs that failed: a server unreachable or an instance rolled back.");
+        fprintf(out, "instanced_provisioning_failures_total %lu\n", sup->prov.failures);
+        header(out, "instanced_provisioning_last_success_time_seconds", "gauge",
+               "End of the last successful provisioning run since the Unix epoch; 0: none yet.");
+        fprintf(out, "instanced_provisioning_last_success_time_seconds %lld\n",
+                (long long)sup->prov.last_success);
+        header(out, "instanced_provisioning_in_progress", "gauge",
+               "1 while a provisioning run is in progress (starts wait for it).");
+        fprintf(out, "instanced_provisioning_in_progress %d\n", sup->prov.running);
+    }
+
     if (st) {
         header(out, "instanced_probe_interval_seconds", "gauge",
                "The health_interval between two probe cycles.");

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -48,7 +49,12 @@ static void finish(supervisor_t *sup, const char *err)
 {
     struct timeval tv;
 
+    sup->prov.running = 0;
+    sup->prov.runs++;
+    if (err[0])
+        sup->prov.failures++;
     if (!err[0]) {
+        sup->prov.last_success = time(NULL);
         retry_ms = RETRY_MIN_MS;
         log_info("provisioning done", "instances", LOG_INT(sup->inv->ninstances));
     }
@@ -111,6 +117,7 @@ void provisioner_run(supervisor_t *sup)
     }
     run_pid = pid;
     run_fd = fds[0];
+    sup->prov.running = 1;
     log_info("provisioning started", "pid", LOG_INT(pid), "instances",
              LOG_INT(sup->inv->ninstances));
 }

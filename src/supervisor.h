@@ -80,6 +80,12 @@ typedef struct supervisor {
     time_t started_at;           /* wall clock */
     unsigned long reloads;
     unsigned long reload_failures;
+    struct {                     /* provisioning runs (provision = true), provisioner.c */
+        unsigned long runs;      /* ended runs */
+        unsigned long failures;  /* ended runs that failed */
+        time_t last_success;     /* wall clock of the last successful end; 0: none */
+        int running;             /* a run is in progress */
+    } prov;
     void *monitor;               /* the monitoring side's private data */
     void *priv;                  /* the supervision side's private data */
 } supervisor_t;

@@ -58,6 +58,16 @@ okx_pw=$(printf '%s' "$okx_pg" | sed 's|postgresql://[^:]*:\([^@]*\)@.*|\1|')
 ok "no password in the supervisor's log" sh -c \
     "! grep -qF -e AdminSecret42 -e '$okx_pw' '$T/sup.log' '$T/sup.out'"
 ok "provisioning logged as done" grep -q 'msg="provisioning done"' "$T/sup.log"
+metric() { # NAME: its value on the status endpoint
+    _p=$(sed -n 's/^status_listen *= *"127.0.0.1:\([0-9]*\)"/\1/p' "$conf")
+    curl -s "http://127.0.0.1:$_p/metrics" | sed -n "s/^$1 //p"
+}
+is "$(metric instanced_provisioning_runs_total) $(metric instanced_provisioning_failures_total) $(metric instanced_provisioning_in_progress)" \
+    "1 0 0" "metrics: one run, no failure, none in progress"
+ok "metrics: the last success has a time" test "$(metric instanced_provisioning_last_success_time_seconds)" -gt 0
+_p=$(sed -n 's/^status_listen *= *"127.0.0.1:\([0-9]*\)"/\1/p' "$conf")
+ok "promtool accepts /metrics with the provisioning series" sh -c \
+    "curl -s http://127.0.0.1:$_p/metrics | promtool check metrics"
 
 # PostgreSQL goes away; a new instance is added by a reload: it waits for its
 # credentials, and starts once provisioning succeeds on a retry.
@@ -107,11 +117,13 @@ ok "the status endpoint answers while it hangs" \
     fail "the control socket answers while it hangs"
 ok "the status table says the instances wait for provisioning" \
     grep -q 'exchange-OKX: waiting for provisioning' "$T/status.txt"
+is "$(metric instanced_provisioning_in_progress)" 1 "metrics: a run in progress"
 ok "the run has not ended yet" sh -c "! grep -q -e 'provisioning done' -e 'provisioning failed' '$T/sup.log'"
 ok "no instance started during the run" test ! -e "$T/report-exchange-OKX"
 ok "the run fails at the connect timeout" \
     wait_for 20 grep -q 'msg="provisioning failed, will retry"' "$T/sup.log"
 ok "then an instance provisioned earlier starts" wait_for 5 test -s "$T/report-exchange-OKX"
+is "$(metric instanced_provisioning_failures_total)" 1 "metrics: the failure is counted"
 ok "a retry run is under way" \
     wait_for 5 sh -c "[ \$(grep -c 'msg=\"provisioning started\"' '$T/sup.log') -ge 2 ]"
 prov_child=$(pgrep -P "$SUP_PID" -x instanced)

@@ -324,6 +324,43 @@ static void test_metrics(void)
     free(text);
 }
 
+static void test_metrics_provisioning(void)
+{
+    supervisor_t sup;
+    sup_instance_t in[3], *ptrs[3];
+    inv_instance_t cfg[3];
+    inventory_t inv = { .environment = "test" };
+    char *text;
+    static const char *const want[] = {
+        "# TYPE instanced_provisioning_runs_total counter\n",
+        "instanced_provisioning_runs_total 4\n",
+        "# TYPE instanced_provisioning_failures_total counter\n",
+        "instanced_provisioning_failures_total 3\n",
+        "instanced_provisioning_last_success_time_seconds 1700000200\n",
+        "instanced_provisioning_in_progress 1\n",
+    };
+
+    fleet(&sup, in, cfg, ptrs);
+    /* Without provision = true there is nothing to say. */
+    text = render(&sup, NULL);
+    CU_ASSERT_PTR_NULL(strstr(text, "instanced_provisioning"));
+    free(text);
+
+    inv.provision = 1;
+    sup.inv = &inv;
+    sup.prov.runs = 4;
+    sup.prov.failures = 3;
+    sup.prov.last_success = 1700000200;
+    sup.prov.running = 1;
+    text = render(&sup, NULL);
+    for (size_t i = 0; i < NELEM(want); i++) {
+        if (!strstr(text, want[i]))
+            fprintf(stderr, "\n  missing: %s", want[i]);
+        CU_ASSERT_PTR_NOT_NULL(strstr(text, want[i]));
+    }
+    free(text);
+}
+
 static void test_label_escape(void)
 {
     static const struct { const char *in, *out; } cases[] = {
@@ -558,6 +595,7 @@ int main(void)
     CU_add_test(s, "instancectl exit codes", test_exit_codes);
     s = CU_add_suite("metrics", NULL, NULL);
     CU_add_test(s, "exposition", test_metrics);
+    CU_add_test(s, "provisioning metrics", test_metrics_provisioning);
     CU_add_test(s, "label escaping", test_label_escape);
     s = CU_add_suite("report", NULL, NULL);
     CU_add_test(s, "combined health fields", test_report_health);
