@@ -9,6 +9,10 @@ t_init sup-hygiene
 
 ROOT=0
 [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && ROOT=1
+# The worker that runs as nobody must be able to reach its program: the build tree may
+# sit under a directory only root can enter (a checkout in /root, or mktemp -d), so the
+# workers of this test run a copy in the test's own directory (0755).
+cp "$TW" "$T/test-worker" && TW=$T/test-worker
 mkdir -p "$T/vol/tw-loose/data" "$T/elsewhere"
 chmod 0777 "$T/vol/tw-loose" "$T/vol/tw-loose/data"
 ln -s "$T/elsewhere" "$T/vol/tw-link"
