@@ -18,7 +18,7 @@ chmod 755 "$INSTANCED_DEMO_DIR"
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_pg() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 # The servers' admin passwords, made on the first run and kept (mode 0600) for the
 # next: TCP logins to PostgreSQL need SCRAM passwords and Redis needs one, so the
@@ -32,8 +32,15 @@ fi
 pg_password=$(sed -n 's/^PG=//p' "$secrets")
 redis_password=$(sed -n 's/^REDIS=//p' "$secrets")
 
-# PostgreSQL refuses to run as root: as root it runs as the postgres user.
+# PostgreSQL refuses to run as root: as root it runs as the postgres user, which must
+# be able to reach its directory. A clone where it cannot (under /root, or any 0700
+# directory) keeps its demo database in /var/tmp instead, one per clone.
 pg_dir="$INSTANCED_DEMO_DIR/pg"
+if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$INSTANCED_DEMO_DIR"; then
+    pg_dir="/var/tmp/instanced-demo-$(printf '%s' "$top" | md5sum | cut -c1-12)/pg"
+    mkdir -p "${pg_dir%/pg}"
+    chmod 755 "${pg_dir%/pg}"
+fi
 mkdir -p "$pg_dir"
 [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$pg_dir"
 if [ ! -f "$pg_dir/data/PG_VERSION" ]; then
