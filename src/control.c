@@ -101,6 +101,11 @@ static json_t *cmd_status(supervisor_t *sup, const char *name)
     json_object_set_new(o, "status", json_string(health_name(st)));
     json_object_set_new(o, "version", json_string(PACKAGE_VERSION));
     json_object_set_new(o, "instances", arr);
+    if (!name) {
+        json_t *prov = report_provisioning(sup);
+        if (prov)
+            json_object_set_new(o, "provisioning", prov);
+    }
     return o;
 }
 

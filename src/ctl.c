@@ -200,6 +200,20 @@ static void print_table(json_t *answer)
     }
 }
 
+/* One line on provisioning (provision = true), below the table. */
+static void print_provisioning(json_t *p)
+{
+    if (!json_is_object(p))
+        return;
+    if (json_is_true(json_object_get(p, "running")))
+        printf("provisioning: in progress (starts wait for it)\n");
+    else if (*jstr(p, "last_error"))
+        printf("provisioning: failed at %s, retrying: %s\n", jstr(p, "last_failure"),
+               jstr(p, "last_error"));
+    else if (json_is_string(json_object_get(p, "last_success")))
+        printf("provisioning: done at %s\n", jstr(p, "last_success"));
+}
+
 static int status_exit(json_t *answer, int one)
 {
     const char *st = jstr(answer, "status");
@@ -336,8 +350,10 @@ int ctl_main(int argc, char **argv)
     } else if (strcmp(cmd, "status") == 0) {
         if (!json) {
             print_table(answer);
-            if (nargs == 0)
+            if (nargs == 0) {
+                print_provisioning(json_object_get(answer, "provisioning"));
                 printf("overall: %s\n", jstr(answer, "status"));
+            }
         }
         rc = status_exit(answer, nargs == 1);
     } else {

@@ -51,9 +51,11 @@ static void finish(supervisor_t *sup, const char *err)
 
     sup->prov.running = 0;
     sup->prov.runs++;
-    if (err[0])
+    snprintf(sup->prov.last_error, sizeof(sup->prov.last_error), "%s", err);
+    if (err[0]) {
         sup->prov.failures++;
-    if (!err[0]) {
+        sup->prov.last_failure = time(NULL);
+    } else {
         sup->prov.last_success = time(NULL);
         retry_ms = RETRY_MIN_MS;
         log_info("provisioning done", "instances", LOG_INT(sup->inv->ninstances));

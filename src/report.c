@@ -130,15 +130,33 @@ json_t *report_instance(const supervisor_t *sup, const sup_instance_t *in, time_
     return o;
 }
 
+json_t *report_provisioning(const supervisor_t *sup)
+{
+    char ok[32], failed[32];
+
+    if (!sup->inv || !sup->inv->provision)
+        return NULL;
+    report_time(ok, sizeof ok, sup->prov.last_success);
+    report_time(failed, sizeof failed, sup->prov.last_failure);
+    return json_pack("{s:b, s:I, s:I, s:o, s:o, s:s}", "running", sup->prov.running,
+                     "runs", (json_int_t)sup->prov.runs, "failures",
+                     (json_int_t)sup->prov.failures, "last_success",
+                     sup->prov.last_success ? json_string(ok) : json_null(), "last_failure",
+                     sup->prov.last_failure ? json_string(failed) : json_null(),
+                     "last_error", sup->prov.last_error);
+}
+
 json_t *report_instances(const supervisor_t *sup, time_t now)
 {
-    json_t *o = json_object(), *arr = json_array();
+    json_t *o = json_object(), *arr = json_array(), *prov;
 
     for (size_t i = 0; i < sup->ninst; i++)
         json_array_append_new(arr, report_instance(sup, sup->inst[i], now));
     json_object_set_new(o, "status",
                         json_string(health_name(health_overall(sup->inst, sup->ninst))));
     json_object_set_new(o, "instances", arr);
+    if ((prov = report_provisioning(sup)))
+        json_object_set_new(o, "provisioning", prov);
     return o;
 }
 

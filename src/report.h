@@ -20,8 +20,14 @@ json_t *report_health(const supervisor_t *sup, const char *version, time_t now);
  * waiting_for, last_exit, health_path. New reference. */
 json_t *report_instance(const supervisor_t *sup, const sup_instance_t *in, time_t now);
 
-/* {"status": overall, "instances": [report_instance...]} (GET /api/v1/instances). */
+/* {"status": overall, "instances": [report_instance...]} (GET /api/v1/instances), and
+ * with provision = true "provisioning": report_provisioning(). */
 json_t *report_instances(const supervisor_t *sup, time_t now);
+
+/* With provision = true, the provisioning runs: {running, runs, failures,
+ * last_success, last_failure (times or null), last_error ("" when the last run
+ * succeeded; secrets masked)}; NULL otherwise. New reference. */
+json_t *report_provisioning(const supervisor_t *sup);
 
 /* Prometheus http_sd: one group per instance with a port, target 127.0.0.1:PORT,
  * labels service, instance_name, service_type, entity_type (when set). */

@@ -84,6 +84,8 @@ typedef struct supervisor {
         unsigned long runs;      /* ended runs */
         unsigned long failures;  /* ended runs that failed */
         time_t last_success;     /* wall clock of the last successful end; 0: none */
+        time_t last_failure;     /* wall clock of the last failed end; 0: none */
+        char last_error[256];    /* why it failed (secrets masked); "" after a success */
         int running;             /* a run is in progress */
     } prov;
     void *monitor;               /* the monitoring side's private data */

@@ -64,6 +64,9 @@ metric() { # NAME: its value on the status endpoint
 }
 is "$(metric instanced_provisioning_runs_total) $(metric instanced_provisioning_failures_total) $(metric instanced_provisioning_in_progress)" \
     "1 0 0" "metrics: one run, no failure, none in progress"
+"$top_builddir/src/instancectl" -s "$T/ctl.sock" status >"$T/status0.txt" 2>&1
+ok "instancectl status says when provisioning was done" \
+    grep -q '^provisioning: done at 20[0-9-]*T[0-9:]*Z$' "$T/status0.txt"
 ok "metrics: the last success has a time" test "$(metric instanced_provisioning_last_success_time_seconds)" -gt 0
 _p=$(sed -n 's/^status_listen *= *"127.0.0.1:\([0-9]*\)"/\1/p' "$conf")
 ok "promtool accepts /metrics with the provisioning series" sh -c \
@@ -117,6 +120,7 @@ ok "the status endpoint answers while it hangs" \
     fail "the control socket answers while it hangs"
 ok "the status table says the instances wait for provisioning" \
     grep -q 'exchange-OKX: waiting for provisioning' "$T/status.txt"
+ok "and that a run is in progress" grep -q '^provisioning: in progress' "$T/status.txt"
 is "$(metric instanced_provisioning_in_progress)" 1 "metrics: a run in progress"
 ok "the run has not ended yet" sh -c "! grep -q -e 'provisioning done' -e 'provisioning failed' '$T/sup.log'"
 ok "no instance started during the run" test ! -e "$T/report-exchange-OKX"
@@ -124,6 +128,11 @@ ok "the run fails at the connect timeout" \
     wait_for 20 grep -q 'msg="provisioning failed, will retry"' "$T/sup.log"
 ok "then an instance provisioned earlier starts" wait_for 5 test -s "$T/report-exchange-OKX"
 is "$(metric instanced_provisioning_failures_total)" 1 "metrics: the failure is counted"
+"$top_builddir/src/instancectl" -s "$T/ctl.sock" status >"$T/status2.txt" 2>&1
+ok "instancectl status says why provisioning failed" \
+    grep -q '^provisioning: failed at 20[0-9-]*T[0-9:]*Z, retrying: .*PostgreSQL: cannot connect: .*timeout expired' "$T/status2.txt"
+is "$(curl -s "http://127.0.0.1:$status_port/api/v1/instances" | jq -r '.provisioning | [.failures, (.last_error | test("AdminSecret42"))] | map(tostring) | join(" ")')" \
+    "1 false" "GET /api/v1/instances reports it, without the password"
 ok "a retry run is under way" \
     wait_for 5 sh -c "[ \$(grep -c 'msg=\"provisioning started\"' '$T/sup.log') -ge 2 ]"
 prov_child=$(pgrep -P "$SUP_PID" -x instanced)
