@@ -143,11 +143,6 @@ int provisioner_reaped(supervisor_t *sup, pid_t pid, int status)
     return 1;
 }
 
-int provisioner_busy(void)
-{
-    return run_pid != 0;
-}
-
 void provisioner_stop(int sig)
 {
     if (run_pid)

@@ -16,9 +16,6 @@ void provisioner_run(supervisor_t *sup);
  * child (its result is then acted on: waiting instances woken, or a retry armed). */
 int provisioner_reaped(supervisor_t *sup, pid_t pid, int status);
 
-/* 1 while a provisioning child is alive (shutdown waits for it). */
-int provisioner_busy(void);
-
 /* Send sig to the provisioning child, if any (shutdown: its transaction rolls back). */
 void provisioner_stop(int sig);
 

@@ -517,6 +517,7 @@ static int old_self_stopping(supervisor_t *sup, const sup_instance_t *in)
 static void try_start(supervisor_t *sup, sup_instance_t *in)
 {
     const char *dep;
+    int creds;
 
     if (!in->wanted || sup->shutting_down || PRIV(in)->retiring)
         return;
@@ -526,13 +527,11 @@ static void try_start(supervisor_t *sup, sup_instance_t *in)
         return;
     }
     /* With provision = true a worker gets its own credentials or does not start. */
-    if (!provisioner_instance_ready(sup, in))
-        dep = "provisioning";
-    else
-        dep = unready_dep(sup, in);
+    creds = !provisioner_instance_ready(sup, in);
+    dep = creds ? "provisioning" : unready_dep(sup, in);
     if (dep) {
         if (strcmp(in->waiting_for, dep) != 0) {
-            if (strcmp(dep, "provisioning") == 0)
+            if (creds)
                 log_info("waiting for its credentials from provisioning", "instance", in->name);
             else
                 log_info("waiting for dependency", "instance", in->name, "depends_on", dep);
@@ -625,7 +624,7 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
 
 static int live_processes(supervisor_t *sup)
 {
-    int n = (int)SPRIV(sup)->nretiring + provisioner_busy();
+    int n = (int)SPRIV(sup)->nretiring + sup->prov.running;
     for (size_t i = 0; i < sup->ninst; i++)
         n += sup->inst[i]->pid > 0;
     return n;
