@@ -51,8 +51,8 @@ int spawn_prepare_dirs(const char *data_dir, const char *logs_dir, const spawn_c
  * with 127). -1 with err when the clone itself failed. */
 pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen);
 
-/* Raise this process's soft RLIMIT_NOFILE to its hard limit and return the new soft
- * limit (0 when unknown). The supervisor holds four descriptors per instance (the
+/* Raise this process's soft RLIMIT_NOFILE to its hard limit (once, at start) and
+ * return the new soft limit (0 when unknown). The supervisor holds four descriptors per instance (the
  * two ends of its output pipe, its log file and its logs directory) and polls with
  * epoll, so no select() bound applies to it; the soft limit it was started with,
  * often 1024, is remembered and given back to every worker before exec: programs that

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -729,13 +730,14 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
  * "Too many open files", one by one, long after the cause was knowable. */
 static void check_fd_budget(size_t n)
 {
-    rlim_t lim = spawn_raise_nofile();
     unsigned long long need = (unsigned long long)n * FDS_PER_INSTANCE + FDS_BASE;
+    struct rlimit rl;
 
-    if (lim != 0 && lim != RLIM_INFINITY && need > lim)
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        need > rl.rlim_cur)
         log_warn("the open-file limit is too low for this many instances: raise it "
                  "(LimitNOFILE= in the unit, ulimit -n in a shell)",
-                 "limit", LOG_INT((long long)lim), "needed", LOG_INT((long long)need),
+                 "limit", LOG_INT((long long)rl.rlim_cur), "needed", LOG_INT((long long)need),
                  "instances", LOG_INT(n));
 }
 
@@ -1075,6 +1077,7 @@ int sup_main(const char *config, int foreground)
         return 1;
     }
     notify_init(sup->base);
+    spawn_raise_nofile();
     check_fd_budget(sup->ninst);
     provisioner_run(sup);
     log_info("instanced started", "version", PACKAGE_VERSION, "config", config,
