@@ -1454,10 +1454,12 @@ int inv_instance_same(const inventory_t *a, const inv_instance_t *x,
 {
     const inv_service_t *s = x->service, *t = y->service;
 
-    /* What reaches the worker through its environment or its exec. */
+    /* What reaches the worker through its environment or its exec; provision and
+     * state_dir decide which credentials it gets (its own, or the admin URLs). */
     if (!str_eq(a->environment, b->environment) || !str_eq(a->version, b->version) ||
         !str_eq(a->postgres_url, b->postgres_url) || !str_eq(a->redis_url, b->redis_url) ||
-        !str_eq(a->volumes_root, b->volumes_root) || !str_eq(a->log_level, b->log_level))
+        !str_eq(a->volumes_root, b->volumes_root) || !str_eq(a->log_level, b->log_level) ||
+        a->provision != b->provision || !str_eq(a->state_dir, b->state_dir))
         return 0;
     if (!str_eq(s->name, t->name) || !str_eq(s->command, t->command) ||
         !strv_eq(s->args, t->args) || !str_eq(s->entity_type, t->entity_type))

@@ -365,13 +365,30 @@ static void test_instance_same(void)
                                 inv_find_instance(b, "exchange-A")));
     CU_ASSERT(!inv_instance_same(a, inv_find_instance(a, "exchange-B"), b,
                                  inv_find_instance(b, "exchange-B")));
-    inv_free(a);
     inv_free(b);
+    unlink(p2);
+    free(p2);
+
+    /* Turning provisioning on, or moving its state, changes every instance's
+     * credentials: a worker still holding the admin URLs must be restarted. */
+    for (int k = 0; k < 2; k++) {
+        char head[128];
+        snprintf(head, sizeof(head), k == 0 ? "provision = true\n" : "state_dir = \"/tmp/elsewhere\"\n");
+        snprintf(text, sizeof(text), "%s", head);
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), base, 9002);
+        p2 = write_temp(text);
+        b = inv_load(p2, &e);
+        CU_ASSERT_FATAL(b != NULL);
+        CU_ASSERT(!inv_instance_same(a, inv_find_instance(a, "exchange-A"), b,
+                                     inv_find_instance(b, "exchange-A")));
+        inv_free(b);
+        unlink(p2);
+        free(p2);
+    }
+    inv_free(a);
     inv_errors_free(&e);
     unlink(p1);
-    unlink(p2);
     free(p1);
-    free(p2);
 }
 
 static void test_relative_paths(void)
