@@ -1464,7 +1464,8 @@ int inv_instance_same(const inventory_t *a, const inv_instance_t *x,
     if (!str_eq(s->name, t->name) || !str_eq(s->command, t->command) ||
         !strv_eq(s->args, t->args) || !str_eq(s->entity_type, t->entity_type))
         return 0;
-    if (!str_eq(x->name, y->name) || x->port != y->port || !str_eq(x->schema, y->schema) ||
+    if (!str_eq(x->name, y->name) || x->port != y->port || x->singleton != y->singleton ||
+        !str_eq(x->schema, y->schema) ||
         !str_eq(x->namespace, y->namespace) || !strv_eq(x->env, y->env) ||
         !strv_eq(x->depends_on, y->depends_on))
         return 0;

@@ -372,9 +372,8 @@ static void test_instance_same(void)
     /* Turning provisioning on, or moving its state, changes every instance's
      * credentials: a worker still holding the admin URLs must be restarted. */
     for (int k = 0; k < 2; k++) {
-        char head[128];
-        snprintf(head, sizeof(head), k == 0 ? "provision = true\n" : "state_dir = \"/tmp/elsewhere\"\n");
-        snprintf(text, sizeof(text), "%s", head);
+        snprintf(text, sizeof(text), "%s", k == 0 ? "provision = true\n"
+                                                  : "state_dir = \"/tmp/elsewhere\"\n");
         snprintf(text + strlen(text), sizeof(text) - strlen(text), base, 9002);
         p2 = write_temp(text);
         b = inv_load(p2, &e);
