@@ -28,6 +28,16 @@
 #include "report.h"
 
 #define CONN_TIMEOUT_S 30
+/* Clients served at once; one more is told so and closed. Each holds a descriptor for
+ * up to CONN_TIMEOUT_S, and the supervisor's descriptors are its workers' first. */
+#define MAX_CONNS 64
+/* Past MAX_CONNS, up to MAX_BUSY more are read for their request line and told
+ * "too many control connections" (closing a unix socket with the request unread would
+ * reset it under the client), within BUSY_TIMEOUT_S; beyond that they are closed. */
+#define MAX_BUSY 16
+#define BUSY_TIMEOUT_S 2
+
+static int nconns, nbusy; /* clients open now, across listeners (one supervisor per process) */
 
 #ifndef SUP_WHY_MANUAL
 #define SUP_WHY_MANUAL "manual"
@@ -47,6 +57,7 @@ typedef struct conn {
     supervisor_t *sup;
     struct bufferevent *bev;
     int answered;
+    int busy; /* over MAX_CONNS: its request gets "too many control connections" */
 } conn_t;
 
 /* ---- commands ---------------------------------------------------------------- */
@@ -197,6 +208,10 @@ json_t *control_execute(supervisor_t *sup, const char *line)
  * bufferevent is reference-counted and finalized after its callback returns. */
 static void conn_free(conn_t *c)
 {
+    if (c->busy)
+        nbusy--;
+    else
+        nconns--;
     bufferevent_free(c->bev);
     free(c);
 }
@@ -247,7 +262,9 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
             conn_send(c, answer_error("%s", "request line too long"));
         return;
     }
-    if (n > CONTROL_LINE_MAX) {
+    if (c->busy) {
+        conn_send(c, answer_error("%s", "too many control connections"));
+    } else if (n > CONTROL_LINE_MAX) {
         conn_send(c, answer_error("%s", "request line too long"));
     } else {
         log_request(c, line);
@@ -283,11 +300,20 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct timeval tv = { CONN_TIMEOUT_S, 0 };
 
     (void)l, (void)sa, (void)salen;
-    if (!c || !(c->bev = bufferevent_socket_new(ctl->sup->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+    if (c && nconns >= MAX_CONNS) {
+        c->busy = 1;
+        tv.tv_sec = BUSY_TIMEOUT_S;
+    }
+    if (!c || (c->busy && nbusy >= MAX_BUSY) ||
+        !(c->bev = bufferevent_socket_new(ctl->sup->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
         free(c);
         evutil_closesocket(fd);
         return;
     }
+    if (c->busy)
+        nbusy++;
+    else
+        nconns++;
     c->sup = ctl->sup;
     bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, CONTROL_LINE_MAX * 2);

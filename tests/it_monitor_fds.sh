@@ -69,6 +69,32 @@ ok "the status endpoint answers again once the connections are gone" wait_for 10
 is "$(mon_json /api/v1/instances/tw-A .state)" running "and its instance kept running"
 mon_stop
 
+# --- the control socket serves 64 clients at once; one more is told so and closed ---
+mon_start || { fail "instanced starts"; t_done; }
+python3 - "$SOCK" "$T/held" "$T/release" <<'PY' &
+import os, socket, sys, time
+held = []
+for _ in range(64):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+open(sys.argv[2], "w").write("%d\n" % len(held))
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.05)
+PY
+HOLD_PID=$!
+at_exit "kill $HOLD_PID"
+rm -f "$T/held" "$T/release"
+ok "64 control clients are connected" wait_for 10 test -s "$T/held"
+CTL status >"$T/busy.out" 2>&1
+is "$?" 1 "the 65th is refused (exit 1)"
+ok "and told why" grep -q 'too many control connections' "$T/busy.out"
+release
+CTL status >/dev/null 2>&1
+rc=$?
+ok "once they are gone, instancectl is served again (exit $rc)" test "$rc" -le 2
+mon_stop
+
 # --- a worker's HTTP listener (the worker runtime), under a limit of 32 ---
 W=$top_builddir/workers/entity-worker
 mon_new_port
