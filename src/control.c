@@ -28,8 +28,8 @@
 #include "report.h"
 
 #define CONN_TIMEOUT_S 30
-/* Clients served at once; one more is told so and closed. Each holds a descriptor for
- * up to CONN_TIMEOUT_S, and the supervisor's descriptors are its workers' first. */
+/* Clients served at once. Each holds a descriptor for up to CONN_TIMEOUT_S, and the
+ * supervisor's descriptors are its workers' first. */
 #define MAX_CONNS 64
 /* Past MAX_CONNS, up to MAX_BUSY more are read for their request line and told
  * "too many control connections" (closing a unix socket with the request unread would

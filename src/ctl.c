@@ -107,10 +107,6 @@ static char *request(const char *path, const char *line)
         n = read(fd, buf + len, cap - len - 1);
         if (n < 0 && errno == EINTR)
             continue;
-        /* An answer, then a reset: the supervisor refused the connection (too many
-         * clients) and closed it with our request unread. The answer says so. */
-        if (n < 0 && errno == ECONNRESET && len > 0)
-            break;
         if (n <= 0) {
             if (n < 0) {
                 fprintf(stderr, "instancectl: %s: no answer: %s\n", path,
