@@ -111,7 +111,7 @@ sup_instance_t *sup_find(supervisor_t *sup, const char *name)
 static void update_status(supervisor_t *sup)
 {
     size_t n[SUP_FAILED + 1] = { 0 };
-    char text[200];
+    char text[256]; /* 7 counters of at most 20 digits and their words fit */
 
     for (size_t i = 0; i < sup->ninst; i++)
         n[sup->inst[i]->state]++;
@@ -568,7 +568,7 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
     sup_priv_t *sp = SPRIV(sup);
     size_t ri = (size_t)-1;
     sup_instance_t *in = find_pid(sup, pid, &ri);
-    char cause[96], up[24];
+    char cause[96], up[48];
 
     if (provisioner_reaped(sup, pid, status))
         return;
@@ -599,7 +599,10 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
         log_warn("killed processes left in the worker's process group", "instance", in->name,
                  "pgid", LOG_INT(pid));
     pol_describe_exit(status, cause, sizeof(cause));
-    snprintf(up, sizeof(up), "%.3f", (double)(mono_ms() - ts_ms(&in->started_mono)) / 1000.0);
+    {
+        long long up_ms = mono_ms() - ts_ms(&in->started_mono);
+        snprintf(up, sizeof(up), "%lld.%03lld", up_ms / 1000, up_ms % 1000);
+    }
     in->pid = 0;
     in->last_exit_status = status;
     snprintf(in->last_exit, sizeof(in->last_exit), "%s", cause);

@@ -81,10 +81,25 @@ static void test_table_no_surprises(void)
         if (ev != PEV_START && ev != PEV_DEPS_PENDING && ev != PEV_STOP)
             CU_ASSERT_EQUAL(t.action, PACT_IGNORE);
     }
+    /* The stop deadline kills a stopping process, and means nothing in any other
+     * state: each row is checked exactly, the stopping one included. */
     for (int st = 0; st <= SUP_FAILED; st++) {
         pol_transition_t t = pol_step((sup_state_t)st, PEV_STOP_TIMEOUT);
-        CU_ASSERT(t.action == PACT_IGNORE || st == SUP_STOPPING);
+        if (st == SUP_STOPPING) {
+            CU_ASSERT_EQUAL(t.action, PACT_KILL);
+        } else {
+            CU_ASSERT_EQUAL(t.action, PACT_IGNORE);
+        }
+        CU_ASSERT_EQUAL(t.next, (sup_state_t)st);
     }
+    CU_ASSERT_STRING_EQUAL(pol_action_name(PACT_KILL), "kill");
+    /* An ignored event never changes the state. */
+    for (int st = 0; st <= SUP_FAILED; st++)
+        for (int ev = 0; ev < PEV_COUNT; ev++) {
+            pol_transition_t t = pol_step((sup_state_t)st, (pol_event_t)ev);
+            if (t.action == PACT_IGNORE)
+                CU_ASSERT_EQUAL(t.next, (sup_state_t)st);
+        }
 }
 
 static void test_backoff_doubles_and_caps(void)
