@@ -274,6 +274,33 @@ static void default_signals(int keep)
             reset_reserved(sig);
 }
 
+/* The 32-bit-id variants where an architecture has both (i386, arm); the plain ones
+ * elsewhere. Real, effective and saved ids all change: no way back. */
+#if defined(SYS_setgroups32)
+#define SPAWN_SYS_SETGROUPS SYS_setgroups32
+#define SPAWN_SYS_SETRESGID SYS_setresgid32
+#define SPAWN_SYS_SETRESUID SYS_setresuid32
+#else
+#define SPAWN_SYS_SETGROUPS SYS_setgroups
+#define SPAWN_SYS_SETRESGID SYS_setresgid
+#define SPAWN_SYS_SETRESUID SYS_setresuid
+#endif
+
+static int raw_setgroups(int n, const gid_t *groups)
+{
+    return (int)syscall(SPAWN_SYS_SETGROUPS, (long)n, groups);
+}
+
+static int raw_setresgid(gid_t gid)
+{
+    return (int)syscall(SPAWN_SYS_SETRESGID, (long)gid, (long)gid, (long)gid);
+}
+
+static int raw_setresuid(uid_t uid)
+{
+    return (int)syscall(SPAWN_SYS_SETRESUID, (long)uid, (long)uid, (long)uid);
+}
+
 static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent)
 {
     sigset_t none;
@@ -297,12 +324,18 @@ static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent)
         child_fail(rep, STEP_RLIMIT);
     umask(027);
     if (r->cred && r->cred->change) {
-        /* Groups, then gid, then uid: after setuid the others are no longer allowed. */
-        if (setgroups((size_t)r->cred->ngroups, r->cred->groups) < 0)
+        /* Groups, then gid, then uid: after setuid the others are no longer allowed.
+         * Raw system calls, as posix_spawn makes them: glibc's wrappers broadcast the
+         * change to every thread of the process (setxid), and this child shares the
+         * supervisor's memory and thread list; with a second thread in the supervisor
+         * (a library's, a resolver's) the broadcast would touch threads that are not
+         * the child's and could deadlock or change the supervisor's credentials. The
+         * kernel calls act on the calling task only. */
+        if (raw_setgroups(r->cred->ngroups, r->cred->groups) < 0)
             child_fail(rep, STEP_SETGROUPS);
-        if (setgid(r->cred->gid) < 0)
+        if (raw_setresgid(r->cred->gid) < 0)
             child_fail(rep, STEP_SETGID);
-        if (setuid(r->cred->uid) < 0)
+        if (raw_setresuid(r->cred->uid) < 0)
             child_fail(rep, STEP_SETUID);
     }
     /* After the credential change: the kernel clears the death signal on it. */

@@ -563,7 +563,9 @@ static sup_instance_t *find_pid(supervisor_t *sup, pid_t pid, size_t *retiring_i
     return NULL;
 }
 
-static void reaped(supervisor_t *sup, pid_t pid, int status)
+/* reaped(): group_killed is 1 when the caller SIGKILLed pid's process group while pid
+ * was still an unreaped zombie (see signal_cb). */
+static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed)
 {
     sup_priv_t *sp = SPRIV(sup);
     size_t ri = (size_t)-1;
@@ -593,9 +595,11 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
         return;
     }
     /* Whatever the worker left behind in its process group (helpers, a half-dead
-     * child) would hold its port and data dir against the next start: the group goes
-     * with its leader. Done at once, before any new fork could reuse the number. */
-    if (kill(-pid, SIGKILL) == 0)
+     * child) would hold its port and data dir against the next start: the group went
+     * with its leader, killed in signal_cb before the leader was reaped. Whether anyone
+     * was left decides only this log line: signal 0 sends nothing, so even a number
+     * reused since cannot be harmed by the check. */
+    if (group_killed && kill(-pid, 0) == 0)
         log_warn("killed processes left in the worker's process group", "instance", in->name,
                  "pgid", LOG_INT(pid));
     pol_describe_exit(status, cause, sizeof(cause));
@@ -687,11 +691,25 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
     switch (sig) {
     case SIGCHLD: {
-        pid_t pid;
-        int status;
-        /* Signals coalesce: one SIGCHLD may stand for many exits. */
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-            reaped(sup, pid, status);
+        siginfo_t si;
+        size_t ri;
+        int status, killed;
+        /* Signals coalesce: one SIGCHLD may stand for many exits. Each exited child is
+         * looked at first without being reaped (WNOWAIT): while a worker is an unreaped
+         * zombie its number cannot be reused, so its process group can be SIGKILLed
+         * without any risk of hitting an unrelated group that took the number. Once
+         * reaped, kill(-pid) could. (pidfd_send_signal would not help: it signals one
+         * process, not a group.) signal_group() is safe for the same reason: it only
+         * signals in->pid, which is cleared when that process is reaped. */
+        for (;;) {
+            memset(&si, 0, sizeof(si));
+            if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+                break;
+            killed = find_pid(sup, si.si_pid, &ri) != NULL && kill(-si.si_pid, SIGKILL) == 0;
+            if (waitpid(si.si_pid, &status, 0) != si.si_pid)
+                break;
+            reaped(sup, si.si_pid, status, killed);
+        }
         if (sup->shutting_down)
             shutdown_step(sup);
         break;
