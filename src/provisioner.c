@@ -100,7 +100,7 @@ void provisioner_run(supervisor_t *sup)
         finish(sup, err);
         return;
     }
-    pid = spawn_helper();
+    pid = spawn_helper(fds[1]); /* it closes every other descriptor, fds[0] too */
     if (pid == 0) {
         err[0] = '\0';
         close(fds[0]);

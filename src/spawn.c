@@ -225,9 +225,13 @@ static _Noreturn void child_fail(int fd, int step)
 static int close_other_fds(int keep)
 {
 #ifdef SYS_close_range
-    if (syscall(SYS_close_range, 3, keep > 3 ? keep - 1 : 2, 0) == 0 &&
-        syscall(SYS_close_range, keep + 1, ~0U, 0) == 0)
+    if (keep < 3) {
+        if (syscall(SYS_close_range, 3, ~0U, 0) == 0)
+            return 0;
+    } else if ((keep == 3 || syscall(SYS_close_range, 3, keep - 1, 0) == 0) &&
+               syscall(SYS_close_range, keep + 1, ~0U, 0) == 0) {
         return 0;
+    }
 #endif
     long max = sysconf(_SC_OPEN_MAX);
     if (max < 0 || max > 65536)
@@ -442,7 +446,7 @@ int spawn_report(int fd, char *err, size_t errlen)
     return 0;
 }
 
-pid_t spawn_helper(void)
+pid_t spawn_helper(int keep_fd)
 {
     sigset_t all, old;
     pid_t parent = getpid(), pid;
@@ -456,6 +460,10 @@ pid_t spawn_helper(void)
         default_signals(SIGPIPE);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
             _exit(1);
+        /* The supervisor's listeners, log files and clients' sockets are not the
+         * helper's: a client waiting for EOF on its answer (instancectl reload) would
+         * otherwise wait for the whole run of a helper that merely holds a copy. */
+        close_other_fds(keep_fd > 2 ? keep_fd : -1);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     return pid;

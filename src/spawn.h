@@ -61,9 +61,10 @@ rlim_t spawn_raise_nofile(void);
 
 /* fork() a helper process that runs the supervisor's own code instead of exec'ing:
  * every signal disposition back to its default (SIGPIPE ignored), the signal mask as
- * the caller had it, PR_SET_PDEATHSIG(SIGKILL). Like fork(): 0 in the child, which
- * must leave with _exit() and not touch the event loop; -1 with errno. */
-pid_t spawn_helper(void);
+ * the caller had it, PR_SET_PDEATHSIG(SIGKILL), and every descriptor above 2 closed
+ * but keep_fd (its result pipe; -1: none). Like fork(): 0 in the child, which must
+ * leave with _exit() and not touch the event loop; -1 with errno. */
+pid_t spawn_helper(int keep_fd);
 
 /* Read report_fd: 1 the child exec'd; 0 it failed before exec ("exec: Permission
  * denied" in err); -1 not known yet. Once the child has exited it is never -1. */

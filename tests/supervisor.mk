@@ -23,6 +23,7 @@ SUPERVISOR_IT = \
 	tests/it_supervisor_notify.sh \
 	tests/it_supervisor_unit.sh \
 	tests/it_supervisor_provision.sh \
-	tests/it_supervisor_nofile.sh
+	tests/it_supervisor_nofile.sh \
+	tests/it_supervisor_helperfds.sh
 TESTS += $(SUPERVISOR_IT)
 EXTRA_DIST += $(SUPERVISOR_IT) tests/it_supervisor_lib.sh
