@@ -720,7 +720,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         break;
     case SIGHUP: {
         inv_errors_t errs;
-        char summary[200];
+        char summary[512];
 
         if (sup->shutting_down) {
             log_warn("SIGHUP ignored: shutting down");
@@ -862,8 +862,45 @@ static int retire(supervisor_t *sup, sup_instance_t *in)
     return 0;
 }
 
+static int same_str(const char *a, const char *b)
+{
+    return (!a || !*a) ? (!b || !*b) : (b && strcmp(a, b) == 0);
+}
+
+/* A reload never moves the control socket or the status endpoint: the client that
+ * asked for the reload, and every script and scraper, talk to the running ones, and
+ * a move that half fails would leave the supervisor deaf. When the new inventory
+ * changes key, the running value is put back into it (nfield is owned by ninv: freed
+ * and replaced) and the change is reported in note, to be applied by a restart.
+ * 0, or -1 when out of memory. */
+static int keep_listener(char **nfield, const char *ofield, const char *key, char *note,
+                         size_t notelen)
+{
+    char *keep = NULL;
+    size_t used = strlen(note);
+
+    if (same_str(*nfield, ofield))
+        return 0;
+    if (ofield && !(keep = strdup(ofield)))
+        return -1;
+    log_warn("reload does not move this listener: restart instanced to apply the change",
+             "key", key, "running", ofield ? ofield : "", "configured",
+             *nfield ? *nfield : "");
+    if (used + 2 + strlen(key) < notelen) {
+        if (used) {
+            memcpy(note + used, ", ", 2);
+            used += 2;
+        }
+        memcpy(note + used, key, strlen(key) + 1);
+    }
+    free(*nfield);
+    *nfield = keep;
+    return 0;
+}
+
 int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
 {
+    char restart_note[64] = "";
     inventory_t *ninv, *oinv = sup->inv;
     sup_instance_t **nt;
     size_t added = 0, removed = 0, changed = 0, same = 0;
@@ -879,6 +916,16 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
         sup->reload_failures++;
         snprintf(summary, len, "%zu error%s in %s", errs->n, errs->n == 1 ? "" : "s",
                  oinv->path);
+        notify_ready();
+        return -1;
+    }
+    if (keep_listener(&ninv->control_socket, oinv->control_socket, "control_socket",
+                      restart_note, sizeof(restart_note)) < 0 ||
+        keep_listener(&ninv->status_listen, oinv->status_listen, "status_listen",
+                      restart_note, sizeof(restart_note)) < 0) {
+        inv_free(ninv);
+        sup->reload_failures++;
+        snprintf(summary, len, "out of memory");
         notify_ready();
         return -1;
     }
@@ -982,8 +1029,9 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
             try_start(sup, sup->inst[i]);
     wake_waiting(sup);
     free(is_changed);
-    snprintf(summary, len, "%zu added, %zu removed, %zu changed, %zu unchanged", added, removed,
-             changed, same);
+    snprintf(summary, len, "%zu added, %zu removed, %zu changed, %zu unchanged%s%s%s", added,
+             removed, changed, same, restart_note[0] ? "; needs a restart to change: " : "",
+             restart_note, restart_note[0] ? " (still the running one)" : "");
     log_info("reloaded", "summary", summary);
     update_status(sup);
     notify_ready();

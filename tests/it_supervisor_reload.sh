@@ -84,6 +84,22 @@ ok "re-added instance runs with a new PID" wait_for 5 newslow
 ok "and started only after the old process exited" \
     awk -v old="$slow" '$0 ~ "msg=\"worker exited\" instance=tw-slow pid=" old " " {e=NR} /msg="worker started" instance=tw-slow /{s=NR} END{exit !(e && s > e)}' "$T/sup.log"
 
+# 4. A reload that changes control_socket and status_listen moves neither: the running
+# ones keep serving, and the summary and a warning say a restart is needed.
+old_port=$(printf '%s\n' "$GLOBALS" | sed -n 's/^status_listen *= *"127.0.0.1:\([0-9]*\)"/\1/p')
+GLOBALS=$(printf '%s\n' "$GLOBALS" |
+    sed -e "s|^control_socket .*|control_socket = \"$T/moved.sock\"|" \
+        -e "s|^status_listen .*|status_listen = \"127.0.0.1:$(free_port)\"|")
+write_inv "$(sed -n '/^instance /p' "$T/inv.conf")"
+kill -HUP "$SUP_PID"
+ok "listener change reported in the reload summary" wait_for 5 grep -q 'msg=reloaded summary="0 added, 0 removed, 0 changed, 6 unchanged; needs a restart to change: control_socket, status_listen (still the running one)"' "$T/sup.log"
+ok "a warning names control_socket" grep -q 'msg="reload does not move this listener: restart instanced to apply the change" key=control_socket running='"$T"'/ctl.sock configured='"$T"'/moved.sock' "$T/sup.log"
+ok "a warning names status_listen" grep -q 'msg="reload does not move this listener.* key=status_listen running=127.0.0.1:'"$old_port" "$T/sup.log"
+ok "the control socket stays where it was" test -S "$T/ctl.sock"
+ok "no socket at the new path" test ! -e "$T/moved.sock"
+ok "the control socket still answers" "$top_builddir/src/instancectl" -s "$T/ctl.sock" status
+ok "the status endpoint still listens on its old port" python3 -c "import socket; socket.create_connection(('127.0.0.1', $old_port), 2).close()"
+
 sup_stop 10
 is "$SUP_RC" 0 "instanced exits 0"
 t_done
