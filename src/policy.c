@@ -3,6 +3,7 @@
 
 #include "policy.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,6 +116,20 @@ pol_decision_t pol_on_exit(pol_track_t *t, const inv_policy_t *p, int wait_statu
         snprintf(d.reason, sizeof(d.reason), "backoff %ld ms", d.delay_ms);
     }
     return d;
+}
+
+int pol_errno_is_resource(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN;
+}
+
+long pol_resource_retry_ms(unsigned n)
+{
+    long ms = POL_RESOURCE_RETRY_MIN_MS;
+
+    while (n-- > 0 && ms < POL_RESOURCE_RETRY_MAX_MS)
+        ms *= 2;
+    return ms > POL_RESOURCE_RETRY_MAX_MS ? POL_RESOURCE_RETRY_MAX_MS : ms;
 }
 
 void pol_describe_exit(int wait_status, char *buf, size_t len)

@@ -75,6 +75,18 @@ typedef struct pol_decision {
 pol_decision_t pol_on_exit(pol_track_t *t, const inv_policy_t *p, int wait_status,
                            int spawn_failed, long long up_ms, long long now_ms);
 
+/* A start that failed for want of the supervisor's own resources (descriptors,
+ * memory, processes: EMFILE, ENFILE, ENOMEM, EAGAIN) is not the worker's failure: it is
+ * not counted in the start limit, never makes the instance `failed`, and is retried
+ * after pol_resource_retry_ms(). 1 for such an errno. */
+int pol_errno_is_resource(int err);
+
+/* Delay of the n-th (0-based) retry of a start deferred for want of resources:
+ * POL_RESOURCE_RETRY_MIN_MS doubling up to POL_RESOURCE_RETRY_MAX_MS. */
+#define POL_RESOURCE_RETRY_MIN_MS 250
+#define POL_RESOURCE_RETRY_MAX_MS 5000
+long pol_resource_retry_ms(unsigned n);
+
 /* "exited with status 3", "killed by signal 9 (core dumped)". */
 void pol_describe_exit(int wait_status, char *buf, size_t len);
 

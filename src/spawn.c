@@ -391,7 +391,9 @@ pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen)
         child_stack = st;
     }
     if (pipe2(p, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        saved = errno;
+        snprintf(err, errlen, "pipe: %s", strerror(saved));
+        errno = saved;
         return -1;
     }
     args.r = r;
@@ -419,6 +421,7 @@ pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen)
     if (pid < 0) {
         close(p[0]);
         snprintf(err, errlen, "clone: %s", strerror(saved));
+        errno = saved;
         return -1;
     }
     /* The child has exec'd or failed by now: the report is already in the pipe. */
@@ -427,11 +430,12 @@ pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen)
     return pid;
 }
 
-int spawn_report(int fd, char *err, size_t errlen)
+int spawn_report(int fd, char *err, size_t errlen, int *child_errno)
 {
     struct child_report rep;
     ssize_t n;
 
+    *child_errno = 0;
     do
         n = read(fd, &rep, sizeof(rep));
     while (n < 0 && errno == EINTR);
@@ -439,9 +443,10 @@ int spawn_report(int fd, char *err, size_t errlen)
         return 1; /* closed by exec */
     if (n < 0 && errno == EAGAIN)
         return -1;
-    if (n == (ssize_t)sizeof(rep))
+    if (n == (ssize_t)sizeof(rep)) {
         snprintf(err, errlen, "%s: %s", step_name(rep.step), strerror(rep.err));
-    else
+        *child_errno = rep.err;
+    } else
         snprintf(err, errlen, "child died before exec");
     return 0;
 }

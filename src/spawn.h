@@ -48,7 +48,7 @@ int spawn_prepare_dirs(const char *data_dir, const char *logs_dir, const spawn_c
  * cwd = r->cwd. Returns the pid and in *report_fd the read end (non-blocking,
  * close-on-exec; the caller closes it) of a pipe that reaches EOF when the child has
  * exec'd, or carries the step and errno that failed before exec (the child then exits
- * with 127). -1 with err when the clone itself failed. */
+ * with 127). -1 with err (and errno) when the pipe or the clone itself failed. */
 pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen);
 
 /* Raise this process's soft RLIMIT_NOFILE to its hard limit (once, at start) and
@@ -67,7 +67,8 @@ rlim_t spawn_raise_nofile(void);
 pid_t spawn_helper(int keep_fd);
 
 /* Read report_fd: 1 the child exec'd; 0 it failed before exec ("exec: Permission
- * denied" in err); -1 not known yet. Once the child has exited it is never -1. */
-int spawn_report(int report_fd, char *err, size_t errlen);
+ * denied" in err, the errno in *child_errno, 0 when unknown); -1 not known yet. Once
+ * the child has exited it is never -1. */
+int spawn_report(int report_fd, char *err, size_t errlen, int *child_errno);
 
 #endif

@@ -39,7 +39,15 @@ typedef struct inst_priv {
     struct event *exec_ev;      /* the exec report pipe of a process just forked */
     int exec_fd;                /* its read end, -1: no exec pending */
     char exec_err[200];         /* the child failed before exec: why */
+    int exec_errno;             /* and its errno (0: unknown) */
     pol_track_t track;
+    /* What a start deferred for want of the supervisor's resources gives back: the
+     * start-limit window, the counters and the manual flag as they were before it. */
+    pol_track_t track_before;
+    unsigned long starts_before, restarts_before;
+    unsigned manual_before : 1;
+    unsigned res_short : 1;     /* starts are deferred: the supervisor is short of fds... */
+    unsigned res_retries;       /* deferred starts in this episode */
     logcap_t *log;
     long stop_timeout_ms;       /* of the config the process was started with */
     unsigned restart_after_stop : 1; /* restart / changed by reload: start once exited */
@@ -284,7 +292,7 @@ static void exec_settle(supervisor_t *sup, sup_instance_t *in)
 
     if (p->exec_fd < 0)
         return;
-    r = spawn_report(p->exec_fd, p->exec_err, sizeof(p->exec_err));
+    r = spawn_report(p->exec_fd, p->exec_err, sizeof(p->exec_err), &p->exec_errno);
     if (r < 0)
         return;
     if (p->exec_ev)
@@ -295,6 +303,11 @@ static void exec_settle(supervisor_t *sup, sup_instance_t *in)
         p->exec_err[0] = '\0';
         log_info("worker started", "instance", in->name, "pid", LOG_INT(in->pid),
                  "restarts", LOG_INT(in->restarts));
+        if (p->res_short)
+            log_info("resources available again: start no longer deferred", "instance",
+                     in->name, "deferred_starts", LOG_INT(p->res_retries));
+        p->res_short = 0;
+        p->res_retries = 0;
         if (!p->retiring)
             monitor_instance_started(sup, in);
     }
@@ -307,9 +320,50 @@ static void exec_cb(evutil_socket_t fd, short what, void *arg)
     exec_settle(p->sup, p->in);
 }
 
+/* Undo the bookkeeping of a start that did not happen for want of the supervisor's
+ * resources (see defer_start). */
+static void uncount_start(sup_instance_t *in)
+{
+    inst_priv_t *p = PRIV(in);
+
+    p->track = p->track_before;
+    in->starts = p->starts_before;
+    in->restarts = p->restarts_before;
+    p->manual_next = p->manual_before;
+}
+
+/* The supervisor could not start in for want of its own resources (descriptors,
+ * memory, processes: err): not the worker's failure. The start is retried after a
+ * short delay that grows (policy.h), counts against no start limit and never makes
+ * the instance failed; it is logged once per episode (again at debug level). */
+static void defer_start(supervisor_t *sup, sup_instance_t *in, const char *err)
+{
+    inst_priv_t *p = PRIV(in);
+    long ms = pol_resource_retry_ms(p->res_retries++);
+
+    (void)sup;
+    if (!p->res_short)
+        log_warn("cannot start worker: the supervisor is short of resources; retrying, "
+                 "not counted against the start limit", "instance", in->name, "error", err,
+                 "retry_ms", LOG_INT(ms));
+    else
+        log_debug("start deferred again: short of resources", "instance", in->name,
+                  "error", err, "retry_ms", LOG_INT(ms), "deferred_starts",
+                  LOG_INT(p->res_retries));
+    p->res_short = 1;
+    in->pid = 0;
+    in->ready = 0;
+    event_del(p->ready_ev);
+    snprintf(in->last_exit, sizeof(in->last_exit), "start deferred: %.70s", err);
+    set_state(in, SUP_BACKOFF);
+    arm(p->restart_ev, ms);
+}
+
 /* Build argv (owned by the caller, strings borrowed from cfg) and fork/exec.
- * 0 on success, -1 with the reason in err. */
-static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
+ * 0 on success, -1 with the reason in err and *resource = 1 when the reason is the
+ * supervisor's shortage of resources (the start is then not counted). */
+static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen,
+                    int *resource)
 {
     const inv_instance_t *cfg = in->cfg;
     inst_priv_t *p = PRIV(in);
@@ -321,6 +375,11 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     pid_t pid;
     int report_fd;
 
+    *resource = 0;
+    p->track_before = p->track;
+    p->starts_before = in->starts;
+    p->restarts_before = in->restarts;
+    p->manual_before = p->manual_next;
     if (!p->manual_next)
         pol_note_start(&p->track, &cfg->policy, mono_ms());
     p->manual_next = 0;
@@ -328,10 +387,16 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
         in->restarts++;
     p->stop_timeout_ms = cfg->policy.stop_timeout_ms;
 
-    if (spawn_lookup_cred(cfg->policy.user, cfg->policy.group, &cred, err, errlen) < 0 ||
-        (!p->dirs_ready &&
-         spawn_prepare_dirs(cfg->data_dir, cfg->logs_dir, &cred, err, errlen) < 0))
+    if (spawn_lookup_cred(cfg->policy.user, cfg->policy.group, &cred, err, errlen) < 0)
         return -1;
+    if (!p->dirs_ready &&
+        spawn_prepare_dirs(cfg->data_dir, cfg->logs_dir, &cred, err, errlen) < 0) {
+        if (pol_errno_is_resource(errno)) {
+            *resource = 1;
+            uncount_start(in);
+        }
+        return -1;
+    }
     p->dirs_ready = 1;
     if (logcap_configure(p->log, cfg->logs_dir, cfg->policy.log_max_bytes,
                          cfg->policy.log_backups, lerr, sizeof(lerr)) < 0)
@@ -340,8 +405,10 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     argv = calloc(cfg->service->nargs + 2, sizeof(char *));
     if (!env || !argv) {
         snprintf(err, errlen, "out of memory");
+        errno = ENOMEM;
         goto fail;
     }
+    errno = 0;
     if (provisioner_worker_env(sup, cfg, env, err, errlen) < 0)
         goto fail;
     argv[0] = cfg->service->command;
@@ -350,8 +417,10 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     for (char **e = env; *e; e++)
         if (strncmp(*e, "PATH=", 5) == 0)
             path_env = *e + 5;
-    if (spawn_resolve(cfg->service->command, path_env, path, sizeof(path), err, errlen) < 0)
+    if (spawn_resolve(cfg->service->command, path_env, path, sizeof(path), err, errlen) < 0) {
+        errno = 0; /* not found: the worker's configuration */
         goto fail;
+    }
     req.path = path;
     req.argv = argv;
     req.envp = env;
@@ -381,6 +450,10 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     in->waiting_for[0] = '\0';
     return 0;
 fail:
+    if (pol_errno_is_resource(errno)) {
+        *resource = 1;
+        uncount_start(in);
+    }
     free(argv);
     inv_strv_free(env);
     return -1;
@@ -435,16 +508,19 @@ static void dispatch(supervisor_t *sup, sup_instance_t *in, pol_event_t ev, int 
     inst_priv_t *p = PRIV(in);
     pol_transition_t t = pol_step(in->state, ev);
     char err[512];
+    int resource;
 
     switch (t.action) {
     case PACT_IGNORE:
         return;
     case PACT_SPAWN:
         event_del(p->restart_ev);
-        if (do_spawn(sup, in, err, sizeof(err)) == 0) {
+        if (do_spawn(sup, in, err, sizeof(err), &resource) == 0) {
             set_state(in, SUP_STARTING);
             if (!in->cfg->policy.health_path)
                 arm(p->ready_ev, in->cfg->policy.ready_after_ms);
+        } else if (resource) {
+            defer_start(sup, in, err);
         } else {
             log_error("worker failed to start", "instance", in->name, "error", err);
             snprintf(in->last_exit, sizeof(in->last_exit), "failed to start: %.70s", err);
@@ -579,6 +655,16 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed)
         return;
     }
     exec_settle(sup, in);
+    if (PRIV(in)->exec_err[0] && ri == (size_t)-1 &&
+        pol_errno_is_resource(PRIV(in)->exec_errno)) {
+        /* The child ran out of the supervisor's resources before exec (its /dev/null,
+         * its memory): not the worker's failure either. */
+        uncount_start(in);
+        PRIV(in)->dirs_ready = 0;
+        defer_start(sup, in, PRIV(in)->exec_err);
+        PRIV(in)->exec_err[0] = '\0';
+        return;
+    }
     if (PRIV(in)->exec_err[0] && ri == (size_t)-1) {
         /* It never ran: a failed start, not an exit. Its directories are checked
          * again before the next try (one may have been removed: chdir failed). */

@@ -24,6 +24,7 @@ SUPERVISOR_IT = \
 	tests/it_supervisor_unit.sh \
 	tests/it_supervisor_provision.sh \
 	tests/it_supervisor_nofile.sh \
-	tests/it_supervisor_helperfds.sh
+	tests/it_supervisor_helperfds.sh \
+	tests/it_supervisor_emfile.sh
 TESTS += $(SUPERVISOR_IT)
 EXTRA_DIST += $(SUPERVISOR_IT) tests/it_supervisor_lib.sh

@@ -4,6 +4,7 @@
 #include <CUnit/Basic.h>
 
 #include "cunit_run.h"
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -221,6 +222,25 @@ static void test_spawn_failure_never_counts_as_stable(void)
     CU_ASSERT_EQUAL(d.delay_ms, 100);
 }
 
+/* The supervisor's own shortages are told apart from the worker's failures. */
+static void test_resource_errors(void)
+{
+    static const struct {
+        int err;
+        int resource;
+    } rows[] = {
+        { EMFILE, 1 }, { ENFILE, 1 }, { ENOMEM, 1 }, { EAGAIN, 1 },
+        { ENOENT, 0 }, { EACCES, 0 }, { EPERM, 0 }, { ENOEXEC, 0 }, { 0, 0 },
+    };
+    static const long delays[] = { 250, 500, 1000, 2000, 4000, 5000, 5000 };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        CU_ASSERT_EQUAL(pol_errno_is_resource(rows[i].err), rows[i].resource);
+    for (unsigned n = 0; n < sizeof(delays) / sizeof(delays[0]); n++)
+        CU_ASSERT_EQUAL(pol_resource_retry_ms(n), delays[n]);
+    CU_ASSERT_EQUAL(pol_resource_retry_ms(1000), POL_RESOURCE_RETRY_MAX_MS);
+}
+
 static void test_describe_exit(void)
 {
     static const struct {
@@ -265,6 +285,7 @@ int main(void)
         !CU_add_test(s, "exit 78 and restart modes", test_exit_78_and_restart_modes) ||
         !CU_add_test(s, "spawn failure is never stable",
                      test_spawn_failure_never_counts_as_stable) ||
+        !CU_add_test(s, "resource shortages are the supervisor's", test_resource_errors) ||
         !CU_add_test(s, "exit causes decoded", test_describe_exit)) {
         CU_cleanup_registry();
         return 2;
