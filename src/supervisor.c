@@ -21,6 +21,7 @@
 #include "monitor.h"
 #include "notify.h"
 #include "policy.h"
+#include "portcheck.h"
 #include "provisioner.h"
 #include "spawn.h"
 
@@ -48,6 +49,7 @@ typedef struct inst_priv {
     unsigned manual_before : 1;
     unsigned res_short : 1;     /* starts are deferred: the supervisor is short of fds... */
     unsigned res_retries;       /* deferred starts in this episode */
+    char port_note[112];        /* at the last start its port was held: by whom; "" */
     logcap_t *log;
     long stop_timeout_ms;       /* of the config the process was started with */
     unsigned restart_after_stop : 1; /* restart / changed by reload: start once exited */
@@ -359,6 +361,36 @@ static void defer_start(supervisor_t *sup, sup_instance_t *in, const char *err)
     arm(p->restart_ev, ms);
 }
 
+/* Before a start: is the instance's port already held by a listener, typically a
+ * child of a worker of a previous supervisor that was killed without its workers? The
+ * worker would then crash-loop on "Address already in use": say why, in the log (once
+ * per holder) and, through port_note, in the exit message the status shows. Only
+ * procfs is read (portcheck.c): nothing here blocks. */
+static void check_port(sup_instance_t *in)
+{
+    inst_priv_t *p = PRIV(in);
+    char note[sizeof(p->port_note)];
+    int port = in->cfg->port;
+    pid_t holder;
+
+    if (port <= 0 || portcheck_listener("/proc", port, &holder) != 1) {
+        p->port_note[0] = '\0';
+        return;
+    }
+    if (holder > 0)
+        snprintf(note, sizeof(note),
+                 "port %d is held by another process (pid %ld, left from a previous run?)",
+                 port, (long)holder);
+    else
+        snprintf(note, sizeof(note),
+                 "port %d is held by another process (left from a previous run?)", port);
+    if (strcmp(note, p->port_note) != 0)
+        log_warn("the worker's port is already in use: it will likely fail to listen",
+                 "instance", in->name, "port", LOG_INT(port), "holder_pid",
+                 holder > 0 ? LOG_INT(holder) : "unknown", "message", note);
+    memcpy(p->port_note, note, sizeof(note));
+}
+
 /* Build argv (owned by the caller, strings borrowed from cfg) and fork/exec.
  * 0 on success, -1 with the reason in err and *resource = 1 when the reason is the
  * supervisor's shortage of resources (the start is then not counted). */
@@ -421,6 +453,7 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
         errno = 0; /* not found: the worker's configuration */
         goto fail;
     }
+    check_port(in);
     req.path = path;
     req.argv = argv;
     req.envp = env;
@@ -695,7 +728,11 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed)
     }
     in->pid = 0;
     in->last_exit_status = status;
-    snprintf(in->last_exit, sizeof(in->last_exit), "%s", cause);
+    if (PRIV(in)->port_note[0] && ri == (size_t)-1)
+        snprintf(in->last_exit, sizeof(in->last_exit), "%.70s; %.110s", cause,
+                 PRIV(in)->port_note);
+    else
+        snprintf(in->last_exit, sizeof(in->last_exit), "%s", cause);
     log_kv(in->state == SUP_STOPPING || (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                ? LOG_LVL_INFO : LOG_LVL_WARN,
            "worker exited", "instance", in->name, "pid", LOG_INT(pid), "cause", cause,

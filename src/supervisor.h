@@ -63,7 +63,8 @@ typedef struct sup_instance {
     time_t started_at;           /* wall clock of the last exec, 0: never */
     struct timespec started_mono;
     int last_exit_status;        /* wait status of the last exit, -1: none */
-    char last_exit[96];          /* "exited with status 3", "killed by signal 9" */
+    char last_exit[192];         /* "exited with status 3", "killed by signal 9", and
+                                  * "; port 8081 is held by another process (...)" */
     char waiting_for[128];       /* SUP_WAITING: the dependency it waits for */
     unsigned long log_dropped_bytes;
     sup_health_t health;

@@ -1,11 +1,13 @@
 # The supervision side of instanced (see supervisor.h): the loop and table
 # (supervisor.c), child hygiene (spawn.c), the restart policy as data (policy.c, pure),
-# log capture and rotation (logcap.c), systemd notification (notify.c).
+# log capture and rotation (logcap.c), systemd notification (notify.c), a worker's port
+# already held by a leftover process (portcheck.c).
 src_instanced_SOURCES += src/supervisor.c \
 	src/spawn.c src/spawn.h \
 	src/policy.c src/policy.h \
 	src/logcap.c src/logcap.h \
 	src/notify.c src/notify.h \
-	src/provisioner.c src/provisioner.h
+	src/provisioner.c src/provisioner.h \
+	src/portcheck.c src/portcheck.h
 
 dist_man_MANS += man/instanced.8
