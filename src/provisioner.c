@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,86 @@ static long retry_ms = RETRY_MIN_MS;
 static pid_t run_pid;      /* the provisioning child, or 0 */
 static int run_fd = -1;    /* read end of its error pipe */
 static int run_again;      /* a reload came while it ran: run once more after it */
+static unsigned cache_gen = 1; /* bumped when a run starts or ends: cached files stale */
+
+/* An instance's credentials as last read (sup_instance_t.prov_cache); owns the URLs. */
+typedef struct prov_cache {
+    unsigned gen;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    int rc;       /* prov_worker_urls()'s result, and its errno when -1 */
+    int err;
+    char *pg, *redis;
+} prov_cache_t;
+
+static void cache_clear(prov_cache_t *c)
+{
+    if (c->pg) {
+        explicit_bzero(c->pg, strlen(c->pg));
+        free(c->pg);
+    }
+    if (c->redis) {
+        explicit_bzero(c->redis, strlen(c->redis));
+        free(c->redis);
+    }
+    c->pg = c->redis = NULL;
+}
+
+void provisioner_forget(sup_instance_t *in)
+{
+    if (in->prov_cache) {
+        cache_clear(in->prov_cache);
+        free(in->prov_cache);
+        in->prov_cache = NULL;
+    }
+}
+
+/* in's credentials: from memory while the file is the one read last, else read now.
+ * NULL (errno set) when there is no memory for the cache itself. */
+static const prov_cache_t *cached_urls(supervisor_t *sup, sup_instance_t *in)
+{
+    prov_cache_t *c = in->prov_cache;
+    char *path;
+    struct stat st;
+    int st_rc, st_err;
+
+    if (!c && !(c = in->prov_cache = calloc(1, sizeof(*c)))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!(path = prov_credentials_path(sup->inv, in->name))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    st_rc = stat(path, &st);
+    st_err = errno;
+    free(path);
+    if (st_rc < 0) {
+        /* No file (yet): nothing to keep; the next start looks again. */
+        cache_clear(c);
+        c->gen = 0;
+        c->rc = -1;
+        c->err = st_err;
+        return c;
+    }
+    if (c->gen == cache_gen && c->dev == st.st_dev && c->ino == st.st_ino &&
+        c->size == st.st_size && c->mtime.tv_sec == st.st_mtim.tv_sec &&
+        c->mtime.tv_nsec == st.st_mtim.tv_nsec)
+        return c;
+    cache_clear(c);
+    c->rc = prov_worker_urls(sup->inv, in->cfg, &c->pg, &c->redis);
+    c->err = c->rc < 0 ? errno : 0;
+    /* Only an answer the file itself gives is kept: a failure to read it (EMFILE,
+     * ENOMEM, EIO) is tried again at the next start. */
+    c->gen = c->rc == 0 || c->err == ESTALE ? cache_gen : 0;
+    c->dev = st.st_dev;
+    c->ino = st.st_ino;
+    c->size = st.st_size;
+    c->mtime = st.st_mtim;
+    return c;
+}
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -51,6 +132,7 @@ static void finish(supervisor_t *sup, const char *err)
 
     sup->prov.running = 0;
     sup->prov.runs++;
+    cache_gen++; /* the run may have rewritten any credential file */
     snprintf(sup->prov.last_error, sizeof(sup->prov.last_error), "%s", err);
     if (err[0]) {
         sup->prov.failures++;
@@ -95,6 +177,7 @@ void provisioner_run(supervisor_t *sup)
     }
     if (retry_ev)
         event_del(retry_ev);
+    cache_gen++; /* a new inventory: roles, paths may differ */
     if (pipe2(fds, O_CLOEXEC) < 0) {
         snprintf(err, sizeof(err), "cannot start a provisioning process: %s", strerror(errno));
         finish(sup, err);
@@ -149,10 +232,9 @@ void provisioner_stop(int sig)
         kill(run_pid, sig);
 }
 
-int provisioner_instance_ready(supervisor_t *sup, const sup_instance_t *in)
+int provisioner_instance_ready(supervisor_t *sup, sup_instance_t *in)
 {
-    char *pg = NULL, *redis = NULL;
-    int rc;
+    const prov_cache_t *c;
 
     if (!sup->inv->provision)
         return 1;
@@ -161,10 +243,8 @@ int provisioner_instance_ready(supervisor_t *sup, const sup_instance_t *in)
      * did. Only starts wait; the loop goes on. */
     if (run_pid)
         return 0;
-    rc = prov_worker_urls(sup->inv, in->cfg, &pg, &redis);
-    free(pg);
-    free(redis);
-    return rc == 0;
+    c = cached_urls(sup, in);
+    return c && c->rc == 0;
 }
 
 static int replace(char **env, const char *name, const char *value)
@@ -184,31 +264,31 @@ static int replace(char **env, const char *name, const char *value)
     return 0;
 }
 
-int provisioner_worker_env(supervisor_t *sup, const inv_instance_t *in, char **env,
+int provisioner_worker_env(supervisor_t *sup, sup_instance_t *in, char **env,
                            char *err, size_t errlen)
 {
-    char *pg = NULL, *redis = NULL;
-    int rc = 0;
+    const prov_cache_t *c;
 
     if (!sup->inv->provision)
         return 0;
-    if (prov_worker_urls(sup->inv, in, &pg, &redis) < 0) {
-        snprintf(err, errlen, "not provisioned yet (%s)",
-                 errno == ESTALE ? "credentials are for another role" : strerror(errno));
+    if (!(c = cached_urls(sup, in))) {
+        snprintf(err, errlen, "out of memory");
+        errno = ENOMEM;
         return -1;
     }
-    if ((pg && replace(env, "POSTGRES_URL", pg) < 0) ||
-        (redis && replace(env, "REDIS_URL", redis) < 0)) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
+    if (c->rc < 0) {
+        snprintf(err, errlen, "not provisioned yet (%s)",
+                 c->err == ESTALE ? "credentials are for another role" : strerror(c->err));
+        errno = c->err;
+        return -1;
     }
-    if (pg)
-        explicit_bzero(pg, strlen(pg));
-    if (redis)
-        explicit_bzero(redis, strlen(redis));
-    free(pg);
-    free(redis);
-    return rc;
+    if ((c->pg && replace(env, "POSTGRES_URL", c->pg) < 0) ||
+        (c->redis && replace(env, "REDIS_URL", c->redis) < 0)) {
+        snprintf(err, errlen, "out of memory");
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
 }
 
 void provisioner_free(supervisor_t *sup)

@@ -50,6 +50,10 @@ typedef struct inst_priv {
     unsigned res_short : 1;     /* starts are deferred: the supervisor is short of fds... */
     unsigned res_retries;       /* deferred starts in this episode */
     char port_note[112];        /* at the last start its port was held: by whom; "" */
+    /* user/group resolved once per inventory load (resolve_creds), so that no start
+     * waits on NSS (a remote directory may take seconds); cred_err: why not. */
+    spawn_cred_t cred;
+    char cred_err[160];
     logcap_t *log;
     long stop_timeout_ms;       /* of the config the process was started with */
     unsigned restart_after_stop : 1; /* restart / changed by reload: start once exited */
@@ -238,6 +242,7 @@ static void entry_free(sup_instance_t *in)
     event_free(p->stop_ev);
     event_free(p->ready_ev);
     logcap_free(p->log);
+    provisioner_forget(in);
     free(p);
     free(in->name);
     free(in);
@@ -320,6 +325,22 @@ static void exec_cb(evutil_socket_t fd, short what, void *arg)
     inst_priv_t *p = arg;
     (void)fd, (void)what;
     exec_settle(p->sup, p->in);
+}
+
+/* Look every instance's user and group up, once per inventory load (start and each
+ * reload, never per start): getpwnam_r/getgrnam_r may ask a directory server, which
+ * must not stall restarts. A user added later is seen at the next reload. */
+static void resolve_creds(supervisor_t *sup)
+{
+    for (size_t i = 0; i < sup->ninst; i++) {
+        sup_instance_t *in = sup->inst[i];
+        inst_priv_t *p = PRIV(in);
+
+        p->cred_err[0] = '\0';
+        if (spawn_lookup_cred(in->cfg->policy.user, in->cfg->policy.group, &p->cred,
+                              p->cred_err, sizeof(p->cred_err)) < 0 && !p->cred_err[0])
+            snprintf(p->cred_err, sizeof(p->cred_err), "user or group lookup failed");
+    }
 }
 
 /* Undo the bookkeeping of a start that did not happen for want of the supervisor's
@@ -419,8 +440,11 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
         in->restarts++;
     p->stop_timeout_ms = cfg->policy.stop_timeout_ms;
 
-    if (spawn_lookup_cred(cfg->policy.user, cfg->policy.group, &cred, err, errlen) < 0)
+    if (p->cred_err[0]) {
+        snprintf(err, errlen, "%s", p->cred_err);
         return -1;
+    }
+    cred = p->cred;
     if (!p->dirs_ready &&
         spawn_prepare_dirs(cfg->data_dir, cfg->logs_dir, &cred, err, errlen) < 0) {
         if (pol_errno_is_resource(errno)) {
@@ -441,7 +465,7 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
         goto fail;
     }
     errno = 0;
-    if (provisioner_worker_env(sup, cfg, env, err, errlen) < 0)
+    if (provisioner_worker_env(sup, in, env, err, errlen) < 0)
         goto fail;
     argv[0] = cfg->service->command;
     for (size_t i = 0; i < cfg->service->nargs; i++)
@@ -1115,6 +1139,7 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
     sup->ninst = ninv->ninstances;
     sup->inv = ninv;
     check_fd_budget(sup->ninst);
+    resolve_creds(sup);
     inv_free(oinv);
     sup->reloads++;
     {
@@ -1271,6 +1296,7 @@ int sup_main(const char *config, int foreground)
     notify_init(sup->base);
     spawn_raise_nofile();
     check_fd_budget(sup->ninst);
+    resolve_creds(sup);
     provisioner_run(sup);
     log_info("instanced started", "version", PACKAGE_VERSION, "config", config,
              "instances", LOG_INT(sup->ninst), "pid", LOG_INT(getpid()));

@@ -69,6 +69,7 @@ typedef struct sup_instance {
     unsigned long log_dropped_bytes;
     sup_health_t health;
     void *priv;                  /* the supervision side's private data */
+    void *prov_cache;            /* provisioner.c's: its credentials, read once */
 } sup_instance_t;
 
 typedef struct supervisor {
