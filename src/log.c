@@ -5,9 +5,13 @@
 #include "mask.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +21,20 @@ static log_level_t log_min = LOG_LVL_INFO;
 static int log_fd = 2;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+/* Non-blocking mode (log_async_begin). The queue holds whole lines only. */
+static struct {
+    int on;
+    int fd;                 /* where lines go: a non-blocking open of log_fd, or log_fd */
+    int own_fd;             /* fd is ours to close */
+    int sock;               /* log_fd is a socket: send(MSG_DONTWAIT) */
+    char *q;                /* owned; LOG_QUEUE_BYTES */
+    size_t qlen;
+    unsigned long dropped;  /* lines lost, in all */
+    unsigned long unsaid;   /* lines lost since the last warning about it */
+    void (*wake)(void *);
+    void *arg;
+} as = { .fd = -1 };
 
 void log_setup(log_level_t min, int fd)
 {
@@ -145,9 +163,176 @@ size_t log_format(char *buf, size_t len, const char *ts, log_level_t lvl, const 
     return (size_t)(b.p - buf);
 }
 
+static ssize_t out_write(const char *p, size_t n)
+{
+    ssize_t w;
+
+    do
+        w = as.sock ? send(as.fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) : write(as.fd, p, n);
+    while (w < 0 && errno == EINTR);
+    return w;
+}
+
+/* The longest prefix of the queue made of whole lines and at most PIPE_BUF (4096)
+ * bytes, so that a pipe takes it at once or not at all, never splitting a line from
+ * another writer's (a line is at most LOG_LINE_MAX = 4096). */
+static size_t chunk_len(void)
+{
+    size_t lim = as.qlen < 4096 ? as.qlen : 4096, n = 0;
+
+    for (size_t i = 0; i < lim; i++)
+        if (as.q[i] == '\n')
+            n = i + 1;
+    return n ? n : lim;
+}
+
+static void queue_drop_all(void)
+{
+    for (size_t i = 0; i < as.qlen; i++)
+        if (as.q[i] == '\n') {
+            as.dropped++;
+            as.unsaid++;
+        }
+    as.qlen = 0;
+}
+
+/* After the queue drained: say how many lines were lost, in order with the rest. */
+static void say_dropped(void)
+{
+    unsigned long n = as.unsaid;
+
+    if (!n || as.qlen)
+        return;
+    as.unsaid = 0;
+    log_kv(LOG_LVL_WARN, "log lines dropped: stderr was not read fast enough", "dropped",
+           LOG_INT(n), "dropped_total", LOG_INT(as.dropped), NULL);
+}
+
+int log_flush(void)
+{
+    if (!as.on)
+        return 0;
+    while (as.qlen) {
+        size_t n = chunk_len();
+        ssize_t w = out_write(as.q, n);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 1;
+            queue_drop_all(); /* the reader is gone (EPIPE) or the fd broke */
+            break;
+        }
+        memmove(as.q, as.q + w, as.qlen - (size_t)w);
+        as.qlen -= (size_t)w;
+    }
+    say_dropped();
+    return as.qlen > 0;
+}
+
+static void emit_line(const char *line, size_t n)
+{
+    if (!as.on) {
+        /* Logging is best effort: a full pipe or closed stderr must not stop the
+         * daemon (in blocking mode a full pipe does: see log_async_begin). */
+        if (write(log_fd, line, n) < 0) {
+            /* nothing useful to do */
+        }
+        return;
+    }
+    if (as.qlen == 0) {
+        ssize_t w = out_write(line, n);
+        if (w == (ssize_t)n)
+            return;
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            as.dropped++;
+            as.unsaid++;
+            return;
+        }
+        if (w > 0) { /* a socket took part of it: the rest waits, first in line */
+            line += w;
+            n -= (size_t)w;
+        }
+    }
+    if (as.qlen + n > LOG_QUEUE_BYTES) {
+        as.dropped++;
+        as.unsaid++;
+        return;
+    }
+    memcpy(as.q + as.qlen, line, n);
+    as.qlen += n;
+    if (as.qlen == n && as.wake)
+        as.wake(as.arg);
+}
+
+int log_async_begin(void (*wake)(void *), void *arg)
+{
+    struct stat st;
+    char path[64];
+    int fd;
+
+    if (as.on)
+        return as.fd;
+    if (fstat(log_fd, &st) < 0 || S_ISREG(st.st_mode))
+        return -1;
+    if (!(as.q = malloc(LOG_QUEUE_BYTES)))
+        return -1;
+    as.sock = S_ISSOCK(st.st_mode);
+    if (as.sock) {
+        fd = log_fd;
+    } else {
+        /* A second open file description of the same pipe or terminal: O_NONBLOCK on
+         * it leaves stderr itself, shared with whoever started us, blocking. */
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", log_fd);
+        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+            free(as.q);
+            as.q = NULL;
+            return -1;
+        }
+    }
+    as.fd = fd;
+    as.own_fd = !as.sock;
+    as.qlen = 0;
+    as.wake = wake;
+    as.arg = arg;
+    as.on = 1;
+    return fd;
+}
+
+static void async_off(void)
+{
+    if (as.own_fd && as.fd >= 0)
+        close(as.fd);
+    free(as.q);
+    as.q = NULL;
+    as.qlen = 0;
+    as.fd = -1;
+    as.own_fd = 0;
+    as.on = 0;
+    as.wake = NULL;
+}
+
+void log_async_end(void)
+{
+    if (!as.on)
+        return;
+    log_flush();
+    queue_drop_all();
+    async_off();
+}
+
+void log_after_fork(void)
+{
+    if (!as.on)
+        return;
+    as.qlen = 0; /* the parent's lines, the parent's to write */
+    async_off();
+}
+
+unsigned long log_dropped_lines(void) { return as.dropped; }
+
 void log_vkv(log_level_t lvl, const char *msg, va_list ap)
 {
-    char line[LOG_LINE_MAX], ts[64];
+    char line[LOG_LINE_MAX], ts[80];
     struct timespec now;
     struct tm tm;
     size_t n;
@@ -161,10 +346,7 @@ void log_vkv(log_level_t lvl, const char *msg, va_list ap)
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
              (long)(now.tv_nsec / 1000000) % 1000);
     n = log_format(line, sizeof(line), ts, lvl, msg, ap);
-    /* Logging is best effort: a full pipe or closed stderr must not stop the daemon. */
-    if (write(log_fd, line, n) < 0) {
-        /* nothing useful to do */
-    }
+    emit_line(line, n);
     errno = saved;
 }
 

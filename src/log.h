@@ -26,6 +26,30 @@ const char *log_level_name(log_level_t lvl);
 void log_kv(log_level_t lvl, const char *msg, ...) __attribute__((sentinel));
 void log_vkv(log_level_t lvl, const char *msg, va_list ap);
 
+/* Non-blocking mode, for a process with an event loop (the supervisor): a stderr pipe
+ * or terminal nobody reads must not stop the loop. Lines are then written without
+ * blocking (through a second, non-blocking open of the same pipe or terminal, so
+ * that other holders of stderr keep their blocking one; MSG_DONTWAIT on a socket);
+ * what cannot be written at once waits, whole lines in order, in a queue of at most
+ * LOG_QUEUE_BYTES; a line that does not fit is dropped and counted, and once the
+ * queue has drained a warning says how many were lost. wake(arg) is called (from a
+ * log call) whenever lines start waiting: the caller then watches the returned
+ * descriptor for writability and calls log_flush(). Returns that descriptor, or -1
+ * when writes cannot block (a regular file) or the mode cannot be had: lines are then
+ * written directly, as before. */
+#define LOG_QUEUE_BYTES (256 * 1024)
+int log_async_begin(void (*wake)(void *), void *arg);
+/* Write what waits without blocking. 1 when lines still wait, else 0. */
+int log_flush(void);
+/* Leave non-blocking mode: one last try to write what waits, the rest is dropped
+ * (counted). */
+void log_async_end(void);
+/* In a forked child that logs on its own (the provisioning helper): forget the
+ * parent's queue and write directly again. */
+void log_after_fork(void);
+/* Lines dropped so far because the queue was full or the descriptor failed. */
+unsigned long log_dropped_lines(void);
+
 /* Format one line into buf (pure; used by log_kv and the tests). ts may be NULL to
  * leave out the time. Returns the length written, excluding the NUL; the line ends
  * in '\n' and is truncated to fit. */

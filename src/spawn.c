@@ -29,6 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
+
 int spawn_lookup_cred(const char *user, const char *group, spawn_cred_t *out, char *err,
                       size_t errlen)
 {
@@ -465,6 +467,7 @@ pid_t spawn_helper(int keep_fd)
         default_signals(SIGPIPE);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
             _exit(1);
+        log_after_fork(); /* its lines go straight to stderr; the queue is the parent's */
         /* The supervisor's listeners, log files and clients' sockets are not the
          * helper's: a client waiting for EOF on its answer (instancectl reload) would
          * otherwise wait for the whole run of a helper that merely holds a copy. */

@@ -67,6 +67,7 @@ typedef struct inst_priv {
 /* Private state of the supervisor (supervisor_t.priv). */
 typedef struct sup_priv {
     struct event *sigs[4];
+    struct event *log_ev;       /* stderr writable: flush the log queue (log.h) */
     sup_instance_t **retiring;  /* removed by a reload, still stopping; owned */
     size_t nretiring;
     int killing;                /* a second SIGTERM/SIGINT: SIGKILL everything */
@@ -1188,11 +1189,51 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
 
 /* ---- main ------------------------------------------------------------------------- */
 
+/* The supervisor's own log never blocks the loop (log_async_begin): lines that stderr
+ * does not take at once wait in log.c's queue, written when it becomes writable. */
+static void log_wake(void *arg)
+{
+    supervisor_t *sup = arg;
+    struct event *ev = sup->priv ? SPRIV(sup)->log_ev : NULL;
+
+    if (ev && !event_pending(ev, EV_WRITE, NULL))
+        event_add(ev, NULL);
+}
+
+static void log_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    if (log_flush())
+        log_wake(arg);
+}
+
+static void log_async_setup(supervisor_t *sup)
+{
+    sup_priv_t *sp = SPRIV(sup);
+    int fd = log_async_begin(log_wake, sup);
+
+    if (fd < 0)
+        return;
+    sp->log_ev = event_new(sup->base, fd, EV_WRITE, log_write_cb, sup);
+    if (!sp->log_ev) {
+        log_async_end();
+        return;
+    }
+    event_priority_set(sp->log_ev, PRIO_CONTROL);
+    if (log_flush())
+        log_wake(sup);
+}
+
 static void sup_free(supervisor_t *sup)
 {
     sup_priv_t *sp = SPRIV(sup);
 
     if (sp) {
+        if (sp->log_ev) {
+            log_async_end();
+            event_free(sp->log_ev);
+            sp->log_ev = NULL;
+        }
         for (size_t i = 0; i < 4; i++)
             if (sp->sigs[i])
                 event_free(sp->sigs[i]);
@@ -1264,6 +1305,7 @@ int sup_main(const char *config, int foreground)
         sup_free(sup);
         return 1;
     }
+    log_async_setup(sup);
     sup->inst = calloc(inv->ninstances ? inv->ninstances : 1, sizeof(*sup->inst));
     if (!sup->inst) {
         sup_free(sup);

@@ -26,6 +26,7 @@ SUPERVISOR_IT = \
 	tests/it_supervisor_nofile.sh \
 	tests/it_supervisor_helperfds.sh \
 	tests/it_supervisor_emfile.sh \
-	tests/it_supervisor_portheld.sh
+	tests/it_supervisor_portheld.sh \
+	tests/it_supervisor_stderr.sh
 TESTS += $(SUPERVISOR_IT)
 EXTRA_DIST += $(SUPERVISOR_IT) tests/it_supervisor_lib.sh
