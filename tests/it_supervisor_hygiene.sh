@@ -86,4 +86,14 @@ fi
 
 sup_stop 10
 is "$SUP_RC" 0 "instanced exits 0"
+
+# The child that drops credentials shares the supervisor's memory (CLONE_VM): it must
+# make the raw system calls, not glibc's setuid/setgid/setgroups, whose broadcast to
+# every thread of the process is only safe in a single-threaded one.
+if command -v nm >/dev/null; then
+    wrappers=$(nm -D --undefined-only "$INSTANCED" 2>/dev/null | grep -Ew 'set(uid|gid|groups|resuid|resgid)(@.*)?' | tr '\n' ' ')
+    is "$wrappers" "" "instanced calls no glibc set*id wrapper"
+else
+    fail "nm (binutils) is needed to check the set*id calls"
+fi
 t_done
