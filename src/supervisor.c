@@ -841,6 +841,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     case SIGCHLD: {
         siginfo_t si;
         size_t ri;
+        pid_t r;
         int status, killed;
         /* Signals coalesce: one SIGCHLD may stand for many exits. Each exited child is
          * looked at first without being reaped (WNOWAIT): while a worker is an unreaped
@@ -854,7 +855,10 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
             if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
                 break;
             killed = find_pid(sup, si.si_pid, &ri) != NULL && kill(-si.si_pid, SIGKILL) == 0;
-            if (waitpid(si.si_pid, &status, 0) != si.si_pid)
+            /* A zombie: this returns at once (retried only if a signal interrupts). */
+            while ((r = waitpid(si.si_pid, &status, 0)) < 0 && errno == EINTR)
+                ;
+            if (r != si.si_pid)
                 break;
             reaped(sup, si.si_pid, status, killed);
         }
