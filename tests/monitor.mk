@@ -17,6 +17,7 @@ MONITOR_IT = \
 	tests/it_monitor_scale.sh \
 	tests/it_monitor_prometheus.sh \
 	tests/it_monitor_fds.sh \
-	tests/it_monitor_http.sh
+	tests/it_monitor_http.sh \
+	tests/it_monitor_slowloris.sh
 TESTS += $(MONITOR_IT)
 EXTRA_DIST += $(MONITOR_IT) tests/it_monitor_lib.sh tests/hostile_health.py
