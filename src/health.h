@@ -21,6 +21,11 @@ const char *health_state_label(sup_state_t s); /* "running", "backoff", ... */
 health_status_t health_judge(long http_code, const char *body, size_t len, char *msg,
                              size_t msglen);
 
+/* The URL a probe of path on 127.0.0.1:port asks for ("/" added when path lacks one),
+ * whole however long path is; malloc'd, the caller frees it. NULL when port is not 1
+ * to 65535, path is NULL, or memory runs out. */
+char *health_probe_url(int port, const char *path);
+
 /* Fold one probe result into h (counters, status, message) with the flapping
  * thresholds of the instance's policy. The status moves to unhealthy only after
  * `failures_before` consecutive failures and to healthy/degraded only after
