@@ -94,6 +94,8 @@ void monitor_reloaded(supervisor_t *sup)
             status_http_free(m->http);
             m->http = h;
         }
+    } else if (m->http && status_http_set_max_conns(m->http, status_max_conns()) < 0) {
+        log_error("status endpoint connection cap not changed", "error", "out of memory");
     }
     if (!same(m->control ? control_path(m->control) : NULL, path)) {
         control_t *c = NULL;

@@ -75,8 +75,8 @@ struct status_http {
     int guarded;                     /* evglue knows the listener */
     int held;                        /* not accepting: at the cap */
     char *listen;
-    conn_t *conns;                   /* max_conns slots, nconns used (owned) */
-    int max_conns, nconns;
+    conn_t *conns;                   /* nslots slots, nconns used (owned) */
+    int max_conns, nconns, nslots;
     struct event *sweep;             /* every SWEEP_MS while there are connections */
     unsigned long long cut;          /* connections shut down at their deadline */
     unsigned long long holds;        /* times the cap was reached */
@@ -407,7 +407,8 @@ status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *
     h->sup = sup;
     h->prober = stats;
     h->max_conns = max_conns > 0 ? max_conns : status_http_default_max_conns();
-    if (!(h->conns = calloc((size_t)h->max_conns, sizeof *h->conns)) ||
+    h->nslots = h->max_conns;
+    if (!(h->conns = calloc((size_t)h->nslots, sizeof *h->conns)) ||
         !(h->sweep = event_new(sup->base, -1, EV_PERSIST, sweep_cb, h))) {
         snprintf(err, errlen, "out of memory");
         status_http_free(h);
@@ -451,6 +452,26 @@ status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *
     log_info("status endpoint listening", "listen", listen, "max_connections",
              LOG_INT(h->max_conns), "request_deadline_s", LOG_INT(STATUS_REQUEST_DEADLINE_S));
     return h;
+}
+
+int status_http_set_max_conns(status_http_t *h, int max_conns)
+{
+    int n = max_conns > 0 ? max_conns : status_http_default_max_conns();
+
+    if (n > h->nslots) {
+        conn_t *c = realloc(h->conns, (size_t)n * sizeof *c);
+        if (!c)
+            return -1;
+        h->conns = c;
+        h->nslots = n;
+    }
+    if (n != h->max_conns)
+        log_info("status endpoint connection cap changed", "from", LOG_INT(h->max_conns),
+                 "to", LOG_INT(n));
+    /* A lower cap takes effect as connections end: none is cut for it. */
+    h->max_conns = n;
+    hold(h, h->nconns >= n);
+    return 0;
 }
 
 const char *status_http_listen(const status_http_t *h)

@@ -29,6 +29,10 @@ int status_http_default_max_conns(void);
 status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *stats,
                                int max_conns, char *err, size_t errlen);
 
+/* Change the cap (0: the default) without rebinding, e.g. after a reload. A lower cap
+ * takes effect as connections end. 0, or -1 when out of memory (the old cap stays). */
+int status_http_set_max_conns(status_http_t *h, int max_conns);
+
 /* The address it was bound to, as given. */
 const char *status_http_listen(const status_http_t *h);
 
