@@ -41,7 +41,7 @@ int health_apply(sup_health_t *h, health_status_t observed, const char *msg,
  * otherwise its probed health. */
 health_status_t health_effective(const sup_instance_t *in);
 
-/* Combined status of n instances (DESIGN.md, issue 4): unhealthy if a critical one
+/* Combined status of n instances: unhealthy if a critical one
  * is unhealthy (effective status); degraded if any is degraded or a non-critical one
  * is unhealthy; else healthy. */
 health_status_t health_overall(sup_instance_t *const *inst, size_t n);

@@ -28,7 +28,7 @@ ok "the status table has the documented columns" \
 ok "the status table lists tw-A with schema and namespace" \
     grep -Eq '^tw-A +running +healthy +[0-9]+ +[0-9]+s +0 +tw_a +tw:A$' "$T/status.txt"
 
-# The combined health has exactly DESIGN.md's fields.
+# The combined health has exactly the documented fields (README).
 is "$(mon_json /api/v1/health '[keys[]] | sort | join(",")')" \
     "environment,instances,service,status,summary,timestamp,version" "combined health: top-level fields"
 is "$(mon_json /api/v1/health '.instances["tw-A"] | [keys[]] | sort | join(",")')" \
@@ -94,7 +94,7 @@ if command -v promtool >/dev/null; then
 else
     echo "# promtool not installed: skipped"
 fi
-ok "/metrics has the per-instance series with the seed's labels" grep -q \
+ok "/metrics has the per-instance series with the documented labels" grep -q \
     '^instanced_instance_up{service="tw",instance_name="tw-A",service_type="multi-instance",entity_type="exchange"} 1$' "$T/metrics.txt"
 ok "/metrics has the restarts counter" grep -q '^# TYPE instanced_instance_restarts_total counter$' "$T/metrics.txt"
 ok "/metrics has build info" grep -q '^instanced_build_info{version="0.1.0"} 1$' "$T/metrics.txt"
