@@ -32,6 +32,8 @@ typedef struct {
     struct event *resume;
     const char *what;
     unsigned long long paused; /* pauses so far */
+    int resting;               /* in a pause after an accept error */
+    int held;                  /* its owner asked it not to accept */
 } guard_t;
 
 static guard_t guards[MAX_GUARDED];
@@ -49,7 +51,9 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
     guard_t *g = arg;
 
     (void)fd, (void)what;
-    evconnlistener_enable(g->l);
+    g->resting = 0;
+    if (!g->held)
+        evconnlistener_enable(g->l);
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *arg)
@@ -67,6 +71,7 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
     }
     /* The pending connections wait in the kernel's backlog meanwhile. */
     evconnlistener_disable(l);
+    g->resting = 1;
     evtimer_add(g->resume, &tv);
     /* At most one line per pause. */
     g->paused++;
@@ -87,7 +92,22 @@ int evglue_guard_listener(struct evconnlistener *l, const char *what)
     g->l = l;
     g->what = what;
     g->paused = 0;
+    g->resting = g->held = 0;
     evconnlistener_set_error_cb(l, accept_error_cb);
+    return 0;
+}
+
+int evglue_hold_listener(struct evconnlistener *l, int hold)
+{
+    guard_t *g = l ? find(l) : NULL;
+
+    if (!g)
+        return -1;
+    g->held = hold != 0;
+    if (g->held)
+        evconnlistener_disable(l);
+    else if (!g->resting)
+        evconnlistener_enable(l);
     return 0;
 }
 

@@ -23,6 +23,11 @@ void evglue_log_to_logfmt(void);
  * when all slots are taken. */
 int evglue_guard_listener(struct evconnlistener *l, const char *what);
 
+/* hold != 0: l stops accepting until released with hold == 0, also across the end of
+ * a pause (its owner is at a connection cap, say). Released, it accepts again unless
+ * it is resting after an accept error. -1 when l is not guarded. */
+int evglue_hold_listener(struct evconnlistener *l, int hold);
+
 /* Forget l (before it is freed). */
 void evglue_unguard_listener(struct evconnlistener *l);
 

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "monitor.h"
@@ -72,6 +73,32 @@ health_status_t health_judge(long http_code, const char *body, size_t len, char 
     }
     json_decref(root);
     return res;
+}
+
+char *health_probe_url(int port, const char *path)
+{
+    char head[32];
+    size_t hlen, plen;
+    char *url, *w;
+    int n;
+
+    if (port < 1 || port > 65535 || !path)
+        return NULL;
+    /* Sized for the path: a fixed buffer cut long paths silently and probed another
+     * path. The head is short and bounded (port <= 65535). */
+    n = snprintf(head, sizeof head, "http://127.0.0.1:%d%s", port, path[0] == '/' ? "" : "/");
+    if (n < 0 || (size_t)n >= sizeof head)
+        return NULL;
+    hlen = (size_t)n;
+    plen = strlen(path);
+    if (!(url = malloc(hlen + plen + 1)))
+        return NULL;
+    w = url;
+    memcpy(w, head, hlen);
+    w += hlen;
+    memcpy(w, path, plen);
+    w[plen] = '\0';
+    return url;
 }
 
 int health_apply(sup_health_t *h, health_status_t observed, const char *msg,

@@ -21,6 +21,11 @@ const char *health_state_label(sup_state_t s); /* "running", "backoff", ... */
 health_status_t health_judge(long http_code, const char *body, size_t len, char *msg,
                              size_t msglen);
 
+/* The URL a probe of path on 127.0.0.1:port asks for ("/" added when path lacks one),
+ * whole however long path is; malloc'd, the caller frees it. NULL when port is not 1
+ * to 65535, path is NULL, or memory runs out. */
+char *health_probe_url(int port, const char *path);
+
 /* Fold one probe result into h (counters, status, message) with the flapping
  * thresholds of the instance's policy. The status moves to unhealthy only after
  * `failures_before` consecutive failures and to healthy/degraded only after
@@ -36,7 +41,7 @@ int health_apply(sup_health_t *h, health_status_t observed, const char *msg,
  * otherwise its probed health. */
 health_status_t health_effective(const sup_instance_t *in);
 
-/* Combined status of n instances (DESIGN.md, issue 4): unhealthy if a critical one
+/* Combined status of n instances: unhealthy if a critical one
  * is unhealthy (effective status); degraded if any is degraded or a non-critical one
  * is unhealthy; else healthy. */
 health_status_t health_overall(sup_instance_t *const *inst, size_t n);

@@ -4,6 +4,7 @@
 
 #include "monitor.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,27 @@ typedef struct monitor {
     control_t *control;
 } monitor_t;
 
+/* The cap on concurrent status connections: INSTANCED_STATUS_MAX_CONNECTIONS when set
+ * to a number from 1 to 65536, else 0 (status_http's default from the open-file
+ * limit). */
+static int status_max_conns(void)
+{
+    const char *s = getenv("INSTANCED_STATUS_MAX_CONNECTIONS");
+    char *end;
+    long n;
+
+    if (!s || !*s)
+        return 0;
+    errno = 0;
+    n = strtol(s, &end, 10);
+    if (errno || *end || n < 1 || n > 65536) {
+        log_warn("INSTANCED_STATUS_MAX_CONNECTIONS ignored: not a number from 1 to 65536",
+                 "value", s);
+        return 0;
+    }
+    return (int)n;
+}
+
 int monitor_init(supervisor_t *sup, char *err, size_t errlen)
 {
     monitor_t *m = calloc(1, sizeof *m);
@@ -35,7 +57,8 @@ int monitor_init(supervisor_t *sup, char *err, size_t errlen)
     if (!(m->prober = probe_new(sup, err, errlen)))
         goto fail;
     if (sup->inv->status_listen && *sup->inv->status_listen &&
-        !(m->http = status_http_new(sup, sup->inv->status_listen, m->prober, err, errlen)))
+        !(m->http = status_http_new(sup, sup->inv->status_listen, m->prober,
+                                       status_max_conns(), err, errlen)))
         goto fail;
     if (sup->inv->control_socket && *sup->inv->control_socket &&
         !(m->control = control_new(sup, sup->inv->control_socket, err, errlen)))
@@ -64,12 +87,15 @@ void monitor_reloaded(supervisor_t *sup)
      * leaves the supervisor deaf. */
     if (!same(m->http ? status_http_listen(m->http) : NULL, listen)) {
         status_http_t *h = NULL;
-        if (listen && *listen && !(h = status_http_new(sup, listen, m->prober, err, sizeof err)))
+        if (listen && *listen && !(h = status_http_new(sup, listen, m->prober, status_max_conns(), err,
+                                                     sizeof err)))
             log_error("status endpoint not moved", "error", err);
         else {
             status_http_free(m->http);
             m->http = h;
         }
+    } else if (m->http && status_http_set_max_conns(m->http, status_max_conns()) < 0) {
+        log_error("status endpoint connection cap not changed", "error", "out of memory");
     }
     if (!same(m->control ? control_path(m->control) : NULL, path)) {
         control_t *c = NULL;

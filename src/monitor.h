@@ -25,7 +25,7 @@ void monitor_instance_exited(supervisor_t *sup, sup_instance_t *in);
  * cancel its probe. */
 void monitor_instance_removed(supervisor_t *sup, sup_instance_t *in);
 
-/* Overall status per DESIGN.md: unhealthy if any critical instance is unhealthy,
+/* Overall status: unhealthy if any critical instance is unhealthy,
  * failed or stopped while wanted; degraded if any is degraded or a non-critical one
  * is unhealthy; else healthy. */
 health_status_t monitor_overall(const supervisor_t *sup);

@@ -45,7 +45,7 @@ typedef struct probe {
     int oversize;
     unsigned long cycle;     /* 0: a readiness probe, not part of a cycle */
     struct timespec t0;
-    char url[320];
+    char *url;               /* whole, however long health_path is (owned) */
     char errbuf[CURL_ERROR_SIZE];
 } probe_t;
 
@@ -137,6 +137,7 @@ static void destroy_probe(prober_t *p, probe_t *q)
         curl_easy_cleanup(q->easy);
     }
     free(q->body);
+    free(q->url);
     free(q);
 }
 
@@ -357,6 +358,7 @@ static void drain(prober_t *p)
         probe_done(p, q, rc);
         curl_easy_cleanup(q->easy);
         free(q->body);
+        free(q->url);
         free(q);
     }
 }
@@ -407,9 +409,14 @@ static int start_probe(prober_t *p, sup_instance_t *in, unsigned long cycle)
     q->owner = p;
     q->in = in;
     q->cycle = cycle;
-    snprintf(q->url, sizeof q->url, "http://127.0.0.1:%d%s%s", in->cfg->port,
-             path[0] == '/' ? "" : "/", path);
+    if (!(q->url = health_probe_url(in->cfg->port, path))) {
+        log_error("cannot start health probe", "instance", in->name, "error",
+                  "cannot build the probe URL (out of memory, or port out of range)");
+        free(q);
+        return -1;
+    }
     if (!(q->easy = curl_easy_init())) {
+        free(q->url);
         free(q);
         return -1;
     }
@@ -446,6 +453,7 @@ static int start_probe(prober_t *p, sup_instance_t *in, unsigned long cycle)
                   curl_multi_strerror(mc));
         unlink_probe(p, q);
         curl_easy_cleanup(q->easy);
+        free(q->url);
         free(q);
         return -1;
     }

@@ -2,13 +2,35 @@
  *
  * Every answer is built from the state in memory (never by probing on request), has
  * an explicit Content-Type, and only GET and HEAD are served: mutations live on the
- * control socket alone. Request headers, bodies and idle connections are bounded. */
+ * control socket alone. Request headers, bodies and idle connections are bounded.
+ *
+ * Connections are bounded too, because evhttp bounds none of them: a client that
+ * trickles one byte a second never trips evhttp's idle timeout, and enough of them
+ * used to take every descriptor the supervisor has (then a worker could not even be
+ * restarted). So every connection is tracked here from its accept on:
+ *  - at most max_conns at once: at the cap the listener stops accepting (the kernel's
+ *    backlog holds the rest) and resumes below it, as nginx does at worker_connections;
+ *  - a whole request must arrive within STATUS_REQUEST_DEADLINE_S of the accept or of
+ *    the previous answer, however slowly its bytes come, else the connection is shut
+ *    down.
+ * evhttp has no public way to cap or close its server connections, so the tracking
+ * rides on public APIs only: evhttp_set_bevcb() lets us create each connection's
+ * bufferevent, and we hold a reference to it (bufferevent_incref). libevent 2.1's
+ * bufferevent_free() clears the callbacks and drops one reference, so a tracked
+ * bufferevent whose event callback is NULL is one evhttp has let go; our reference is
+ * dropped by a periodic sweep. The bufferevents are made BEV_OPT_CLOSE_ON_FREE: evhttp
+ * then leaves the descriptor open (it only shuts down writing) until that last
+ * reference goes, so a descriptor number can never be reused while a stale event of
+ * ours still points at it. A connection past its deadline is never freed under
+ * evhttp's feet: shutdown(SHUT_RDWR) makes evhttp see the end of the stream and free
+ * it itself, like any client that goes away. */
 #include "config.h"
 
 #include "status_http.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -18,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -25,33 +48,209 @@
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
+#include "naming.h"
 #include "report.h"
 
 #define MAX_HEADERS_SIZE 8192
 #define MAX_BODY_SIZE 1024
 #define CONN_TIMEOUT_S 10
+/* How often tracked connections are checked for their deadline and for being done. */
+#define SWEEP_MS 250
 
 #define CT_JSON "application/json"
 #define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
+
+/* One accepted connection. bev is evhttp's, plus the reference we hold on it. */
+typedef struct {
+    struct bufferevent *bev;
+    struct timespec since; /* accept, or the last answer: the deadline counts from it */
+    int shut;              /* shutdown() done; evhttp is to free it */
+} conn_t;
 
 struct status_http {
     supervisor_t *sup;
     prober_t *prober;
     struct evhttp *http;
     struct evconnlistener *listener; /* evhttp's, guarded against running out of fds */
+    int guarded;                     /* evglue knows the listener */
+    int held;                        /* not accepting: at the cap */
     char *listen;
+    conn_t *conns;                   /* nslots slots, nconns used (owned) */
+    int max_conns, nconns, nslots;
+    struct event *sweep;             /* every SWEEP_MS while there are connections */
+    unsigned long long cut;          /* connections shut down at their deadline */
+    unsigned long long holds;        /* times the cap was reached */
+    time_t hold_logged;
 };
+
+static double since_s(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+int status_http_default_max_conns(void)
+{
+    struct rlimit rl;
+    rlim_t n;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return STATUS_MAX_CONNS_CEILING;
+    /* Three quarters of the descriptors stay for the workers' pipes, the probes and
+     * the control socket. */
+    n = rl.rlim_cur / 4;
+    if (n < STATUS_MAX_CONNS_FLOOR)
+        return STATUS_MAX_CONNS_FLOOR;
+    return n > STATUS_MAX_CONNS_CEILING ? STATUS_MAX_CONNS_CEILING : (int)n;
+}
+
+/* Stop or resume accepting. Through evglue when it guards the listener, so that the
+ * end of an out-of-descriptors pause does not resume a listener held at the cap. */
+static void hold(status_http_t *h, int on)
+{
+    if (h->held == on)
+        return;
+    h->held = on;
+    if (h->guarded)
+        evglue_hold_listener(h->listener, on);
+    else if (on)
+        evconnlistener_disable(h->listener);
+    else
+        evconnlistener_enable(h->listener);
+    if (on) {
+        /* One line a minute at most: at the cap, every connection that ends and the
+         * next one accepted hold the listener again. */
+        time_t now = time(NULL);
+        h->holds++;
+        if (h->holds == 1 || now - h->hold_logged >= 60) {
+            h->hold_logged = now;
+            log_warn("status endpoint at its connection cap: not accepting until one ends",
+                     "max_connections", LOG_INT(h->max_conns), "holds", LOG_INT(h->holds),
+                     "deadline_cuts", LOG_INT(h->cut));
+        }
+    }
+}
+
+/* Drop the connections evhttp has freed; shut down those past their deadline. */
+static void sweep(status_http_t *h)
+{
+    int i = 0;
+
+    while (i < h->nconns) {
+        conn_t *c = &h->conns[i];
+        bufferevent_event_cb ecb = NULL;
+        evutil_socket_t fd;
+
+        bufferevent_getcb(c->bev, NULL, NULL, &ecb, NULL);
+        if (!ecb) {
+            /* evhttp freed it: our reference is the last, dropping it closes the fd. */
+            bufferevent_decref(c->bev);
+            h->conns[i] = h->conns[--h->nconns];
+            continue;
+        }
+        fd = bufferevent_getfd(c->bev);
+        if (!c->shut && fd >= 0 && since_s(&c->since) >= STATUS_REQUEST_DEADLINE_S) {
+            c->shut = 1;
+            h->cut++;
+            shutdown(fd, SHUT_RDWR);
+            log_debug("status connection shut down: no complete request in time",
+                      "deadline_s", LOG_INT(STATUS_REQUEST_DEADLINE_S));
+        }
+        i++;
+    }
+    if (h->held && h->nconns < h->max_conns)
+        hold(h, 0);
+    if (h->nconns == 0)
+        evtimer_del(h->sweep);
+}
+
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    sweep(arg);
+}
+
+/* evhttp asks for the bufferevent of a connection it has just accepted. */
+static struct bufferevent *bev_cb(struct event_base *base, void *arg)
+{
+    status_http_t *h = arg;
+    struct bufferevent *bev;
+    conn_t *c;
+
+    if (h->nconns >= h->max_conns)
+        sweep(h);
+    if (h->nconns >= h->max_conns) {
+        /* Not reached while the listener is held; evhttp makes its own then. */
+        hold(h, 1);
+        return NULL;
+    }
+    if (!(bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)))
+        return NULL;
+    bufferevent_incref(bev);
+    c = &h->conns[h->nconns++];
+    c->bev = bev;
+    c->shut = 0;
+    clock_gettime(CLOCK_MONOTONIC, &c->since);
+    if (!evtimer_pending(h->sweep, NULL)) {
+        struct timeval tv = { 0, SWEEP_MS * 1000 };
+        evtimer_add(h->sweep, &tv);
+    }
+    if (h->nconns >= h->max_conns)
+        hold(h, 1);
+    return bev;
+}
+
+/* A request arrived whole: its connection's deadline starts again. */
+static void restart_deadline(status_http_t *h, struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+    for (int i = 0; bev && i < h->nconns; i++)
+        if (h->conns[i].bev == bev) {
+            clock_gettime(CLOCK_MONOTONIC, &h->conns[i].since);
+            return;
+        }
+}
+
+/* After the answer to a CONNECT: evhttp 2.1 never closes a CONNECT connection (not
+ * even with "Connection: close"), so end it here; evhttp sees the end of the stream
+ * and frees the connection itself. */
+static void close_after_cb(struct evhttp_request *req, void *arg)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
+    (void)arg;
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+}
 
 static void reply(struct evhttp_request *req, int code, const char *reason, const char *ct,
                   const char *body, size_t len)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    struct evbuffer *out = evbuffer_new();
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    struct evbuffer *out = NULL;
+    char clen[32];
 
     evhttp_add_header(h, "Content-Type", ct);
     evhttp_add_header(h, "Cache-Control", "no-store");
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    if (out && body)
+    /* evhttp 2.1 sends the body of an answer to HEAD (and to CONNECT without a
+     * Content-Length): a client that pipelines would read it as the next answer. HEAD
+     * gets the length a GET would have, and no body at all. */
+    snprintf(clen, sizeof clen, "%zu", body ? len : (size_t)0);
+    if (cmd == EVHTTP_REQ_HEAD || cmd == EVHTTP_REQ_CONNECT)
+        evhttp_add_header(h, "Content-Length", clen);
+    if (cmd == EVHTTP_REQ_CONNECT) {
+        evhttp_add_header(h, "Connection", "close");
+        evhttp_request_set_on_complete_cb(req, close_after_cb, NULL);
+    }
+    if (body && cmd != EVHTTP_REQ_HEAD && (out = evbuffer_new()))
         evbuffer_add(out, body, len);
     evhttp_send_reply(req, code, reason, out);
     if (out)
@@ -124,6 +323,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
     static const char inst_prefix[] = "/api/v1/instances/";
     time_t now = time(NULL);
 
+    restart_deadline(h, req);
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
         reply_error(req, 405, "Method Not Allowed",
@@ -141,8 +341,13 @@ static void request_cb(struct evhttp_request *req, void *arg)
                strcmp(path, "/api/v1/instances/") == 0) {
         reply_json(req, 200, "OK", report_instances(h->sup, now));
     } else if (strncmp(path, inst_prefix, sizeof inst_prefix - 1) == 0) {
-        char *name = evhttp_uridecode(path + sizeof inst_prefix - 1, 0, NULL);
-        sup_instance_t *in = name && !strchr(name, '/') ? sup_find(h->sup, name) : NULL;
+        size_t n = 0;
+        char *name = evhttp_uridecode(path + sizeof inst_prefix - 1, 0, &n);
+        /* Only a whole valid name is looked up: "tw-A%00x" decodes to a string that C
+         * would read as "tw-A". */
+        sup_instance_t *in = name && n == strlen(name) && nm_valid_instance_name(name)
+                                 ? sup_find(h->sup, name)
+                                 : NULL;
 
         if (in)
             reply_json(req, 200, "OK", report_instance(h->sup, in, now));
@@ -186,7 +391,7 @@ static int split_listen(const char *s, char *host, size_t hlen, unsigned short *
 }
 
 status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *stats,
-                               char *err, size_t errlen)
+                               int max_conns, char *err, size_t errlen)
 {
     status_http_t *h = calloc(1, sizeof *h);
     struct evhttp_bound_socket *bound;
@@ -201,6 +406,14 @@ status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *
     }
     h->sup = sup;
     h->prober = stats;
+    h->max_conns = max_conns > 0 ? max_conns : status_http_default_max_conns();
+    h->nslots = h->max_conns;
+    if (!(h->conns = calloc((size_t)h->nslots, sizeof *h->conns)) ||
+        !(h->sweep = event_new(sup->base, -1, EV_PERSIST, sweep_cb, h))) {
+        snprintf(err, errlen, "out of memory");
+        status_http_free(h);
+        return NULL;
+    }
     if (split_listen(listen, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "status_listen \"%s\" is not HOST:PORT", listen);
         status_http_free(h);
@@ -220,6 +433,7 @@ status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
                                             EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->http, request_cb, h);
+    evhttp_set_bevcb(h->http, bev_cb, h);
     errno = 0;
     if (!(bound = evhttp_bind_socket_with_handle(h->http, host, port))) {
         snprintf(err, errlen, "cannot listen on %s (status_listen): %s", listen,
@@ -234,9 +448,30 @@ status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *
                    sizeof(one)) < 0)
         log_warn("cannot set TCP_NODELAY on the status endpoint", "error", strerror(errno));
     h->listener = evhttp_bound_socket_get_listener(bound);
-    evglue_guard_listener(h->listener, "status endpoint");
-    log_info("status endpoint listening", "listen", listen);
+    h->guarded = evglue_guard_listener(h->listener, "status endpoint") == 0;
+    log_info("status endpoint listening", "listen", listen, "max_connections",
+             LOG_INT(h->max_conns), "request_deadline_s", LOG_INT(STATUS_REQUEST_DEADLINE_S));
     return h;
+}
+
+int status_http_set_max_conns(status_http_t *h, int max_conns)
+{
+    int n = max_conns > 0 ? max_conns : status_http_default_max_conns();
+
+    if (n > h->nslots) {
+        conn_t *c = realloc(h->conns, (size_t)n * sizeof *c);
+        if (!c)
+            return -1;
+        h->conns = c;
+        h->nslots = n;
+    }
+    if (n != h->max_conns)
+        log_info("status endpoint connection cap changed", "from", LOG_INT(h->max_conns),
+                 "to", LOG_INT(n));
+    /* A lower cap takes effect as connections end: none is cut for it. */
+    h->max_conns = n;
+    hold(h, h->nconns >= n);
+    return 0;
 }
 
 const char *status_http_listen(const status_http_t *h)
@@ -248,9 +483,15 @@ void status_http_free(status_http_t *h)
 {
     if (!h)
         return;
-    evglue_unguard_listener(h->listener);
+    if (h->guarded)
+        evglue_unguard_listener(h->listener);
     if (h->http)
-        evhttp_free(h->http);
+        evhttp_free(h->http); /* frees every connection: only our references remain */
+    for (int i = 0; i < h->nconns; i++)
+        bufferevent_decref(h->conns[i].bev);
+    if (h->sweep)
+        event_free(h->sweep);
+    free(h->conns);
     free(h->listen);
     free(h);
 }

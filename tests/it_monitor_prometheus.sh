@@ -2,7 +2,7 @@
 # The shipped Prometheus and Grafana files: promtool accepts the config and the rules
 # (and the rules' unit tests); the dashboards use the provisioned datasource uid, no
 # __inputs; and a real Prometheus with etc/prometheus.yml discovers the workers through
-# the http_sd endpoint with the seed's labels, scrapes instanced, and answers every
+# the http_sd endpoint with the documented labels, scrapes instanced, and answers every
 # dashboard query.
 . "$srcdir/tests/lib/common.sh"
 . "$srcdir/tests/it_monitor_lib.sh"
@@ -64,8 +64,8 @@ ok "Prometheus discovers and scrapes the 3 workers through http_sd" \
     wait_for 30 pjq 'up{instance_name!=""} == 1' '.data.result | length == 3'
 is "$(pq 'up{instance_name="exchange-OKX"}' | jq -r '.data.result[0].metric | [.job, .service, .service_type, .entity_type, .instance] | join(" ")')" \
     "exchange-simulator exchange-simulator multi-instance exchange exchange-OKX" \
-    "the seed's query up{instance_name=\"exchange-OKX\"} with its labels"
-is "$(pq 'count(up{entity_type="exchange"})' | jq -r '.data.result[0].value[1]')" 2 "the seed's query up{entity_type=\"exchange\"}"
+    "the documented query up{instance_name=\"exchange-OKX\"} with its labels"
+is "$(pq 'count(up{entity_type="exchange"})' | jq -r '.data.result[0].value[1]')" 2 "the documented query up{entity_type=\"exchange\"}"
 is "$(pq 'up{job="audit-correlator"}' | jq -r '.data.result[0].metric.service_type')" singleton "a singleton's service_type"
 ok "instanced's per-instance series are in Prometheus" \
     wait_for 10 pjq 'instanced_instance_up{instance_name="exchange-Binance",entity_type="exchange"}' '.data.result[0].value[1] == "1"'

@@ -16,6 +16,8 @@ MONITOR_IT = \
 	tests/it_monitor_liveness.sh \
 	tests/it_monitor_scale.sh \
 	tests/it_monitor_prometheus.sh \
-	tests/it_monitor_fds.sh
+	tests/it_monitor_fds.sh \
+	tests/it_monitor_http.sh \
+	tests/it_monitor_slowloris.sh
 TESTS += $(MONITOR_IT)
 EXTRA_DIST += $(MONITOR_IT) tests/it_monitor_lib.sh tests/hostile_health.py

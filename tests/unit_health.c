@@ -460,6 +460,15 @@ static void test_report_targets(void)
 /* ---- the control protocol (control_execute), with a fake supervision side ------ */
 
 static char calls[256]; /* what the fake sup_* functions were asked, in order */
+
+/* Append to calls; a test that asks more than fits is a broken test. */
+static void add_call(const char *s)
+{
+    size_t n = strlen(calls), k = strlen(s);
+
+    CU_ASSERT_FATAL(n + k < sizeof calls);
+    memcpy(calls + n, s, k + 1);
+}
 static int fake_fail;    /* 1: the next mutation is refused */
 static sup_instance_t *fake_inst[3];
 static size_t fake_n;
@@ -475,8 +484,10 @@ sup_instance_t *sup_find(supervisor_t *sup, const char *name)
 
 static int fake_mutation(const char *what, sup_instance_t *in, char *err, size_t len)
 {
-    size_t n = strlen(calls);
-    snprintf(calls + n, sizeof calls - n, "%s %s;", what, in->name);
+    add_call(what);
+    add_call(" ");
+    add_call(in->name);
+    add_call(";");
     if (fake_fail) {
         snprintf(err, len, "%s is already running", in->name);
         return -1;
@@ -505,9 +516,8 @@ int sup_restart(supervisor_t *sup, sup_instance_t *in, const char *why, char *er
 
 int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
 {
-    size_t n = strlen(calls);
     (void)sup;
-    snprintf(calls + n, sizeof calls - n, "reload;");
+    add_call("reload;");
     if (fake_fail) {
         /* Two errors, as inv_load would append them. */
         static const char *const e[] = { "inv.conf:3: unknown key \"x\"",
@@ -581,6 +591,52 @@ static void test_control(void)
     fake_n = 0;
 }
 
+/* ---- health_probe_url --------------------------------------------------------- */
+
+static void test_probe_url(void)
+{
+    char longpath[1201];
+    char want[1300];
+    struct {
+        int port;
+        const char *path;
+        const char *want; /* NULL: no URL */
+    } cases[] = {
+        { 8080, "/api/v1/health", "http://127.0.0.1:8080/api/v1/health" },
+        { 8080, "health", "http://127.0.0.1:8080/health" },
+        { 65535, "/", "http://127.0.0.1:65535/" },
+        { 1, "", "http://127.0.0.1:1/" },
+        { 0, "/h", NULL },
+        { 65536, "/h", NULL },
+        { -1, "/h", NULL },
+        { 80, NULL, NULL },
+    };
+    char *url;
+
+    for (size_t i = 0; i < NELEM(cases); i++) {
+        url = health_probe_url(cases[i].port, cases[i].path);
+        if (!cases[i].want) {
+            CU_ASSERT_PTR_NULL(url);
+        } else {
+            CU_ASSERT_PTR_NOT_NULL_FATAL(url);
+            CU_ASSERT_STRING_EQUAL(url, cases[i].want);
+        }
+        free(url);
+    }
+    /* A path far longer than any fixed buffer comes out whole, its end included: a
+     * probe must never ask for a cut path. */
+    memset(longpath, 'a', sizeof longpath - 1);
+    longpath[0] = '/';
+    memcpy(longpath + sizeof longpath - 6, "/end?", 5);
+    longpath[sizeof longpath - 1] = '\0';
+    snprintf(want, sizeof want, "http://127.0.0.1:65535%s", longpath);
+    url = health_probe_url(65535, longpath);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(url);
+    CU_ASSERT_EQUAL(strlen(url), strlen("http://127.0.0.1:65535") + 1200);
+    CU_ASSERT_STRING_EQUAL(url, want);
+    free(url);
+}
+
 int main(void)
 {
     CU_pSuite s;
@@ -593,6 +649,7 @@ int main(void)
     CU_add_test(s, "counters and messages", test_apply_counters_and_message);
     CU_add_test(s, "combined status (health_overall)", test_overall);
     CU_add_test(s, "instancectl exit codes", test_exit_codes);
+    CU_add_test(s, "probe URLs (health_probe_url)", test_probe_url);
     s = CU_add_suite("metrics", NULL, NULL);
     CU_add_test(s, "exposition", test_metrics);
     CU_add_test(s, "provisioning metrics", test_metrics_provisioning);
