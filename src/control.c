@@ -573,6 +573,7 @@ const char *control_path(const control_t *c)
 void control_free(control_t *c)
 {
     struct stat st;
+    int closed = 0;
 
     if (!c)
         return;
@@ -587,9 +588,12 @@ void control_free(control_t *c)
         conn_t *k = c->conns;
         c->conns = k->next;
         k->ctl = NULL;
+        closed++;
         if (!k->executing)
             conn_free(k);
     }
+    if (c->path)
+        log_info("control socket closed", "path", c->path, "clients", LOG_INT(closed));
     /* Remove the file only if it is still ours (not a new supervisor's). */
     if (c->path && stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
         unlink(c->path);
