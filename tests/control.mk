@@ -7,3 +7,10 @@ CONTROL_IT = \
 	tests/it_control_move.sh
 TESTS += $(CONTROL_IT)
 EXTRA_DIST += $(CONTROL_IT) tests/silent_socket.py
+
+# Log rotation (logcap.c), linked alone: files, contents, renames per rotation.
+check_PROGRAMS += tests/unit_logcap
+tests_unit_logcap_SOURCES = tests/unit_logcap.c src/logcap.c src/logcap.h
+tests_unit_logcap_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_unit_logcap_LDADD = $(CORE_LIBS) $(LIBEVENT_LIBS) $(CUNIT_LIBS)
+TESTS += tests/unit_logcap
