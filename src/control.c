@@ -25,6 +25,7 @@
 #include "evglue.h"
 #include "health.h"
 #include "log.h"
+#include "mask.h"
 #include "report.h"
 
 #define CONN_TIMEOUT_S 30
@@ -37,11 +38,11 @@
 #define MAX_BUSY 16
 #define BUSY_TIMEOUT_S 2
 
-static int nconns, nbusy; /* clients open now, across listeners (one supervisor per process) */
-
 #ifndef SUP_WHY_MANUAL
 #define SUP_WHY_MANUAL "manual"
 #endif
+
+typedef struct conn conn_t;
 
 struct control {
     supervisor_t *sup;
@@ -49,16 +50,20 @@ struct control {
     char *path;
     dev_t dev;
     ino_t ino;
+    conn_t *conns;     /* every open client (a doubly linked list); owned */
+    int nconns, nbusy; /* of them: served, and only told "too many" */
 };
 
-/* One client. It needs only the supervisor, so that it outlives a listener that a
- * reload replaced while the reload request itself was being served. */
-typedef struct conn {
+/* One client, owned by its control_t's list until it is closed. */
+struct conn {
+    control_t *ctl;     /* NULL once detached: see control_free() */
     supervisor_t *sup;
     struct bufferevent *bev;
+    conn_t *prev, *next;
     int answered;
-    int busy; /* over MAX_CONNS: its request gets "too many control connections" */
-} conn_t;
+    int busy;      /* over MAX_CONNS: its request gets "too many control connections" */
+    int executing; /* inside control_execute(): control_free() must not free it */
+};
 
 /* ---- commands ---------------------------------------------------------------- */
 
@@ -120,6 +125,16 @@ static json_t *cmd_status(supervisor_t *sup, const char *name)
     return o;
 }
 
+/* A copy of text with its secrets masked, for the answer and the log; owned by the
+ * caller (NULL when out of memory). A masked value may be longer than the secret. */
+static char *masked(const char *text)
+{
+    size_t len = strlen(text) * 2 + sizeof MASK_TEXT + 16;
+    char *out = malloc(len);
+
+    return out ? mask_secrets(text, out, len) : NULL;
+}
+
 static json_t *cmd_reload(supervisor_t *sup)
 {
     inv_errors_t errs;
@@ -133,19 +148,107 @@ static json_t *cmd_reload(supervisor_t *sup)
         json_t *arr = json_array();
         char msg[128];
 
-        for (size_t i = 0; i < errs.n; i++)
-            json_array_append_new(arr, json_string(errs.v[i].text));
-        if (errs.n)
+        /* The same lines as a reload by SIGHUP: every error in the supervisor's log
+         * (log_kv masks them), then the verdict. */
+        for (size_t i = 0; i < errs.n; i++) {
+            char *m = masked(errs.v[i].text);
+            log_error("reload rejected", "error", errs.v[i].text);
+            json_array_append_new(arr, json_string(m ? m : "(out of memory)"));
+            free(m);
+        }
+        log_error("reload failed: still running the previous inventory",
+                  "errors", LOG_INT(errs.n), "reason", summary);
+        if (errs.n) {
             snprintf(msg, sizeof msg, "reload rejected (%zu error%s); the running inventory "
                      "is unchanged", errs.n, errs.n == 1 ? "" : "s");
-        else
-            snprintf(msg, sizeof msg, "reload failed: %s",
-                     summary[0] ? summary : "see the supervisor's log");
+        } else {
+            char *m = masked(summary[0] ? summary : "see the supervisor's log");
+            snprintf(msg, sizeof msg, "reload failed: %.100s", m ? m : "out of memory");
+            free(m);
+        }
         o = answer_error("%s", msg);
         json_object_set_new(o, "errors", arr);
     }
     inv_errors_free(&errs);
     return o;
+}
+
+static const struct {
+    const char *name;
+    control_verb_t verb;
+} verbs[] = {
+    { "status", CONTROL_STATUS },   { "reload", CONTROL_RELOAD },
+    { "start", CONTROL_START },     { "stop", CONTROL_STOP },
+    { "restart", CONTROL_RESTART },
+};
+
+int control_parse(const char *line, size_t len, control_cmd_t *out, char *err,
+                  size_t errlen)
+{
+    const char *argv[4], *p = line, *end = line + len;
+    size_t arglen[4];
+    int argc = 0;
+
+    memset(out, 0, sizeof *out);
+    if (len > CONTROL_LINE_MAX) {
+        snprintf(err, errlen, "request line too long");
+        return -1;
+    }
+    /* Bytes that cannot be in a word: a NUL would end the line early for the C
+     * string functions behind us, other control bytes are no part of any name. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)line[i];
+        if ((ch < 0x20 && ch != '\t' && ch != '\r') || ch == 0x7f) {
+            snprintf(err, errlen, "control character 0x%02x in the request", ch);
+            return -1;
+        }
+    }
+    while (p < end && argc < 4) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+            p++;
+        if (p == end)
+            break;
+        argv[argc] = p;
+        while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
+            p++;
+        arglen[argc] = (size_t)(p - argv[argc]);
+        argc++;
+    }
+    if (argc == 0) {
+        snprintf(err, errlen, "empty request");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        int mutation = verbs[i].verb != CONTROL_STATUS && verbs[i].verb != CONTROL_RELOAD;
+
+        if (strlen(verbs[i].name) != arglen[0] || memcmp(verbs[i].name, argv[0], arglen[0]))
+            continue;
+        if ((verbs[i].verb == CONTROL_STATUS && argc > 2) ||
+            (verbs[i].verb == CONTROL_RELOAD && argc != 1))
+            break; /* "unknown command", as before the split */
+        if (mutation && argc != 2) {
+            snprintf(err, errlen, "usage: %s NAME", verbs[i].name);
+            return -1;
+        }
+        out->verb = verbs[i].verb;
+        if (argc == 2) {
+            /* len <= CONTROL_LINE_MAX, so the word fits out->name */
+            memcpy(out->name, argv[1], arglen[1]);
+            out->name[arglen[1]] = '\0';
+            out->has_name = 1;
+        }
+        return 0;
+    }
+    {
+        char word[65]; /* argv[0] ends at a blank, not at a NUL: copy up to 64 bytes */
+        size_t keep = arglen[0] < sizeof word - 1 ? arglen[0] : sizeof word - 1;
+
+        memcpy(word, argv[0], keep);
+        word[keep] = '\0';
+        snprintf(err, errlen, "unknown command \"%s\" (status [NAME], start NAME, stop NAME, "
+                 "restart NAME, reload)", word);
+    }
+    return -1;
 }
 
 typedef int (*mutate_fn)(supervisor_t *, sup_instance_t *, char *, size_t);
@@ -155,63 +258,74 @@ static int do_restart(supervisor_t *sup, sup_instance_t *in, char *err, size_t l
     return sup_restart(sup, in, SUP_WHY_MANUAL, err, len);
 }
 
-json_t *control_execute(supervisor_t *sup, const char *line)
+json_t *control_run(supervisor_t *sup, const control_cmd_t *cmd)
 {
     static const struct {
-        const char *name;
+        control_verb_t verb;
         mutate_fn fn;
         const char *done;
     } mutations[] = {
-        { "start", sup_start, "starting" },
-        { "stop", sup_stop, "stopping" },
-        { "restart", do_restart, "restarting" },
+        { CONTROL_START, sup_start, "starting" },
+        { CONTROL_STOP, sup_stop, "stopping" },
+        { CONTROL_RESTART, do_restart, "restarting" },
     };
-    char buf[CONTROL_LINE_MAX + 1], *argv[4], *save = NULL, *tok;
-    int argc = 0;
 
-    snprintf(buf, sizeof buf, "%s", line);
-    for (tok = strtok_r(buf, " \t\r", &save); tok && argc < 4;
-         tok = strtok_r(NULL, " \t\r", &save))
-        argv[argc++] = tok;
-    if (argc == 0)
-        return answer_error("%s", "empty request");
-    if (strcmp(argv[0], "status") == 0 && argc <= 2)
-        return cmd_status(sup, argc == 2 ? argv[1] : NULL);
-    if (strcmp(argv[0], "reload") == 0 && argc == 1)
+    if (cmd->verb == CONTROL_STATUS)
+        return cmd_status(sup, cmd->has_name ? cmd->name : NULL);
+    if (cmd->verb == CONTROL_RELOAD)
         return cmd_reload(sup);
     for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++) {
         sup_instance_t *in;
         char err[256] = "", msg[320];
         json_t *o;
 
-        if (strcmp(argv[0], mutations[i].name) != 0)
+        if (mutations[i].verb != cmd->verb)
             continue;
-        if (argc != 2)
-            return answer_error("usage: %s NAME", mutations[i].name);
-        if (!(in = sup_find(sup, argv[1]))) {
-            o = answer_error("no such instance: %s", argv[1]);
+        if (!(in = sup_find(sup, cmd->name))) {
+            o = answer_error("no such instance: %.200s", cmd->name);
             json_object_set_new(o, "not_found", json_true());
             return o;
         }
         if (mutations[i].fn(sup, in, err, sizeof err) < 0)
             return answer_error("%s", err[0] ? err : "refused");
-        snprintf(msg, sizeof msg, "%s %s", mutations[i].done, in->name);
+        snprintf(msg, sizeof msg, "%s %.200s", mutations[i].done, in->name);
         return answer_ok(msg);
     }
-    return answer_error("unknown command \"%.64s\" (status [NAME], start NAME, stop NAME, "
-                        "restart NAME, reload)", argv[0]);
+    return answer_error("%s", "unknown command");
+}
+
+json_t *control_execute(supervisor_t *sup, const char *line)
+{
+    control_cmd_t cmd;
+    char err[256];
+
+    if (control_parse(line, strlen(line), &cmd, err, sizeof err) < 0)
+        return answer_error("%s", err);
+    return control_run(sup, &cmd);
 }
 
 /* ---- connections ------------------------------------------------------------- */
 
-/* Called from the connection's own callbacks: bufferevent_free is safe there, since a
- * bufferevent is reference-counted and finalized after its callback returns. */
+/* Unlink c from its control_t (if it still has one) and close it. Called from the
+ * connection's own callbacks, and by control_free() for connections that are not
+ * inside a callback: bufferevent_free is safe in both, since a bufferevent is
+ * reference-counted and finalized after a running callback returns. */
 static void conn_free(conn_t *c)
 {
-    if (c->busy)
-        nbusy--;
-    else
-        nconns--;
+    control_t *ctl = c->ctl;
+
+    if (ctl) {
+        if (c->busy)
+            ctl->nbusy--;
+        else
+            ctl->nconns--;
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            ctl->conns = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+    }
     bufferevent_free(c->bev);
     free(c);
 }
@@ -232,7 +346,7 @@ static void conn_send(conn_t *c, json_t *answer)
     bufferevent_disable(c->bev, EV_READ);
 }
 
-static void log_request(const conn_t *c, const char *line)
+static void log_request(const conn_t *c, const char *line, size_t n)
 {
     struct ucred cred;
     socklen_t len = sizeof cred;
@@ -240,6 +354,8 @@ static void log_request(const conn_t *c, const char *line)
 
     if (strncmp(line, "status", 6) == 0)
         return;
+    if (memchr(line, '\0', n))
+        line = "(a line with a NUL byte)"; /* logged as what it is, refused next */
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
         log_info("control request", "request", line, "uid", LOG_INT(cred.uid), "pid",
                  LOG_INT(cred.pid));
@@ -267,8 +383,20 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     } else if (n > CONTROL_LINE_MAX) {
         conn_send(c, answer_error("%s", "request line too long"));
     } else {
-        log_request(c, line);
-        conn_send(c, control_execute(c->sup, line));
+        control_cmd_t cmd;
+        char err[256];
+
+        log_request(c, line, n);
+        if (control_parse(line, n, &cmd, err, sizeof err) < 0) {
+            conn_send(c, answer_error("%s", err));
+        } else {
+            json_t *answer;
+            /* A reload may free our control_t (the socket moved): see control_free(). */
+            c->executing = 1;
+            answer = control_run(c->sup, &cmd);
+            c->executing = 0;
+            conn_send(c, answer);
+        }
     }
     free(line);
 }
@@ -300,21 +428,26 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct timeval tv = { CONN_TIMEOUT_S, 0 };
 
     (void)l, (void)sa, (void)salen;
-    if (c && nconns >= MAX_CONNS) {
+    if (c && ctl->nconns >= MAX_CONNS) {
         c->busy = 1;
         tv.tv_sec = BUSY_TIMEOUT_S;
     }
-    if (!c || (c->busy && nbusy >= MAX_BUSY) ||
+    if (!c || (c->busy && ctl->nbusy >= MAX_BUSY) ||
         !(c->bev = bufferevent_socket_new(ctl->sup->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
         free(c);
         evutil_closesocket(fd);
         return;
     }
     if (c->busy)
-        nbusy++;
+        ctl->nbusy++;
     else
-        nconns++;
+        ctl->nconns++;
+    c->ctl = ctl;
     c->sup = ctl->sup;
+    c->next = ctl->conns;
+    if (ctl->conns)
+        ctl->conns->prev = c;
+    ctl->conns = c;
     bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, CONTROL_LINE_MAX * 2);
     bufferevent_set_timeouts(c->bev, &tv, &tv);
@@ -440,6 +573,7 @@ const char *control_path(const control_t *c)
 void control_free(control_t *c)
 {
     struct stat st;
+    int closed = 0;
 
     if (!c)
         return;
@@ -447,6 +581,19 @@ void control_free(control_t *c)
         evglue_unguard_listener(c->listener);
         evconnlistener_free(c->listener);
     }
+    /* Every open client is closed, except one inside control_run(): a reload that
+     * moved the socket frees us from its own request. That one is detached (no
+     * control_t any more) and closes itself once its answer is out. */
+    while (c->conns) {
+        conn_t *k = c->conns;
+        c->conns = k->next;
+        k->ctl = NULL;
+        closed++;
+        if (!k->executing)
+            conn_free(k);
+    }
+    if (c->path)
+        log_info("control socket closed", "path", c->path, "clients", LOG_INT(closed));
     /* Remove the file only if it is still ours (not a new supervisor's). */
     if (c->path && stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
         unlink(c->path);

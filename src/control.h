@@ -26,12 +26,40 @@ control_t *control_new(supervisor_t *sup, const char *path, char *err, size_t er
 
 const char *control_path(const control_t *c);
 
-/* Close the listener and remove the socket file. Connections being served finish
- * on their own. */
+/* Close the listener, every open client and remove the socket file. The one client
+ * whose request is running (a reload that moved the socket) gets its answer and is
+ * closed then. */
 void control_free(control_t *c);
 
-/* Run one request line and return the answer (a new reference). Exposed for tests. */
+typedef enum {
+    CONTROL_STATUS,
+    CONTROL_START,
+    CONTROL_STOP,
+    CONTROL_RESTART,
+    CONTROL_RELOAD,
+} control_verb_t;
+
+/* One parsed request. */
+typedef struct {
+    control_verb_t verb;
+    int has_name;                      /* status NAME, and always for the mutations */
+    char name[CONTROL_LINE_MAX + 1];
+} control_cmd_t;
+
+/* Parse one request line of len bytes (without its newline; it may hold any byte).
+ * Words are separated by blanks (space, tab, CR); NUL and other control bytes, a line
+ * longer than CONTROL_LINE_MAX, an unknown command or a wrong number of words are
+ * refused: -1 with the client's error message in err. Pure. */
+int control_parse(const char *line, size_t len, control_cmd_t *out, char *err,
+                  size_t errlen);
+
+/* Run a parsed request against the supervisor and return the answer (a new
+ * reference). A rejected reload logs every error, as SIGHUP's reload does. */
 struct json_t;
+struct json_t *control_run(supervisor_t *sup, const control_cmd_t *cmd);
+
+/* control_parse + control_run for a C string (an error answer if it does not parse).
+ * Exposed for tests. */
 struct json_t *control_execute(supervisor_t *sup, const char *line);
 
 #endif

@@ -4,7 +4,11 @@
  * Exit codes (usable in scripts and monitoring checks):
  *   0  healthy / done          1  degraded / the supervisor refused the command
  *   2  unhealthy               3  cannot reach the supervisor
- *   4  no such instance        64 usage error */
+ *   4  no such instance        5  no answer within the timeout (-t)
+ *   64 usage error
+ * Every request has a deadline of its own (connect, send and the whole answer): a
+ * supervisor that is busy, or a peer that accepts and never answers, cannot hold a
+ * script for ever. */
 #include "config.h"
 
 #include "ctl.h"
@@ -12,19 +16,22 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "inventory.h"
 
 #define DEFAULT_SOCKET "/run/instanced/control.sock"
 #define ANSWER_MAX (16 * 1024 * 1024)
-#define ANSWER_TIMEOUT_S 120
+#define DEFAULT_TIMEOUT_S 10.0
+#define MAX_TIMEOUT_S 86400.0
 
 enum {
     EXIT_OK = 0,
@@ -33,17 +40,19 @@ enum {
     EXIT_UNHEALTHY = 2,
     EXIT_UNREACHABLE = 3,
     EXIT_NOT_FOUND = 4,
+    EXIT_TIMEOUT = 5,
     EXIT_USAGE = 64,
 };
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: instancectl [-s SOCKET | -c FILE] [--json] COMMAND\n"
+            "Usage: instancectl [-s SOCKET | -c FILE] [-t SECONDS] [--json] COMMAND\n"
             "\n"
             "Commands:\n"
             "  status [NAME]     table of instances (or one); exit 0 healthy, 1 degraded,\n"
-            "                    2 unhealthy, 3 supervisor unreachable, 4 no such instance\n"
+            "                    2 unhealthy, 3 supervisor unreachable, 4 no such instance,\n"
+            "                    5 no answer within the timeout\n"
             "  start NAME        start an instance (also clears \"failed\")\n"
             "  stop NAME         stop an instance; it stays down until started\n"
             "  restart NAME      stop and start an instance\n"
@@ -54,21 +63,118 @@ static void usage(FILE *out)
             "Options:\n"
             "  -s, --socket PATH   control socket (default " DEFAULT_SOCKET ")\n"
             "  -c, --config FILE   take control_socket from this inventory\n"
+            "  -t, --timeout SECONDS  give up when the whole exchange takes longer\n"
+            "                      (default 10; exit 5)\n"
             "  -j, --json          print the supervisor's JSON answer as is\n"
             "  -h, --help          show this help\n"
             "  -V, --version       show the version\n");
 }
 
-/* Send one line and read the whole answer. NULL (with a message on stderr) when the
- * supervisor cannot be reached or does not answer. */
-static char *request(const char *path, const char *line)
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Milliseconds left until deadline (monotonic seconds), 0 when it has passed. */
+static int left_ms(double deadline)
+{
+    double left = deadline - mono_s();
+
+    return left <= 0 ? 0 : (int)(left * 1000) + 1; /* rounded up: never 0 early */
+}
+
+/* Wait until fd is ready for `events` or the deadline passes: 1 ready, 0 timed out,
+ * -1 error (errno). */
+static int wait_fd(int fd, short events, double deadline)
+{
+    for (;;) {
+        struct pollfd p = { fd, events, 0 };
+        int ms = left_ms(deadline), n;
+
+        if (ms == 0)
+            return 0;
+        n = poll(&p, 1, ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n;
+        return 1;
+    }
+}
+
+/* Connect with a deadline. A unix socket's non-blocking connect fails with EAGAIN
+ * while the listener's backlog is full (there is no EINPROGRESS to poll for): retry
+ * until the deadline. 0, or -1 with errno (ETIMEDOUT at the deadline). */
+static int connect_by(int fd, const struct sockaddr_un *sa, double deadline)
+{
+    for (int pause_ms = 5;; pause_ms = pause_ms < 100 ? pause_ms * 2 : 100) {
+        int ms;
+
+        if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0)
+            return 0;
+        if (errno == EINPROGRESS) {
+            int err = 0;
+            socklen_t len = sizeof err;
+            if (wait_fd(fd, POLLOUT, deadline) <= 0) {
+                errno = ETIMEDOUT;
+                return -1;
+            }
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                return -1;
+            errno = err;
+            return err ? -1 : 0;
+        }
+        if (errno != EAGAIN && errno != EINTR)
+            return -1;
+        if ((ms = left_ms(deadline)) == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        poll(NULL, 0, ms < pause_ms ? ms : pause_ms);
+    }
+}
+
+/* Send everything by the deadline: 0, or -1 with errno (ETIMEDOUT at the deadline). */
+static int send_by(int fd, const char *buf, size_t len, double deadline)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            int r = wait_fd(fd, POLLOUT, deadline);
+            if (r == 0)
+                errno = ETIMEDOUT;
+            if (r <= 0)
+                return -1;
+            continue;
+        }
+        if (n < 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void no_answer(const char *path, double timeout)
+{
+    fprintf(stderr, "instancectl: no answer from %s within %g s\n", path, timeout);
+}
+
+/* Send one line and read the whole answer, all within timeout seconds. NULL (with a
+ * message on stderr and *rc set to the exit code) when the supervisor cannot be
+ * reached or does not answer in time. */
+static char *request(const char *path, const char *line, double timeout, int *rc)
 {
     struct sockaddr_un sa;
-    struct timeval tv = { ANSWER_TIMEOUT_S, 0 };
+    double deadline = mono_s() + timeout;
     size_t len = 0, cap = 4096;
-    char *buf;
+    char *buf = NULL, *req = NULL;
     int fd;
 
+    *rc = EXIT_UNREACHABLE;
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
     if (strlen(path) >= sizeof sa.sun_path) {
@@ -76,24 +182,32 @@ static char *request(const char *path, const char *line)
         return NULL;
     }
     memcpy(sa.sun_path, path, strlen(path));
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-        connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        fprintf(stderr, "instancectl: cannot reach the supervisor at %s: %s\n", path,
-                strerror(errno));
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
+        connect_by(fd, &sa, deadline) < 0) {
+        if (errno == ETIMEDOUT) {
+            no_answer(path, timeout);
+            *rc = EXIT_TIMEOUT;
+        } else {
+            fprintf(stderr, "instancectl: cannot reach the supervisor at %s: %s\n", path,
+                    strerror(errno));
+        }
         if (fd >= 0)
             close(fd);
         return NULL;
     }
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
-        fprintf(stderr, "instancectl: %s: %s\n", path, strerror(errno));
-        close(fd);
-        return NULL;
+    if (!(req = malloc(strlen(line) + 2)) || !(buf = malloc(cap))) {
+        fprintf(stderr, "instancectl: out of memory\n");
+        goto fail;
     }
-    if (!(buf = malloc(cap))) {
-        close(fd);
-        return NULL;
+    sprintf(req, "%s\n", line);
+    if (send_by(fd, req, strlen(req), deadline) < 0) {
+        if (errno == ETIMEDOUT) {
+            no_answer(path, timeout);
+            *rc = EXIT_TIMEOUT;
+        } else {
+            fprintf(stderr, "instancectl: %s: %s\n", path, strerror(errno));
+        }
+        goto fail;
     }
     for (;;) {
         ssize_t n;
@@ -105,23 +219,50 @@ static char *request(const char *path, const char *line)
             cap *= 2;
         }
         n = read(fd, buf + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n < 0) {
-                fprintf(stderr, "instancectl: %s: no answer: %s\n", path,
-                        errno == EAGAIN ? "timed out" : strerror(errno));
-                free(buf);
-                close(fd);
-                return NULL;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            int r = wait_fd(fd, POLLIN, deadline);
+            if (r == 0) {
+                no_answer(path, timeout);
+                *rc = EXIT_TIMEOUT;
+                goto fail;
             }
-            break;
+            if (r < 0) {
+                fprintf(stderr, "instancectl: %s: no answer: %s\n", path, strerror(errno));
+                goto fail;
+            }
+            continue;
         }
+        if (n < 0) {
+            fprintf(stderr, "instancectl: %s: no answer: %s\n", path, strerror(errno));
+            goto fail;
+        }
+        if (n == 0)
+            break;
         len += (size_t)n;
     }
     close(fd);
+    free(req);
     buf[len] = '\0';
     return buf;
+fail:
+    close(fd);
+    free(req);
+    free(buf);
+    return NULL;
+}
+
+/* "-t SECONDS": a positive number of seconds, fractions allowed. */
+static int parse_timeout(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0) || v > MAX_TIMEOUT_S)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 static const char *jstr(json_t *o, const char *key)
@@ -261,6 +402,7 @@ int ctl_main(int argc, char **argv)
     static const struct option opts[] = {
         { "socket", required_argument, NULL, 's' },
         { "config", required_argument, NULL, 'c' },
+        { "timeout", required_argument, NULL, 't' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -270,13 +412,21 @@ int ctl_main(int argc, char **argv)
     char *owned = NULL, *reply, line[1100];
     json_t *answer;
     json_error_t jerr;
+    double timeout = DEFAULT_TIMEOUT_S;
     int json = 0, c, rc, nargs;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+s:c:jhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+s:c:t:jhV", opts, NULL)) != -1) {
         switch (c) {
         case 's': sock = optarg; break;
         case 'c': config = optarg; break;
+        case 't':
+            if (parse_timeout(optarg, &timeout) < 0) {
+                fprintf(stderr, "instancectl: -t: not a number of seconds in (0, %g]: \"%s\"\n",
+                        MAX_TIMEOUT_S, optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return EXIT_OK;
         case 'V': printf("instancectl %s\n", PACKAGE_VERSION); return EXIT_OK;
@@ -320,10 +470,10 @@ int ctl_main(int argc, char **argv)
         sock = getenv("INSTANCED_CONTROL_SOCKET") ? getenv("INSTANCED_CONTROL_SOCKET")
                                                   : DEFAULT_SOCKET;
     snprintf(line, sizeof line, "%s%s%s", cmd, nargs ? " " : "", nargs ? argv[optind + 1] : "");
-    reply = request(sock, line);
+    reply = request(sock, line, timeout, &rc);
     if (!reply) {
         free(owned);
-        return EXIT_UNREACHABLE;
+        return rc;
     }
     answer = json_loads(reply, 0, &jerr);
     if (!answer || !json_is_object(answer)) {

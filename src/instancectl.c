@@ -13,7 +13,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "provision") == 0)
             return prov_main(argc - i, argv + i);
-        if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0) {
+        if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0 ||
+            strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "--timeout") == 0) {
             i++;
             continue;
         }

@@ -4,6 +4,7 @@
 #include "logcap.h"
 #include "log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -31,6 +32,14 @@ struct logcap {
     long long size;          /* its size */
     long long max_bytes;
     long backups;
+    /* Backups are <name>.log.<N>, N growing by one per rotation (the highest is the
+     * newest), so a rotation is one rename and at most one unlink whatever `backups`
+     * is. bk holds the N of every backup on disk, oldest first: a ring of bk_cap
+     * (>= backups) starting at bk_head; it is filled by one directory scan when the
+     * directory is opened. bk_next is the N of the next backup. */
+    long long *bk;
+    long bk_cap, bk_head, bk_n;
+    long long bk_next;
     int mirror_fd, colour;
     char *line;              /* a partial line; allocated at the first output */
     size_t linelen;
@@ -61,13 +70,21 @@ static void timestamp(char buf[TS_LEN + 1])
     struct timespec now;
     struct tm tm;
     char tmp[64];
+    int ms;
 
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
-    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (now.tv_nsec / 1000000) % 1000);
-    memcpy(buf, tmp, TS_LEN);
+    /* Years 1000-9999 give exactly 19 characters; anything else is not a real clock. */
+    if (strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm) != 19)
+        memcpy(tmp, "0000-00-00T00:00:00", 19);
+    ms = (int)((now.tv_nsec / 1000000) % 1000);
+    memcpy(buf, tmp, 19);
+    buf[19] = '.';
+    buf[20] = (char)('0' + ms / 100);
+    buf[21] = (char)('0' + ms / 10 % 10);
+    buf[22] = (char)('0' + ms % 10);
+    buf[23] = 'Z';
+    buf[24] = ' ';
     buf[TS_LEN] = '\0';
 }
 
@@ -91,27 +108,153 @@ static int open_current(logcap_t *lc)
     return 0;
 }
 
-/* <name>.log.(k) -> .(k+1) from the oldest down, <name>.log -> .1, reopen. With no
- * backups the file is truncated. Names are relative to dirfd: no path is followed. */
+/* <name>.log.<n> into buf: 0, or -1 if it does not fit. */
+static int backup_name(const logcap_t *lc, long long n, char *buf, size_t len)
+{
+    int m = snprintf(buf, len, "%s.%lld", lc->file, n);
+
+    return m < 0 || (size_t)m >= len ? -1 : 0;
+}
+
+static void unlink_backup(const logcap_t *lc, long long n)
+{
+    char name[512];
+
+    if (lc->dirfd >= 0 && backup_name(lc, n, name, sizeof(name)) == 0)
+        unlinkat(lc->dirfd, name, 0);
+}
+
+/* Remove the oldest backup (the ring must not be empty). */
+static void drop_oldest(logcap_t *lc)
+{
+    unlink_backup(lc, lc->bk[lc->bk_head]);
+    lc->bk_head = (lc->bk_head + 1) % lc->bk_cap;
+    lc->bk_n--;
+}
+
+/* Record a new newest backup (the ring must have room). */
+static void push_newest(logcap_t *lc, long long n)
+{
+    lc->bk[(lc->bk_head + lc->bk_n) % lc->bk_cap] = n;
+    lc->bk_n++;
+}
+
+/* Make the ring hold `backups` entries: the oldest backups beyond it are removed.
+ * 0, or -1 when out of memory (the ring is then unchanged). */
+static int resize_ring(logcap_t *lc, long backups)
+{
+    long cap = backups > 0 ? backups : 1;
+    long long *v;
+
+    while (lc->bk_n > (backups > 0 ? backups : 0))
+        drop_oldest(lc);
+    if (cap == lc->bk_cap)
+        return 0;
+    if (!(v = malloc((size_t)cap * sizeof(*v))))
+        return -1;
+    for (long i = 0; i < lc->bk_n; i++)
+        v[i] = lc->bk[(lc->bk_head + i) % lc->bk_cap];
+    free(lc->bk);
+    lc->bk = v;
+    lc->bk_cap = cap;
+    lc->bk_head = 0;
+    return 0;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* N when name is <file>.<N> written as we write it (digits, no leading zero), else 0. */
+static long long backup_number(const logcap_t *lc, const char *name)
+{
+    size_t fl = strlen(lc->file);
+    const char *d;
+    long long n = 0;
+
+    if (strncmp(name, lc->file, fl) != 0 || name[fl] != '.')
+        return 0;
+    d = name + fl + 1;
+    if (*d < '1' || *d > '9')
+        return 0;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9' || n > (1LL << 52))
+            return 0;
+        n = n * 10 + (*d - '0');
+    }
+    return n;
+}
+
+/* The one directory scan: find the backups on disk, keep the newest `backups` of them
+ * (the others are removed) and continue numbering after the highest. Backups of the
+ * older scheme (.1 the newest) are taken as they are numbered: they age out first. */
+static void scan_backups(logcap_t *lc)
+{
+    long long *found = NULL, n;
+    size_t nfound = 0, cap = 0;
+    struct dirent *de;
+    DIR *d;
+    int fd;
+
+    lc->bk_n = lc->bk_head = 0;
+    lc->bk_next = 1;
+    if (lc->dirfd < 0 || (fd = openat(lc->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return;
+    if (!(d = fdopendir(fd))) {
+        close(fd);
+        return;
+    }
+    while ((de = readdir(d))) {
+        if (!(n = backup_number(lc, de->d_name)))
+            continue;
+        if (nfound == cap) {
+            long long *f = realloc(found, (cap = cap ? cap * 2 : 16) * sizeof(*f));
+            if (!f)
+                break;
+            found = f;
+        }
+        found[nfound++] = n;
+    }
+    closedir(d);
+    if (nfound)
+        qsort(found, nfound, sizeof(*found), cmp_ll);
+    for (size_t i = 0; i < nfound; i++) {
+        if (nfound - i > (size_t)(lc->backups > 0 ? lc->backups : 0))
+            unlink_backup(lc, found[i]);
+        else
+            push_newest(lc, found[i]);
+    }
+    if (nfound)
+        lc->bk_next = found[nfound - 1] + 1;
+    free(found);
+}
+
+/* <name>.log -> <name>.log.<next>, the oldest backup beyond `backups` removed, reopen:
+ * one rename and (once `backups` are there) one unlink. With no backups the file is
+ * removed. Names are relative to dirfd: no path is followed. */
 static void rotate(logcap_t *lc)
 {
-    char from[512], to[512];
+    char to[512];
 
     if (lc->fd >= 0)
         close(lc->fd);
     lc->fd = -1;
     if (lc->dirfd < 0)
         return;
-    if (lc->backups <= 0) {
+    if (lc->backups <= 0 || !lc->bk) {
+        while (lc->bk_n > 0)
+            drop_oldest(lc);
         unlinkat(lc->dirfd, lc->file, 0);
     } else {
-        for (long k = lc->backups - 1; k >= 1; k--) {
-            snprintf(from, sizeof(from), "%s.%ld", lc->file, k);
-            snprintf(to, sizeof(to), "%s.%ld", lc->file, k + 1);
-            renameat(lc->dirfd, from, lc->dirfd, to);
-        }
-        snprintf(to, sizeof(to), "%s.1", lc->file);
-        renameat(lc->dirfd, lc->file, lc->dirfd, to);
+        if (lc->bk_n >= lc->backups)
+            drop_oldest(lc);
+        if (backup_name(lc, lc->bk_next, to, sizeof(to)) == 0 &&
+            renameat(lc->dirfd, lc->file, lc->dirfd, to) == 0)
+            push_newest(lc, lc->bk_next++);
+        else
+            unlinkat(lc->dirfd, lc->file, 0); /* cannot keep it: never grow past max */
     }
     open_current(lc);
 }
@@ -305,9 +448,17 @@ logcap_t *logcap_new(struct event_base *base, int prio, const char *name, long l
 int logcap_configure(logcap_t *lc, const char *logs_dir, long long max_bytes, long backups,
                      char *err, size_t errlen)
 {
+    int same_dir = lc->logs_dir && strcmp(lc->logs_dir, logs_dir) == 0 && lc->dirfd >= 0;
+
     lc->max_bytes = max_bytes;
     lc->backups = backups;
-    if (lc->logs_dir && strcmp(lc->logs_dir, logs_dir) == 0 && lc->dirfd >= 0)
+    if (!same_dir)
+        lc->bk_n = 0; /* another directory: the old one's backups are left alone */
+    if (resize_ring(lc, backups) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (same_dir)
         return 0;
     flush_out(lc);
     if (lc->fd >= 0)
@@ -322,6 +473,7 @@ int logcap_configure(logcap_t *lc, const char *logs_dir, long long max_bytes, lo
         snprintf(err, errlen, "open %s: %s", logs_dir, strerror(errno));
         return -1;
     }
+    scan_backups(lc);
     if (open_current(lc) < 0) {
         snprintf(err, errlen, "open %s/%s: %s", logs_dir, lc->file, strerror(errno));
         return -1;
@@ -361,6 +513,7 @@ void logcap_free(logcap_t *lc)
     if (lc->dirfd >= 0)
         close(lc->dirfd);
     free(lc->logs_dir);
+    free(lc->bk);
     free(lc->line);
     free(lc->name);
     free(lc->file);

@@ -21,10 +21,14 @@ logcap_t *logcap_new(struct event_base *base, int prio, const char *name, long l
                      int mirror_fd, int colour, unsigned long *dropped, char *err,
                      size_t errlen);
 
-/* Where to write and how to rotate: <logs_dir>/<name>.log, rotated at max_bytes with
- * `backups` older files (.1 is the newest). Called before the first start and on a
- * reload; reopens when logs_dir changed. The directory is opened with O_NOFOLLOW and
- * every file is reached through it. 0, or -1 with err (output is then dropped). */
+/* Where to write and how to rotate: <logs_dir>/<name>.log, rotated at max_bytes into
+ * <name>.log.<N>, N one higher at every rotation (the highest is the newest), keeping
+ * the newest `backups` of them: a rotation costs one rename and one unlink, whatever
+ * `backups` is. Called before the first start and on a reload; when logs_dir changed
+ * it reopens and scans the directory once for the backups already there (the newest
+ * `backups` are kept, numbering goes on after the highest). A lower `backups` removes
+ * the oldest extra ones at once. The directory is opened with O_NOFOLLOW and every
+ * file is reached through it. 0, or -1 with err (output is then dropped). */
 int logcap_configure(logcap_t *lc, const char *logs_dir, long long max_bytes, long backups,
                      char *err, size_t errlen);
 
