@@ -22,3 +22,4 @@ include $(srcdir)/tests/supervisor.mk
 include $(srcdir)/tests/monitor.mk
 include $(srcdir)/tests/worker.mk
 include $(srcdir)/tests/provision.mk
+include $(srcdir)/tests/probe.mk

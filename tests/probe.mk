@@ -1,0 +1,8 @@
+# Tests of probe kinds, placeholders and real programs as workers.
+
+# Placeholders and probe keys (in the core library) and the http/exec verdicts, pure.
+check_PROGRAMS += tests/unit_probe
+tests_unit_probe_SOURCES = tests/unit_probe.c src/probe_verdict.c src/probe_verdict.h
+tests_unit_probe_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_probe_LDADD = $(CORE_LIBS) $(CUNIT_LIBS)
+TESTS += tests/unit_probe
