@@ -15,12 +15,16 @@
 #include <unistd.h>
 
 #include "checkconf.h"
+#include "detach.h"
 #include "evglue.h"
 #include "log.h"
 #include "logcap.h"
 #include "monitor.h"
 #include "notify.h"
+#include "placeholder.h"
 #include "policy.h"
+#include "probe_conf.h"
+#include "probe_exec.h"
 #include "provisioner.h"
 #include "spawn.h"
 
@@ -337,20 +341,19 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
                          cfg->policy.log_backups, lerr, sizeof(lerr)) < 0)
         log_warn("worker output will be dropped", "instance", in->name, "error", lerr);
     env = inv_worker_env(sup->inv, cfg, NULL);
-    argv = calloc(cfg->service->nargs + 2, sizeof(char *));
-    if (!env || !argv) {
+    if (!env) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (provisioner_worker_env(sup, cfg, env, err, errlen) < 0)
+    /* Placeholders (%i, %p, ...) in command, args and the inventory's env entries,
+     * before the credentials join env (a password may hold a '%'). */
+    if (ph_spawn_prepare(cfg, &argv, env, err, errlen) < 0 ||
+        provisioner_worker_env(sup, cfg, env, err, errlen) < 0)
         goto fail;
-    argv[0] = cfg->service->command;
-    for (size_t i = 0; i < cfg->service->nargs; i++)
-        argv[i + 1] = cfg->service->args[i];
     for (char **e = env; *e; e++)
         if (strncmp(*e, "PATH=", 5) == 0)
             path_env = *e + 5;
-    if (spawn_resolve(cfg->service->command, path_env, path, sizeof(path), err, errlen) < 0)
+    if (spawn_resolve(argv[0], path_env, path, sizeof(path), err, errlen) < 0)
         goto fail;
     req.path = path;
     req.argv = argv;
@@ -361,7 +364,7 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     pid = spawn_run(&req, &report_fd, err, errlen);
     if (pid < 0)
         goto fail;
-    free(argv);
+    inv_strv_free(argv);
     inv_strv_free(env);
 
     /* The exec is confirmed (or refuted) by the report pipe, on the loop: a child slow
@@ -381,7 +384,7 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     in->waiting_for[0] = '\0';
     return 0;
 fail:
-    free(argv);
+    inv_strv_free(argv);
     inv_strv_free(env);
     return -1;
 }
@@ -443,7 +446,7 @@ static void dispatch(supervisor_t *sup, sup_instance_t *in, pol_event_t ev, int 
         event_del(p->restart_ev);
         if (do_spawn(sup, in, err, sizeof(err)) == 0) {
             set_state(in, SUP_STARTING);
-            if (!in->cfg->policy.health_path)
+            if (!pc_probed(in->cfg))
                 arm(p->ready_ev, in->cfg->policy.ready_after_ms);
         } else {
             log_error("worker failed to start", "instance", in->name, "error", err);
@@ -569,8 +572,9 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
     size_t ri = (size_t)-1;
     sup_instance_t *in = find_pid(sup, pid, &ri);
     char cause[96], up[24];
+    int detached;
 
-    if (provisioner_reaped(sup, pid, status))
+    if (provisioner_reaped(sup, pid, status) || pexec_reaped(pid, status))
         return;
     if (!in) {
         log_debug("reaped an unknown child", "pid", LOG_INT(pid));
@@ -592,6 +596,11 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
         dispatch(sup, in, PEV_EXIT, status, 1);
         return;
     }
+    /* A clean exit while processes it started live on in a session of their own: the
+     * program daemonized. It fails with that message instead of a restart loop (its
+     * copy would hold the port against every restart); the copy is killed. */
+    detached = ri == (size_t)-1 && in->state != SUP_STOPPING && WIFEXITED(status) &&
+               WEXITSTATUS(status) == 0 && detach_reap(sup, in) > 0;
     /* Whatever the worker left behind in its process group (helpers, a half-dead
      * child) would hold its port and data dir against the next start: the group goes
      * with its leader. Done at once, before any new fork could reuse the number. */
@@ -615,6 +624,16 @@ static void reaped(supervisor_t *sup, pid_t pid, int status)
         entry_free(in);
         if (again && again->state == SUP_STOPPED && again->pid == 0)
             try_start(sup, again);
+        return;
+    }
+    if (detached) {
+        snprintf(in->last_exit, sizeof(in->last_exit), "%s", DETACH_MESSAGE);
+        log_error("instance failed", "instance", in->name, "reason", DETACH_MESSAGE);
+        logcap_note(PRIV(in)->log, "[instanced] " DETACH_MESSAGE);
+        event_del(PRIV(in)->ready_ev);
+        in->ready = 0;
+        monitor_instance_exited(sup, in);
+        set_state(in, SUP_FAILED);
         return;
     }
     monitor_instance_exited(sup, in);
@@ -1077,6 +1096,7 @@ int sup_main(const char *config, int foreground)
         return 1;
     }
     notify_init(sup->base);
+    detach_init();
     spawn_raise_nofile();
     check_fd_budget(sup->ninst);
     provisioner_run(sup);
