@@ -6,3 +6,9 @@ tests_unit_probe_SOURCES = tests/unit_probe.c src/probe_verdict.c src/probe_verd
 tests_unit_probe_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_probe_LDADD = $(CORE_LIBS) $(CUNIT_LIBS)
 TESTS += tests/unit_probe
+
+# Real programs as workers (redis-server, nginx, python3) and the probe kinds.
+PROBE_IT = \
+	tests/it_probe_redis.sh
+TESTS += $(PROBE_IT)
+EXTRA_DIST += $(PROBE_IT)
