@@ -19,7 +19,7 @@ mon_instance redis-D redis
 # A clean exit with nothing left behind: restarted as before (restart = always).
 mon_service once sh "" 'args = {"-c", "exit 0"}' 'restart_delay = 100ms' 'start_limit_burst = 1000'
 mon_instance once-A once
-mon_start || { fail "instanced starts"; t_done; }
+mon_start || { fail "instanced starts"; t_done; exit 1; }
 
 ok "redis-D fails" wait_for 20 inst_is redis-D '.state == "failed"'
 ok "its status message says it detached" \

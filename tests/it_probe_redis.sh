@@ -26,7 +26,7 @@ mon_instance redis-E redis 'health_command = {"redis-cli", "-p", "%p", "ping"}'
 mon_service hang sleep "" 'args = {"100000"}' 'env = {"GREETING=I am %i of %s, 100%%"}' \
     "health_command = {\"sh\", \"-c\", \"echo probe hangs; sleep $HANG; true\"}"
 mon_instance hang-A hang
-mon_start || { fail "instanced starts"; t_done; }
+mon_start || { fail "instanced starts"; t_done; exit 1; }
 
 "$INSTANCED" --check-config --json -c "$INV" >"$T/check.json" 2>"$T/check.err"
 is "$(jq -r '.[] | select(.instance == "redis-T") | .health_check' "$T/check.json")" tcp \

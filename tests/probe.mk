@@ -10,6 +10,7 @@ TESTS += tests/unit_probe
 # Real programs as workers (redis-server, nginx, python3) and the probe kinds.
 PROBE_IT = \
 	tests/it_probe_redis.sh \
-	tests/it_probe_detach.sh
+	tests/it_probe_detach.sh \
+	tests/it_probe_nginx.sh
 TESTS += $(PROBE_IT)
 EXTRA_DIST += $(PROBE_IT)
