@@ -39,6 +39,9 @@
 /* Readiness polling stops this long after a start: a worker that is not ready by then
  * is left to the regular cycles (and is not hammered 10 times a second forever). */
 #define READY_POLL_FOR_S 10.0
+/* An exec probe is a process: readiness polls it every READY_EXEC_EVERY ticks (1 s),
+ * so that hundreds of instances starting at once do not fork thousands a second. */
+#define READY_EXEC_EVERY 10
 
 /* One transfer in flight. Owned by the prober's list; freed in probe_done/cancel. */
 typedef struct probe {
@@ -76,6 +79,7 @@ struct prober {
     probe_t *probes;
     long interval_ms, timeout_ms;
 
+    unsigned long ready_ticks;  /* ready_cb runs, for READY_EXEC_EVERY */
     unsigned long cycle;        /* id of the current cycle */
     size_t cycle_pending;       /* its probes still running */
     struct timespec cycle_t0;
@@ -586,12 +590,16 @@ static void ready_cb(evutil_socket_t fd, short what, void *arg)
     int waiting = 0;
 
     (void)fd, (void)what;
+    p->ready_ticks++;
     for (size_t i = 0; i < sup->ninst; i++) {
         sup_instance_t *in = sup->inst[i];
         if (!probed(in) || in->state != SUP_STARTING || in->ready ||
             elapsed(&in->started_mono) > READY_POLL_FOR_S)
             continue;
         waiting = 1;
+        if (in->cfg->policy.health_kind == INV_HEALTH_EXEC &&
+            p->ready_ticks % READY_EXEC_EVERY != 0)
+            continue;
         if (!find_probe(p, in))
             start_probe(p, in, 0);
     }
