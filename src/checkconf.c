@@ -2,13 +2,14 @@
 #include "config.h"
 
 #include "checkconf.h"
+#include "probe_conf.h"
 
 #include <jansson.h>
 #include <string.h>
 
 static const char *const columns[] = {
     "instance", "service", "service_type", "schema", "namespace", "discovery_key", "port",
-    "data_dir", "logs_dir",
+    "data_dir", "logs_dir", "health_check",
 };
 #define NCOLS (sizeof(columns) / sizeof(columns[0]))
 
@@ -24,6 +25,7 @@ static void row_values(const inv_instance_t *in, const char *v[NCOLS], char port
     v[6] = in->port ? port : "-";
     v[7] = in->data_dir;
     v[8] = in->logs_dir;
+    v[9] = pc_kind_name(pc_kind(in));
 }
 
 static int print_json(FILE *out, const inventory_t *inv)
@@ -33,12 +35,13 @@ static int print_json(FILE *out, const inventory_t *inv)
 
     for (size_t i = 0; i < inv->ninstances; i++) {
         const inv_instance_t *in = &inv->instances[i];
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s}",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s}",
                               "instance", in->name, "service", in->service->name,
                               "service_type", in->service_type, "schema", in->schema,
                               "namespace", in->namespace, "discovery_key", in->discovery_key,
                               "port", in->port ? json_integer(in->port) : json_null(),
-                              "data_dir", in->data_dir, "logs_dir", in->logs_dir);
+                              "data_dir", in->data_dir, "logs_dir", in->logs_dir,
+                              "health_check", pc_kind_name(pc_kind(in)));
         if (!o || json_array_append_new(arr, o) < 0)
             rc = -1;
     }

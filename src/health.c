@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "monitor.h"
+#include "probe_conf.h"
 
 const char *health_name(health_status_t h)
 {
@@ -150,7 +151,7 @@ health_status_t health_effective(const sup_instance_t *in)
     case SUP_STOPPING:
         break;
     }
-    if (!in->cfg || !in->cfg->policy.health_path || !in->cfg->port)
+    if (!in->cfg || !pc_probed(in->cfg))
         return in->state == SUP_RUNNING ? HEALTH_HEALTHY : HEALTH_UNKNOWN;
     return in->health.status;
 }

@@ -12,6 +12,7 @@
 #include "inventory.h"
 #include "log.h"
 #include "naming.h"
+#include "probe_conf.h"
 
 #include <confuse.h>
 #include <ctype.h>
@@ -100,6 +101,11 @@ static const inv_key_t keys[] = {
     { "start_limit_interval", SI, T_DURATION, P(start_limit_interval_ms), "60s" },
     { "ready_after", SI, T_DURATION, P(ready_after_ms), "1s" },
     { "health_path", SI, T_STR, P(health_path), NULL },
+    { "health_check", SI, T_STR, P(health_check), NULL },
+    { "health_port", SI, T_PORT, P(health_port), NULL },
+    { "health_expect_status", SI, T_INT, P(health_expect_status), NULL },
+    { "health_expect_body", SI, T_STR, P(health_expect_body), NULL },
+    { "health_command", SI, T_LIST, X, NULL },
     { "failures_before_unhealthy", SI, T_INT, P(failures_before_unhealthy), "2" },
     { "successes_before_healthy", SI, T_INT, P(successes_before_healthy), "1" },
     { "restart_on_unhealthy", SI, T_INT, P(restart_on_unhealthy), "0" },
@@ -719,6 +725,11 @@ static void policy_free(inv_policy_t *p)
     free(p->user);
     free(p->group);
     p->health_path = p->user = p->group = NULL;
+    free(p->health_check);
+    free(p->health_expect_body);
+    inv_strv_free(p->health_command);
+    p->health_check = p->health_expect_body = NULL;
+    p->health_command = NULL;
 }
 
 /* Bytes of a scalar field of this type (0 for strings and lists, handled apart). */
@@ -991,6 +1002,36 @@ static int check_listen(const char *s)
     return (*end || port < 1 || port > 65535) ? -1 : (int)port;
 }
 
+/* ---- probe keys and placeholders (the rules are in probe_conf.c) --------------------- */
+
+typedef struct probe_ctx {
+    loader_t *ld;
+    const scan_t *sc;
+    const char *inst, *svc; /* inst NULL: a service's own keys */
+} probe_ctx_t;
+
+static void probe_report(void *arg, const char *key, const char *msg)
+{
+    probe_ctx_t *c = arg;
+
+    add_error(c->ld, c->inst ? policy_line(c->sc, c->inst, c->svc, key)
+                             : line_of(c->sc, "service", c->svc, key), "%s", msg);
+}
+
+/* health_command (the instance's list, else its service's) and the probe checks. */
+static void check_probe(loader_t *ld, const scan_t *sc, cfg_t *root, cfg_t *sec,
+                        inv_instance_t *in, char **own_env)
+{
+    probe_ctx_t c = { ld, sc, in->name, in->service->name };
+    cfg_t *from = cfg_size(sec, "health_command") ? sec
+                  : cfg_gettsec(root, "service", in->service->name);
+    size_t n;
+
+    if (from && cfg_size(from, "health_command"))
+        in->policy.health_command = copy_list(from, "health_command", &n);
+    pc_check_instance(in, own_env, probe_report, &c);
+}
+
 /* Services: scalars, lists, required keys. */
 static void load_services(loader_t *ld, const scan_t *sc, cfg_t *root, inventory_t *inv)
 {
@@ -1017,6 +1058,7 @@ static void load_services(loader_t *ld, const scan_t *sc, cfg_t *root, inventory
         s->args = copy_list(sec, "args", &s->nargs);
         s->env = copy_list(sec, "env", &s->nenv);
         check_env_list(ld, s->env, line_of(sc, "service", title, "env"));
+        pc_check_service(s, probe_report, &(probe_ctx_t){ ld, sc, NULL, title });
         if (!nm_valid_service_name(title))
             add_error(ld, s->line, "invalid service name \"%s\": must match "
                       "[a-z][a-z0-9]*(-[a-z0-9]+)*", title);
@@ -1127,6 +1169,7 @@ static void load_instances(loader_t *ld, const scan_t *sc, cfg_t *root, inventor
                 }
             }
             check_policy(ld, sc, title, s->name, &in->policy);
+            check_probe(ld, sc, root, sec, in, env);
         }
         policy_free(&own);
         inv_strv_free(env);
@@ -1175,6 +1218,11 @@ static void check_across(loader_t *ld, const scan_t *sc, inventory_t *inv)
     if (inv->status_listen && status_port < 0)
         add_error(ld, line_of(sc, NULL, NULL, "status_listen"),
                   "status_listen \"%s\" must be HOST:PORT", inv->status_listen);
+    /* A health_timeout left to its default adapts to a shorter health_interval; one
+     * the user wrote is checked, and reported at its own line. */
+    if (inv->health_interval_ms >= 0 && inv->health_timeout_ms > inv->health_interval_ms &&
+        line_of(sc, NULL, NULL, "health_timeout") == 0)
+        inv->health_timeout_ms = inv->health_interval_ms;
     if (inv->health_interval_ms >= 0 && inv->health_timeout_ms >= 0 &&
         (inv->health_timeout_ms == 0 || inv->health_timeout_ms > inv->health_interval_ms))
         add_error(ld, line_of(sc, NULL, NULL, "health_timeout"),

@@ -10,6 +10,16 @@ typedef enum {
     INV_RESTART_NEVER,
 } inv_restart_t;
 
+/* How an instance's health is checked (the health_check key; see probe_conf.h). */
+typedef enum {
+    INV_HEALTH_AUTO = 0, /* not resolved: json with a health_path, else none */
+    INV_HEALTH_NONE,     /* process state only */
+    INV_HEALTH_JSON,     /* HTTP GET health_path, the JSON status contract */
+    INV_HEALTH_HTTP,     /* HTTP GET health_path, any 2xx or 3xx (or as narrowed) */
+    INV_HEALTH_TCP,      /* a connection accepted */
+    INV_HEALTH_EXEC,     /* health_command: exit 0 healthy, 1 degraded, else unhealthy */
+} inv_health_kind_t;
+
 /* Settings a service gives its instances and an instance may override.
  * Durations are in milliseconds. Strings are owned by the struct. */
 typedef struct inv_policy {
@@ -28,6 +38,12 @@ typedef struct inv_policy {
     long log_backups;
     int critical;
     char *health_path; /* NULL: judged by process state alone */
+    char *health_check;          /* as written; NULL: inferred (health_kind) */
+    int health_port;             /* 0: probe `port` */
+    long health_expect_status;   /* http: 0 any 2xx or 3xx, else this code only */
+    char *health_expect_body;    /* http: NULL, or a substring the body must hold */
+    char **health_command;       /* exec: program and arguments, NULL-terminated */
+    inv_health_kind_t health_kind; /* effective kind, set by the loader */
     char *user;        /* NULL: run as the supervisor's user */
     char *group;
 } inv_policy_t;

@@ -9,6 +9,8 @@ src_libinstanced_a_SOURCES = \
 	src/log.c src/log.h \
 	src/inventory.c src/inventory.h \
 	src/checkconf.c src/checkconf.h \
+	src/placeholder.c src/placeholder.h \
+	src/probe_conf.c src/probe_conf.h \
 	src/evglue.c src/evglue.h
 src_libinstanced_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(JANSSON_CFLAGS) $(LIBEVENT_CFLAGS)
 
@@ -29,3 +31,4 @@ src_instancectl_LDADD = $(CORE_LIBS) $(LIBEVENT_LIBS) $(LIBPQ_LIBS) $(HIREDIS_LI
 include $(srcdir)/src/supervisor.mk
 include $(srcdir)/src/monitor.mk
 include $(srcdir)/src/provision.mk
+include $(srcdir)/src/probe.mk

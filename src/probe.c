@@ -9,8 +9,9 @@
  * has returned (drain), and everything that may call back into the supervisor happens
  * there too.
  *
- * Every health_interval a cycle starts one probe per instance that has a port, a
- * health_path and a process. An instance that was just started is also probed every
+ * Every health_interval a cycle starts one probe per instance that has a probe (see
+ * probe_conf.h: json and http here, tcp in probe_tcp.c, exec in probe_exec.c) and a
+ * process; every kind ends in probe_result(). An instance that was just started is also probed every
  * READY_POLL_MS until its first good answer, so that readiness (and the instances that
  * depend on it) does not wait for the next cycle. */
 #include "config.h"
@@ -28,18 +29,28 @@
 
 #include "health.h"
 #include "log.h"
+#include "placeholder.h"
+#include "probe_conf.h"
+#include "probe_exec.h"
+#include "probe_tcp.h"
+#include "probe_verdict.h"
 
 #define READY_POLL_MS 100
 /* Readiness polling stops this long after a start: a worker that is not ready by then
  * is left to the regular cycles (and is not hammered 10 times a second forever). */
 #define READY_POLL_FOR_S 10.0
+/* An exec probe is a process: readiness polls it every READY_EXEC_EVERY ticks (1 s),
+ * so that hundreds of instances starting at once do not fork thousands a second. */
+#define READY_EXEC_EVERY 10
 
 /* One transfer in flight. Owned by the prober's list; freed in probe_done/cancel. */
 typedef struct probe {
     struct probe *next;
     prober_t *owner;
     sup_instance_t *in;
-    CURL *easy;
+    CURL *easy;              /* json and http; NULL for the kinds below */
+    pexec_t *x;              /* exec */
+    ptcp_t *t;               /* tcp */
     char *body;              /* up to HEALTH_BODY_MAX bytes, not NUL-terminated */
     size_t len, cap;
     int oversize;
@@ -68,6 +79,7 @@ struct prober {
     probe_t *probes;
     long interval_ms, timeout_ms;
 
+    unsigned long ready_ticks;  /* ready_cb runs, for READY_EXEC_EVERY */
     unsigned long cycle;        /* id of the current cycle */
     size_t cycle_pending;       /* its probes still running */
     struct timespec cycle_t0;
@@ -90,7 +102,7 @@ static struct timeval ms_tv(long ms)
 
 static int probed(const sup_instance_t *in)
 {
-    return in->cfg && in->cfg->port > 0 && in->cfg->policy.health_path && in->pid > 0 &&
+    return in->cfg && pc_probed(in->cfg) && in->pid > 0 &&
            (in->state == SUP_STARTING || in->state == SUP_RUNNING);
 }
 
@@ -136,6 +148,8 @@ static void destroy_probe(prober_t *p, probe_t *q)
         curl_multi_remove_handle(p->multi, q->easy);
         curl_easy_cleanup(q->easy);
     }
+    pexec_cancel(q->x);
+    ptcp_cancel(q->t);
     free(q->body);
     free(q->url);
     free(q);
@@ -278,27 +292,53 @@ static void describe_failure(const probe_t *q, CURLcode rc, long os_errno, long 
     msg[strcspn(msg, "\n")] = '\0';
 }
 
+static void probe_result(prober_t *p, probe_t *q, health_status_t seen, const char *msg);
+
 /* A transfer ended (already unlinked from libcurl): judge it and tell the supervisor. */
 static void probe_done(prober_t *p, probe_t *q, CURLcode rc)
 {
-    supervisor_t *sup = p->sup;
-    sup_instance_t *in = q->in;
-    const inv_policy_t *pol = &in->cfg->policy;
+    const inv_policy_t *pol = &q->in->cfg->policy;
     health_status_t seen;
     char msg[256];
     long code = 0, os_errno = 0;
-    double latency = elapsed(&q->t0);
-    health_status_t before;
-    int restart;
 
     curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_getinfo(q->easy, CURLINFO_OS_ERRNO, &os_errno);
-    if (rc == CURLE_OK) {
+    if (rc == CURLE_OK && pol->health_kind == INV_HEALTH_HTTP) {
+        seen = pv_judge_http(code, q->body, q->len, pol->health_expect_status,
+                             pol->health_expect_body, msg, sizeof msg);
+    } else if (rc == CURLE_OK) {
         seen = health_judge(code, q->body, q->len, msg, sizeof msg);
     } else {
         seen = HEALTH_UNHEALTHY;
         describe_failure(q, rc, os_errno, p->timeout_ms, msg, sizeof msg);
     }
+    probe_result(p, q, seen, msg);
+}
+
+/* An exec or tcp probe ended: the same verdict path, then the entry goes. */
+static void other_done(void *arg, health_status_t seen, const char *msg)
+{
+    probe_t *q = arg;
+    prober_t *p = q->owner;
+
+    unlink_probe(p, q);
+    q->x = NULL; /* freed by their modules once this returns */
+    q->t = NULL;
+    probe_result(p, q, seen, msg);
+    free(q);
+}
+
+/* Every kind's verdict: health, flapping control, readiness, restart_on_unhealthy. */
+static void probe_result(prober_t *p, probe_t *q, health_status_t seen, const char *msg)
+{
+    supervisor_t *sup = p->sup;
+    sup_instance_t *in = q->in;
+    const inv_policy_t *pol = &in->cfg->policy;
+    double latency = elapsed(&q->t0);
+    health_status_t before;
+    int restart;
+
     cycle_probe_ended(p, q);
     in->health.last_check = time(NULL);
     in->health.latency_seconds = latency;
@@ -398,10 +438,39 @@ static void reaper_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- starting probes --------------------------------------------------------- */
 
+/* An exec or tcp probe: started in its module, ended in other_done(). */
+static int start_other(prober_t *p, sup_instance_t *in, probe_t *q)
+{
+    char err[256];
+
+    clock_gettime(CLOCK_MONOTONIC, &q->t0);
+    if (in->cfg->policy.health_kind == INV_HEALTH_EXEC)
+        q->x = pexec_start(p->sup, in, p->timeout_ms, other_done, q, err, sizeof err);
+    else
+        q->t = ptcp_start(p->sup->base, pc_probe_port(in->cfg), p->timeout_ms, other_done, q,
+                          err, sizeof err);
+    if (!q->x && !q->t) {
+        /* Not started is a failed probe (a health_command that is not there), judged
+         * now and not counted in the cycle (-1: the caller does not wait for it). */
+        log_warn("cannot start health probe", "instance", in->name, "error", err);
+        if (q->cycle)
+            q->cycle = p->cycle + 1;
+        probe_result(p, q, HEALTH_UNHEALTHY, err);
+        free(q);
+        return -1;
+    }
+    q->next = p->probes;
+    p->probes = q;
+    p->st.in_flight++;
+    return 0;
+}
+
 static int start_probe(prober_t *p, sup_instance_t *in, unsigned long cycle)
 {
-    const char *path = in->cfg->policy.health_path;
+    const char *path = in->cfg->policy.health_path ? in->cfg->policy.health_path : "/";
     probe_t *q = calloc(1, sizeof *q);
+    ph_values_t v;
+    char err[200], *xpath;
     CURLMcode mc;
 
     if (!q)
@@ -409,7 +478,18 @@ static int start_probe(prober_t *p, sup_instance_t *in, unsigned long cycle)
     q->owner = p;
     q->in = in;
     q->cycle = cycle;
-    if (!(q->url = health_probe_url(in->cfg->port, path))) {
+    if (in->cfg->policy.health_kind == INV_HEALTH_EXEC ||
+        in->cfg->policy.health_kind == INV_HEALTH_TCP)
+        return start_other(p, in, q);
+    ph_values_of(in->cfg, &v);
+    if (!(xpath = ph_expand(path, &v, err, sizeof err))) {
+        log_error("cannot start health probe", "instance", in->name, "error", err);
+        free(q);
+        return -1;
+    }
+    q->url = health_probe_url(pc_probe_port(in->cfg), xpath);
+    free(xpath);
+    if (!q->url) {
         log_error("cannot start health probe", "instance", in->name, "error",
                   "cannot build the probe URL (out of memory, or port out of range)");
         free(q);
@@ -488,7 +568,7 @@ static void cycle_cb(evutil_socket_t fd, short what, void *arg)
     clock_gettime(CLOCK_MONOTONIC, &p->cycle_t0);
     for (size_t i = 0; i < sup->ninst; i++) {
         sup_instance_t *in = sup->inst[i];
-        if (!in->cfg || !in->cfg->policy.health_path || !in->cfg->port) {
+        if (!in->cfg || !pc_probed(in->cfg)) {
             follow_process(in);
             continue;
         }
@@ -520,12 +600,16 @@ static void ready_cb(evutil_socket_t fd, short what, void *arg)
     int waiting = 0;
 
     (void)fd, (void)what;
+    p->ready_ticks++;
     for (size_t i = 0; i < sup->ninst; i++) {
         sup_instance_t *in = sup->inst[i];
         if (!probed(in) || in->state != SUP_STARTING || in->ready ||
             elapsed(&in->started_mono) > READY_POLL_FOR_S)
             continue;
         waiting = 1;
+        if (in->cfg->policy.health_kind == INV_HEALTH_EXEC &&
+            p->ready_ticks % READY_EXEC_EVERY != 0)
+            continue;
         if (!find_probe(p, in))
             start_probe(p, in, 0);
     }
@@ -629,7 +713,7 @@ void probe_instance_started(prober_t *p, sup_instance_t *in)
     in->health.consecutive_ok = in->health.consecutive_fail = 0;
     snprintf(in->health.message, sizeof in->health.message, "starting");
     /* Not probed(in): the hook may run before the state says "starting". */
-    if (in->cfg && in->cfg->port > 0 && in->cfg->policy.health_path &&
+    if (in->cfg && pc_probed(in->cfg) &&
         !event_pending(p->ready_timer, EV_TIMEOUT, NULL))
         event_add(p->ready_timer, &tv);
 }

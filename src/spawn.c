@@ -435,8 +435,11 @@ pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen)
 int spawn_report(int fd, char *err, size_t errlen, int *child_errno)
 {
     struct child_report rep;
+    int unused;
     ssize_t n;
 
+    if (!child_errno)
+        child_errno = &unused;
     *child_errno = 0;
     do
         n = read(fd, &rep, sizeof(rep));

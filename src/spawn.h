@@ -67,7 +67,7 @@ rlim_t spawn_raise_nofile(void);
 pid_t spawn_helper(int keep_fd);
 
 /* Read report_fd: 1 the child exec'd; 0 it failed before exec ("exec: Permission
- * denied" in err, the errno in *child_errno, 0 when unknown); -1 not known yet. Once
+ * denied" in err, the errno in *child_errno unless it is NULL, 0 when unknown); -1 not known yet. Once
  * the child has exited it is never -1. */
 int spawn_report(int report_fd, char *err, size_t errlen, int *child_errno);
 

@@ -15,13 +15,17 @@
 #include <unistd.h>
 
 #include "checkconf.h"
+#include "detach.h"
 #include "evglue.h"
 #include "log.h"
 #include "logcap.h"
 #include "monitor.h"
 #include "notify.h"
+#include "placeholder.h"
 #include "policy.h"
 #include "portcheck.h"
+#include "probe_conf.h"
+#include "probe_exec.h"
 #include "provisioner.h"
 #include "spawn.h"
 
@@ -344,6 +348,18 @@ static void resolve_creds(supervisor_t *sup)
     }
 }
 
+int sup_instance_cred(const sup_instance_t *in, spawn_cred_t *out, char *err, size_t errlen)
+{
+    const inst_priv_t *p = PRIV(in);
+
+    if (p->cred_err[0]) {
+        snprintf(err, errlen, "%s", p->cred_err);
+        return -1;
+    }
+    *out = p->cred;
+    return 0;
+}
+
 /* Undo the bookkeeping of a start that did not happen for want of the supervisor's
  * resources (see defer_start). */
 static void uncount_start(sup_instance_t *in)
@@ -459,22 +475,21 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
                          cfg->policy.log_backups, lerr, sizeof(lerr)) < 0)
         log_warn("worker output will be dropped", "instance", in->name, "error", lerr);
     env = inv_worker_env(sup->inv, cfg, NULL);
-    argv = calloc(cfg->service->nargs + 2, sizeof(char *));
-    if (!env || !argv) {
+    if (!env) {
         snprintf(err, errlen, "out of memory");
         errno = ENOMEM;
         goto fail;
     }
+    /* Placeholders (%i, %p, ...) in command, args and the inventory's env entries,
+     * before the credentials join env (a password may hold a '%'). */
     errno = 0;
-    if (provisioner_worker_env(sup, in, env, err, errlen) < 0)
+    if (ph_spawn_prepare(cfg, &argv, env, err, errlen) < 0 ||
+        provisioner_worker_env(sup, in, env, err, errlen) < 0)
         goto fail;
-    argv[0] = cfg->service->command;
-    for (size_t i = 0; i < cfg->service->nargs; i++)
-        argv[i + 1] = cfg->service->args[i];
     for (char **e = env; *e; e++)
         if (strncmp(*e, "PATH=", 5) == 0)
             path_env = *e + 5;
-    if (spawn_resolve(cfg->service->command, path_env, path, sizeof(path), err, errlen) < 0) {
+    if (spawn_resolve(argv[0], path_env, path, sizeof(path), err, errlen) < 0) {
         errno = 0; /* not found: the worker's configuration */
         goto fail;
     }
@@ -488,7 +503,7 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     pid = spawn_run(&req, &report_fd, err, errlen);
     if (pid < 0)
         goto fail;
-    free(argv);
+    inv_strv_free(argv);
     inv_strv_free(env);
 
     /* The exec is confirmed (or refuted) by the report pipe, on the loop: a child slow
@@ -512,7 +527,7 @@ fail:
         *resource = 1;
         uncount_start(in);
     }
-    free(argv);
+    inv_strv_free(argv);
     inv_strv_free(env);
     return -1;
 }
@@ -575,7 +590,7 @@ static void dispatch(supervisor_t *sup, sup_instance_t *in, pol_event_t ev, int 
         event_del(p->restart_ev);
         if (do_spawn(sup, in, err, sizeof(err), &resource) == 0) {
             set_state(in, SUP_STARTING);
-            if (!in->cfg->policy.health_path)
+            if (!pc_probed(in->cfg))
                 arm(p->ready_ev, in->cfg->policy.ready_after_ms);
         } else if (resource) {
             defer_start(sup, in, err);
@@ -705,8 +720,9 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed)
     size_t ri = (size_t)-1;
     sup_instance_t *in = find_pid(sup, pid, &ri);
     char cause[96], up[48];
+    int detached;
 
-    if (provisioner_reaped(sup, pid, status))
+    if (provisioner_reaped(sup, pid, status) || pexec_reaped(pid, status))
         return;
     if (!in) {
         log_debug("reaped an unknown child", "pid", LOG_INT(pid));
@@ -738,6 +754,11 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed)
         dispatch(sup, in, PEV_EXIT, status, 1);
         return;
     }
+    /* A clean exit while processes it started live on in a session of their own: the
+     * program daemonized. It fails with that message instead of a restart loop (its
+     * copy would hold the port against every restart); the copy is killed. */
+    detached = ri == (size_t)-1 && in->state != SUP_STOPPING && WIFEXITED(status) &&
+               WEXITSTATUS(status) == 0 && detach_reap(sup, in) > 0;
     /* Whatever the worker left behind in its process group (helpers, a half-dead
      * child) would hold its port and data dir against the next start: the group went
      * with its leader, killed in signal_cb before the leader was reaped. Whether anyone
@@ -770,6 +791,16 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed)
         entry_free(in);
         if (again && again->state == SUP_STOPPED && again->pid == 0)
             try_start(sup, again);
+        return;
+    }
+    if (detached) {
+        snprintf(in->last_exit, sizeof(in->last_exit), "%s", DETACH_MESSAGE);
+        log_error("instance failed", "instance", in->name, "reason", DETACH_MESSAGE);
+        logcap_note(PRIV(in)->log, "[instanced] " DETACH_MESSAGE);
+        event_del(PRIV(in)->ready_ev);
+        in->ready = 0;
+        monitor_instance_exited(sup, in);
+        set_state(in, SUP_FAILED);
         return;
     }
     monitor_instance_exited(sup, in);
@@ -1340,6 +1371,7 @@ int sup_main(const char *config, int foreground)
         return 1;
     }
     notify_init(sup->base);
+    detach_init();
     spawn_raise_nofile();
     check_fd_budget(sup->ninst);
     resolve_creds(sup);

@@ -122,6 +122,13 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
  * start: it becomes SUP_RUNNING, and instances depending on it may start. */
 void sup_instance_ready(supervisor_t *sup, sup_instance_t *in);
 
+/* The user and group the instance runs as, resolved at the last inventory load (no
+ * lookup now: nothing on the loop waits on a directory server). 0, or -1 with the
+ * reason the lookup failed in err. */
+struct spawn_cred;
+int sup_instance_cred(const sup_instance_t *in, struct spawn_cred *out, char *err,
+                      size_t errlen);
+
 /* Try again to start every instance in SUP_WAITING (provisioning finished). */
 void sup_wake_waiting(supervisor_t *sup);
 

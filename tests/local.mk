@@ -23,3 +23,4 @@ include $(srcdir)/tests/monitor.mk
 include $(srcdir)/tests/worker.mk
 include $(srcdir)/tests/provision.mk
 include $(srcdir)/tests/control.mk
+include $(srcdir)/tests/probe.mk

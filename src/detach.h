@@ -1,0 +1,23 @@
+/* detach.h - find and end what a worker left running when it detached itself into the
+ * background (daemonized: forked, called setsid and let its first process exit 0). */
+#ifndef INSTANCED_DETACH_H
+#define INSTANCED_DETACH_H
+
+#include "supervisor.h"
+
+/* What the log and the instance's status say. */
+#define DETACH_MESSAGE "the program detached into the background; run it in the foreground"
+
+/* Become the child subreaper (prctl PR_SET_CHILD_SUBREAPER) so that a worker's
+ * orphaned descendants are re-parented to the supervisor rather than to init, where
+ * they could not be told apart. Once, before the first spawn. */
+void detach_init(void);
+
+/* in's worker just exited with status 0 (not reaped of its pid yet by the caller's
+ * bookkeeping: in->pid is the dead worker). Look for processes re-parented to the
+ * supervisor in a session of their own that no live instance or probe owns: the
+ * worker's detached copy. Kill each with its process group and return how many were
+ * found (0: the worker simply ended). */
+int detach_reap(supervisor_t *sup, const sup_instance_t *in);
+
+#endif
