@@ -27,6 +27,37 @@
 #include "log.h"
 #include "probe_exec.h"
 
+/* Orphans already sent SIGKILL and not yet reaped. Until the supervisor reaps one, its
+ * number cannot be reused, so a later scan (another worker exiting in the same batch)
+ * skips it instead of blaming that worker for it. Bounded: a full table forgets the
+ * oldest entry, which at worst blames a second worker for an orphan being killed. */
+#define KILLED_MAX 256
+static pid_t killed[KILLED_MAX];
+static size_t nkilled, killed_next;
+
+static int was_killed(pid_t pid)
+{
+    for (size_t i = 0; i < nkilled; i++)
+        if (killed[i] == pid)
+            return 1;
+    return 0;
+}
+
+static void note_killed(pid_t pid)
+{
+    killed[killed_next] = pid;
+    killed_next = (killed_next + 1) % KILLED_MAX;
+    if (nkilled < KILLED_MAX)
+        nkilled++;
+}
+
+void detach_forget(pid_t pid)
+{
+    for (size_t i = 0; i < nkilled; i++)
+        if (killed[i] == pid)
+            killed[i] = 0;
+}
+
 void detach_init(void)
 {
     if (prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) < 0)
@@ -96,7 +127,8 @@ int detach_reap(supervisor_t *sup, const sup_instance_t *in)
         pid = (pid_t)strtol(e->d_name, NULL, 10);
         if (pid == in->pid || read_stat(pid, &state, &ppid, &pgrp, &sid, comm, sizeof comm) < 0)
             continue;
-        if (ppid != self || state == 'Z' || sid == mysid || owned(sup, in, pid, sid))
+        if (ppid != self || state == 'Z' || sid == mysid || owned(sup, in, pid, sid) ||
+            was_killed(pid))
             continue;
         found++;
         log_warn("killing a process the worker left in the background", "instance", in->name,
@@ -104,6 +136,7 @@ int detach_reap(supervisor_t *sup, const sup_instance_t *in)
         if (pgrp > 0 && pgrp != mypgrp)
             kill(-pgrp, SIGKILL);
         kill(pid, SIGKILL);
+        note_killed(pid);
     }
     closedir(d);
     return found;

@@ -20,4 +20,7 @@ void detach_init(void);
  * found (0: the worker simply ended). */
 int detach_reap(supervisor_t *sup, const sup_instance_t *in);
 
+/* The supervisor reaped pid, a child it did not start itself (an adopted orphan). */
+void detach_forget(pid_t pid);
+
 #endif

@@ -714,17 +714,17 @@ static sup_instance_t *find_pid(supervisor_t *sup, pid_t pid, size_t *retiring_i
 
 /* reaped(): group_killed is 1 when the caller SIGKILLed pid's process group while pid
  * was still an unreaped zombie (see signal_cb). */
-static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed)
+static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, int detached)
 {
     sup_priv_t *sp = SPRIV(sup);
     size_t ri = (size_t)-1;
     sup_instance_t *in = find_pid(sup, pid, &ri);
     char cause[96], up[48];
-    int detached;
 
     if (provisioner_reaped(sup, pid, status) || pexec_reaped(pid, status))
         return;
     if (!in) {
+        detach_forget(pid);
         log_debug("reaped an unknown child", "pid", LOG_INT(pid));
         return;
     }
@@ -754,11 +754,6 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed)
         dispatch(sup, in, PEV_EXIT, status, 1);
         return;
     }
-    /* A clean exit while processes it started live on in a session of their own: the
-     * program daemonized. It fails with that message instead of a restart loop (its
-     * copy would hold the port against every restart); the copy is killed. */
-    detached = ri == (size_t)-1 && in->state != SUP_STOPPING && WIFEXITED(status) &&
-               WEXITSTATUS(status) == 0 && detach_reap(sup, in) > 0;
     /* Whatever the worker left behind in its process group (helpers, a half-dead
      * child) would hold its port and data dir against the next start: the group went
      * with its leader, killed in signal_cb before the leader was reaped. Whether anyone
@@ -871,9 +866,10 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     switch (sig) {
     case SIGCHLD: {
         siginfo_t si;
+        sup_instance_t *w;
         size_t ri;
         pid_t r;
-        int status, killed;
+        int status, killed, detached;
         /* Signals coalesce: one SIGCHLD may stand for many exits. Each exited child is
          * looked at first without being reaped (WNOWAIT): while a worker is an unreaped
          * zombie its number cannot be reused, so its process group can be SIGKILLed
@@ -885,13 +881,23 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
             memset(&si, 0, sizeof(si));
             if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
                 break;
-            killed = find_pid(sup, si.si_pid, &ri) != NULL && kill(-si.si_pid, SIGKILL) == 0;
+            ri = (size_t)-1; /* find_pid sets it only for a retiring entry */
+            w = find_pid(sup, si.si_pid, &ri);
+            /* A clean exit while processes it started live on: the program daemonized.
+             * It fails with that message instead of a restart loop (its copy would hold
+             * the port against every restart); the copy is killed. Looked for before
+             * the group kill, which would take a child that has not yet left the
+             * group with setsid() and hide the detach. */
+            detached = w && ri == (size_t)-1 && w->state != SUP_STOPPING &&
+                       si.si_code == CLD_EXITED && si.si_status == 0 &&
+                       detach_reap(sup, w) > 0;
+            killed = w && kill(-si.si_pid, SIGKILL) == 0;
             /* A zombie: this returns at once (retried only if a signal interrupts). */
             while ((r = waitpid(si.si_pid, &status, 0)) < 0 && errno == EINTR)
                 ;
             if (r != si.si_pid)
                 break;
-            reaped(sup, si.si_pid, status, killed);
+            reaped(sup, si.si_pid, status, killed, detached);
         }
         if (sup->shutting_down)
             shutdown_step(sup);
