@@ -485,7 +485,8 @@ static void test_missing_file(void)
     inv_errors_t e;
     inv_errors_init(&e);
     CU_ASSERT(inv_load("/nonexistent/instanced.conf", &e) == NULL);
-    CU_ASSERT(e.n == 1 && strstr(e.v[0].text, "/nonexistent/instanced.conf:0: cannot open"));
+    /* A problem with the whole file names no line (never ":0:"). */
+    CU_ASSERT(e.n == 1 && strstr(e.v[0].text, "/nonexistent/instanced.conf: cannot open"));
     inv_errors_free(&e);
 }
 
