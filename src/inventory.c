@@ -132,19 +132,41 @@ static const inv_key_t keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+static size_t key_index(const char *name);
+
 static const inv_key_t *find_key(const char *name, unsigned scope)
 {
-    for (size_t i = 0; i < NKEYS; i++)
-        if ((keys[i].scope & scope) && strcmp(keys[i].name, name) == 0)
-            return &keys[i];
-    return NULL;
+    size_t i = key_index(name);
+    return i != (size_t)-1 && (keys[i].scope & scope) ? &keys[i] : NULL;
 }
 
+/* Index of a key in keys[], or (size_t)-1: a lookup per key of the file, so a
+ * switch on the length and first letter narrows it to one or two comparisons. */
 static size_t key_index(const char *name)
 {
-    for (size_t i = 0; i < NKEYS; i++)
-        if (strcmp(keys[i].name, name) == 0)
-            return i;
+    static unsigned char bucket[64][26][4]; /* (length, letter) -> up to 3 indexes + 1 */
+    static int ready;
+    size_t len = strlen(name);
+    unsigned char *b;
+
+    if (!ready) {
+        for (size_t i = 0; i < NKEYS; i++) {
+            unsigned char *e = bucket[strlen(keys[i].name)][keys[i].name[0] - 'a'];
+            size_t k = 0;
+            while (e[k])
+                k++;
+            if (k == 3)
+                abort(); /* two share a bucket at most today; make room if ever more */
+            e[k] = (unsigned char)(i + 1);
+        }
+        ready = 1;
+    }
+    if (len == 0 || len >= 64 || name[0] < 'a' || name[0] > 'z')
+        return (size_t)-1;
+    b = bucket[len][name[0] - 'a'];
+    for (size_t k = 0; k < 4 && b[k]; k++)
+        if (strcmp(keys[b[k] - 1].name, name) == 0)
+            return b[k] - 1u;
     return (size_t)-1;
 }
 
@@ -814,26 +836,27 @@ static void scan_text(loader_t *ld, const char *text, scan_t *sc, int *syntax_fa
     *syntax_failed = p.failed;
 }
 
+/* Line of key `name` in section sec (-1: the top level), or of the section, or 0. */
+static int sec_line(const scan_t *sc, long sec, const char *name)
+{
+    size_t k = name ? key_index(name) : NONE;
+
+    if (sec < 0)
+        return k == NONE ? 0 : sc->top_line[k];
+    for (size_t i = 0; k != NONE && i < sc->secs[sec].nkl; i++)
+        if (sc->secs[sec].kl[i].key == k)
+            return sc->secs[sec].kl[i].line;
+    return sc->secs[sec].line;
+}
+
 /* Line of key `name` in section (kind, title), or of the section, or 0. */
 static int line_of(const scan_t *sc, const char *kind, const char *title, const char *name)
 {
-    size_t sec = NONE, k = name ? key_index(name) : NONE;
-    int line = 0;
+    size_t sec = NONE;
 
-    if (kind) {
-        sec = hm_get(&sc->sec_map, kind_scope(kind), title, strlen(title));
-        if (sec == NONE)
-            return 0;
-        line = sc->secs[sec].line;
-    }
-    if (k == NONE)
-        return line;
-    if (!kind)
-        return sc->top_line[k];
-    for (size_t i = 0; i < sc->secs[sec].nkl; i++)
-        if (sc->secs[sec].kl[i].key == k)
-            return sc->secs[sec].kl[i].line;
-    return line;
+    if (kind && (sec = hm_get(&sc->sec_map, kind_scope(kind), title, strlen(title))) == NONE)
+        return 0;
+    return sec_line(sc, kind ? (long)sec : -1, name);
 }
 
 /* ---- value conversion ------------------------------------------------------------- */
@@ -1127,15 +1150,16 @@ static char **copy_list(const kcfg_t *k, const char *name, size_t *n)
 }
 
 /* A list's length and each item's, without echoing an item (it may be a secret). */
-static void check_list(loader_t *ld, char **v, size_t n, const char *name, int line)
+static void check_list(loader_t *ld, char **v, size_t n, const char *name,
+                       const scan_t *sc, long sec)
 {
     if (n > INV_MAX_LIST)
-        add_error(ld, line, "%s has %zu items, more than the %d allowed", name, n,
-                  INV_MAX_LIST);
+        add_error(ld, sec_line(sc, sec, name), "%s has %zu items, more than the %d allowed",
+                  name, n, INV_MAX_LIST);
     for (size_t i = 0; i < n; i++)
         if (strlen(v[i]) > INV_MAX_VALUE) {
-            add_error(ld, line, "%s: item %zu is longer than %d bytes", name, i + 1,
-                      INV_MAX_VALUE);
+            add_error(ld, sec_line(sc, sec, name), "%s: item %zu is longer than %d bytes",
+                      name, i + 1, INV_MAX_VALUE);
             break;
         }
 }
@@ -1159,7 +1183,7 @@ static const char *const contract_vars[] = {
     "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
 };
 
-static void check_env_list(loader_t *ld, char **env, int line)
+static void check_env_list(loader_t *ld, char **env, const scan_t *sc, long sec)
 {
     for (char **e = env; e && *e; e++) {
         const char *eq = strchr(*e, '=');
@@ -1176,16 +1200,16 @@ static void check_env_list(loader_t *ld, char **env, int line)
             for (size_t i = 0; name_like && i < nl; i++)
                 name_like = isalnum((unsigned char)(*e)[i]) || (*e)[i] == '_';
             if (name_like)
-                add_error(ld, line, "env entry %zu (\"%.*s ...\") must be NAME=value; its "
+                add_error(ld, sec_line(sc, sec, "env"), "env entry %zu (\"%.*s ...\") must be NAME=value; its "
                           "value is not shown", (size_t)(e - env) + 1, (int)nl, *e);
             else
-                add_error(ld, line, "env entry %zu must be NAME=value; it is not shown, as "
+                add_error(ld, sec_line(sc, sec, "env"), "env entry %zu must be NAME=value; it is not shown, as "
                           "it may hold a secret", (size_t)(e - env) + 1);
             continue;
         }
         for (size_t i = 0; i < sizeof(contract_vars) / sizeof(contract_vars[0]); i++)
             if (strlen(contract_vars[i]) == n && strncmp(*e, contract_vars[i], n) == 0)
-                add_error(ld, line, "env may not set %s: instanced sets it for the worker",
+                add_error(ld, sec_line(sc, sec, "env"), "env may not set %s: instanced sets it for the worker",
                           contract_vars[i]);
     }
 }
@@ -1397,7 +1421,7 @@ static int load_services(loader_t *ld, const scan_t *sc, char *text, kcfg_t *sec
 
         s->name = xstrdup(title);
         hm_put_first(&ld->services, 0, s->name, strlen(s->name), i - 1);
-        s->line = line_of(sc, "service", title, NULL);
+        s->line = sc->secs[si].line;
         load_scalars(ld, sc, sec, SC_SERVICE, "service", title, inv->dir, s, &s->policy,
                      &s->policy_set);
         /* A bare command name is looked up in PATH, like a shell would. */
@@ -1406,26 +1430,26 @@ static int load_services(loader_t *ld, const scan_t *sc, char *text, kcfg_t *sec
             s->command = xstrdup(opt_str(sec, "command"));
         }
         s->args = copy_list(sec, "args", &s->nargs);
-        check_list(ld, s->args, s->nargs, "args", line_of(sc, "service", title, "args"));
+        check_list(ld, s->args, s->nargs, "args", sc, (long)si);
         s->env = copy_list(sec, "env", &s->nenv);
-        check_list(ld, s->env, s->nenv, "env", line_of(sc, "service", title, "env"));
-        check_env_list(ld, s->env, line_of(sc, "service", title, "env"));
+        check_list(ld, s->env, s->nenv, "env", sc, (long)si);
+        check_env_list(ld, s->env, sc, (long)si);
         if (!nm_valid_service_name(title))
             add_error(ld, s->line, "invalid service name \"%s\": must match "
                       "[a-z][a-z0-9]*(-[a-z0-9]+)*", title);
         if (!s->command)
             add_error(ld, s->line, "service \"%s\" has no command", title);
         if (s->instance_prefix && !nm_valid_instance_name(s->instance_prefix))
-            add_error(ld, line_of(sc, "service", title, "instance_prefix"),
+            add_error(ld, sec_line(sc, (long)si, "instance_prefix"),
                       "instance_prefix \"%s\" is not a valid name", s->instance_prefix);
         if (s->namespace_prefix) {
             char err[256];
             if (nm_check_namespace(s->namespace_prefix, err, sizeof(err)) < 0)
-                add_error(ld, line_of(sc, "service", title, "namespace_prefix"),
+                add_error(ld, sec_line(sc, (long)si, "namespace_prefix"),
                           "namespace_prefix: %s", err);
         }
         if (s->entity_type && !nm_valid_service_name(s->entity_type))
-            add_error(ld, line_of(sc, "service", title, "entity_type"),
+            add_error(ld, sec_line(sc, (long)si, "entity_type"),
                       "entity_type \"%s\" must match [a-z][a-z0-9]*(-[a-z0-9]+)*",
                       s->entity_type);
     }
@@ -1482,15 +1506,14 @@ static int load_instances(loader_t *ld, const scan_t *sc, char *text, kcfg_t *se
         svc = opt_str(sec, "service");
         in->name = xstrdup(title);
         hm_put_first(&inv->index->by_name, 0, in->name, strlen(in->name), i - 1);
-        in->line = line_of(sc, "instance", title, NULL);
+        in->line = sc->secs[si].line;
         default_policy(&in->policy);
         load_scalars(ld, sc, sec, SC_INSTANCE, "instance", title, inv->dir, in, &own, &own_set);
         env = copy_list(sec, "env", &nenv);
-        check_list(ld, env, nenv, "env", line_of(sc, "instance", title, "env"));
-        check_env_list(ld, env, line_of(sc, "instance", title, "env"));
+        check_list(ld, env, nenv, "env", sc, (long)si);
+        check_env_list(ld, env, sc, (long)si);
         in->depends_on = copy_list(sec, "depends_on", &in->ndeps);
-        check_list(ld, in->depends_on, in->ndeps, "depends_on",
-                   line_of(sc, "instance", title, "depends_on"));
+        check_list(ld, in->depends_on, in->ndeps, "depends_on", sc, (long)si);
 
         if (!nm_valid_instance_name(title)) {
             add_error(ld, in->line, "invalid instance name \"%s\": must match "
@@ -1499,7 +1522,7 @@ static int load_instances(loader_t *ld, const scan_t *sc, char *text, kcfg_t *se
         if (!svc) {
             add_error(ld, in->line, "instance \"%s\" has no service", title);
         } else if ((in->service = find_service(ld, inv, svc)) == NULL) {
-            add_error(ld, line_of(sc, "instance", title, "service"),
+            add_error(ld, sec_line(sc, (long)si, "service"),
                       "instance \"%s\" names undefined service \"%.100s\"", title, svc);
         }
         if (in->service) {
@@ -1524,7 +1547,7 @@ static int load_instances(loader_t *ld, const scan_t *sc, char *text, kcfg_t *se
                 if (nm_derive(&nin, &d, err, sizeof(err)) < 0) {
                     const char *key = nin.namespace && strstr(err, "namespace") ? "namespace"
                                       : nin.schema && strstr(err, "schema") ? "schema" : NULL;
-                    add_error(ld, line_of(sc, "instance", title, key), "%s", err);
+                    add_error(ld, sec_line(sc, (long)si, key), "%s", err);
                 } else {
                     in->schema = xstrdup(d.schema);
                     in->namespace = xstrdup(d.namespace);
@@ -1898,8 +1921,7 @@ static inventory_t *load_text(const char *name, char *text, size_t len, inv_erro
     inv->health_interval_ms = inv->health_timeout_ms = -1;
     load_scalars(&ld, &sc, &root, SC_GLOBAL, NULL, NULL, inv->dir, inv, NULL, NULL);
     inv->legacy_schemas = copy_list(&root, "legacy_schemas", &inv->nlegacy);
-    check_list(&ld, inv->legacy_schemas, inv->nlegacy, "legacy_schemas",
-               line_of(&sc, NULL, NULL, "legacy_schemas"));
+    check_list(&ld, inv->legacy_schemas, inv->nlegacy, "legacy_schemas", &sc, -1);
     failed = load_services(&ld, &sc, text, &svc, inv) < 0 ||
              load_instances(&ld, &sc, text, &inst, inv) < 0;
     if (failed)
