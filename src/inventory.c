@@ -1092,6 +1092,9 @@ static cfg_opt_t *make_opts(unsigned scope)
 static loader_t *cur_loader; /* for the libconfuse error callback, during cfg_parse only */
 
 static void confuse_error_cb(cfg_t *cfg, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void confuse_error_cb(cfg_t *cfg, const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -1612,15 +1615,25 @@ static void check_cycles(loader_t *ld, const scan_t *sc, const inventory_t *inv,
             }
             while (node[start] != v)
                 start++;
-            cycle[0] = '\0';
-            for (size_t k = start; k < sp && len < sizeof(cycle) - 1; k++)
-                len += (size_t)snprintf(cycle + len, sizeof(cycle) - len, "%s -> ",
-                                        inv->instances[node[k]].name);
-            if (len < sizeof(cycle) - 1)
-                snprintf(cycle + len, sizeof(cycle) - len, "%s", inv->instances[v].name);
+            for (size_t k = start; k <= sp; k++) {
+                /* "a -> b -> a", cut with " ..." when it does not fit. */
+                const char *name = inv->instances[k < sp ? node[k] : v].name;
+                size_t nl = strlen(name), room = sizeof(cycle) - 8 - len;
+                if (nl + 4 > room) {
+                    memcpy(cycle + len, " ...", 4);
+                    len += 4;
+                    break;
+                }
+                memcpy(cycle + len, name, nl);
+                len += nl;
+                if (k < sp) {
+                    memcpy(cycle + len, " -> ", 4);
+                    len += 4;
+                }
+            }
+            cycle[len] = '\0';
             add_error(ld, line_of(sc, "instance", inv->instances[v].name, "depends_on"),
-                      "depends_on forms a cycle: %s%s", cycle,
-                      len >= sizeof(cycle) - 1 ? " ..." : "");
+                      "depends_on forms a cycle: %s", cycle);
             goto done;
         }
     }

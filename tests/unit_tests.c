@@ -376,9 +376,13 @@ static void test_instance_same(void)
     /* Turning provisioning on, or moving its state, changes every instance's
      * credentials: a worker still holding the admin URLs must be restarted. */
     for (int k = 0; k < 2; k++) {
-        snprintf(text, sizeof(text), "%s", k == 0 ? "provision = true\n"
-                                                  : "state_dir = \"/tmp/elsewhere\"\n");
-        snprintf(text + strlen(text), sizeof(text) - strlen(text), base, 9002);
+        {
+            char filled[768];
+            CU_ASSERT_FATAL(snprintf(filled, sizeof(filled), base, 9002) < (int)sizeof(filled));
+            snprintf(text, sizeof(text), "%s%s", k == 0 ? "provision = true\n"
+                                                        : "state_dir = \"/tmp/elsewhere\"\n",
+                     filled);
+        }
         p2 = write_temp(text);
         b = inv_load(p2, &e);
         CU_ASSERT_FATAL(b != NULL);
