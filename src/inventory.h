@@ -106,7 +106,8 @@ typedef struct inventory {
 /* Every problem found in one load, each "FILE:LINE: message", in line order; a
  * problem with the whole file (it cannot be read, it defines no instance) reads
  * "FILE: message" and has line 0. At most INV_MAX_ERRORS are kept per load, followed
- * by one saying how many more were found. */
+ * by one ("FILE: N more errors not shown", line INT_MAX) saying how many more were
+ * found. No error quotes an env entry's value or a URL. */
 typedef struct inv_errors {
     struct inv_error { int line; char *text; } *v;
     size_t n, cap;
