@@ -632,6 +632,29 @@ static void test_hostile(void)
     }
 }
 
+/* A file of 3000 mistakes yields INV_MAX_ERRORS errors in line order and one last
+ * line with the count of the others, not 3000 lines (nor quadratic work). */
+static void test_error_cap(void)
+{
+    size_t cap = 3000 * 16 + 256, len = 0;
+    char *buf = malloc(cap);
+    inv_errors_t errs;
+
+    CU_ASSERT_FATAL(buf != NULL);
+    for (int i = 0; i < 3000; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "bogus%d = 1\n", i);
+    len += (size_t)snprintf(buf + len, cap - len, OK_SERVICE OK_INSTANCE);
+    inv_errors_init(&errs);
+    CU_ASSERT(inv_load_buf("many.conf", buf, len, &errs) == NULL);
+    CU_ASSERT_EQUAL_FATAL(errs.n, INV_MAX_ERRORS + 1);
+    CU_ASSERT(strcmp(errs.v[errs.n - 1].text, "many.conf: 2000 more errors not shown "
+                     "(at most 1000 are)") == 0);
+    for (size_t i = 1; i + 1 < errs.n; i++)
+        CU_ASSERT(errs.v[i].line == errs.v[i - 1].line + 1);
+    inv_errors_free(&errs);
+    free(buf);
+}
+
 /* The limits themselves are allowed, and a buffer loads as its file would. */
 static void test_limits_accepted(void)
 {
@@ -746,6 +769,7 @@ int main(void)
     CU_add_test(s, "missing file", test_missing_file);
     CU_add_test(s, "hostile inventories", test_hostile);
     CU_add_test(s, "limits accepted", test_limits_accepted);
+    CU_add_test(s, "error cap", test_error_cap);
     CU_add_test(s, "FIFO, device, directory", test_not_a_file);
 
     return cu_run_all();
