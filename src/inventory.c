@@ -696,8 +696,6 @@ static int p_atom(const tok_t *t) { return t->kind == TK_WORD || t->kind == TK_S
 
 static void p_syntax(parser_t *p, const char *what)
 {
-    char shown[64];
-
     if (p->failed)
         return;
     p->failed = 1;
@@ -709,9 +707,11 @@ static void p_syntax(parser_t *p, const char *what)
     } else if (p->t.kind == TK_STRING) {
         /* A quoted string may be a password or an env entry: never echo it. */
         add_error(p->ld, p->t.line, "syntax error: %s, found a quoted string", what);
+    } else if (key_index(p->t.text) != NONE || kind_scope(p->t.text)) {
+        add_error(p->ld, p->t.line, "syntax error: %s, found \"%s\"", what, p->t.text);
     } else {
-        mask_secrets(p->t.text, shown, sizeof(shown));
-        add_error(p->ld, p->t.line, "syntax error: %s, found \"%.40s\"", what, shown);
+        /* Any other word may be a secret written without its quotes or its key. */
+        add_error(p->ld, p->t.line, "syntax error: %s, found an unquoted value", what);
     }
 }
 
@@ -1305,9 +1305,12 @@ static void check_policy(loader_t *ld, const scan_t *sc, const char *inst, const
         add_error(ld, policy_line(sc, inst, svc, "health_path"),
                   "health_path is %zu bytes long, more than the %d allowed",
                   strlen(p->health_path), INV_MAX_HEALTH_PATH);
-    else if (p->health_path && p->health_path[0] != '/')
+    else if (p->health_path && p->health_path[0] != '/') {
+        char shown[INV_MAX_HEALTH_PATH + 16];
         add_error(ld, policy_line(sc, inst, svc, "health_path"),
-                  "health_path \"%s\" must start with /", p->health_path);
+                  "health_path \"%s\" must start with /",
+                  mask_secrets(p->health_path, shown, sizeof(shown)));
+    }
     if (p->health_path)
         for (const char *c = p->health_path; *c; c++)
             if ((unsigned char)*c <= ' ' || *c == 0x7f) {

@@ -584,6 +584,11 @@ static void test_hostile(void)
         { "secret in a syntax error", OK_SERVICE "instance \"svc-a\" {\n service = \"svc\"\n"
           " env = {\"A=1\" \"TOKEN=hunter2\"}\n}\n", "", 0, "", 6, "found a quoted string",
           "hunter2" },
+        { "bare secret", OK_SERVICE "instance \"svc-a\" {\n service = \"svc\"\n"
+          " DB_TOKEN TOPSECRET\n}\n", "", 0, "", 6,
+          "expected '=' after a key, found an unquoted value", "TOPSECRET" },
+        { "bare secret at the top", OK_SERVICE "DB_TOKEN TOPSECRET\n" OK_INSTANCE, "", 0, "",
+          5, "syntax error: expected '{' after the section name", "TOPSECRET" },
         { "secret URL too long", "postgres_url = \"postgresql://u:hunter2@h/", "d", 1100,
           "\"\n" OK_SERVICE OK_INSTANCE, 1, "postgres_url is longer than 1024", "hunter2" },
         /* A 401-byte health_path passed and was truncated into the probe's URL. */
