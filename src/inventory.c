@@ -1827,7 +1827,8 @@ static int read_inventory(const char *path, char **buf, size_t *len, char *err, 
         if (n == cap) {
             if (cap > INV_MAX_FILE)
                 break;
-            cap *= 2;
+            /* One byte past the cap is enough to know the file is too big. */
+            cap = cap * 2 > (size_t)INV_MAX_FILE + 1 ? (size_t)INV_MAX_FILE + 1 : cap * 2;
             b = xrealloc(b, cap + 1);
         }
         r = read(fd, b + n, cap - n);
