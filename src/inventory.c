@@ -792,7 +792,7 @@ static void p_body(parser_t *p, int sec)
             return;
         }
         name = p->t;
-        name.text = xstrdup(p->t.text);
+        p->t.text = NULL; /* name owns it now */
         p_next(p);
         if (p->t.kind == TK_PUNCT && (p->t.punct == '=' || p->t.punct == '+')) {
             scan_add_key(p->ld, p->sc, sec, &name, p->t.punct == '+',
@@ -804,7 +804,7 @@ static void p_body(parser_t *p, int sec)
         } else if (sec < 0 && p_atom(&p->t)) {
             tok_t title = p->t;
             int idx;
-            title.text = xstrdup(p->t.text);
+            p->t.text = NULL; /* title owns it now */
             p_next(p);
             if (p->t.kind == TK_PUNCT && p->t.punct == '{') {
                 idx = scan_add_section(p->ld, p->sc, &name, &title);
