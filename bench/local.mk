@@ -18,3 +18,10 @@ bench: all bench/bench-child$(EXEEXT)
 	INSTANCED=$(abs_top_builddir)/src/instanced \
 	BENCH_CHILD=$(abs_top_builddir)/bench/bench-child$(EXEEXT) \
 	  $(SHELL) $(abs_top_srcdir)/bench/run.sh
+
+# `make bench-inventory`: time `instanced --check-config` on generated inventories of
+# 10,000, 20,000 and 100,000 instances (BENCHMARKS.md, "Inventory validation").
+EXTRA_DIST += bench/inventory_scale.sh
+.PHONY: bench-inventory
+bench-inventory: src/instanced$(EXEEXT)
+	INSTANCED=$(abs_top_builddir)/src/instanced $(SHELL) $(abs_top_srcdir)/bench/inventory_scale.sh

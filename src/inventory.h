@@ -4,6 +4,17 @@
 
 #include <stddef.h>
 
+/* Limits the loader enforces, so that no later fixed buffer truncates silently and
+ * no input costs more than linear time. All in bytes unless said otherwise. */
+#define INV_MAX_FILE (64u * 1024 * 1024) /* the inventory file */
+#define INV_MAX_LINE 8192                /* one line, and one quoted string */
+#define INV_MAX_ERRORS 1000              /* errors kept per load; the rest are counted */
+#define INV_MAX_VALUE 4096               /* any string value, list item or env entry */
+#define INV_MAX_LIST 1024                /* items in args, env, depends_on, legacy_schemas */
+#define INV_MAX_HEALTH_PATH 256          /* health_path */
+#define INV_MAX_URL 1024                 /* postgres_url, redis_url */
+#define INV_MAX_LOG_BACKUPS 100          /* log_backups */
+
 typedef enum {
     INV_RESTART_ALWAYS = 0,
     INV_RESTART_ON_FAILURE,
@@ -104,9 +115,15 @@ typedef struct inventory {
     size_t nservices;
     inv_instance_t *instances;
     size_t ninstances;
+    struct inv_index *index; /* private to inventory.c: name lookups; NULL in an
+                                inventory built by hand (lookups then scan) */
 } inventory_t;
 
-/* Every problem found in one load, each "FILE:LINE: message", in line order. */
+/* Every problem found in one load, each "FILE:LINE: message", in line order; a
+ * problem with the whole file (it cannot be read, it defines no instance) reads
+ * "FILE: message" and has line 0. At most INV_MAX_ERRORS are kept per load, followed
+ * by one ("FILE: N more errors not shown", line INT_MAX) saying how many more were
+ * found. No error quotes an env entry's value or a URL. */
 typedef struct inv_errors {
     struct inv_error { int line; char *text; } *v;
     size_t n, cap;
@@ -118,8 +135,15 @@ void inv_errors_free(inv_errors_t *e);
 /* Load and validate the inventory at path. On success returns a new inventory the
  * caller frees with inv_free(). On failure returns NULL with every error appended to
  * errs (the caller owns errs and frees it with inv_errors_free()). Nothing is applied
- * anywhere: the function only reads the file and the environment. */
+ * anywhere: the function only reads the file and the environment. The file is opened
+ * without blocking and must be a regular file of at most INV_MAX_FILE bytes: a FIFO,
+ * a device or a directory is refused at once. Allocation failure aborts. */
 inventory_t *inv_load(const char *path, inv_errors_t *errs);
+
+/* The same from len bytes at buf (not necessarily NUL-terminated; buf is only read).
+ * name stands for the file in every message and, when relative, is taken from the
+ * current directory to anchor the inventory's relative paths (its directory). */
+inventory_t *inv_load_buf(const char *name, const char *buf, size_t len, inv_errors_t *errs);
 void inv_free(inventory_t *inv);
 
 const inv_instance_t *inv_find_instance(const inventory_t *inv, const char *name);
@@ -130,9 +154,9 @@ const inv_instance_t *inv_find_instance(const inventory_t *inv, const char *name
 int inv_instance_same(const inventory_t *a, const inv_instance_t *x,
                       const inventory_t *b, const inv_instance_t *y);
 
-/* The worker's environment per DESIGN.md's contract, NULL-terminated, newly allocated;
+/* The worker's environment per the worker contract, NULL-terminated, newly allocated;
  * free with inv_strv_free(). path_env is the PATH to pass (NULL: a safe default).
- * Returns NULL on allocation failure. */
+ * Allocation failure aborts (xalloc.h). */
 char **inv_worker_env(const inventory_t *inv, const inv_instance_t *in, const char *path_env);
 void inv_strv_free(char **v);
 

@@ -5,6 +5,7 @@ noinst_LIBRARIES += src/libinstanced.a
 src_libinstanced_a_SOURCES = \
 	src/naming.c src/naming.h \
 	src/errbuf.c src/errbuf.h \
+	src/xalloc.c src/xalloc.h \
 	src/mask.c src/mask.h \
 	src/log.c src/log.h \
 	src/inventory.c src/inventory.h \

@@ -6,10 +6,14 @@
 
 #include "cunit_run.h"
 #include <dirent.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "inventory.h"
@@ -372,9 +376,13 @@ static void test_instance_same(void)
     /* Turning provisioning on, or moving its state, changes every instance's
      * credentials: a worker still holding the admin URLs must be restarted. */
     for (int k = 0; k < 2; k++) {
-        snprintf(text, sizeof(text), "%s", k == 0 ? "provision = true\n"
-                                                  : "state_dir = \"/tmp/elsewhere\"\n");
-        snprintf(text + strlen(text), sizeof(text) - strlen(text), base, 9002);
+        {
+            char filled[768];
+            CU_ASSERT_FATAL(snprintf(filled, sizeof(filled), base, 9002) < (int)sizeof(filled));
+            snprintf(text, sizeof(text), "%s%s", k == 0 ? "provision = true\n"
+                                                        : "state_dir = \"/tmp/elsewhere\"\n",
+                     filled);
+        }
         p2 = write_temp(text);
         b = inv_load(p2, &e);
         CU_ASSERT_FATAL(b != NULL);
@@ -480,12 +488,268 @@ static void test_rejections(void)
     CU_ASSERT(files >= 20);
 }
 
+
+/* ---- hostile inventories ----------------------------------------------------------
+ * Each buffer goes through inv_load_buf and, written to a file, through inv_load: both
+ * must reject it with "NAME:LINE: ...want..." (or "NAME: ...want..." for line 0, a
+ * problem with the whole file), never print a ":0:" line, and never echo `secret`. */
+
+#define OK_SERVICE "service \"svc\" {\n command = \"/bin/sleep\"\n}\n"
+#define OK_INSTANCE "instance \"svc-a\" {\n service = \"svc\"\n}\n"
+
+/* text with every '^' replaced by a NUL byte and every '~' by the byte 0x01, then
+ * repeat times the string fill (for the deep and long cases), then tail. */
+static char *hostile_text(const char *text, const char *fill, size_t repeat, const char *tail,
+                          size_t *len)
+{
+    size_t n = strlen(text), f = strlen(fill), t = strlen(tail);
+    char *buf = malloc(n + repeat * f + t + 1);
+
+    CU_ASSERT_FATAL(buf != NULL);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = text[i] == '^' ? '\0' : text[i] == '~' ? '\x01' : text[i];
+    for (size_t i = 0; i < repeat; i++)
+        memcpy(buf + n + i * f, fill, f);
+    memcpy(buf + n + repeat * f, tail, t + 1);
+    *len = n + repeat * f + t;
+    return buf;
+}
+
+static void check_rejected(const char *what, const char *name, inventory_t *inv,
+                           const inv_errors_t *errs, int line, const char *want,
+                           const char *secret)
+{
+    char prefix[512];
+    int found;
+
+    if (line > 0)
+        snprintf(prefix, sizeof(prefix), "%s:%d: ", name, line);
+    else
+        snprintf(prefix, sizeof(prefix), "%s: ", name);
+    found = errors_contain(errs, prefix, want);
+    if (inv || !found) {
+        fprintf(stderr, "\n  %s: want \"%s%s\"%s; got:\n", what, prefix, want,
+                inv ? " (it was accepted)" : "");
+        dump_errors(errs);
+    }
+    CU_ASSERT(inv == NULL);
+    CU_ASSERT(found);
+    for (size_t i = 0; i < errs->n; i++) {
+        CU_ASSERT(strstr(errs->v[i].text, ":0:") == NULL);
+        if (secret)
+            CU_ASSERT(strstr(errs->v[i].text, secret) == NULL);
+    }
+}
+
+static void test_hostile(void)
+{
+    static const struct {
+        const char *what, *text, *fill;
+        size_t repeat;
+        const char *tail;
+        int line;
+        const char *want, *secret;
+    } cases[] = {
+        /* A NUL once made the scanner stop while libconfuse read on: the unknown key,
+         * the duplicate and the unset variable after it went unnoticed. */
+        { "NUL after a comment", "# header^\nbogus = 1\n" OK_SERVICE OK_SERVICE
+          "x = ${INSTANCED_TEST_SURELY_UNSET}\n" OK_INSTANCE, "", 0, "", 1, "NUL byte", NULL },
+        { "control byte", OK_SERVICE "# a~b\n" OK_INSTANCE, "", 0, "", 4,
+          "control character 0x01", NULL },
+        { "escape byte", "environment = \"prod\x1b[2J\"\n" OK_SERVICE OK_INSTANCE, "", 0, "", 1,
+          "control character 0x1b", NULL },
+        /* 80,000 '{' overflowed libconfuse's stack (exit 139). */
+        { "deep braces after NUL", "#^\nx", "{", 80000, "", 1, "NUL byte", NULL },
+        { "deep braces on one line", "x", "{", 80000, "", 1, "more than the 8192 allowed",
+          NULL },
+        { "deep braces in a value", OK_SERVICE "instance \"svc-a\" {\n service = ", "{\n",
+          80000, "", 6, "syntax error: expected a list item", NULL },
+        { "deep braces as sections", "x ", "{\n", 80000, "", 1, "needs a name", NULL },
+        /* An 8 MB comment line took libconfuse 28 s. */
+        { "long line", OK_SERVICE "# ", "x", 3 * INV_MAX_LINE, "\n" OK_INSTANCE, 4,
+          "more than the 8192 allowed", NULL },
+        { "long quoted string", OK_SERVICE "instance \"svc-a\" {\n service = \"svc\"\n"
+          " health_path = \"/", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+          INV_MAX_LINE / 64 + 1, "\"\n}\n", 6, "a value longer than", NULL },
+        { "empty file", "", "", 0, "", 0, "no instance is defined", NULL },
+        { "comments only", "# nothing here\n", "", 0, "", 0, "no instance is defined", NULL },
+        { "services only", OK_SERVICE, "", 0, "", 0, "no instance is defined", NULL },
+        /* The value of an env entry whose '=' is missing was echoed. */
+        { "env without =", OK_SERVICE "instance \"svc-a\" {\n service = \"svc\"\n"
+          " env = {\"DB_TOKEN TOPSECRET\"}\n}\n", "", 0, "", 6,
+          "env entry 1 (\"DB_TOKEN ...\") must be NAME=value", "TOPSECRET" },
+        { "env of one word", OK_SERVICE "instance \"svc-a\" {\n service = \"svc\"\n"
+          " env = {\"A=1\", \"hunter2hunter2\"}\n}\n", "", 0, "", 6,
+          "env entry 2 must be NAME=value", "hunter2" },
+        { "secret in a syntax error", OK_SERVICE "instance \"svc-a\" {\n service = \"svc\"\n"
+          " env = {\"A=1\" \"TOKEN=hunter2\"}\n}\n", "", 0, "", 6, "found a quoted string",
+          "hunter2" },
+        { "bare secret", OK_SERVICE "instance \"svc-a\" {\n service = \"svc\"\n"
+          " DB_TOKEN TOPSECRET\n}\n", "", 0, "", 6,
+          "expected '=' after a key, found an unquoted value", "TOPSECRET" },
+        { "bare secret at the top", OK_SERVICE "DB_TOKEN TOPSECRET\n" OK_INSTANCE, "", 0, "",
+          5, "syntax error: expected '{' after the section name", "TOPSECRET" },
+        { "secret URL too long", "postgres_url = \"postgresql://u:hunter2@h/", "d", 1100,
+          "\"\n" OK_SERVICE OK_INSTANCE, 1, "postgres_url is longer than 1024", "hunter2" },
+        /* A 401-byte health_path passed and was truncated into the probe's URL. */
+        { "health_path too long", OK_SERVICE "instance \"svc-a\" {\n service = \"svc\"\n"
+          " health_path = \"/", "h", INV_MAX_HEALTH_PATH, "\"\n}\n", 6,
+          "health_path is 257 bytes long, more than the 256 allowed", NULL },
+        { "health_path relative", OK_SERVICE "instance \"svc-a\" {\n service = \"svc\"\n"
+          " health_path = \"health\"\n}\n", "", 0, "", 6, "must start with /", NULL },
+        { "log_backups", OK_SERVICE "instance \"svc-a\" {\n service = \"svc\"\n"
+          " log_backups = 100000\n}\n", "", 0, "", 6, "log_backups must be at most 100", NULL },
+        { "socket path", "control_socket = \"/", "s", 120, "\"\n" OK_SERVICE OK_INSTANCE, 1,
+          "control_socket is longer than", NULL },
+        { "include", "include(\"/etc/passwd\")\n" OK_SERVICE OK_INSTANCE, "", 0, "", 1,
+          "syntax error", NULL },
+    };
+
+    unsetenv("INSTANCED_TEST_SURELY_UNSET");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len;
+        char *buf = hostile_text(cases[i].text, cases[i].fill, cases[i].repeat, cases[i].tail,
+                                 &len);
+        char *path = strdup("/tmp/instanced-unit-XXXXXX");
+        int fd = mkstemp(path);
+        inv_errors_t errs;
+        inventory_t *inv;
+
+        inv_errors_init(&errs);
+        inv = inv_load_buf("mem.conf", buf, len, &errs);
+        check_rejected(cases[i].what, "mem.conf", inv, &errs, cases[i].line, cases[i].want,
+                       cases[i].secret);
+        inv_free(inv);
+        inv_errors_free(&errs);
+
+        CU_ASSERT_FATAL(fd >= 0);
+        CU_ASSERT_FATAL(write(fd, buf, len) == (ssize_t)len);
+        close(fd);
+        inv_errors_init(&errs);
+        inv = inv_load(path, &errs);
+        check_rejected(cases[i].what, path, inv, &errs, cases[i].line, cases[i].want,
+                       cases[i].secret);
+        inv_free(inv);
+        inv_errors_free(&errs);
+        unlink(path);
+        free(path);
+        free(buf);
+    }
+}
+
+/* A file of 3000 mistakes yields INV_MAX_ERRORS errors in line order and one last
+ * line with the count of the others, not 3000 lines (nor quadratic work). */
+static void test_error_cap(void)
+{
+    size_t cap = 3000 * 16 + 256, len = 0;
+    char *buf = malloc(cap);
+    inv_errors_t errs;
+
+    CU_ASSERT_FATAL(buf != NULL);
+    for (int i = 0; i < 3000; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "bogus%d = 1\n", i);
+    len += (size_t)snprintf(buf + len, cap - len, OK_SERVICE OK_INSTANCE);
+    inv_errors_init(&errs);
+    CU_ASSERT(inv_load_buf("many.conf", buf, len, &errs) == NULL);
+    CU_ASSERT_EQUAL_FATAL(errs.n, INV_MAX_ERRORS + 1);
+    CU_ASSERT(strcmp(errs.v[errs.n - 1].text, "many.conf: 2000 more errors not shown "
+                     "(at most 1000 are)") == 0);
+    for (size_t i = 1; i + 1 < errs.n; i++)
+        CU_ASSERT(errs.v[i].line == errs.v[i - 1].line + 1);
+    inv_errors_free(&errs);
+    free(buf);
+}
+
+/* The limits themselves are allowed, and a buffer loads as its file would. */
+static void test_limits_accepted(void)
+{
+    char text[1024], *path;
+    inv_errors_t errs;
+    inventory_t *inv;
+    char hp[INV_MAX_HEALTH_PATH + 1];
+
+    memset(hp, 'h', sizeof(hp) - 1);
+    hp[0] = '/';
+    hp[sizeof(hp) - 1] = '\0';
+    snprintf(text, sizeof(text), OK_SERVICE "instance \"svc-a\" {\n service = \"svc\"\n"
+             " log_backups = %d\n health_path = \"%s\"\n env = {\"DB_TOKEN=x\"}\n}\n"
+             "volumes_root = \"vol\"\n", INV_MAX_LOG_BACKUPS, hp);
+    inv_errors_init(&errs);
+    inv = inv_load_buf("sub/mem.conf", text, strlen(text), &errs);
+    dump_errors(&errs);
+    CU_ASSERT_FATAL(inv != NULL);
+    CU_ASSERT_EQUAL(inv->instances[0].policy.log_backups, INV_MAX_LOG_BACKUPS);
+    CU_ASSERT_EQUAL(strlen(inv->instances[0].policy.health_path), INV_MAX_HEALTH_PATH);
+    /* Relative paths hang off the directory of the name, taken from the cwd. */
+    {
+        char cwd[4096], want[4200];
+        CU_ASSERT_FATAL(getcwd(cwd, sizeof(cwd)) != NULL);
+        snprintf(want, sizeof(want), "%s/sub/vol", cwd);
+        CU_ASSERT_STRING_EQUAL(inv->volumes_root, want);
+    }
+    inv_free(inv);
+    path = write_temp(text);
+    inv = inv_load(path, &errs);
+    CU_ASSERT(inv != NULL && inv->ninstances == 1);
+    inv_free(inv);
+    unlink(path);
+    free(path);
+    inv_errors_free(&errs);
+}
+
+/* inv_load on path in a child that the alarm kills after 10 s (the old loader blocked
+ * on a FIFO for ever and read /dev/zero until memory ran out, so the test must not
+ * depend on the loader returning). The child exits 0 when the load failed at once
+ * with an error containing want. */
+static int load_in_child(const char *path, const char *want)
+{
+    pid_t pid = fork();
+    int status;
+
+    if (pid == 0) {
+        struct rlimit as = { 1UL << 30, 1UL << 30 };
+        inv_errors_t errs;
+        inventory_t *inv;
+        setrlimit(RLIMIT_AS, &as);
+        alarm(10);
+        inv_errors_init(&errs);
+        inv = inv_load(path, &errs);
+        if (!inv && errs.n == 1 && strstr(errs.v[0].text, want) &&
+            strncmp(errs.v[0].text, path, strlen(path)) == 0 &&
+            errs.v[0].text[strlen(path)] == ':' && errs.v[0].text[strlen(path) + 1] == ' ')
+            _exit(0);
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "    | %s\n", errs.v[i].text);
+        _exit(1);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "\n  loading %s: killed by signal %d\n", path, WTERMSIG(status));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void test_not_a_file(void)
+{
+    char dir[] = "/tmp/instanced-unit-XXXXXX", fifo[64];
+
+    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+    snprintf(fifo, sizeof(fifo), "%s/inv.conf", dir);
+    CU_ASSERT_FATAL(mkfifo(fifo, 0600) == 0);
+    CU_ASSERT_EQUAL(load_in_child(fifo, "not a regular file (a FIFO)"), 0);
+    CU_ASSERT_EQUAL(load_in_child("/dev/zero", "not a regular file (a device)"), 0);
+    CU_ASSERT_EQUAL(load_in_child(dir, "not a regular file (a directory)"), 0);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 static void test_missing_file(void)
 {
     inv_errors_t e;
     inv_errors_init(&e);
     CU_ASSERT(inv_load("/nonexistent/instanced.conf", &e) == NULL);
-    CU_ASSERT(e.n == 1 && strstr(e.v[0].text, "/nonexistent/instanced.conf:0: cannot open"));
+    /* A problem with the whole file names no line (never ":0:"). */
+    CU_ASSERT(e.n == 1 && strstr(e.v[0].text, "/nonexistent/instanced.conf: cannot open"));
     inv_errors_free(&e);
 }
 
@@ -508,6 +772,10 @@ int main(void)
     CU_add_test(s, "relative paths", test_relative_paths);
     CU_add_test(s, "rejections", test_rejections);
     CU_add_test(s, "missing file", test_missing_file);
+    CU_add_test(s, "hostile inventories", test_hostile);
+    CU_add_test(s, "limits accepted", test_limits_accepted);
+    CU_add_test(s, "error cap", test_error_cap);
+    CU_add_test(s, "FIFO, device, directory", test_not_a_file);
 
     return cu_run_all();
 }
