@@ -44,6 +44,12 @@ step_sanitizers() {
         find . -name '*.log' -path '*tests*' -newer Makefile -exec sh -c \
             'grep -q "^FAIL\|^ERROR" "$1" 2>/dev/null && { echo "==== $1"; cat "$1"; }' _ {} \;
     fi
+    # As in test.sh: deps.sh installed everything, so a skipped test is a failure.
+    skipped=$(sed -n 's/^# SKIP: *//p' test-suite.log 2>/dev/null)
+    if [ "${skipped:-0}" -ne 0 ]; then
+        echo "ci-builds.sh: sanitizers: $skipped test(s) skipped" >&2
+        status=1
+    fi
     if [ -n "$(ls -A "$reports")" ]; then
         for f in "$reports"/*; do echo "==== $f"; cat "$f"; done
         echo "ci-builds.sh: sanitizers: $(ls "$reports" | wc -l) sanitizer report(s)" >&2
