@@ -62,8 +62,8 @@ step_sanitizers() {
 step_werror() {
     fresh build-werror --enable-werror
     # -k: list every warning of the build at once, not only the first file's.
-    if ! make -k -j"$jobs" all >make.log 2>&1 ||
-        ! make -k -j"$jobs" check TESTS= >>make.log 2>&1; then
+    # check-programs rather than `check TESTS=`, which would give up with the library.
+    if ! make -k -j"$jobs" all check-programs >make.log 2>&1; then
         grep 'error:' make.log | sort -u >&2
         echo "ci-builds.sh: werror: the build has warnings (above)" >&2
         return 1

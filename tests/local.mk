@@ -26,3 +26,7 @@ include $(srcdir)/tests/worker.mk
 include $(srcdir)/tests/provision.mk
 include $(srcdir)/tests/fuzz/fuzz.mk
 include $(srcdir)/tests/soak.mk
+
+# Every test program, without running a test (the warnings-as-errors CI build).
+.PHONY: check-programs
+check-programs: $(check_PROGRAMS)
