@@ -6,7 +6,8 @@ set -eu
 PACKAGES="build-essential autoconf automake pkg-config
 libevent-dev libcurl4-openssl-dev libhiredis-dev libpq-dev libconfuse-dev
 libjansson-dev libcunit1-dev libsystemd-dev
-postgresql redis-server prometheus curl procps python3 systemd nginx"
+postgresql redis-server prometheus curl procps python3 systemd nginx
+binutils clang libclang-rt-14-dev jq"
 
 missing=""
 for p in $PACKAGES; do

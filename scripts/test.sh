@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite, from a fresh clone of a Debian 12 machine: install what is
 # missing, build, run `make check` (unit and integration tests against real servers),
-# then `make distcheck`.
+# then `make distcheck`, then the extra builds of scripts/ci-builds.sh: warnings as
+# errors, `make check` under ASan/LSan/UBSan, and `make fuzz-smoke` with clang.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
@@ -25,4 +26,5 @@ fi
 # distcheck builds the tarball, checks it in a read-only VPATH build; the test suite
 # has already run above, so do not run it twice.
 make distcheck DISTCHECK_CONFIGURE_FLAGS= TESTS=
+"$top/scripts/ci-builds.sh" werror sanitizers fuzz
 echo "test.sh: all tests passed"

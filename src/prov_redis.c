@@ -229,14 +229,19 @@ static int build_rules(rules_t *r, const char *user, const char *onoff, const pr
 static void show_rules(const rules_t *r, char *out, size_t len)
 {
     size_t off = 0;
-    out[0] = '\0';
-    for (int i = 0; i < r->argc && off < len; i++) {
+
+    if (len == 0)
+        return;
+    /* Copied by hand: a long rule list is cut at len - 1 bytes, which is fine for a
+     * log line, and nothing past out + len is ever written. */
+    for (int i = 0; i < r->argc; i++) {
         const char *a = r->argv[i][0] == '>' ? ">***" : r->argv[i];
-        int n = snprintf(out + off, len - off, "%s%s", i ? " " : "", a);
-        if (n < 0)
-            break;
-        off += (size_t)n;
+        if (i && off < len - 1)
+            out[off++] = ' ';
+        for (; *a && off < len - 1; a++)
+            out[off++] = *a;
     }
+    out[off] = '\0';
 }
 
 /* The ACL LIST line of user (after "user NAME "), newly allocated, or NULL when

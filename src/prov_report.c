@@ -48,6 +48,8 @@ void rep_change(prov_report_t *r, const char *kind, const char *what)
 }
 
 static void vemit(prov_report_t *r, log_level_t lvl, const char *prefix, const char *fmt,
+                  va_list ap) __attribute__((format(printf, 4, 0)));
+static void vemit(prov_report_t *r, log_level_t lvl, const char *prefix, const char *fmt,
                   va_list ap)
 {
     char buf[4096];

@@ -45,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+/* environ: declared by <unistd.h> with _GNU_SOURCE (config.h). */
 
 static struct event_base *base;
 static unsigned long requests_total, health_requests_total;

@@ -228,6 +228,11 @@ static void test_formats(void)
     CU_ASSERT(!ac_parse_cutoff("1w", 0, out, sizeof(out)));
     CU_ASSERT(!ac_parse_cutoff("-1d", 0, out, sizeof(out)));
     CU_ASSERT(!ac_parse_cutoff("", 0, out, sizeof(out)));
+    /* Durations reaching before year 1000 would format a year of another width. */
+    CU_ASSERT(!ac_parse_cutoff("100000000d", 1760000000LL, out, sizeof(out)));
+    CU_ASSERT(!ac_parse_cutoff("700000d", 1760000000LL, out, sizeof(out)));
+    CU_ASSERT(ac_parse_cutoff("300000d", 1760000000LL, out, sizeof(out)));
+    CU_ASSERT(ac_valid_time(out));
 }
 
 static void test_event_json(void)
@@ -255,6 +260,11 @@ static void test_event_json(void)
         { "{\"service_name\":\"s\",\"event_type\":\"e\",\"tags\":[1]}", AC_EV_CREATE, -1,
           "tags" },
         { "[]", AC_EV_CREATE, -1, "event" },
+        /* Rejected after metadata was encoded: the event must not keep it. */
+        { "{\"service_name\":\"s\",\"event_type\":\"e\",\"metadata\":{\"a\":1},\"tags\":\"t\"}",
+          AC_EV_CREATE, -1, "tags" },
+        { "{\"service_name\":\"s\",\"event_type\":\"e\",\"metadata\":{\"a\":1},\"tags\":[2]}",
+          AC_EV_CREATE, -1, "tags" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *j = json_loads(cases[i].json, 0, NULL);
@@ -269,6 +279,8 @@ static void test_event_json(void)
             CU_ASSERT_STRING_EQUAL(field, cases[i].field);
         if (rc == 0)
             ac_event_clear(&ev);
+        else
+            CU_ASSERT(ev.metadata == NULL && ev.tags == NULL);  /* owns nothing */
         json_decref(j);
     }
     {

@@ -98,8 +98,11 @@ int ac_parse_cutoff(const char *s, long long now, char *out, size_t outlen)
     default: return 0;
     }
     t = (time_t)(now - n * mult);
-    gmtime_r(&t, &tm);
-    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* A duration reaching before year 1000 (100000000d is accepted above) would
+     * format a year that is not four digits, which the database rejects. */
+    if (!gmtime_r(&t, &tm) || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0 ||
+        !ac_valid_time(out))
+        return 0;
     return 1;
 }
 
@@ -205,8 +208,10 @@ int ac_event_from_json(json_t *obj, int flags, ac_event_t *ev, const char **fiel
     if (v && !json_is_null(v)) {
         size_t i;
         json_t *t;
-        if (!json_is_array(v))
+        if (!json_is_array(v)) {
+            ac_event_clear(ev);   /* metadata may be set: a rejected event owns nothing */
             return bad(field, "tags", err, errlen, "must be an array of strings");
+        }
         json_array_foreach(v, i, t) {
             if (!json_is_string(t) || json_string_length(t) > AC_TEXT_MAX ||
                 strlen(json_string_value(t)) != json_string_length(t)) {

@@ -102,17 +102,43 @@ void ac_repo_free(ac_repo_t *r)
 
 const char *ac_repo_error(const ac_repo_t *r) { return r->error; }
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+/* The template with %1$s, %2$s and %3$s replaced by sub[0..2], written to out when it
+ * is not NULL; returns the length. Done by hand, not by printf: a template may use
+ * %1$s and %3$s without %2$s, a gap printf leaves undefined (glibc's _FORTIFY_SOURCE
+ * aborts on it: "invalid %N$ use detected"). */
+static size_t subst(const char *tmpl, const char *const sub[3], char *out)
+{
+    size_t len = 0;
+
+    for (const char *t = tmpl; *t;) {
+        if (t[0] == '%' && t[1] >= '1' && t[1] <= '3' && t[2] == '$' && t[3] == 's') {
+            size_t vl = strlen(sub[t[1] - '1']);
+            if (out)
+                memcpy(out + len, sub[t[1] - '1'], vl);
+            len += vl;
+            t += 4;
+        } else {
+            if (out)
+                out[len] = *t;
+            len++;
+            t++;
+        }
+    }
+    if (out)
+        out[len] = '\0';
+    return len;
+}
+
+/* The statement for tmpl with the qualified table names; malloc'd, NULL on failure. */
 static char *build(const char *tmpl, const char *ev, const char *arch, const char *corr)
 {
-    int n = snprintf(NULL, 0, tmpl, ev, arch, corr);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    const char *const sub[3] = { ev, arch, corr };
+    char *s = malloc(subst(tmpl, sub, NULL) + 1);   /* measure, then fill */
+
     if (s)
-        snprintf(s, (size_t)n + 1, tmpl, ev, arch, corr);
+        subst(tmpl, sub, s);
     return s;
 }
-#pragma GCC diagnostic pop
 
 int ac_repo_prepare(ac_repo_t *r)
 {

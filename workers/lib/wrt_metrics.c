@@ -90,7 +90,7 @@ void wmet_sample(wmet_t *m, const char *name, double value, ...)
     if (isnan(value))
         snprintf(num, sizeof(num), " NaN\n");
     else if (value == floor(value) && fabs(value) < 1e15)
-        snprintf(num, sizeof(num), " %.0f\n", value);
+        snprintf(num, sizeof(num), " %lld\n", (long long)value); /* integral, < 1e15 */
     else
         snprintf(num, sizeof(num), " %.17g\n", value);
     puts_(m, num);

@@ -259,10 +259,14 @@ char *wpg_qualify(wpg_t *pg, const char *name)
     n = PQescapeIdentifier(pg->conn, name, strlen(name));
     out = NULL;
     if (s && n) {
-        len = strlen(s) + strlen(n) + 2;
+        size_t ls = strlen(s), ln = strlen(n);
+        len = ls + ln + 2;
         out = malloc(len);
-        if (out)
-            snprintf(out, len, "%s.%s", s, n);
+        if (out) {    /* "schema.name", sized exactly: nothing to truncate */
+            memcpy(out, s, ls);
+            out[ls] = '.';
+            memcpy(out + ls + 1, n, ln + 1);
+        }
     }
     PQfreemem(s);
     PQfreemem(n);
