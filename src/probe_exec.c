@@ -94,7 +94,7 @@ static void read_out(pexec_t *x)
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        if (n == 0 || errno != EAGAIN) /* EWOULDBLOCK is EAGAIN on Linux */
             close_out(x);
         return;
     }

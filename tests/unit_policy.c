@@ -207,7 +207,7 @@ static void test_exit_78_and_restart_modes(void)
         pol_decision_t d = pol_on_exit(&t, &p, rows[i].status, rows[i].spawn_failed, 20, 20);
         CU_ASSERT_EQUAL(d.verdict, rows[i].want);
         if (d.verdict != rows[i].want)
-            printf("\n  row %zu: verdict %d (%s)\n", i, d.verdict, d.reason);
+            printf("\n  row %zu: verdict %d (%s)\n", i, (int)d.verdict, d.reason);
     }
 }
 
