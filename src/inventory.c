@@ -93,6 +93,7 @@ static const inv_key_t keys[] = {
     { "control_socket", SC_GLOBAL, T_PATH, G(control_socket), "/run/instanced/control.sock" },
     { "health_interval", SC_GLOBAL, T_DURATION, G(health_interval_ms), "5s" },
     { "health_timeout", SC_GLOBAL, T_DURATION, G(health_timeout_ms), "2s" },
+    { "status_max_connections", SC_GLOBAL, T_INT, G(status_max_connections), "0" },
     { "postgres_url", SC_GLOBAL, T_STR, G(postgres_url), NULL },
     { "redis_url", SC_GLOBAL, T_STR, G(redis_url), NULL },
     { "log_level", SC_GLOBAL, T_STR, G(log_level), "info" },
@@ -1726,6 +1727,9 @@ static void check_across(loader_t *ld, const scan_t *sc, inventory_t *inv)
     hmap_t lower = { .nocase = 1 }, schemas = { 0 }, spaces = { 0 };
     deps_t g;
 
+    if (inv->status_max_connections > 65536)
+        add_error(ld, line_of(sc, NULL, NULL, "status_max_connections"),
+                  "status_max_connections must be at most 65536 (0: automatic)");
     if (inv->status_listen && status_port < 0)
         add_error(ld, line_of(sc, NULL, NULL, "status_listen"),
                   "status_listen \"%.100s\" must be HOST:PORT", inv->status_listen);

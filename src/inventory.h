@@ -108,6 +108,7 @@ typedef struct inventory {
     char *log_level;
     long health_interval_ms;
     long health_timeout_ms;
+    long status_max_connections; /* 0: automatic (from the open-file limit) */
     int provision;
     char **legacy_schemas; /* NULL-terminated */
     size_t nlegacy;

@@ -21,15 +21,16 @@ typedef struct monitor {
     control_t *control;
 } monitor_t;
 
-/* The cap on concurrent status connections: INSTANCED_STATUS_MAX_CONNECTIONS when set
- * to a number from 1 to 65536, else 0 (status_http's default from the open-file
- * limit). */
-static int status_max_conns(void)
+/* The cap on concurrent status connections: the inventory's status_max_connections, else the environment's
+ * INSTANCED_STATUS_MAX_CONNECTIONS, else 0 (automatic: status_http.c). */
+static int status_max_conns(const supervisor_t *sup)
 {
     const char *s = getenv("INSTANCED_STATUS_MAX_CONNECTIONS");
     char *end;
     long n;
 
+    if (sup->inv->status_max_connections > 0)
+        return (int)sup->inv->status_max_connections;
     if (!s || !*s)
         return 0;
     errno = 0;
@@ -58,7 +59,7 @@ int monitor_init(supervisor_t *sup, char *err, size_t errlen)
         goto fail;
     if (sup->inv->status_listen && *sup->inv->status_listen &&
         !(m->http = status_http_new(sup, sup->inv->status_listen, m->prober,
-                                       status_max_conns(), err, errlen)))
+                                       status_max_conns(sup), err, errlen)))
         goto fail;
     if (sup->inv->control_socket && *sup->inv->control_socket &&
         !(m->control = control_new(sup, sup->inv->control_socket, err, errlen)))
@@ -87,14 +88,15 @@ void monitor_reloaded(supervisor_t *sup)
      * leaves the supervisor deaf. */
     if (!same(m->http ? status_http_listen(m->http) : NULL, listen)) {
         status_http_t *h = NULL;
-        if (listen && *listen && !(h = status_http_new(sup, listen, m->prober, status_max_conns(), err,
-                                                     sizeof err)))
+        if (listen && *listen &&
+            !(h = status_http_new(sup, listen, m->prober, status_max_conns(sup), err,
+                                  sizeof err)))
             log_error("status endpoint not moved", "error", err);
         else {
             status_http_free(m->http);
             m->http = h;
         }
-    } else if (m->http && status_http_set_max_conns(m->http, status_max_conns()) < 0) {
+    } else if (m->http && status_http_set_max_conns(m->http, status_max_conns(sup)) < 0) {
         log_error("status endpoint connection cap not changed", "error", "out of memory");
     }
     if (!same(m->control ? control_path(m->control) : NULL, path)) {

@@ -31,6 +31,13 @@ at_exit "kill $MON_PID 2>/dev/null; wait $MON_PID 2>/dev/null"
 ok "instanced is up under ulimit -n 64" wait_for 10 mon_up
 ok "its status endpoint takes 16 connections at most by default" \
     grep -q 'msg="status endpoint listening" .* max_connections=16 request_deadline_s=10' "$T/default.log"
+# The inventory's status_max_connections sets it, and a reload applies a new value.
+cp "$INV" "$T/inv.orig"
+{ echo 'status_max_connections = 24'; cat "$T/inv.orig"; } >"$INV"
+kill -HUP $MON_PID
+ok "a reload applies status_max_connections" wait_for 10 \
+    grep -q 'msg="status endpoint connection cap changed" from=16 to=24' "$T/default.log"
+cp "$T/inv.orig" "$INV"
 mon_stop
 
 (
