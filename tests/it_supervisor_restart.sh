@@ -56,7 +56,10 @@ gaps=$(grep -E 'msg="worker (started|exited)" instance=tw-crash ' "$T/sup.log" |
     sed -n 's/^time=[0-9-]*T\([0-9]*\):\([0-9]*\):\([0-9.]*\)Z level=[a-z]* msg="worker \([a-z]*\)".*/\1 \2 \3 \4/p' |
     awk '{ t = $1 * 3600 + $2 * 60 + $3 } $4 == "exited" { e = t } $4 == "started" && e { printf "%d ", (t - e) * 1000 }')
 echo "# gaps from exit to restart (ms): $gaps"
-ok "gaps from exit to restart grow ($gaps)" sh -c "echo '$gaps' | awk '{ for (i = 2; i <= NF; i++) if (\$i <= \$(i-1)) exit 1; if (\$1 < 90) exit 1 }'"
+# A timer never fires early, so each gap is at least its scheduled delay; how much later
+# it fires depends on the machine's load, so that side is not checked.
+ok "each gap from exit to restart is at least its delay ($gaps)" \
+    sh -c "echo '$gaps' | awk '{ d = 100; if (NF != 4) exit 1; for (i = 1; i <= NF; i++) { if (\$i < d - 5) exit 1; d *= 2 } }'"
 is "$(nlog 'instance=tw-crash .*cause="exited with status 3"')" 5 "exit cause decoded: exited with status 3"
 
 # Exit 78: failed at once, never respawned.

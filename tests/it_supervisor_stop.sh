@@ -30,7 +30,9 @@ sup_wait_exit 10
 t1=$(ms)
 is "$SUP_RC" 0 "exit status 0 after SIGTERM"
 ok "stopping took at least stop_timeout ($((t1 - t0)) ms)" test $((t1 - t0)) -ge 1400
-ok "and not much longer" test $((t1 - t0)) -lt 4000
+# Bounded only against a hang (waiting for a worker that is gone, or for a timeout that
+# was never armed), generously enough for a loaded machine or a sanitizer build.
+ok "and ended without hanging" test $((t1 - t0)) -lt 20000
 ok "the deaf worker was SIGKILLed" grep -q "instance=tw-deaf pid=$deaf cause=\"killed by signal 9\"" "$T/sup.log"
 ok "the stop timeout was logged" grep -q 'msg="stop timeout: killing worker" instance=tw-deaf' "$T/sup.log"
 ok "polite workers exited 0" sh -c "grep -q 'instance=tw-db pid=$db cause=\"exited with status 0\"' '$T/sup.log' && grep -q 'instance=tw-app pid=$app cause=\"exited with status 0\"' '$T/sup.log'"
