@@ -79,7 +79,8 @@ ok "a killed worker is restarted with stderr full" wait_for 10 newpid
 ok "and runs" wait_for 10 state_is tw-1 running
 
 # Read the pipe now: it gets the lines that waited, and the notice of those dropped.
-ok "tw-loop crash-looped until failed, stderr still full" wait_for 30 state_is tw-loop failed
+# Generous: a sanitizer build forks slowly, and 1000 starts take it a while.
+ok "tw-loop crash-looped until failed, stderr still full" wait_for 150 state_is tw-loop failed
 # drain PATTERN: have the holder read the pipe once (it appends to $T/drained); PATTERN
 # is in what was read so far.
 drain() {
@@ -89,7 +90,7 @@ drain() {
     while [ ! -e "$T/drained.done" ] && [ $_n -lt 100 ]; do sleep 0.05; _n=$((_n + 1)); done
     grep -q "$1" "$T/drained"
 }
-ok "dropped lines are reported once stderr is read again" wait_for 15 drain 'msg="log lines dropped: stderr was not read fast enough" dropped=[1-9]'
+ok "dropped lines are reported once stderr is read again" wait_for 60 drain 'msg="log lines dropped: stderr was not read fast enough" dropped=[1-9]'
 bad=$(grep -cv '^time=[0-9T:.Z-]* level=[a-z]* msg=' "$T/drained")
 is "$bad" 0 "every line that reached stderr is whole"
 kill -TERM "$SUP_PID"
