@@ -12,7 +12,7 @@ mon_inventory 200ms 150ms
 mon_service tw "$TW" /api/v1/health
 mon_service plain "$TW" "" 'ready_after = 300ms'
 mon_instance tw-F tw "env = {\"TW_HEALTH_FILE=$T/health-F\"}" \
-    'failures_before_unhealthy = 4' 'successes_before_healthy = 3' 'critical = false'
+    'failures_before_unhealthy = 8' 'successes_before_healthy = 10' 'critical = false'
 mon_instance tw-R tw "env = {\"TW_HEALTH_FILE=$T/health-R\"}" 'restart_on_unhealthy = 3' \
     'critical = false' 'restart_delay = 100ms'
 mon_instance plain-P plain
@@ -20,16 +20,18 @@ mon_start || { fail "instanced starts"; t_done; }
 
 ok "all ready" wait_for 10 health_is '[.instances[].status] | all(. == "healthy")'
 
-# tw-F: unhealthy only after 4 consecutive failures, healthy again after 3 successes.
+# tw-F: unhealthy only after 8 consecutive failures, healthy again after 10 successes.
+# Thresholds this high keep each intermediate state for well over a second, so a
+# poller on a loaded machine cannot miss it.
 echo unhealthy >"$T/health-F"
 ok "tw-F: first failure seen, verdict kept" \
-    wait_for 10 inst_is tw-F '.consecutive_failures >= 1 and .consecutive_failures < 4 and .status == "healthy" and (.message | test("of 4 failures"))'
-ok "tw-F: unhealthy once 4 probes failed" \
-    wait_for 10 inst_is tw-F '.status == "unhealthy" and .consecutive_failures >= 4'
+    wait_for 10 inst_is tw-F '.consecutive_failures >= 1 and .consecutive_failures < 8 and .status == "healthy" and (.message | test("of 8 failures"))'
+ok "tw-F: unhealthy once 8 probes failed" \
+    wait_for 10 inst_is tw-F '.status == "unhealthy" and .consecutive_failures >= 8'
 echo healthy >"$T/health-F"
 ok "tw-F: still unhealthy after one good probe" \
     wait_for 10 inst_is tw-F '.consecutive_failures == 0 and .status == "unhealthy"'
-ok "tw-F: healthy again after 3 good probes" wait_for 10 inst_is tw-F '.status == "healthy"'
+ok "tw-F: healthy again after 10 good probes" wait_for 10 inst_is tw-F '.status == "healthy"'
 ok "tw-F was never restarted (restart_on_unhealthy = 0)" inst_is tw-F '.restarts == 0'
 
 # tw-R: restarted after 3 failed probes, by the supervisor.
