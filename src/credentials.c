@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xalloc.h"
+
 int cred_generate(char out[CRED_PASSWORD_LEN + 1])
 {
     static const char alphabet[] =
@@ -74,14 +76,7 @@ int cred_load(const char *path, cred_t *c)
             slot = &c->redis_url;
         if (slot) {
             free(*slot);
-            *slot = strdup(strchr(line, '=') + 1);
-            if (!*slot) {
-                explicit_bzero(line, sizeof(line));
-                fclose(f);
-                cred_free(c);
-                errno = ENOMEM;
-                return -1;
-            }
+            *slot = xstrdup(strchr(line, '=') + 1);
         }
     }
     explicit_bzero(line, sizeof(line));
@@ -131,82 +126,61 @@ static size_t pct(char *dst, const char *s)
 
 static char *pct_dup(const char *s)
 {
-    char *d = malloc(pct(NULL, s) + 1);
-    if (d)
-        d[pct(d, s)] = '\0';
+    char *d = xmalloc(pct(NULL, s) + 1);
+    d[pct(d, s)] = '\0';
     return d;
 }
 
 char *cred_pg_url(const char *host, const char *port, const char *db, const char *user,
                   const char *password, const char *query)
 {
-    char *h = NULL, *d = NULL, *p = NULL, *q = NULL, *url = NULL;
-    int in_query = host && *host && strpbrk(host, "/,:") != NULL;
+    const char *q = query ? query : "";
+    char *h, *d = pct_dup(db ? db : ""), *url;
 
-    if (!(d = pct_dup(db ? db : "")) || !(q = strdup(query ? query : "")))
-        goto out;
-    if (in_query) {
+    if (host && *host && strpbrk(host, "/,:") != NULL) {
         /* Host and port go first in the query, the rest after them. */
-        char *hq = NULL;
-        if (cred_query_add(&hq, "host", host) < 0 ||
-            (port && *port && cred_query_add(&hq, "port", port) < 0) ||
-            (*q && asprintf(&h, "%s&%s", hq, q) < 0)) {
-            free(hq);
-            goto out;
-        }
-        if (!*q)
-            h = hq;
-        else
-            free(hq);
-        if (asprintf(&url, "postgresql://%s:%s@/%s?%s", user, password, d, h) < 0)
-            url = NULL;
-        goto out;
+        h = NULL;
+        cred_query_add(&h, "host", host);
+        if (port && *port)
+            cred_query_add(&h, "port", port);
+        url = xasprintf("postgresql://%s:%s@/%s?%s%s%s", user, password, d, h, *q ? "&" : "",
+                        q);
+    } else {
+        char *p = pct_dup(port ? port : "");
+
+        h = pct_dup(host ? host : "");
+        url = xasprintf("postgresql://%s:%s@%s%s%s/%s%s%s", user, password, h, *p ? ":" : "",
+                        p, d, *q ? "?" : "", q);
+        free(p);
     }
-    if (!(h = pct_dup(host ? host : "")) || !(p = pct_dup(port ? port : "")))
-        goto out;
-    if (asprintf(&url, "postgresql://%s:%s@%s%s%s/%s%s%s", user, password, h, *p ? ":" : "", p,
-                 d, *q ? "?" : "", q) < 0)
-        url = NULL;
-out:
-    free(h), free(d), free(p), free(q);
+    free(h);
+    free(d);
     return url;
 }
 
-int cred_query_add(char **q, const char *key, const char *value)
+void cred_query_add(char **q, const char *key, const char *value)
 {
-    char *v = pct_dup(value), *n;
-    int rc;
-    if (!v)
-        return -1;
-    rc = *q ? asprintf(&n, "%s&%s=%s", *q, key, v) : asprintf(&n, "%s=%s", key, v);
+    char *v = pct_dup(value);
+    char *n = *q ? xasprintf("%s&%s=%s", *q, key, v) : xasprintf("%s=%s", key, v);
+
     free(v);
-    if (rc < 0)
-        return -1;
     free(*q);
     *q = n;
-    return 0;
 }
 
 char *cred_redis_url(const char *host, int port, int db, const char *user,
                      const char *password)
 {
-    char *url;
-    if (asprintf(&url, "redis://%s:%s@%s:%d/%d", user, password, host, port, db) < 0)
-        return NULL;
-    return url;
+    return xasprintf("redis://%s:%s@%s:%d/%d", user, password, host, port, db);
 }
 
 char *cred_format(const char *instance, const char *pg_url, const char *redis_url)
 {
-    char *s;
-    if (asprintf(&s,
-                 "# credentials of instance %s, written by instancectl provision; "
-                 "do not edit (--rotate makes new ones)\n%s%s%s%s%s%s",
-                 instance, pg_url ? "POSTGRES_URL=" : "", pg_url ? pg_url : "",
-                 pg_url ? "\n" : "", redis_url ? "REDIS_URL=" : "",
-                 redis_url ? redis_url : "", redis_url ? "\n" : "") < 0)
-        return NULL;
-    return s;
+    return xasprintf("# credentials of instance %s, written by instancectl provision; "
+                     "do not edit (--rotate makes new ones)\n%s%s%s%s%s%s",
+                     instance, pg_url ? "POSTGRES_URL=" : "", pg_url ? pg_url : "",
+                     pg_url ? "\n" : "", redis_url ? "REDIS_URL=" : "",
+                     redis_url ? redis_url : "", redis_url ? "\n" : "");
 }
 
 static int parse_id(const char *s, unsigned long *id)
@@ -300,8 +274,8 @@ int cred_file_same(const char *path, const char *content, uid_t uid, gid_t gid)
     if (fd < 0)
         return 0;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == CRED_FILE_MODE &&
-        st.st_uid == uid && st.st_gid == gid && (size_t)st.st_size == len &&
-        (buf = malloc(len + 1)) != NULL) {
+        st.st_uid == uid && st.st_gid == gid && (size_t)st.st_size == len) {
+        buf = xmalloc(len + 1);
         if (read(fd, buf, len + 1) == (ssize_t)len && memcmp(buf, content, len) == 0)
             same = 1;
         explicit_bzero(buf, len + 1);

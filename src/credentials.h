@@ -33,8 +33,9 @@ int cred_url_password(const char *url, const char *user, char *out, size_t outle
  * "key=value&..." parameters already encoded, or NULL. Newly allocated. */
 char *cred_pg_url(const char *host, const char *port, const char *db, const char *user,
                   const char *password, const char *query);
-/* Append "key=value" (value percent-encoded) to the query *q, reallocating it. 0/-1. */
-int cred_query_add(char **q, const char *key, const char *value);
+/* Append "key=value" (value percent-encoded) to the query *q (NULL: an empty one),
+ * reallocating it. */
+void cred_query_add(char **q, const char *key, const char *value);
 /* redis://user:password@host:port/db. Newly allocated. */
 char *cred_redis_url(const char *host, int port, int db, const char *user,
                      const char *password);

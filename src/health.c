@@ -10,6 +10,7 @@
 
 #include "monitor.h"
 #include "probe_conf.h"
+#include "xalloc.h"
 
 const char *health_name(health_status_t h)
 {
@@ -92,8 +93,7 @@ char *health_probe_url(int port, const char *path)
         return NULL;
     hlen = (size_t)n;
     plen = strlen(path);
-    if (!(url = malloc(hlen + plen + 1)))
-        return NULL;
+    url = xmalloc(hlen + plen + 1);
     w = url;
     memcpy(w, head, hlen);
     w += hlen;

@@ -23,7 +23,7 @@ health_status_t health_judge(long http_code, const char *body, size_t len, char 
 
 /* The URL a probe of path on 127.0.0.1:port asks for ("/" added when path lacks one),
  * whole however long path is; malloc'd, the caller frees it. NULL when port is not 1
- * to 65535, path is NULL, or memory runs out. */
+ * to 65535 or path is NULL. */
 char *health_probe_url(int port, const char *path);
 
 /* Fold one probe result into h (counters, status, message) with the flapping

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "xalloc.h"
+
 #define LOG_LINE_MAX 4096
 
 static log_level_t log_min = LOG_LVL_INFO;
@@ -273,8 +275,7 @@ int log_async_begin(void (*wake)(void *), void *arg)
         return as.fd;
     if (fstat(log_fd, &st) < 0 || S_ISREG(st.st_mode))
         return -1;
-    if (!(as.q = malloc(LOG_QUEUE_BYTES)))
-        return -1;
+    as.q = xmalloc(LOG_QUEUE_BYTES);
     as.sock = S_ISSOCK(st.st_mode);
     if (as.sock) {
         fd = log_fd;

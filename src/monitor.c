@@ -14,6 +14,7 @@
 #include "log.h"
 #include "probe.h"
 #include "status_http.h"
+#include "xalloc.h"
 
 typedef struct monitor {
     prober_t *prober;
@@ -45,12 +46,8 @@ static int status_max_conns(const supervisor_t *sup)
 
 int monitor_init(supervisor_t *sup, char *err, size_t errlen)
 {
-    monitor_t *m = calloc(1, sizeof *m);
+    monitor_t *m = xcalloc(1, sizeof *m);
 
-    if (!m) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
     /* evhttp writes without MSG_NOSIGNAL and libcurl runs with NOSIGNAL: a peer that
      * goes away must not kill the supervisor. (Children get SIG_DFL back.) */
     signal(SIGPIPE, SIG_IGN);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 static int is_lower(int c) { return c >= 'a' && c <= 'z'; }
 static int is_upper(int c) { return c >= 'A' && c <= 'Z'; }
 static int is_digit(int c) { return c >= '0' && c <= '9'; }
@@ -198,8 +200,7 @@ int nm_derive(const nm_input_t *in, nm_derived_t *out, char *err, size_t errlen)
 char *nm_volume_dir(const char *root, const char *instance, const char *leaf)
 {
     size_t n = strlen(root) + strlen(instance) + strlen(leaf) + 3;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s/%s", root, instance, leaf);
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s/%s/%s", root, instance, leaf);
     return p;
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 #define PH_KNOWN "%i %s %p %d %l %S %N %%"
 
 /* The value of placeholder c, or NULL when c is not one. *num holds %p's text. */
@@ -74,10 +76,7 @@ char *ph_expand(const char *s, const ph_values_t *v, char *err, size_t errlen)
         len += strlen(x);
         c++;
     }
-    if (!(out = malloc(len + 1))) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    out = xmalloc(len + 1);
     for (c = s; *c; c++) {
         if (*c != '%') {
             out[n++] = *c;
@@ -112,10 +111,7 @@ char **ph_expand_strv(const char *first, char *const *list, const ph_values_t *v
 
     while (list && list[n])
         n++;
-    if (!(out = calloc(n + 2, sizeof(char *)))) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    out = xcalloc(n + 2, sizeof(char *));
     if (first && !(out[k++] = ph_expand(first, v, err, errlen)))
         goto fail;
     for (size_t i = 0; i < n; i++)
@@ -153,12 +149,7 @@ int ph_spawn_prepare(const inv_instance_t *in, char ***argv, char **env, char *e
             continue;
         if (!(val = ph_expand(eq + 1, &v, err, errlen)))
             goto fail;
-        full = malloc((size_t)(eq - *e) + 1 + strlen(val) + 1);
-        if (!full) {
-            free(val);
-            snprintf(err, errlen, "out of memory");
-            goto fail;
-        }
+        full = xmalloc((size_t)(eq - *e) + 1 + strlen(val) + 1);
         memcpy(full, *e, (size_t)(eq - *e) + 1);
         strcpy(full + (eq - *e) + 1, val);
         free(val);

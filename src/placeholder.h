@@ -27,14 +27,15 @@ typedef struct ph_values {
 int ph_check(const char *s, char *err, size_t errlen);
 
 /* s with every placeholder replaced, newly allocated (the caller frees it). NULL with
- * a reason in err on an unknown placeholder or allocation failure. */
+ * a reason in err on an unknown placeholder. */
 char *ph_expand(const char *s, const ph_values_t *v, char *err, size_t errlen);
 
 /* The values of an instance (strings borrowed from it). */
 void ph_values_of(const inv_instance_t *in, ph_values_t *v);
 
 /* A NULL-terminated copy of list with every string expanded (free with
- * inv_strv_free()); first, when not NULL, becomes element 0. NULL with err on failure. */
+ * inv_strv_free()); first, when not NULL, becomes element 0. NULL with err on an unknown
+ * placeholder. */
 char **ph_expand_strv(const char *first, char *const *list, const ph_values_t *v, char *err,
                       size_t errlen);
 

@@ -34,6 +34,7 @@
 #include "probe_exec.h"
 #include "probe_tcp.h"
 #include "probe_verdict.h"
+#include "xalloc.h"
 
 #define READY_POLL_MS 100
 /* Readiness polling stops this long after a start: a worker that is not ready by then
@@ -170,14 +171,11 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
     }
     if (q->len + n > q->cap) {
         size_t cap = q->cap ? q->cap : 1024;
-        char *b;
         while (cap < q->len + n)
             cap *= 2;
         if (cap > HEALTH_BODY_MAX)
             cap = HEALTH_BODY_MAX;
-        if (!(b = realloc(q->body, cap)))
-            return 0;
-        q->body = b;
+        q->body = xrealloc(q->body, cap);
         q->cap = cap;
     }
     memcpy(q->body + q->len, data, n);
@@ -219,8 +217,7 @@ static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *soc
     kind = (short)(EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
                    ((what & CURL_POLL_OUT) ? EV_WRITE : 0));
     if (!sc) {
-        if (!(sc = calloc(1, sizeof *sc)))
-            return -1;
+        sc = xcalloc(1, sizeof *sc);
         sc->fd = s;
         if (!(sc->ev = event_new(p->sup->base, s, kind, socket_event_cb, p))) {
             free(sc);
@@ -468,13 +465,11 @@ static int start_other(prober_t *p, sup_instance_t *in, probe_t *q)
 static int start_probe(prober_t *p, sup_instance_t *in, unsigned long cycle)
 {
     const char *path = in->cfg->policy.health_path ? in->cfg->policy.health_path : "/";
-    probe_t *q = calloc(1, sizeof *q);
+    probe_t *q = xcalloc(1, sizeof *q);
     ph_values_t v;
     char err[200], *xpath;
     CURLMcode mc;
 
-    if (!q)
-        return -1;
     q->owner = p;
     q->in = in;
     q->cycle = cycle;
@@ -491,7 +486,7 @@ static int start_probe(prober_t *p, sup_instance_t *in, unsigned long cycle)
     free(xpath);
     if (!q->url) {
         log_error("cannot start health probe", "instance", in->name, "error",
-                  "cannot build the probe URL (out of memory, or port out of range)");
+                  "cannot build the probe URL: port out of range");
         free(q);
         return -1;
     }
@@ -631,10 +626,7 @@ prober_t *probe_new(supervisor_t *sup, char *err, size_t errlen)
         }
         curl_ready = 1;
     }
-    if (!(p = calloc(1, sizeof *p))) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    p = xcalloc(1, sizeof *p);
     p->sup = sup;
     p->multi = curl_multi_init();
     p->headers = curl_slist_append(NULL, "Accept: application/json");
@@ -644,7 +636,7 @@ prober_t *probe_new(supervisor_t *sup, char *err, size_t errlen)
     p->reaper = evtimer_new(sup->base, reaper_cb, p);
     if (!p->multi || !p->headers || !p->curl_timer || !p->cycle_timer || !p->ready_timer ||
         !p->reaper) {
-        snprintf(err, errlen, "cannot set up health probes: out of memory");
+        snprintf(err, errlen, "cannot set up health probes: libcurl or libevent refused a handle");
         probe_free(p);
         return NULL;
     }

@@ -24,6 +24,7 @@
 #include "probe_verdict.h"
 #include "provisioner.h"
 #include "spawn.h"
+#include "xalloc.h"
 
 /* Output kept per probe: the first line is the message, the rest is read and dropped
  * so that a chatty command never blocks on a full pipe. */
@@ -188,7 +189,7 @@ pexec_t *pexec_start(supervisor_t *sup, sup_instance_t *in, long timeout_ms,
                      pexec_done_fn done, void *arg, char *err, size_t errlen)
 {
     const inv_instance_t *cfg = in->cfg;
-    pexec_t *x = NULL;
+    pexec_t *x;
     char **env = NULL, **argv = NULL, path[4096];
     const char *path_env = NULL;
     spawn_cred_t cred;
@@ -208,10 +209,7 @@ pexec_t *pexec_start(supervisor_t *sup, sup_instance_t *in, long timeout_ms,
     if (!(argv = ph_expand_strv(NULL, cfg->policy.health_command, &v, err, errlen)))
         return NULL;
     env = inv_worker_env(sup->inv, cfg, NULL);
-    if (!env || !(x = calloc(1, sizeof *x))) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
+    x = xcalloc(1, sizeof *x);
     x->out_fd = x->report_fd = -1;
     if (provisioner_worker_env(sup, in, env, err, errlen) < 0)
         goto fail;
@@ -234,7 +232,7 @@ pexec_t *pexec_start(supervisor_t *sup, sup_instance_t *in, long timeout_ms,
     x->timer = evtimer_new(sup->base, timer_cb, x);
     x->out_ev = event_new(sup->base, fds[0], EV_READ | EV_PERSIST, out_cb, x);
     if (!x->timer || !x->out_ev) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "cannot create the probe's events");
         goto fail;
     }
     x->out_fd = fds[0];
@@ -268,8 +266,7 @@ fail:
         close(fds[0]);
     if (fds[1] >= 0)
         close(fds[1]);
-    if (x)
-        entry_free(x);
+    entry_free(x);
     inv_strv_free(argv);
     inv_strv_free(env);
     return NULL;

@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "xalloc.h"
+
 struct ptcp {
     int fd;
     int err;                /* connect()'s own errno when it failed at once */
@@ -63,15 +65,11 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 ptcp_t *ptcp_start(struct event_base *base, int port, long timeout_ms, ptcp_done_fn done,
                    void *arg, char *err, size_t errlen)
 {
-    ptcp_t *t = calloc(1, sizeof *t);
+    ptcp_t *t = xcalloc(1, sizeof *t);
     struct sockaddr_in sa;
     struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
     short what = EV_WRITE;
 
-    if (!t) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
     t->timeout_ms = timeout_ms;
     t->done = done;
     t->arg = arg;

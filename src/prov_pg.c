@@ -20,6 +20,7 @@
 #include "credentials.h"
 #include "mask.h"
 #include "provision.h"
+#include "xalloc.h"
 
 #define IDENT_MAX 160 /* a quoted 63-byte identifier with every quote doubled */
 #define SQL_MAX   2048
@@ -126,13 +127,9 @@ prov_pg_t *ppg_connect(const char *url, int dry_run, char *err, size_t errlen)
 {
     static const char *const keys[] = { "dbname", "connect_timeout", "application_name", NULL };
     const char *vals[] = { url, "10", "instancectl-provision", NULL };
-    prov_pg_t *pg = calloc(1, sizeof(*pg));
+    prov_pg_t *pg = xcalloc(1, sizeof(*pg));
     PGresult *res = NULL;
 
-    if (!pg) {
-        errbuf_set_masked(err, errlen, "out of memory");
-        return NULL;
-    }
     pg->dry_run = dry_run;
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
@@ -191,7 +188,7 @@ char *ppg_worker_url(prov_pg_t *pg, const char *role, const char *password)
                                            "target_session_attrs", "gssencmode",
                                            "channel_binding", NULL };
     PQconninfoOption *opts = PQconninfo(pg->conn);
-    char *query = NULL, *url = NULL;
+    char *query = NULL, *url;
 
     for (PQconninfoOption *o = opts; o && o->keyword; o++) {
         int wanted = 0;
@@ -199,11 +196,9 @@ char *ppg_worker_url(prov_pg_t *pg, const char *role, const char *password)
             wanted |= strcmp(o->keyword, *k) == 0;
         if (!wanted || !o->val || !*o->val || (o->compiled && strcmp(o->val, o->compiled) == 0))
             continue;
-        if (cred_query_add(&query, o->keyword, o->val) < 0)
-            goto out;
+        cred_query_add(&query, o->keyword, o->val);
     }
     url = cred_pg_url(PQhost(pg->conn), PQport(pg->conn), PQdb(pg->conn), role, password, query);
-out:
     PQconninfoFree(opts);
     free(query);
     return url;

@@ -22,6 +22,7 @@
 
 #include "mask.h"
 #include "provision.h"
+#include "xalloc.h"
 
 #define RULES_MAX 24
 
@@ -115,14 +116,10 @@ static int parse_url(const char *url, prov_redis_t *rd, char *user, char *pass, 
 
 prov_redis_t *prd_connect(const char *url, int dry_run, char *err, size_t errlen)
 {
-    prov_redis_t *rd = calloc(1, sizeof(*rd));
+    prov_redis_t *rd = xcalloc(1, sizeof(*rd));
     char user[256], pass[512];
     struct timeval tv = { 10, 0 };
 
-    if (!rd) {
-        errbuf_set_masked(err, errlen, "out of memory");
-        return NULL;
-    }
     rd->dry_run = dry_run;
     snprintf(rd->probe, sizeof(rd->probe), "instanced-probe-%ld", (long)getpid());
     if (parse_url(url, rd, user, pass, sizeof(user), err, errlen) < 0)
@@ -169,10 +166,7 @@ void prd_close(prov_redis_t *rd)
 
 char *prd_worker_url(prov_redis_t *rd, const char *user, const char *password)
 {
-    char *url;
-    if (asprintf(&url, "redis://%s:%s@%s:%d/%d", user, password, rd->host, rd->port, rd->db) < 0)
-        return NULL;
-    return url;
+    return xasprintf("redis://%s:%s@%s:%d/%d", user, password, rd->host, rd->port, rd->db);
 }
 
 /* Storage for one rule list; strings point into buf. */
@@ -263,7 +257,7 @@ static int acl_line(prov_redis_t *rd, const char *user, char **line, char *err, 
     for (size_t i = 0; i < r->elements; i++) {
         const char *l = r->element[i]->str;
         if (l && strncmp(l, "user ", 5) == 0 && strncmp(l + 5, user, ul) == 0 && l[5 + ul] == ' ') {
-            *line = strdup(l + 6 + ul);
+            *line = xstrdup(l + 6 + ul);
             break;
         }
     }

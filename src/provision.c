@@ -23,6 +23,7 @@
 #include "prov_pg.h"
 #include "prov_redis.h"
 #include "prov_report.h"
+#include "xalloc.h"
 
 #define ERR_MAX 1024
 
@@ -61,10 +62,9 @@ int prov_role_name(const inv_instance_t *in, char *out, size_t outlen)
 
 char *prov_credentials_path(const inventory_t *inv, const char *instance)
 {
-    char *p;
-    if (!inv->state_dir || asprintf(&p, "%s/credentials/%s.env", inv->state_dir, instance) < 0)
+    if (!inv->state_dir)
         return NULL;
-    return p;
+    return xasprintf("%s/credentials/%s.env", inv->state_dir, instance);
 }
 
 int prov_worker_urls(const inventory_t *inv, const inv_instance_t *in, char **pg_url,
@@ -77,7 +77,7 @@ int prov_worker_urls(const inventory_t *inv, const inv_instance_t *in, char **pg
 
     *pg_url = *redis_url = NULL;
     if (!path) {
-        errno = ENOMEM;
+        errno = ENOENT; /* no state_dir: no credential file either */
         return -1;
     }
     rc = cred_load(path, &c);
@@ -216,10 +216,7 @@ static void provision_global(run_t *r)
         run_error(r, "%s", err);
         return;
     }
-    if (asprintf(&path, "%s/" PROV_MONITOR_ROLE ".env", r->cred_dir) < 0) {
-        run_error(r, "out of memory");
-        return;
-    }
+    path = xasprintf("%s/" PROV_MONITOR_ROLE ".env", r->cred_dir);
     if (st == PPG_ROLE_FOREIGN) {
         rep_note(&r->rep, "role %s exists and was not made by instanced: its password is left "
                           "alone and no credential file is written", PROV_MONITOR_ROLE);
@@ -231,11 +228,7 @@ static void provision_global(run_t *r)
         }
         send = st == PPG_ROLE_ABSENT || !from_file;
         url = ppg_worker_url(r->pg, PROV_MONITOR_ROLE, pw);
-        content = url ? cred_format(PROV_MONITOR_ROLE, url, NULL) : NULL;
-        if (!content) {
-            run_error(r, "out of memory");
-            goto out;
-        }
+        content = cred_format(PROV_MONITOR_ROLE, url, NULL);
     }
     if (ppg_begin(r->pg, err, sizeof(err)) < 0) {
         run_error(r, "%s", err);
@@ -288,11 +281,7 @@ static void provision_instance(run_t *r, const inv_instance_t *in, const char *c
         run_error(r, "credential file owner: %s", err);
         return;
     }
-    path = prov_credentials_path(inv, in->name);
-    if (!path) {
-        run_error(r, "out of memory");
-        return;
-    }
+    path = prov_credentials_path(inv, in->name); /* not NULL: run_all checked state_dir */
     cred_load(path, &c);
     for (size_t i = 0; i < inv->nlegacy && nlegacy + 1 < sizeof(legacy) / sizeof(legacy[0]); i++)
         if (legacy_owner(inv, inv->legacy_schemas[i]) == in)
@@ -316,10 +305,6 @@ static void provision_instance(run_t *r, const inv_instance_t *in, const char *c
          * that held it is gone (then nobody knows it any more). */
         send_pg = st == PPG_ROLE_ABSENT || !pg_from_file;
         pg_url = ppg_worker_url(r->pg, role, pg_pw);
-        if (!pg_url) {
-            run_error(r, "out of memory");
-            goto out;
-        }
     }
     if (r->rd) {
         if (pick_password(r, c.redis_url, role, &rd_from_file, rd_pw) < 0) {
@@ -327,16 +312,8 @@ static void provision_instance(run_t *r, const inv_instance_t *in, const char *c
             goto out;
         }
         rd_url = prd_worker_url(r->rd, role, rd_pw);
-        if (!rd_url) {
-            run_error(r, "out of memory");
-            goto out;
-        }
     }
     content = cred_format(in->name, pg_url, rd_url);
-    if (!content) {
-        run_error(r, "out of memory");
-        goto out;
-    }
 
     if (r->pg) {
         ppg_spec_t spec = { .instance = in->name, .schema = in->schema, .role = role,
@@ -401,8 +378,7 @@ static void removed_files(run_t *r)
         if (strcmp(name, PROV_MONITOR_ROLE) == 0 || inv_find_instance(r->inv, name))
             continue;
         rep_begin(&r->rep, name);
-        if (asprintf(&path, "%s/%s", r->cred_dir, e->d_name) < 0)
-            continue;
+        path = xasprintf("%s/%s", r->cred_dir, e->d_name);
         if (!(r->flags & PROV_PRUNE)) {
             rep_note(&r->rep, "credential file %s has no instance in the inventory: kept "
                               "(--prune removes it)", path);
@@ -422,16 +398,12 @@ static void removed_files(run_t *r)
 static void removed(run_t *r)
 {
     const inventory_t *inv = r->inv;
-    const char **roles = calloc(inv->ninstances + 1, sizeof(*roles));
-    const char **schemas = calloc(inv->ninstances + 1, sizeof(*schemas));
-    char (*names)[80] = calloc(inv->ninstances + 1, sizeof(*names));
+    const char **roles = xcalloc(inv->ninstances + 1, sizeof(*roles));
+    const char **schemas = xcalloc(inv->ninstances + 1, sizeof(*schemas));
+    char (*names)[80] = xcalloc(inv->ninstances + 1, sizeof(*names));
     char err[ERR_MAX];
     int prune = (r->flags & PROV_PRUNE) != 0;
 
-    if (!roles || !schemas || !names) {
-        run_error(r, "out of memory");
-        goto out;
-    }
     for (size_t i = 0, k = 0; i < inv->ninstances; i++) {
         schemas[i] = inv->instances[i].schema;
         if (prov_role_name(&inv->instances[i], names[k], sizeof(names[k])) == 0) {
@@ -444,7 +416,6 @@ static void removed(run_t *r)
     if (r->rd && prd_removed(r->rd, &r->rep, roles, prune, err, sizeof(err)) < 0)
         run_error(r, "%s", err);
     removed_files(r);
-out:
     free(roles);
     free(schemas);
     free(names);
@@ -463,10 +434,11 @@ static int run_all(const inventory_t *inv, unsigned flags, FILE *out, char *err,
         run_error(&r, "nothing to provision: the inventory sets neither postgres_url nor redis_url");
         goto done;
     }
-    if (!inv->state_dir || asprintf(&r.cred_dir, "%s/credentials", inv->state_dir) < 0) {
+    if (!inv->state_dir) {
         run_error(&r, "no state_dir");
         goto done;
     }
+    r.cred_dir = xasprintf("%s/credentials", inv->state_dir);
     /* Files owned by instance users must be reachable by path for their owner; the
      * directory stays unlistable for everyone but root. */
     for (size_t i = 0; i < inv->ninstances; i++)
@@ -496,11 +468,7 @@ static int run_all(const inventory_t *inv, unsigned flags, FILE *out, char *err,
         rep_end(&r.rep);
     }
 
-    schemas = calloc(inv->ninstances + 1, sizeof(*schemas));
-    if (!schemas) {
-        run_error(&r, "out of memory");
-        goto done;
-    }
+    schemas = xcalloc(inv->ninstances + 1, sizeof(*schemas));
     for (size_t i = 0; i < inv->ninstances; i++)
         schemas[i] = inv->instances[i].schema;
     for (size_t i = 0; i < inv->nlegacy; i++) {

@@ -35,7 +35,8 @@ int prov_apply(const inventory_t *inv, unsigned flags, char *err, size_t errlen)
  * longer than PostgreSQL's 63-byte identifiers. Pure. */
 int prov_role_name(const inv_instance_t *in, char *out, size_t outlen);
 
-/* "<state_dir>/credentials/<instance>.env", newly allocated (caller frees), or NULL. */
+/* "<state_dir>/credentials/<instance>.env", newly allocated (caller frees), or NULL
+ * when inv has no state_dir. */
 char *prov_credentials_path(const inventory_t *inv, const char *instance);
 
 /* The instance's own POSTGRES_URL and REDIS_URL, read from its credential file, for

@@ -28,6 +28,7 @@
 #include "provision.h"
 #include "provisioner.h"
 #include "spawn.h"
+#include "xalloc.h"
 
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 60000
@@ -74,8 +75,7 @@ void provisioner_forget(sup_instance_t *in)
     }
 }
 
-/* in's credentials: from memory while the file is the one read last, else read now.
- * NULL (errno set) when there is no memory for the cache itself. */
+/* in's credentials: from memory while the file is the one read last, else read now. */
 static const prov_cache_t *cached_urls(supervisor_t *sup, sup_instance_t *in)
 {
     prov_cache_t *c = in->prov_cache;
@@ -83,17 +83,17 @@ static const prov_cache_t *cached_urls(supervisor_t *sup, sup_instance_t *in)
     struct stat st;
     int st_rc, st_err;
 
-    if (!c && !(c = in->prov_cache = calloc(1, sizeof(*c)))) {
-        errno = ENOMEM;
-        return NULL;
+    if (!c)
+        c = in->prov_cache = xcalloc(1, sizeof(*c));
+    path = prov_credentials_path(sup->inv, in->name);
+    if (path) {
+        st_rc = stat(path, &st);
+        st_err = errno;
+        free(path);
+    } else {
+        st_rc = -1; /* no state_dir: no credential file either */
+        st_err = ENOENT;
     }
-    if (!(path = prov_credentials_path(sup->inv, in->name))) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    st_rc = stat(path, &st);
-    st_err = errno;
-    free(path);
     if (st_rc < 0) {
         /* No file (yet): nothing to keep; the next start looks again. */
         cache_clear(c);
@@ -244,24 +244,21 @@ int provisioner_instance_ready(supervisor_t *sup, sup_instance_t *in)
     if (run_pid)
         return 0;
     c = cached_urls(sup, in);
-    return c && c->rc == 0;
+    return c->rc == 0;
 }
 
-static int replace(char **env, const char *name, const char *value)
+static void replace(char **env, const char *name, const char *value)
 {
     size_t n = strlen(name);
     for (char **e = env; *e; e++) {
         if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') {
-            char *s;
-            if (asprintf(&s, "%s=%s", name, value) < 0)
-                return -1;
+            char *s = xasprintf("%s=%s", name, value);
             /* The old value is the admin URL: do not leave it lying in freed memory. */
             explicit_bzero(*e, strlen(*e));
             free(*e);
             *e = s;
         }
     }
-    return 0;
 }
 
 int provisioner_worker_env(supervisor_t *sup, sup_instance_t *in, char **env,
@@ -271,23 +268,17 @@ int provisioner_worker_env(supervisor_t *sup, sup_instance_t *in, char **env,
 
     if (!sup->inv->provision)
         return 0;
-    if (!(c = cached_urls(sup, in))) {
-        snprintf(err, errlen, "out of memory");
-        errno = ENOMEM;
-        return -1;
-    }
+    c = cached_urls(sup, in);
     if (c->rc < 0) {
         snprintf(err, errlen, "not provisioned yet (%s)",
                  c->err == ESTALE ? "credentials are for another role" : strerror(c->err));
         errno = c->err;
         return -1;
     }
-    if ((c->pg && replace(env, "POSTGRES_URL", c->pg) < 0) ||
-        (c->redis && replace(env, "REDIS_URL", c->redis) < 0)) {
-        snprintf(err, errlen, "out of memory");
-        errno = ENOMEM;
-        return -1;
-    }
+    if (c->pg)
+        replace(env, "POSTGRES_URL", c->pg);
+    if (c->redis)
+        replace(env, "REDIS_URL", c->redis);
     return 0;
 }
 

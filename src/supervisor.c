@@ -28,6 +28,7 @@
 #include "probe_exec.h"
 #include "provisioner.h"
 #include "spawn.h"
+#include "xalloc.h"
 
 /* Event priorities: signals and timers (restarts, stop deadlines) before log reads,
  * so a worker flooding its stdout cannot delay another instance's restart. */
@@ -185,13 +186,12 @@ static void arm(struct event *ev, long ms)
  * owns its name, its priv and everything in it. NULL on failure, logged. */
 static sup_instance_t *entry_new(supervisor_t *sup, const inv_instance_t *cfg, size_t index)
 {
-    sup_instance_t *in = calloc(1, sizeof(*in));
-    inst_priv_t *p = calloc(1, sizeof(*p));
+    sup_instance_t *in = xcalloc(1, sizeof(*in));
+    inst_priv_t *p = xcalloc(1, sizeof(*p));
     char err[256];
     int colour = sup->foreground && isatty(1) ? (int)(index % 6) + 1 : 0;
 
-    if (!in || !p || !(in->name = strdup(cfg->name)))
-        goto fail;
+    in->name = xstrdup(cfg->name);
     in->priv = p;
     in->cfg = cfg;
     in->last_exit_status = -1;
@@ -216,16 +216,13 @@ static sup_instance_t *entry_new(supervisor_t *sup, const inv_instance_t *cfg, s
     }
     return in;
 fail:
-    if (p) {
-        if (p->restart_ev)
-            event_free(p->restart_ev);
-        if (p->stop_ev)
-            event_free(p->stop_ev);
-        if (p->ready_ev)
-            event_free(p->ready_ev);
-    }
-    if (in)
-        free(in->name);
+    if (p->restart_ev)
+        event_free(p->restart_ev);
+    if (p->stop_ev)
+        event_free(p->stop_ev);
+    if (p->ready_ev)
+        event_free(p->ready_ev);
+    free(in->name);
     free(p);
     free(in);
     return NULL;
@@ -475,11 +472,6 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
                          cfg->policy.log_backups, lerr, sizeof(lerr)) < 0)
         log_warn("worker output will be dropped", "instance", in->name, "error", lerr);
     env = inv_worker_env(sup->inv, cfg, NULL);
-    if (!env) {
-        snprintf(err, errlen, "out of memory");
-        errno = ENOMEM;
-        goto fail;
-    }
     /* Placeholders (%i, %p, ...) in command, args and the inventory's env entries,
      * before the credentials join env (a password may hold a '%'). */
     errno = 0;
@@ -1020,27 +1012,19 @@ void sup_instance_ready(supervisor_t *sup, sup_instance_t *in)
 
 /* ---- reload ----------------------------------------------------------------------- */
 
-static int retire(supervisor_t *sup, sup_instance_t *in)
+static void retire(supervisor_t *sup, sup_instance_t *in)
 {
     sup_priv_t *sp = SPRIV(sup);
     inst_priv_t *p = PRIV(in);
-    sup_instance_t **v;
 
     monitor_instance_removed(sup, in);
     p->retiring = 1;
     in->cfg = NULL; /* its inventory is about to be freed */
     if (in->pid == 0) {
         entry_free(in);
-        return 0;
+        return;
     }
-    v = realloc(sp->retiring, (sp->nretiring + 1) * sizeof(*v));
-    if (!v) {
-        /* Cannot track it: kill it now and let the reaper log an unknown child. */
-        signal_group(in, SIGKILL);
-        entry_free(in);
-        return -1;
-    }
-    sp->retiring = v;
+    sp->retiring = xreallocarray(sp->retiring, sp->nretiring + 1, sizeof(*sp->retiring));
     sp->retiring[sp->nretiring++] = in;
     /* The stop path reads only pid, name and priv: no cfg needed. */
     log_info("stopping worker", "instance", in->name, "pid", LOG_INT(in->pid),
@@ -1048,7 +1032,6 @@ static int retire(supervisor_t *sup, sup_instance_t *in)
     in->state = SUP_STOPPING;
     signal_group(in, SIGTERM);
     arm(p->stop_ev, p->stop_timeout_ms);
-    return 0;
 }
 
 static int same_str(const char *a, const char *b)
@@ -1060,18 +1043,14 @@ static int same_str(const char *a, const char *b)
  * asked for the reload, and every script and scraper, talk to the running ones, and
  * a move that half fails would leave the supervisor deaf. When the new inventory
  * changes key, the running value is put back into it (nfield is owned by ninv: freed
- * and replaced) and the change is reported in note, to be applied by a restart.
- * 0, or -1 when out of memory. */
-static int keep_listener(char **nfield, const char *ofield, const char *key, char *note,
-                         size_t notelen)
+ * and replaced) and the change is reported in note, to be applied by a restart. */
+static void keep_listener(char **nfield, const char *ofield, const char *key, char *note,
+                          size_t notelen)
 {
-    char *keep = NULL;
     size_t used = strlen(note);
 
     if (same_str(*nfield, ofield))
-        return 0;
-    if (ofield && !(keep = strdup(ofield)))
-        return -1;
+        return;
     log_warn("reload does not move this listener: restart instanced to apply the change",
              "key", key, "running", ofield ? ofield : "", "configured",
              *nfield ? *nfield : "");
@@ -1083,8 +1062,7 @@ static int keep_listener(char **nfield, const char *ofield, const char *key, cha
         memcpy(note + used, key, strlen(key) + 1);
     }
     free(*nfield);
-    *nfield = keep;
-    return 0;
+    *nfield = ofield ? xstrdup(ofield) : NULL;
 }
 
 int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
@@ -1108,27 +1086,13 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
         notify_ready();
         return -1;
     }
-    if (keep_listener(&ninv->control_socket, oinv->control_socket, "control_socket",
-                      restart_note, sizeof(restart_note)) < 0 ||
-        keep_listener(&ninv->status_listen, oinv->status_listen, "status_listen",
-                      restart_note, sizeof(restart_note)) < 0) {
-        inv_free(ninv);
-        sup->reload_failures++;
-        snprintf(summary, len, "out of memory");
-        notify_ready();
-        return -1;
-    }
-    nt = calloc(ninv->ninstances ? ninv->ninstances : 1, sizeof(*nt));
-    is_changed = calloc(ninv->ninstances ? ninv->ninstances : 1, 1);
-    if (!nt || !is_changed) {
-        free(nt);
-        free(is_changed);
-        inv_free(ninv);
-        sup->reload_failures++;
-        snprintf(summary, len, "out of memory");
-        notify_ready();
-        return -1;
-    }
+    keep_listener(&ninv->control_socket, oinv->control_socket, "control_socket",
+                  restart_note, sizeof(restart_note));
+    keep_listener(&ninv->status_listen, oinv->status_listen, "status_listen", restart_note,
+                  sizeof(restart_note));
+    /* xcalloc returns a unique pointer for an empty inventory too. */
+    nt = xcalloc(ninv->ninstances, sizeof(*nt));
+    is_changed = xcalloc(ninv->ninstances, 1);
     for (size_t i = 0; i < sup->ninst; i++)
         PRIV(sup->inst[i])->kept = 0;
     /* Build the new table; entries for unchanged and changed instances are the same
@@ -1269,20 +1233,18 @@ static void sup_free(supervisor_t *sup)
 {
     sup_priv_t *sp = SPRIV(sup);
 
-    if (sp) {
-        if (sp->log_ev) {
-            log_async_end();
-            event_free(sp->log_ev);
-            sp->log_ev = NULL;
-        }
-        for (size_t i = 0; i < 4; i++)
-            if (sp->sigs[i])
-                event_free(sp->sigs[i]);
-        for (size_t i = 0; i < sp->nretiring; i++)
-            entry_free(sp->retiring[i]);
-        free(sp->retiring);
-        free(sp);
+    if (sp->log_ev) {
+        log_async_end();
+        event_free(sp->log_ev);
+        sp->log_ev = NULL;
     }
+    for (size_t i = 0; i < 4; i++)
+        if (sp->sigs[i])
+            event_free(sp->sigs[i]);
+    for (size_t i = 0; i < sp->nretiring; i++)
+        entry_free(sp->retiring[i]);
+    free(sp->retiring);
+    free(sp);
     for (size_t i = 0; i < sup->ninst; i++)
         entry_free(sup->inst[i]);
     free(sup->inst);
@@ -1319,19 +1281,14 @@ int sup_main(const char *config, int foreground)
      * children get SIG_DFL back in spawn.c. */
     signal(SIGPIPE, SIG_IGN);
 
-    sup = calloc(1, sizeof(*sup));
-    if (!sup) {
-        inv_free(inv);
-        fprintf(stderr, "instanced: out of memory\n");
-        return 1;
-    }
+    sup = xcalloc(1, sizeof(*sup));
     sup->inv = inv;
     sup->foreground = foreground;
     sup->started_at = time(NULL);
-    sup->priv = calloc(1, sizeof(sup_priv_t));
+    sup->priv = xcalloc(1, sizeof(sup_priv_t));
     evglue_log_to_logfmt();
     sup->base = event_base_new();
-    if (!sup->priv || !sup->base || event_base_priority_init(sup->base, 2) < 0) {
+    if (!sup->base || event_base_priority_init(sup->base, 2) < 0) {
         fprintf(stderr, "instanced: cannot set up the event loop\n");
         sup_free(sup);
         return 1;
@@ -1347,11 +1304,7 @@ int sup_main(const char *config, int foreground)
         return 1;
     }
     log_async_setup(sup);
-    sup->inst = calloc(inv->ninstances ? inv->ninstances : 1, sizeof(*sup->inst));
-    if (!sup->inst) {
-        sup_free(sup);
-        return 1;
-    }
+    sup->inst = xcalloc(inv->ninstances, sizeof(*sup->inst));
     for (size_t i = 0; i < inv->ninstances; i++) {
         sup->inst[i] = entry_new(sup, &inv->instances[i], i);
         if (!sup->inst[i]) {
