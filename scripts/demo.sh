@@ -1,7 +1,7 @@
 #!/bin/bash
 # The main job: the demo fleet. Installs what is missing, builds, starts a private
 # PostgreSQL and Redis on free loopback ports under ./demo-run, provisions them when
-# instancectl can, and runs the seed's seven instances under instanced in the
+# instancectl can, and runs the demo's instances under instanced in the
 # foreground (Ctrl-C stops the fleet and the servers). The status endpoint is at
 # http://127.0.0.1:7070/api/v1/health (INSTANCED_DEMO_STATUS_PORT to change it).
 #

@@ -1,6 +1,6 @@
 /* metrics.c - the supervisor's Prometheus text exposition (pure: writes to a FILE).
  *
- * Every per-instance series carries the seed's labels: service, instance_name,
+ * Every per-instance series carries the labels the dashboards query: service, instance_name,
  * service_type and entity_type (empty, i.e. absent, when the service has none). */
 #include "config.h"
 

@@ -35,7 +35,7 @@ int nm_valid_instance_name(const char *s);
 int nm_check_schema(const char *schema, char *err, size_t errlen);
 int nm_check_namespace(const char *ns, char *err, size_t errlen);
 
-/* Apply DESIGN.md's derivation table. Returns 0, or -1 with the first reason the
+/* Apply the naming rules (docs/design.md). Returns 0, or -1 with the first reason the
  * inputs are invalid in err. */
 int nm_derive(const nm_input_t *in, nm_derived_t *out, char *err, size_t errlen);
 

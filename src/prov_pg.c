@@ -558,9 +558,9 @@ static int longer_claim(const ppg_spec_t *sp, const char *name)
     return 0;
 }
 
-/* The legacy migration rule (README.md, "The legacy migration"): every table of a legacy schema mapped
+/* The legacy migration rule (docs/provisioning.md, "The legacy migration"): every table of a legacy schema mapped
  * to this instance, and every table of public owned by the instance's role, named
- * "<schema>_..." (the longest matching schema wins) or known to be its (the seed's
+ * "<schema>_..." (the longest matching schema wins) or known to be its (the legacy
  * tables), moves into the instance schema. */
 static int migrate_legacy(prov_pg_t *pg, prov_report_t *rep, const ppg_spec_t *sp,
                           const char *s, const char *r, char *err, size_t errlen)

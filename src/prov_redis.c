@@ -188,7 +188,7 @@ static const char *rule(rules_t *r, const char *a, const char *b)
 }
 
 /* ACL SETUSER user reset on|off >password ~ns:* &ns:* %RW~key %R~services:* +@all
- * -@dangerous and the commands named in the issue. */
+ * -@dangerous and the commands it leaves (scan, keys, flush*, swapdb, config). */
 static int build_rules(rules_t *r, const char *user, const char *onoff, const prd_spec_t *sp,
                        const char *password)
 {

@@ -101,7 +101,7 @@ int prov_worker_urls(const inventory_t *inv, const inv_instance_t *in, char **pg
     return 0;
 }
 
-/* The instance a legacy schema belongs to (README.md, "The legacy migration"): the singleton whose
+/* The instance a legacy schema belongs to (docs/provisioning.md, "The legacy migration"): the singleton whose
  * service name with '-' as '_' is the schema's name ("audit_correlator" is
  * audit-correlator's), else the instance whose lower-cased name with '-' as '_' is. */
 static const inv_instance_t *legacy_owner(const inventory_t *inv, const char *legacy)
@@ -125,8 +125,8 @@ static const inv_instance_t *legacy_owner(const inventory_t *inv, const char *le
     return NULL;
 }
 
-/* Tables of the seed that sit in public under names no rule above would tie to their
- * service: the singleton of that service gets them (the same list as the
+/* Legacy tables (the ecosystem's, from before instanced) that sit in public under
+ * names no rule above would tie to their service: the singleton of that service gets them (the same list as the
  * audit-correlator worker's own move, workers/audit_correlator/ac_schema.c, which a
  * provisioned role could not do: it does not own them). */
 static const struct {

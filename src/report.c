@@ -38,7 +38,7 @@ static const char *instance_message(const sup_instance_t *in, health_status_t ef
     return in->health.message;
 }
 
-/* The fields DESIGN.md lists for an entry of the combined health. */
+/* The fields of an entry of the combined health (docs/design.md, "HTTP endpoints"). */
 static json_t *health_entry(const sup_instance_t *in)
 {
     const inv_instance_t *c = in->cfg;

@@ -12,7 +12,7 @@
 void report_time(char *buf, size_t len, time_t t);
 
 /* The combined health (GET /api/v1/health): status, service, version, environment,
- * timestamp, summary and instances, exactly as DESIGN.md says. New reference. */
+ * timestamp, summary and instances, as docs/design.md describes them. New reference. */
 json_t *report_health(const supervisor_t *sup, const char *version, time_t now);
 
 /* One instance in full (GET /api/v1/instances/NAME, instancectl status): the fields of

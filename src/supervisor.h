@@ -15,7 +15,7 @@
 
 struct event_base;
 
-/* Process state of an instance (DESIGN.md "Instance states"). */
+/* Process state of an instance (docs/design.md, "States"). */
 typedef enum {
     SUP_STOPPED = 0, /* not running and not wanted (or not yet started) */
     SUP_WAITING,     /* wanted, waiting for its depends_on to be ready */

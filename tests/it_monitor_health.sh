@@ -28,7 +28,7 @@ ok "the status table has the documented columns" \
 ok "the status table lists tw-A with schema and namespace" \
     grep -Eq '^tw-A +running +healthy +[0-9]+ +[0-9]+s +0 +tw_a +tw:A$' "$T/status.txt"
 
-# The combined health has exactly the documented fields (README).
+# The combined health has exactly the documented fields (docs/design.md).
 is "$(mon_json /api/v1/health '[keys[]] | sort | join(",")')" \
     "environment,instances,service,status,summary,timestamp,version" "combined health: top-level fields"
 is "$(mon_json /api/v1/health '.instances["tw-A"] | [keys[]] | sort | join(",")')" \

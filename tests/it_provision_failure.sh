@@ -110,10 +110,10 @@ is "$(psql_admin -tAc "SELECT count(*) FROM pg_roles WHERE rolname = 'inst_excha
 
 # --- a role made by someone else is not taken over ---
 psql_admin -c 'CREATE ROLE inst_exchange_kraken LOGIN' >/dev/null
-# The seed's scripts made monitor_user themselves: its grants are managed, its password
+# Older deployment scripts made monitor_user themselves: its grants are managed, its password
 # is not (before this, the earlier runs made it ours: make it someone else's again).
 rm -f "$CRED/monitor_user.env"
-psql_admin -c "COMMENT ON ROLE monitor_user IS 'made by the seed'; ALTER ROLE monitor_user PASSWORD 'seed-password'" >/dev/null
+psql_admin -c "COMMENT ON ROLE monitor_user IS 'made by hand'; ALTER ROLE monitor_user PASSWORD 'hand-made-password'" >/dev/null
 verifier() { psql_admin -tAc "SELECT rolpassword || coalesce(shobj_description(oid, 'pg_authid'), '') FROM pg_authid WHERE rolname = 'monitor_user'"; }
 v0=$(verifier)
 "$CTL" provision -c "$T/inv.conf" >"$T/mon1" 2>&1

@@ -50,7 +50,7 @@ CONF
 inventory "$T/inv.conf" with-binance
 inventory "$T/inv-removed.conf"
 
-# The seed's layout before the migration: tables in public and in audit_correlator.
+# The legacy layout before the migration: tables in public and in audit_correlator.
 psql_admin <<'SQL'
 CREATE TABLE public.audit_events (id serial PRIMARY KEY, msg text);
 INSERT INTO public.audit_events (msg) VALUES ('a'), ('b'), ('c');
@@ -113,7 +113,7 @@ ok "first run reports its changes" grep -q '^\[provision\] [0-9]* changes made' 
 is "$(count audit.audit_events)" "3" "legacy: public.audit_events moved into audit with its rows"
 is "$(count audit.audit_correlations)" "2" "legacy: public.audit_correlations moved into audit"
 is "$(count audit.service_metrics)" "2" "legacy: audit_correlator.service_metrics moved into audit"
-is "$(count audit.service_registrations)" "4" "legacy: the seed's public.service_registrations moved into audit"
+is "$(count audit.service_registrations)" "4" "legacy: public.service_registrations moved into audit"
 is "$(psql_admin -tAc "SELECT to_regclass('public.audit_events') IS NULL AND to_regclass('public.service_registrations') IS NULL AND to_regclass('audit_correlator.service_metrics') IS NULL")" \
     "t" "legacy: the old tables are gone"
 is "$(psql_admin -tAc "SELECT to_regclass('public.unrelated') IS NOT NULL")" "t" "legacy: unrelated public tables stay"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The real workers run with provisioned credentials: audit-correlator (which creates
-# its tables and takes over the seed's legacy tables) and an entity worker, each
+# its tables and takes over the legacy tables) and an entity worker, each
 # started with only its own POSTGRES_URL / REDIS_URL from prov_worker_urls(), report
 # PostgreSQL and Redis healthy and register themselves under services:*.
 . "$srcdir/tests/lib/common.sh"

@@ -8,7 +8,7 @@ t_init worker-api
 pg_start || { fail "postgres starts"; t_done; }
 redis_start || { fail "redis starts"; t_done; }
 
-# The seed's migration case: the tables exist in public with rows.
+# The legacy migration case: the tables exist in public with rows.
 psql_admin <<'SQL'
 CREATE TABLE public.audit_events (
   id UUID PRIMARY KEY DEFAULT gen_random_uuid(), trace_id TEXT, span_id TEXT,

@@ -9,7 +9,7 @@ pg_start || { fail "postgres starts"; t_done; }
 redis_start || { fail "redis starts"; t_done; }
 
 # audit-A runs as a least-privileged PostgreSQL role, as provisioning creates them:
-# USAGE and CREATE on a schema it does not own. A seed table left in public, owned by
+# USAGE and CREATE on a schema it does not own. A legacy table left in public, owned by
 # someone else, cannot be moved by it: that must not keep it from starting.
 psql_admin <<'SQL'
 CREATE ROLE audit_a LOGIN PASSWORD 'pwA';

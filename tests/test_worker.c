@@ -20,7 +20,7 @@
  *                         same process group; print "test-worker: child PID" on stdout
  *   TW_TERM_DELAY_MS=N    on SIGTERM, exit 0 only after N ms
  *   HTTP_PORT=N           serve HTTP on 127.0.0.1:N:
- *                           GET /api/v1/health  DESIGN.md's shape; status from
+ *                           GET /api/v1/health  the worker health shape (docs/design.md); status from
  *                             TW_HEALTH_FILE (its first word, read on every request) or
  *                             TW_HEALTH: healthy (200, the default), degraded (200),
  *                             unhealthy (503); TW_HEALTH_DELAY_MS delays the answer

@@ -188,7 +188,7 @@ static void test_name_rules(void)
 static void test_masking(void)
 {
     static const struct { const char *in, *out; } cases[] = {
-        /* the seed's forms */
+        /* the forms the ecosystem uses */
         { "postgresql://audit_adapter:secret@localhost:5432/trading_ecosystem",
           "postgresql://audit_adapter:***@localhost:5432/trading_ecosystem" },
         { "redis://:secret@localhost:6379/0", "redis://:***@localhost:6379/0" },

@@ -1,4 +1,4 @@
-/* entity_worker.c - the simulated worker of the seed's other services (exchange, ...). */
+/* entity_worker.c - the simulated worker of the ecosystem's other services (exchange, ...). */
 #include "config.h"
 
 #include "log.h"

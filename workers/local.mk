@@ -38,4 +38,4 @@ workers_audit_correlator_CFLAGS = $(WORKER_CFLAGS)
 workers_audit_correlator_CPPFLAGS = $(WORKER_CPPFLAGS)
 workers_audit_correlator_LDADD = $(WORKER_LIBS)
 
-# The workers' documentation (merged into README by the lead).
+# The workers' documentation is docs/workers.md.

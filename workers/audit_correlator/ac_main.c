@@ -1,4 +1,4 @@
-/* ac_main.c - audit-correlator: the seed's pilot service on the shared worker runtime. */
+/* ac_main.c - audit-correlator: the ecosystem's audit service on the shared worker runtime. */
 #include "config.h"
 
 #include "ac_api.h"

@@ -1,4 +1,4 @@
-/* ac_repo.c - the audit event repository: the seed's functions as parameterized SQL. */
+/* ac_repo.c - the audit event repository: the audit service's functions as parameterized SQL. */
 #include "config.h"
 
 #include "ac_repo.h"

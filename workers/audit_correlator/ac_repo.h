@@ -1,4 +1,4 @@
-/* ac_repo.h - the audit event repository: the seed's functions as parameterized SQL. */
+/* ac_repo.h - the audit event repository: the audit service's functions as parameterized SQL. */
 #ifndef AC_REPO_H
 #define AC_REPO_H
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The seed's tables (orchestrator-docker 02-audit-correlator-schema.sql), in the
+/* The audit-correlator's tables as the ecosystem defined them before instanced, in the
  * order the move from public handles them. */
 static const char *const tables[] = { "audit_events", "service_registrations",
                                       "audit_correlations", "service_metrics",
@@ -191,7 +191,7 @@ static int exists(wpg_t *pg, const char *schema, const char *table, int *out)
     return ok ? 0 : -1;
 }
 
-/* The seed's migration: a table still in public and absent from the schema moves,
+/* The legacy migration: a table still in public and absent from the schema moves,
  * rows, indexes, owned sequences and all. A table present in both stays put (the
  * move happened already, or someone else owns the public one): logged, not fatal. */
 static int migrate_from_public(wpg_t *pg, const char *schema, const char *qs,

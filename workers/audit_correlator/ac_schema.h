@@ -5,12 +5,12 @@
 #include "wrt_pg.h"
 
 /* Create the tables, indexes and trigger function if missing (idempotent), after
- * moving the seed's tables out of public once if they are there and not yet in the
+ * moving the legacy tables out of public once if they are there and not yet in the
  * schema. One transaction under an advisory lock, so instances starting together
  * do not race. Returns 0 or -1 (logged). */
 int ac_schema_setup(wpg_t *pg, const char *schema, const char *instance);
 
-/* Upsert the instance's own row of service_registrations (the seed's table): the
+/* Upsert the instance's own row of service_registrations (a legacy table): the
  * registration metadata and a last_heartbeat, so the table mirrors the discovery key.
  * Returns 0 or -1 (PostgreSQL unavailable or refused; logged). */
 int ac_schema_heartbeat(wpg_t *pg, const char *discovery_key, const char *service,

@@ -1,4 +1,4 @@
-/* wrt_config.c - a worker's configuration, read from the environment contract (DESIGN.md). */
+/* wrt_config.c - a worker's configuration, read from the environment contract (docs/design.md). */
 #include "config.h"
 
 #include "wrt_config.h"

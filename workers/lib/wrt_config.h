@@ -1,4 +1,4 @@
-/* wrt_config.h - a worker's configuration, read from the environment contract (DESIGN.md). */
+/* wrt_config.h - a worker's configuration, read from the environment contract (docs/design.md). */
 #ifndef WRT_CONFIG_H
 #define WRT_CONFIG_H
 
@@ -45,7 +45,7 @@ const char *wcfg_environ(const char *name, void *arg);
 int wcfg_load(wcfg_t *c, wcfg_getenv_fn get, void *arg, char *err, size_t errlen);
 void wcfg_free(wcfg_t *c);
 
-/* The seed's "Data adapter configuration loaded" line; URLs go through log_kv's mask. */
+/* The "Data adapter configuration loaded" line the ecosystem's services log; URLs go through log_kv's mask. */
 void wcfg_log(const wcfg_t *c);
 
 int wcfg_parse_redis_url(const char *url, wcfg_redis_url_t *out, char *err, size_t errlen);

@@ -1,4 +1,4 @@
-/* wrt_health.c - a worker's health: the status rule and the seed's JSON shape. */
+/* wrt_health.c - a worker's health: the status rule and the JSON shape (docs/design.md). */
 #include "config.h"
 
 #include "wrt_health.h"

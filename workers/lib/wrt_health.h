@@ -1,4 +1,4 @@
-/* wrt_health.h - a worker's health: the status rule and the seed's JSON shape. */
+/* wrt_health.h - a worker's health: the status rule and the JSON shape (docs/design.md). */
 #ifndef WRT_HEALTH_H
 #define WRT_HEALTH_H
 
