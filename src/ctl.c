@@ -63,12 +63,15 @@ static void usage(FILE *out)
             "  logs [-f] [-n N] [NAME...]\n"
             "                    the last N (10) lines of the instances' logs, all when no\n"
             "                    NAME; -f follows new lines (and rotations) until Ctrl-C\n"
-            "  provision -c FILE [--dry-run] [--rotate] [--prune]\n"
-            "                    create PostgreSQL schemas and Redis users (instancectl(8))\n"
+            "  provision [--dry-run] [--rotate] [--prune]\n"
+            "                    create PostgreSQL schemas and Redis users for the inventory\n"
+            "                    of -c FILE (before or after provision; instancectl(8))\n"
+            "  list              the instances' names, one a line (for completion)\n"
             "\n"
             "Options:\n"
             "  -s, --socket PATH   control socket (default " DEFAULT_SOCKET ")\n"
-            "  -c, --config FILE   take control_socket from this inventory\n"
+            "  -c, --config FILE   take control_socket from this inventory (provision:\n"
+            "                      the inventory to provision)\n"
             "  -t, --timeout SECONDS  give up when the whole exchange takes longer\n"
             "                      (default 10; exit 5)\n"
             "  -j, --json          print the supervisor's JSON answer as is\n"
@@ -789,10 +792,11 @@ int ctl_main(int argc, char **argv)
         return rc;
     }
     if (!((strcmp(cmd, "status") == 0 && nargs <= 1) ||
-          (strcmp(cmd, "reload") == 0 && nargs == 0) ||
+          ((strcmp(cmd, "reload") == 0 || strcmp(cmd, "list") == 0) && nargs == 0) ||
           ((strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
             strcmp(cmd, "restart") == 0) && nargs == 1))) {
-        static const char *const known[] = { "status", "start", "stop", "restart", "reload" };
+        static const char *const known[] = { "status", "start", "stop", "restart", "reload",
+                                             "list" };
         int k = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             k |= strcmp(cmd, known[i]) == 0;
@@ -817,7 +821,9 @@ int ctl_main(int argc, char **argv)
     if (!sock)
         sock = getenv("INSTANCED_CONTROL_SOCKET") ? getenv("INSTANCED_CONTROL_SOCKET")
                                                   : DEFAULT_SOCKET;
-    snprintf(line, sizeof line, "%s%s%s", cmd, nargs ? " " : "", nargs ? argv[optind + 1] : "");
+    /* list is status, printed as names only. */
+    snprintf(line, sizeof line, "%s%s%s", strcmp(cmd, "list") == 0 ? "status" : cmd,
+             nargs ? " " : "", nargs ? argv[optind + 1] : "");
     reply = request(sock, line, timeout, &rc);
     if (!reply) {
         free(owned);
@@ -845,6 +851,13 @@ int ctl_main(int argc, char **argv)
             fprintf(stderr, "%s\n", json_string_value(e) ? json_string_value(e) : "?");
         rc = json_is_true(json_object_get(answer, "not_found")) ? EXIT_NOT_FOUND
                                                                 : EXIT_REFUSED;
+    } else if (strcmp(cmd, "list") == 0) {
+        json_t *in;
+        size_t i;
+        if (!json)
+            json_array_foreach(json_object_get(answer, "instances"), i, in)
+                printf("%s\n", jstr(in, "name"));
+        rc = EXIT_OK;
     } else if (strcmp(cmd, "status") == 0) {
         if (!json) {
             print_table(answer);
