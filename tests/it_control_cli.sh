@@ -35,29 +35,29 @@ field() {
         python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0][sys.argv[1]])' "$2"
 }
 state_is() { [ "$(field "$1" state)" = "$2" ]; }
-ok "cl-one runs" wait_for 5 state_is cl-one running
+ok "cl-one runs" wait_for 30 state_is cl-one running
 is "$(field cl-one restarts)" 0 "no restart at first"
 "$CTL" -s "$T/ctl.sock" stop cl-one >/dev/null
-ok "stopped" wait_for 10 state_is cl-one stopped
+ok "stopped" wait_for 30 state_is cl-one stopped
 "$CTL" -s "$T/ctl.sock" start cl-one >/dev/null
-ok "started again" wait_for 5 state_is cl-one running
+ok "started again" wait_for 30 state_is cl-one running
 is "$(field cl-one restarts)" 0 "a start after a stop is not a restart"
 is "$(field cl-one starts)" 2 "... it is a start"
 p1=$(field cl-one pid)
 "$CTL" -s "$T/ctl.sock" restart cl-one >/dev/null
 newpid() { state_is cl-one running && [ "$(field cl-one pid)" != "$p1" ]; }
-ok "restarted" wait_for 10 newpid
+ok "restarted" wait_for 30 newpid
 is "$(field cl-one restarts)" 1 "instancectl restart counts"
 p2=$(field cl-one pid)
 kill -9 "$p2"
 newpid2() { state_is cl-one running && [ "$(field cl-one pid)" != "$p2" ]; }
-ok "restarted after a crash" wait_for 10 newpid2
+ok "restarted after a crash" wait_for 30 newpid2
 is "$(field cl-one restarts)" 2 "an automatic restart counts"
 # instancectl restart of a stopped instance is still a restart.
 "$CTL" -s "$T/ctl.sock" stop cl-two >/dev/null
-ok "cl-two stopped" wait_for 10 state_is cl-two stopped
+ok "cl-two stopped" wait_for 30 state_is cl-two stopped
 "$CTL" -s "$T/ctl.sock" restart cl-two >/dev/null
-ok "cl-two runs" wait_for 5 state_is cl-two running
+ok "cl-two runs" wait_for 30 state_is cl-two running
 is "$(field cl-two restarts)" 1 "restart of a stopped instance counts"
 
 # list: the names, for completion.

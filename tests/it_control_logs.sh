@@ -23,7 +23,7 @@ ticks() { sed -n 's/^lg-tick *| [0-9T:.Z-]* tick \([0-9]*\)$/\1/p' "$1"; }
 # contiguous FILE: the numbers in FILE go up by one, from line to line.
 contiguous() { awk 'NR > 1 && $1 != p + 1 { exit 1 } { p = $1 } END { exit NR == 0 }' "$1"; }
 
-ok "quiet instance logged" wait_for 5 grep -q 'test-worker: running' "$L/lg-quiet/logs/lg-quiet.log"
+ok "quiet instance logged" wait_for 30 grep -q 'test-worker: running' "$L/lg-quiet/logs/lg-quiet.log"
 # Default: 10 lines, like tail. The quiet one has 3.
 logs lg-quiet >"$T/q.out"; rc=$?
 is "$rc" 0 "logs NAME exits 0"
@@ -31,7 +31,7 @@ is "$(wc -l <"$T/q.out")" 3 "all 3 lines of a short log"
 ok "lines prefixed with the name as --foreground does" grep -qE '^lg-quiet         \| 20[0-9-]{8}T[0-9:.]{12}Z hello quiet$' "$T/q.out"
 ok "no colour when stdout is not a terminal" sh -c "! grep -q \"\$(printf '\033')\" '$T/q.out'"
 
-ok "tick has rotated three times" wait_for 20 test -e "$L/lg-tick/logs/lg-tick.log.3"
+ok "tick has rotated three times" wait_for 30 test -e "$L/lg-tick/logs/lg-tick.log.3"
 logs lg-tick >"$T/t10.out"
 is "$(wc -l <"$T/t10.out")" 10 "10 lines by default"
 ticks "$T/t10.out" >"$T/t10.n"
@@ -88,8 +88,8 @@ b0=$(top)
 FPID=$!
 at_exit "kill $FPID"
 rotated() { [ "$(top)" -ge $((b0 + 2)) ]; }
-ok "two rotations while following" wait_for 20 rotated
-ok "the follower got more than a file's worth" wait_for 5 sh -c "[ \$(wc -l <'$T/f.out') -gt 250 ]"
+ok "two rotations while following" wait_for 30 rotated
+ok "the follower got more than a file's worth" wait_for 30 sh -c "[ \$(wc -l <'$T/f.out') -gt 250 ]"
 kill -INT "$FPID"
 wait "$FPID"; rc=$?
 is "$rc" 0 "-f ends with exit 0 on SIGINT"
@@ -104,12 +104,12 @@ ok "a rotated file's last line was followed ($last)" grep -qx "$last" "$T/f.n"
 # -f | head -3 returns (a pipe closed by the reader ends instancectl).
 ( logs -f lg-tick | head -3 >"$T/h.out" ) &
 HPID=$!
-ok "logs -f | head -3 returns" wait_for 10 sh -c "! kill -0 $HPID 2>/dev/null"
+ok "logs -f | head -3 returns" wait_for 30 sh -c "! kill -0 $HPID 2>/dev/null"
 is "$(wc -l <"$T/h.out")" 3 "head got 3 lines"
 # Even when no line comes to write (the quiet one): the closed pipe is seen.
 ( logs -f lg-quiet | head -1 >/dev/null ) &
 HPID=$!
-ok "logs -f of a quiet instance | head -1 returns" wait_for 10 sh -c "! kill -0 $HPID 2>/dev/null"
+ok "logs -f of a quiet instance | head -1 returns" wait_for 30 sh -c "! kill -0 $HPID 2>/dev/null"
 
 # A follower that never reads: dropped once 1 MiB is queued for it, and the
 # supervisor's memory does not grow with the flood (4 MiB/s of it, here 32 MB).
@@ -125,10 +125,10 @@ time.sleep(120)   # never reads; killed at the end of the test
 PY
 STUCK=$!
 at_exit "kill $STUCK"
-ok "the follower that does not read is dropped" wait_for 20 grep -q 'msg="log follower dropped"' "$T/sup.log"
+ok "the follower that does not read is dropped" wait_for 30 grep -q 'msg="log follower dropped"' "$T/sup.log"
 hose=$(wpid lg-hose)
 wrote() { [ "$(sed -n 's/^wchar: //p' "/proc/$hose/io")" -gt 32000000 ]; }
-ok "the hose wrote 32 MB more" wait_for 30 wrote
+ok "the hose wrote 32 MB more" wait_for 90 wrote
 h1=$(hwm)
 ok "supervisor peak memory grew less than 8 MiB ($h0 -> $h1 kB)" test -n "$h0" -a -n "$h1" -a $((h1 - h0)) -lt 8192
 ok "the supervisor still answers" "$CTL" -s "$T/ctl.sock" status lg-quiet >/dev/null
