@@ -1,7 +1,9 @@
 /* control.c - the control socket: instancectl's commands on a unix socket.
  *
  * The only place where start, stop, restart and reload are accepted: the TCP status
- * endpoint is read-only. Access is the file mode (0660) of the socket. */
+ * endpoint is read-only. Access is the file mode (0660) of the socket; it is also
+ * what guards `logs`, which hands out the workers' captured output as it is (the
+ * supervisor masks its own log lines, not what workers print). */
 #include "config.h"
 
 #include "control.h"
@@ -25,6 +27,8 @@
 #include "evglue.h"
 #include "health.h"
 #include "log.h"
+#include "logread.h"
+#include "logtap.h"
 #include "mask.h"
 #include "report.h"
 
@@ -63,6 +67,17 @@ struct conn {
     int answered;
     int busy;      /* over MAX_CONNS: its request gets "too many control connections" */
     int executing; /* inside control_execute(): control_free() must not free it */
+    /* A logs request streaming its answer (see control.h). */
+    int streaming;
+    int follow, live;       /* -f; the history is out and new lines go straight out */
+    int dropped;            /* did not read fast enough: told so, no more lines */
+    int all;                /* no names given: every instance, new ones too */
+    char *names;            /* nnames NUL-terminated names; owned */
+    size_t nnames, cur;     /* and the one whose history is being read */
+    long lines;
+    logread_t *rd;          /* the history being read; owned */
+    struct event *job;      /* reads the next chunk of history; owned */
+    struct evbuffer *pending; /* new lines met while the history is still read; owned */
 };
 
 /* ---- commands ---------------------------------------------------------------- */
@@ -182,6 +197,66 @@ static const struct {
     { "restart", CONTROL_RESTART },
 };
 
+/* The words after "logs" (control bytes already refused): -f, -n N, names. */
+static int parse_logs(const char *p, size_t len, control_cmd_t *out, char *err,
+                      size_t errlen)
+{
+    const char *end = p + len;
+    size_t used = 0;
+    int want_n = 0;
+
+    out->verb = CONTROL_LOGS;
+    for (;;) {
+        const char *w;
+        size_t wl;
+
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+            p++;
+        if (p == end)
+            break;
+        w = p;
+        while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
+            p++;
+        wl = (size_t)(p - w);
+        if (want_n) {
+            long v = 0;
+            for (size_t i = 0; i < wl; i++) {
+                if (w[i] < '0' || w[i] > '9' || v > LOGREAD_MAX_LINES) {
+                    v = -1;
+                    break;
+                }
+                v = v * 10 + (w[i] - '0');
+            }
+            if (v < 0 || v > LOGREAD_MAX_LINES) {
+                snprintf(err, errlen, "logs -n: a number of lines from 0 to %d",
+                         LOGREAD_MAX_LINES);
+                return -1;
+            }
+            out->lines = v;
+            want_n = 0;
+        } else if (wl == 2 && memcmp(w, "-f", 2) == 0) {
+            out->follow = 1;
+        } else if (wl == 2 && memcmp(w, "-n", 2) == 0) {
+            want_n = 1;
+        } else if (w[0] == '-') {
+            snprintf(err, errlen, "usage: logs [-f] [-n N] [NAME...]");
+            return -1;
+        } else {
+            /* len <= CONTROL_LINE_MAX: every word and its NUL fit out->name */
+            memcpy(out->name + used, w, wl);
+            out->name[used + wl] = '\0';
+            used += wl + 1;
+            out->nnames++;
+        }
+    }
+    if (want_n) {
+        snprintf(err, errlen, "logs -n: a number of lines is missing");
+        return -1;
+    }
+    out->has_name = out->nnames > 0;
+    return 0;
+}
+
 int control_parse(const char *line, size_t len, control_cmd_t *out, char *err,
                   size_t errlen)
 {
@@ -190,6 +265,7 @@ int control_parse(const char *line, size_t len, control_cmd_t *out, char *err,
     int argc = 0;
 
     memset(out, 0, sizeof *out);
+    out->lines = CONTROL_LOGS_DEFAULT;
     if (len > CONTROL_LINE_MAX) {
         snprintf(err, errlen, "request line too long");
         return -1;
@@ -203,6 +279,9 @@ int control_parse(const char *line, size_t len, control_cmd_t *out, char *err,
             return -1;
         }
     }
+    if (len >= 4 && memcmp(line, "logs", 4) == 0 &&
+        (len == 4 || line[4] == ' ' || line[4] == '\t' || line[4] == '\r'))
+        return parse_logs(line + 4, len - 4, out, err, errlen);
     while (p < end && argc < 4) {
         while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
             p++;
@@ -246,9 +325,59 @@ int control_parse(const char *line, size_t len, control_cmd_t *out, char *err,
         memcpy(word, argv[0], keep);
         word[keep] = '\0';
         snprintf(err, errlen, "unknown command \"%s\" (status [NAME], start NAME, stop NAME, "
-                 "restart NAME, reload)", word);
+                 "restart NAME, reload, logs [-f] [-n N] [NAME...])", word);
     }
     return -1;
+}
+
+/* The colour `instanced --foreground` gives the instance at index i (ANSI 1-6). */
+static int colour_of(size_t i)
+{
+    return (int)(i % 6) + 1;
+}
+
+static long index_of(supervisor_t *sup, const char *name)
+{
+    for (size_t i = 0; i < sup->ninst; i++)
+        if (strcmp(sup->inst[i]->name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* The stream's first line: every name known (else the first unknown one), with the
+ * colour of its prefix. */
+static json_t *cmd_logs(supervisor_t *sup, const control_cmd_t *cmd)
+{
+    json_t *o, *arr = json_array();
+    const char *n = cmd->name;
+
+    if (cmd->nnames == 0) {
+        for (size_t i = 0; i < sup->ninst; i++) {
+            json_t *e = json_object();
+            json_object_set_new(e, "name", json_string(sup->inst[i]->name));
+            json_object_set_new(e, "colour", json_integer(colour_of(i)));
+            json_array_append_new(arr, e);
+        }
+    }
+    for (size_t k = 0; k < cmd->nnames; k++, n += strlen(n) + 1) {
+        long i = index_of(sup, n);
+        json_t *e;
+
+        if (i < 0) {
+            json_decref(arr);
+            o = answer_error("no such instance: %.200s", n);
+            json_object_set_new(o, "not_found", json_true());
+            return o;
+        }
+        e = json_object();
+        json_object_set_new(e, "name", json_string(n));
+        json_object_set_new(e, "colour", json_integer(colour_of((size_t)i)));
+        json_array_append_new(arr, e);
+    }
+    o = json_object();
+    json_object_set_new(o, "ok", json_true());
+    json_object_set_new(o, "instances", arr);
+    return o;
 }
 
 typedef int (*mutate_fn)(supervisor_t *, sup_instance_t *, char *, size_t);
@@ -274,6 +403,8 @@ json_t *control_run(supervisor_t *sup, const control_cmd_t *cmd)
         return cmd_status(sup, cmd->has_name ? cmd->name : NULL);
     if (cmd->verb == CONTROL_RELOAD)
         return cmd_reload(sup);
+    if (cmd->verb == CONTROL_LOGS)
+        return cmd_logs(sup, cmd);
     for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++) {
         sup_instance_t *in;
         char err[256] = "", msg[320];
@@ -327,6 +458,12 @@ static void conn_free(conn_t *c)
             c->next->prev = c->prev;
     }
     bufferevent_free(c->bev);
+    if (c->job)
+        event_free(c->job);
+    logread_free(c->rd);
+    if (c->pending)
+        evbuffer_free(c->pending);
+    free(c->names);
     free(c);
 }
 
@@ -344,6 +481,199 @@ static void conn_send(conn_t *c, json_t *answer)
     free(s);
     c->answered = 1;
     bufferevent_disable(c->bev, EV_READ);
+}
+
+/* ---- logs: a streamed answer --------------------------------------------------- */
+
+/* History is read while less than this is waiting to go out to the client. */
+#define STREAM_HIGH (256 * 1024)
+
+static void put_json(struct evbuffer *out, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+
+    json_decref(o);
+    if (s) {
+        evbuffer_add(out, s, strlen(s));
+        evbuffer_add(out, "\n", 1);
+        free(s);
+    }
+}
+
+/* {"instance":name,"line":line} onto out. A line that is not UTF-8 (workers print
+ * anything) goes with its other bytes as '?': JSON strings are text. */
+static void put_line(struct evbuffer *out, const char *name, const char *line, size_t len)
+{
+    json_t *o = json_object(), *v = json_stringn(line, len);
+
+    if (!v) {
+        char *t = malloc(len ? len : 1);
+        if (t) {
+            for (size_t i = 0; i < len; i++)
+                t[i] = (unsigned char)line[i] < 0x80 && line[i] ? line[i] : '?';
+            v = json_stringn(t, len);
+            free(t);
+        }
+    }
+    json_object_set_new(o, "instance", json_string(name));
+    json_object_set_new(o, "line", v ? v : json_string(""));
+    put_json(out, o);
+}
+
+static size_t stream_queued(const conn_t *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+           (c->pending ? evbuffer_get_length(c->pending) : 0);
+}
+
+static int stream_wants(const conn_t *c, const char *name)
+{
+    const char *n = c->names;
+
+    if (c->all)
+        return 1;
+    for (size_t i = 0; i < c->nnames; i++, n += strlen(n) + 1)
+        if (strcmp(n, name) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *stream_name(const conn_t *c, size_t k)
+{
+    const char *n = c->names;
+
+    while (k--)
+        n += strlen(n) + 1;
+    return n;
+}
+
+/* Told once, then closed when that is out (or at the write timeout if it never
+ * reads): what is held for it stays under CONTROL_FOLLOW_MAX plus this line. */
+static void stream_drop(conn_t *c)
+{
+    json_t *o = json_object();
+
+    c->dropped = 1;
+    c->answered = 1;
+    if (c->job)
+        event_del(c->job);
+    if (c->pending) {
+        evbuffer_free(c->pending);
+        c->pending = NULL;
+    }
+    json_object_set_new(o, "end", json_true());
+    json_object_set_new(o, "error", json_string("dropped: the client did not read the log "
+                                                "lines as fast as they came"));
+    put_json(bufferevent_get_output(c->bev), o);
+    log_warn("log follower dropped", "reason", "not reading", "queued",
+             LOG_INT(CONTROL_FOLLOW_MAX));
+}
+
+/* logtap's hook: a line log capture just wrote, for every follower of name. */
+static void stream_tap(void *arg, const char *name, const char *line, size_t len)
+{
+    control_t *ctl = arg;
+
+    for (conn_t *c = ctl->conns; c; c = c->next) {
+        if (!c->streaming || !c->follow || c->answered || !stream_wants(c, name))
+            continue;
+        if (stream_queued(c) + len + 64 + strlen(name) > CONTROL_FOLLOW_MAX)
+            stream_drop(c);
+        else
+            put_line(c->live ? bufferevent_get_output(c->bev) : c->pending, name, line, len);
+    }
+}
+
+static void stream_history_line(void *arg, const char *line, size_t len)
+{
+    conn_t *c = arg;
+
+    put_line(bufferevent_get_output(c->bev), stream_name(c, c->cur), line, len);
+}
+
+/* One chunk of history per call, and only while the client keeps up: the write
+ * callback calls again once what is queued is out. */
+static void stream_job(evutil_socket_t fd, short what, void *arg)
+{
+    conn_t *c = arg;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+
+    (void)fd, (void)what;
+    if (c->answered || c->live || evbuffer_get_length(out) > STREAM_HIGH)
+        return;
+    while (!c->rd && c->cur < c->nnames) {
+        sup_instance_t *in = c->ctl ? sup_find(c->sup, stream_name(c, c->cur)) : NULL;
+
+        if (in && in->cfg && in->cfg->logs_dir) {
+            if (!(c->rd = logread_open(in->cfg->logs_dir, in->name, c->lines))) {
+                put_json(out, answer_error("%s", "out of memory"));
+                c->answered = 1;
+                return;
+            }
+        } else {
+            c->cur++; /* gone with a reload meanwhile: nothing to show */
+        }
+    }
+    if (c->rd) {
+        if (logread_step(c->rd, stream_history_line, c) == 0) {
+            logread_free(c->rd);
+            c->rd = NULL;
+            c->cur++;
+        }
+        event_active(c->job, EV_TIMEOUT, 1);
+        return;
+    }
+    if (c->follow) {
+        json_t *o = json_object();
+        json_object_set_new(o, "live", json_true());
+        evbuffer_add_buffer(out, c->pending);
+        put_json(out, o);
+        evbuffer_free(c->pending);
+        c->pending = NULL;
+        c->live = 1;
+    } else {
+        json_t *o = json_object();
+        json_object_set_new(o, "end", json_true());
+        put_json(out, o);
+        c->answered = 1; /* closed by the write callback once out */
+    }
+}
+
+/* After the first line (head, ok): stream the rest. The history of each instance is
+ * read in turn; a follower is subscribed now, so what is written from here on is
+ * queued for it, after that history. */
+static void stream_start(conn_t *c, const control_cmd_t *cmd, json_t *head)
+{
+    json_t *arr = json_object_get(head, "instances"), *e;
+    struct timeval tv = { CONN_TIMEOUT_S, 0 };
+    size_t i, len = 0;
+
+    json_array_foreach(arr, i, e)
+        len += strlen(json_string_value(json_object_get(e, "name"))) + 1;
+    c->streaming = 1;
+    c->follow = cmd->follow;
+    c->all = cmd->nnames == 0;
+    c->lines = cmd->lines;
+    c->names = malloc(len ? len : 1);
+    c->job = event_new(c->sup->base, -1, 0, stream_job, c);
+    c->pending = evbuffer_new();
+    if (!c->names || !c->job || !c->pending) {
+        conn_send(c, answer_error("%s", "out of memory"));
+        json_decref(head);
+        return;
+    }
+    len = 0;
+    json_array_foreach(arr, i, e) {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        memcpy(c->names + len, n, strlen(n) + 1);
+        len += strlen(n) + 1;
+        c->nnames++;
+    }
+    put_json(bufferevent_get_output(c->bev), head);
+    /* A follower is quiet for as long as the workers are: no read timeout. Reading
+     * stays on to see the client leave. */
+    bufferevent_set_timeouts(c->bev, NULL, &tv);
+    event_active(c->job, EV_TIMEOUT, 1);
 }
 
 static void log_request(const conn_t *c, const char *line, size_t n)
@@ -370,6 +700,10 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     size_t n;
     char *line;
 
+    if (c->streaming) {
+        evbuffer_drain(in, evbuffer_get_length(in)); /* nothing more is asked */
+        return;
+    }
     if (c->answered)
         return;
     line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
@@ -395,7 +729,11 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
             c->executing = 1;
             answer = control_run(c->sup, &cmd);
             c->executing = 0;
-            conn_send(c, answer);
+            if (cmd.verb == CONTROL_LOGS && json_is_true(json_object_get(answer, "ok")) &&
+                c->ctl)
+                stream_start(c, &cmd, answer);
+            else
+                conn_send(c, answer);
         }
     }
     free(line);
@@ -408,6 +746,8 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
     (void)bev;
     if (c->answered)
         conn_free(c); /* the answer is out: close */
+    else if (c->streaming && !c->live)
+        event_active(c->job, EV_TIMEOUT, 1); /* room for more history */
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -561,6 +901,7 @@ control_t *control_new(supervisor_t *sup, const char *path, char *err, size_t er
         return NULL;
     }
     evglue_guard_listener(c->listener, "control socket");
+    logtap_set(stream_tap, c);
     log_info("control socket listening", "path", path);
     return c;
 }
@@ -577,6 +918,8 @@ void control_free(control_t *c)
 
     if (!c)
         return;
+    if (logtap_arg() == c)
+        logtap_set(NULL, NULL);
     if (c->listener) {
         evglue_unguard_listener(c->listener);
         evconnlistener_free(c->listener);

@@ -6,7 +6,17 @@
  *   {"ok":true, ...}  or  {"ok":false,"error":"...", ...}
  * status adds "status" (combined or the instance's) and "instances" (an array of the
  * objects of GET /api/v1/instances); reload adds "message" (the summary) or
- * "errors" (every validation error of the rejected inventory). */
+ * "errors" (every validation error of the rejected inventory).
+ *
+ * One request streams: "logs [-f] [-n N] [NAME...]" (no NAME: every instance). Its
+ * answer is a sequence of JSON lines: first the usual object ({"ok":false,...} alone
+ * for an unknown name, or {"ok":true,"instances":[{"name":...,"colour":1-6},...]}),
+ * then one {"instance":NAME,"line":TEXT} per log line (the last N of each instance,
+ * oldest first, per instance in turn), then {"end":true} and the close. With -f,
+ * {"live":true} follows the history instead, then the instances' new lines as log
+ * capture writes them, until the client closes. A follower that does not read what
+ * it is sent gets {"end":true,"error":"..."} and is closed: the supervisor never
+ * holds more than CONTROL_FOLLOW_MAX bytes for it. */
 #ifndef INSTANCED_CONTROL_H
 #define INSTANCED_CONTROL_H
 
@@ -37,13 +47,22 @@ typedef enum {
     CONTROL_STOP,
     CONTROL_RESTART,
     CONTROL_RELOAD,
+    CONTROL_LOGS,
 } control_verb_t;
+
+/* Lines sent for "logs" without -n, as tail does. */
+#define CONTROL_LOGS_DEFAULT 10
+/* Bytes queued for one follower (unsent answer) before it is dropped. */
+#define CONTROL_FOLLOW_MAX (1024 * 1024)
 
 /* One parsed request. */
 typedef struct {
     control_verb_t verb;
     int has_name;                      /* status NAME, and always for the mutations */
-    char name[CONTROL_LINE_MAX + 1];
+    char name[CONTROL_LINE_MAX + 1];   /* logs: the names, each followed by a NUL */
+    size_t nnames;                     /* logs: how many (0: every instance) */
+    long lines;                        /* logs -n (CONTROL_LOGS_DEFAULT) */
+    int follow;                        /* logs -f */
 } control_cmd_t;
 
 /* Parse one request line of len bytes (without its newline; it may hold any byte).
@@ -54,7 +73,9 @@ int control_parse(const char *line, size_t len, control_cmd_t *out, char *err,
                   size_t errlen);
 
 /* Run a parsed request against the supervisor and return the answer (a new
- * reference). A rejected reload logs every error, as SIGHUP's reload does. */
+ * reference). A rejected reload logs every error, as SIGHUP's reload does. For logs,
+ * the answer is the stream's first line (the names checked); the socket streams the
+ * rest. */
 struct json_t;
 struct json_t *control_run(supervisor_t *sup, const control_cmd_t *cmd);
 

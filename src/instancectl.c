@@ -3,22 +3,60 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
 #include "provision.h"
 
+/* The options before the command are ctl_main's; provision gets the inventory of a
+ * global -c FILE as its own -c (one given after "provision" wins), so that
+ * `instancectl -c FILE COMMAND` works for every command the usage lists. */
 int main(int argc, char **argv)
 {
+    const char *config = NULL;
+
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "provision") == 0)
-            return prov_main(argc - i, argv + i);
-        if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0 ||
-            strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "--timeout") == 0) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "provision") == 0) {
+            char **v;
+            int n = 0;
+
+            if (!config)
+                return prov_main(argc - i, argv + i);
+            if (!(v = calloc((size_t)(argc - i) + 3, sizeof *v))) {
+                fprintf(stderr, "instancectl: out of memory\n");
+                return 1;
+            }
+            v[n++] = argv[i];
+            v[n++] = "-c";
+            v[n++] = (char *)config;
+            for (int k = i + 1; k < argc; k++)
+                v[n++] = argv[k];
+            n = prov_main(n, v);
+            free(v);
+            return n;
+        }
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            if (i + 1 < argc)
+                config = argv[++i];
+            continue;
+        }
+        if (strncmp(a, "--config=", 9) == 0) {
+            config = a + 9;
+            continue;
+        }
+        if (strncmp(a, "-c", 2) == 0) {
+            config = a + 2;
+            continue;
+        }
+        if (strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0 ||
+            strcmp(a, "-t") == 0 || strcmp(a, "--timeout") == 0) {
             i++;
             continue;
         }
-        if (argv[i][0] != '-')
+        if (strcmp(a, "--") == 0 || a[0] != '-')
             break;
     }
     return ctl_main(argc, argv);

@@ -3,6 +3,7 @@
 
 #include "logcap.h"
 #include "log.h"
+#include "logtap.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -307,6 +308,9 @@ static void emit(logcap_t *lc, const char *s, size_t len)
     memcpy(lc->out + lc->outlen, ts, TS_LEN);
     memcpy(lc->out + lc->outlen + TS_LEN, s, len);
     lc->out[lc->outlen + need - 1] = '\n';
+    /* Followers (instancectl logs -f) get the line as the file does, as it is written:
+     * no reading back, so a rotation cannot lose or repeat a line for them. */
+    logtap_publish(lc->name, lc->out + lc->outlen, need - 1);
     lc->outlen += need;
     if (lc->mirror_fd >= 0) {
         char pre[160];

@@ -23,3 +23,7 @@ EXTRA_DIST += etc/prometheus.yml etc/prometheus-rules.yml etc/prometheus-rules.t
 	etc/grafana/provisioning/datasources/instanced.yml \
 	etc/grafana/provisioning/dashboards/instanced.yml
 
+# instancectl logs: the history reader (logread.c) and the hook on captured lines
+# (logtap.c) that log capture publishes to and the control socket follows; in the
+# core library so that logcap.c and control.c are each still linked alone in tests.
+src_libinstanced_a_SOURCES += src/logread.c src/logread.h src/logtap.c src/logtap.h

@@ -52,6 +52,7 @@ typedef struct inst_priv {
     pol_track_t track_before;
     unsigned long starts_before, restarts_before;
     unsigned manual_before : 1;
+    unsigned plain_before : 1;
     unsigned res_short : 1;     /* starts are deferred: the supervisor is short of fds... */
     unsigned res_retries;       /* deferred starts in this episode */
     char port_note[112];        /* at the last start its port was held: by whom; "" */
@@ -64,6 +65,7 @@ typedef struct inst_priv {
     unsigned restart_after_stop : 1; /* restart / changed by reload: start once exited */
     unsigned retiring : 1;      /* removed by a reload: free once exited */
     unsigned manual_next : 1;   /* the next spawn is manual: not counted in the start limit */
+    unsigned plain_next : 1;    /* the next spawn is `instancectl start`: not a restart */
     unsigned kept : 1;          /* scratch flag of sup_reload */
     unsigned dirs_ready : 1;    /* volume dirs made for the current config: a restart
                                  * does not redo their mkdir/lstat/chown */
@@ -189,7 +191,8 @@ static sup_instance_t *entry_new(supervisor_t *sup, const inv_instance_t *cfg, s
     sup_instance_t *in = xcalloc(1, sizeof(*in));
     inst_priv_t *p = xcalloc(1, sizeof(*p));
     char err[256];
-    int colour = sup->foreground && isatty(1) ? (int)(index % 6) + 1 : 0;
+    const char *nc = getenv("NO_COLOR"); /* no-color.org: set and not empty */
+    int colour = sup->foreground && isatty(1) && !(nc && *nc) ? (int)(index % 6) + 1 : 0;
 
     in->name = xstrdup(cfg->name);
     in->priv = p;
@@ -367,6 +370,7 @@ static void uncount_start(sup_instance_t *in)
     in->starts = p->starts_before;
     in->restarts = p->restarts_before;
     p->manual_next = p->manual_before;
+    p->plain_next = p->plain_before;
 }
 
 /* The supervisor could not start in for want of its own resources (descriptors,
@@ -450,8 +454,12 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     if (!p->manual_next)
         pol_note_start(&p->track, &cfg->policy, mono_ms());
     p->manual_next = 0;
-    if (in->starts++ > 0)
+    /* restarts counts the automatic ones and `instancectl restart`; a start asked for
+     * (after a stop, or of a failed instance) is a start. */
+    p->plain_before = p->plain_next;
+    if (in->starts++ > 0 && !p->plain_next)
         in->restarts++;
+    p->plain_next = 0;
     p->stop_timeout_ms = cfg->policy.stop_timeout_ms;
 
     if (p->cred_err[0]) {
@@ -945,7 +953,9 @@ static void check_fd_budget(size_t n)
 
 /* ---- the monitoring side's entry points ------------------------------------------- */
 
-int sup_start(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
+/* A start by request; `restart` says whether it counts as a restart. */
+static int start_requested(supervisor_t *sup, sup_instance_t *in, int restart, char *err,
+                           size_t errlen)
 {
     inst_priv_t *p = PRIV(in);
 
@@ -962,16 +972,23 @@ int sup_start(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
     case SUP_STOPPING:
         p->restart_after_stop = 1;
         p->manual_next = 1;
+        p->plain_next = !restart;
         return 0;
     default:
         /* A manual start forgives: fresh backoff and start-limit window. */
         pol_track_reset(&p->track);
         p->manual_next = 1;
+        p->plain_next = !restart;
         event_del(p->restart_ev);
         log_info("start requested", "instance", in->name);
         try_start(sup, in);
         return 0;
     }
+}
+
+int sup_start(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
+{
+    return start_requested(sup, in, 0, err, errlen);
 }
 
 int sup_stop(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
@@ -981,6 +998,7 @@ int sup_stop(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
     (void)err, (void)errlen;
     in->wanted = 0;
     p->restart_after_stop = 0;
+    p->plain_next = 0;
     log_info("stop requested", "instance", in->name);
     dispatch(sup, in, PEV_STOP, 0, 0);
     return 0;
@@ -997,10 +1015,11 @@ int sup_restart(supervisor_t *sup, sup_instance_t *in, const char *why, char *er
     }
     log_info("restart requested", "instance", in->name, "reason", why ? why : "");
     if (in->pid == 0)
-        return sup_start(sup, in, err, errlen);
+        return start_requested(sup, in, 1, err, errlen);
     in->wanted = 1;
     p->restart_after_stop = 1;
     p->manual_next = why && strcmp(why, SUP_WHY_MANUAL) == 0;
+    p->plain_next = 0;
     dispatch(sup, in, PEV_STOP, 0, 0);
     return 0;
 }

@@ -4,7 +4,9 @@ CONTROL_IT = \
 	tests/it_control_timeout.sh \
 	tests/it_control_reload_log.sh \
 	tests/it_control_shutdown.sh \
-	tests/it_control_move.sh
+	tests/it_control_move.sh \
+	tests/it_control_logs.sh \
+	tests/it_control_cli.sh
 TESTS += $(CONTROL_IT)
 EXTRA_DIST += $(CONTROL_IT) tests/silent_socket.py
 

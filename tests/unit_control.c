@@ -50,6 +50,63 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
     return -1;
 }
 
+/* logs [-f] [-n N] [NAME...]: names come back NUL-separated in cmd.name. */
+static void test_parse_logs(void)
+{
+    static const struct {
+        const char *line;
+        int rc;
+        int follow;
+        long lines;
+        size_t nnames;
+        const char *names; /* joined with '|' */
+        const char *err;
+    } cases[] = {
+        { "logs", 0, 0, CONTROL_LOGS_DEFAULT, 0, "", NULL },
+        { "logs -f", 0, 1, CONTROL_LOGS_DEFAULT, 0, "", NULL },
+        { "logs -n 0 a", 0, 0, 0, 1, "a", NULL },
+        { "logs -f -n 10000 a b\tc\r", 0, 1, 10000, 3, "a|b|c", NULL },
+        { "logs a -n 5 b", 0, 0, 5, 2, "a|b", NULL },
+        { "logs -n 10001 a", -1, 0, 0, 0, NULL, "logs -n: a number of lines from 0 to 10000" },
+        { "logs -n -1", -1, 0, 0, 0, NULL, "logs -n: a number" },
+        { "logs -n x", -1, 0, 0, 0, NULL, "logs -n: a number" },
+        { "logs -n 99999999999999999999", -1, 0, 0, 0, NULL, "logs -n: a number" },
+        { "logs -n", -1, 0, 0, 0, NULL, "a number of lines is missing" },
+        { "logs -x a", -1, 0, 0, 0, NULL, "usage: logs [-f] [-n N] [NAME...]" },
+        { "logsx", -1, 0, 0, 0, NULL, "unknown command \"logsx\"" },
+        { "logs a\x1b", -1, 0, 0, 0, NULL, "control character 0x1b" },
+    };
+    control_cmd_t cmd;
+    char err[256], joined[256];
+
+    for (size_t i = 0; i < NELEM(cases); i++) {
+        int rc = control_parse(cases[i].line, strlen(cases[i].line), &cmd, err, sizeof err);
+
+        if (rc != cases[i].rc)
+            fprintf(stderr, "\n  logs case %zu \"%s\": rc %d (%s)", i, cases[i].line, rc,
+                    rc ? err : "");
+        CU_ASSERT_EQUAL(rc, cases[i].rc);
+        if (rc == 0 && cases[i].rc == 0) {
+            const char *n = cmd.name;
+            size_t len = 0;
+
+            CU_ASSERT_EQUAL(cmd.verb, CONTROL_LOGS);
+            CU_ASSERT_EQUAL(cmd.follow, cases[i].follow);
+            CU_ASSERT_EQUAL(cmd.lines, cases[i].lines);
+            CU_ASSERT_EQUAL(cmd.nnames, cases[i].nnames);
+            joined[0] = '\0';
+            for (size_t k = 0; k < cmd.nnames; k++, n += strlen(n) + 1)
+                len += (size_t)snprintf(joined + len, sizeof joined - len, "%s%s",
+                                        k ? "|" : "", n);
+            CU_ASSERT_STRING_EQUAL(joined, cases[i].names);
+        } else if (rc < 0 && cases[i].err) {
+            if (!strstr(err, cases[i].err))
+                fprintf(stderr, "\n  logs case %zu: error \"%s\"", i, err);
+            CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].err));
+        }
+    }
+}
+
 static void test_parse(void)
 {
     static char overlong[CONTROL_LINE_MAX + 8], atmax[CONTROL_LINE_MAX + 1];
@@ -108,6 +165,8 @@ static void test_parse(void)
             CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].err));
         }
     }
+
+    test_parse_logs();
 
     /* Longest accepted line; one byte more is refused, not cut. */
     memset(atmax, 'n', sizeof atmax);

@@ -153,7 +153,8 @@ static int blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
-    static const char *const verbs[] = { "status", "start", "stop", "restart", "reload" };
+    static const char *const verbs[] = { "status", "start", "stop", "restart", "reload",
+                                         "logs" };
     control_cmd_t cmd, again;
     char err[256], line[2 * CONTROL_LINE_MAX + 1];
     const char *p = (const char *)data;
@@ -175,8 +176,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t nl;
         if (size > CONTROL_LINE_MAX || has_ctl)
             fail("parsed a line it must refuse", data, size);
-        if ((unsigned)cmd.verb > CONTROL_RELOAD)
+        if ((unsigned)cmd.verb > CONTROL_LOGS)
             fail("verb out of range", data, size);
+        if (cmd.verb == CONTROL_LOGS) {
+            /* Every name one word of the line; the canonical form parses the same. */
+            const char *n = cmd.name;
+            size_t len = (size_t)snprintf(line, sizeof line, "logs%s -n %ld",
+                                          cmd.follow ? " -f" : "", cmd.lines);
+            if (cmd.lines < 0 || cmd.lines > 10000)
+                fail("logs -n out of range", data, size);
+            for (size_t k = 0; k < cmd.nnames; k++, n += strlen(n) + 1) {
+                if (!*n || strpbrk(n, " \t\r") || !memmem(data, size, n, strlen(n)))
+                    fail("a logs name is not one word of the line", data, size);
+                len += (size_t)snprintf(line + len, sizeof line - len, " %s", n);
+            }
+            if (control_parse(line, strlen(line), &again, err, sizeof err) != 0 ||
+                again.verb != CONTROL_LOGS || again.follow != cmd.follow ||
+                again.lines != cmd.lines || again.nnames != cmd.nnames ||
+                memcmp(again.name, cmd.name, (size_t)(n - cmd.name)) != 0)
+                fail("the canonical logs form parses differently", data, size);
+            check_answer(control_run(&sup, &cmd), data, size);
+            goto execute;
+        }
         if (cmd.verb != CONTROL_STATUS && cmd.verb != CONTROL_RELOAD && !cmd.has_name)
             fail("a mutation without a name", data, size);
         if (cmd.verb == CONTROL_RELOAD && cmd.has_name)
@@ -199,6 +220,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fail("no error message", data, size);
     }
 
+execute:
     /* control_execute sees the line as a C string: up to the first NUL. */
     {
         size_t n = size < sizeof line - 1 ? size : sizeof line - 1;
