@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "xalloc.h"
 #include "provision.h"
 
 /* The options before the command are ctl_main's; provision gets the inventory of a
@@ -20,17 +21,15 @@ int main(int argc, char **argv)
         const char *a = argv[i];
 
         if (strcmp(a, "provision") == 0) {
+            static char dash_c[] = "-c";
             char **v;
             int n = 0;
 
             if (!config)
                 return prov_main(argc - i, argv + i);
-            if (!(v = calloc((size_t)(argc - i) + 3, sizeof *v))) {
-                fprintf(stderr, "instancectl: out of memory\n");
-                return 1;
-            }
+            v = xcalloc((size_t)(argc - i) + 3, sizeof *v);
             v[n++] = argv[i];
-            v[n++] = "-c";
+            v[n++] = dash_c;
             v[n++] = (char *)config;
             for (int k = i + 1; k < argc; k++)
                 v[n++] = argv[k];
