@@ -31,6 +31,7 @@
 #include "logtap.h"
 #include "mask.h"
 #include "report.h"
+#include "xalloc.h"
 
 #define CONN_TIMEOUT_S 30
 /* Clients served at once. Each holds a descriptor for up to CONN_TIMEOUT_S, and the
@@ -141,13 +142,12 @@ static json_t *cmd_status(supervisor_t *sup, const char *name)
 }
 
 /* A copy of text with its secrets masked, for the answer and the log; owned by the
- * caller (NULL when out of memory). A masked value may be longer than the secret. */
+ * caller. A masked value may be longer than the secret. */
 static char *masked(const char *text)
 {
     size_t len = strlen(text) * 2 + sizeof MASK_TEXT + 16;
-    char *out = malloc(len);
 
-    return out ? mask_secrets(text, out, len) : NULL;
+    return mask_secrets(text, xmalloc(len), len);
 }
 
 static json_t *cmd_reload(supervisor_t *sup)
@@ -168,7 +168,7 @@ static json_t *cmd_reload(supervisor_t *sup)
         for (size_t i = 0; i < errs.n; i++) {
             char *m = masked(errs.v[i].text);
             log_error("reload rejected", "error", errs.v[i].text);
-            json_array_append_new(arr, json_string(m ? m : "(out of memory)"));
+            json_array_append_new(arr, json_string(m));
             free(m);
         }
         log_error("reload failed: still running the previous inventory",
@@ -178,7 +178,7 @@ static json_t *cmd_reload(supervisor_t *sup)
                      "is unchanged", errs.n, errs.n == 1 ? "" : "s");
         } else {
             char *m = masked(summary[0] ? summary : "see the supervisor's log");
-            snprintf(msg, sizeof msg, "reload failed: %.100s", m ? m : "out of memory");
+            snprintf(msg, sizeof msg, "reload failed: %.100s", m);
             free(m);
         }
         o = answer_error("%s", msg);
@@ -507,13 +507,12 @@ static void put_line(struct evbuffer *out, const char *name, const char *line, s
     json_t *o = json_object(), *v = json_stringn(line, len);
 
     if (!v) {
-        char *t = malloc(len ? len : 1);
-        if (t) {
-            for (size_t i = 0; i < len; i++)
-                t[i] = (unsigned char)line[i] < 0x80 && line[i] ? line[i] : '?';
-            v = json_stringn(t, len);
-            free(t);
-        }
+        char *t = xmalloc(len);
+
+        for (size_t i = 0; i < len; i++)
+            t[i] = (unsigned char)line[i] < 0x80 && line[i] ? line[i] : '?';
+        v = json_stringn(t, len);
+        free(t);
     }
     json_object_set_new(o, "instance", json_string(name));
     json_object_set_new(o, "line", v ? v : json_string(""));
@@ -605,11 +604,7 @@ static void stream_job(evutil_socket_t fd, short what, void *arg)
         sup_instance_t *in = c->ctl ? sup_find(c->sup, stream_name(c, c->cur)) : NULL;
 
         if (in && in->cfg && in->cfg->logs_dir) {
-            if (!(c->rd = logread_open(in->cfg->logs_dir, in->name, c->lines))) {
-                put_json(out, answer_error("%s", "out of memory"));
-                c->answered = 1;
-                return;
-            }
+            c->rd = logread_open(in->cfg->logs_dir, in->name, c->lines);
         } else {
             c->cur++; /* gone with a reload meanwhile: nothing to show */
         }
@@ -654,11 +649,11 @@ static void stream_start(conn_t *c, const control_cmd_t *cmd, json_t *head)
     c->follow = cmd->follow;
     c->all = cmd->nnames == 0;
     c->lines = cmd->lines;
-    c->names = malloc(len ? len : 1);
+    c->names = xmalloc(len);
     c->job = event_new(c->sup->base, -1, 0, stream_job, c);
     c->pending = evbuffer_new();
-    if (!c->names || !c->job || !c->pending) {
-        conn_send(c, answer_error("%s", "out of memory"));
+    if (!c->job || !c->pending) {
+        conn_send(c, answer_error("%s", "cannot set up the log stream"));
         json_decref(head);
         return;
     }
@@ -764,15 +759,15 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
                       int salen, void *arg)
 {
     control_t *ctl = arg;
-    conn_t *c = calloc(1, sizeof *c);
+    conn_t *c = xcalloc(1, sizeof *c);
     struct timeval tv = { CONN_TIMEOUT_S, 0 };
 
     (void)l, (void)sa, (void)salen;
-    if (c && ctl->nconns >= MAX_CONNS) {
+    if (ctl->nconns >= MAX_CONNS) {
         c->busy = 1;
         tv.tv_sec = BUSY_TIMEOUT_S;
     }
-    if (!c || (c->busy && ctl->nbusy >= MAX_BUSY) ||
+    if ((c->busy && ctl->nbusy >= MAX_BUSY) ||
         !(c->bev = bufferevent_socket_new(ctl->sup->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
         free(c);
         evutil_closesocket(fd);
@@ -882,13 +877,8 @@ control_t *control_new(supervisor_t *sup, const char *path, char *err, size_t er
             unlink(path);
         return NULL;
     }
-    if (!(c = calloc(1, sizeof *c)) || !(c->path = strdup(path))) {
-        free(c);
-        close(fd);
-        unlink(path);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    c = xcalloc(1, sizeof *c);
+    c->path = xstrdup(path);
     c->sup = sup;
     c->dev = st.st_dev;
     c->ino = st.st_ino;

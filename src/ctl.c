@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "inventory.h"
+#include "xalloc.h"
 
 #define DEFAULT_SOCKET "/run/instanced/control.sock"
 #define ANSWER_MAX (16 * 1024 * 1024)
@@ -202,12 +203,7 @@ static int send_request(const char *path, const char *line, double timeout,
             close(fd);
         return -1;
     }
-    if (!(req = malloc(strlen(line) + 2))) {
-        fprintf(stderr, "instancectl: out of memory\n");
-        close(fd);
-        return -1;
-    }
-    sprintf(req, "%s\n", line);
+    req = xasprintf("%s\n", line);
     if (send_by(fd, req, strlen(req), deadline) < 0) {
         if (errno == ETIMEDOUT) {
             no_answer(path, timeout);
@@ -230,23 +226,18 @@ static char *request(const char *path, const char *line, double timeout, int *rc
 {
     double deadline = mono_s() + timeout;
     size_t len = 0, cap = 4096;
-    char *buf = NULL;
+    char *buf;
     int fd;
 
     if ((fd = send_request(path, line, timeout, deadline, rc)) < 0)
         return NULL;
-    if (!(buf = malloc(cap))) {
-        fprintf(stderr, "instancectl: out of memory\n");
-        goto fail;
-    }
+    buf = xmalloc(cap);
     for (;;) {
         ssize_t n;
         if (len + 1 >= cap) {
-            char *b;
-            if (cap >= ANSWER_MAX || !(b = realloc(buf, cap * 2)))
-                break;
-            buf = b;
-            cap *= 2;
+            if (cap >= ANSWER_MAX)
+                break; /* the rest is not read: the answer does not parse */
+            buf = xrealloc(buf, cap *= 2);
         }
         n = read(fd, buf + len, cap - len - 1);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -326,10 +317,8 @@ static void print_table(json_t *answer)
                                        "RESTARTS", "SCHEMA", "NAMESPACE" };
     json_t *arr = json_object_get(answer, "instances"), *in;
     size_t n = json_array_size(arr), i, k, w[NCOLS];
-    char (*cells)[NCOLS][128] = calloc(n ? n : 1, sizeof *cells);
+    char (*cells)[NCOLS][128] = xcalloc(n, sizeof *cells);
 
-    if (!cells)
-        return;
     for (k = 0; k < NCOLS; k++)
         w[k] = strlen(head[k]);
     json_array_foreach(arr, i, in) {
@@ -456,37 +445,32 @@ static void logs_print(const logs_state_t *st, const char *name, const char *lin
 static void logs_flush_history(logs_state_t *st)
 {
     size_t n = st->nhist;
-    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    size_t *idx = xcalloc(n, sizeof *idx), *tmp = xcalloc(n, sizeof *tmp);
 
-    if (idx) {
-        for (size_t i = 0; i < n; i++)
-            idx[i] = i;
-        size_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
-        if (tmp) {
-            for (size_t w = 1; w < n; w *= 2) {
-                for (size_t lo = 0; lo < n; lo += 2 * w) {
-                    size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-                    size_t i = lo, j = mid, k = lo;
-                    while (i < mid && j < hi) {
-                        const char *a = st->hist[idx[i]], *b = st->hist[idx[j]];
-                        const char *la = a + strlen(a) + 1, *lb = b + strlen(b) + 1;
-                        tmp[k++] = strncmp(lb, la, 24) < 0 ? idx[j++] : idx[i++];
-                    }
-                    while (i < mid)
-                        tmp[k++] = idx[i++];
-                    while (j < hi)
-                        tmp[k++] = idx[j++];
-                }
-                memcpy(idx, tmp, n * sizeof *idx);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) {
+                const char *a = st->hist[idx[i]], *b = st->hist[idx[j]];
+                const char *la = a + strlen(a) + 1, *lb = b + strlen(b) + 1;
+                tmp[k++] = strncmp(lb, la, 24) < 0 ? idx[j++] : idx[i++];
             }
-            free(tmp);
+            while (i < mid)
+                tmp[k++] = idx[i++];
+            while (j < hi)
+                tmp[k++] = idx[j++];
         }
-        for (size_t i = 0; i < n; i++) {
-            const char *e = st->hist[idx[i]];
-            logs_print(st, e, e + strlen(e) + 1);
-        }
-        free(idx);
+        memcpy(idx, tmp, n * sizeof *idx);
     }
+    free(tmp);
+    for (size_t i = 0; i < n; i++) {
+        const char *e = st->hist[idx[i]];
+        logs_print(st, e, e + strlen(e) + 1);
+    }
+    free(idx);
     for (size_t i = 0; i < n; i++)
         free(st->hist[i]);
     free(st->hist);
@@ -520,12 +504,12 @@ static int logs_handle(logs_state_t *st, const char *text, int json, int *rc)
             *rc = json_is_true(json_object_get(o, "not_found")) ? EXIT_NOT_FOUND
                                                                 : EXIT_REFUSED;
             ret = -1;
-        } else if ((st->inst = calloc(json_array_size(arr) + 1, sizeof *st->inst))) {
+        } else {
+            st->inst = xcalloc(json_array_size(arr) + 1, sizeof *st->inst);
             json_array_foreach(arr, i, e) {
-                st->inst[i].name = strdup(jstr(e, "name"));
+                st->inst[i].name = xstrdup(jstr(e, "name"));
                 st->inst[i].colour = (int)json_integer_value(json_object_get(e, "colour"));
-                if (st->inst[i].name)
-                    st->ninst++;
+                st->ninst++;
             }
         }
     } else if (json_is_string(json_object_get(o, "line"))) {
@@ -536,22 +520,15 @@ static int logs_handle(logs_state_t *st, const char *text, int json, int *rc)
         } else if (st->live) {
             logs_print(st, name, line);
         } else {
-            char *e = malloc(strlen(name) + strlen(line) + 2);
-            if (e && st->nhist == st->caphist) {
-                size_t cap = st->caphist ? st->caphist * 2 : 256;
-                char **h = realloc(st->hist, cap * sizeof *h);
-                if (h) {
-                    st->hist = h;
-                    st->caphist = cap;
-                }
+            char *e = xmalloc(strlen(name) + strlen(line) + 2);
+
+            if (st->nhist == st->caphist) {
+                st->caphist = st->caphist ? st->caphist * 2 : 256;
+                st->hist = xreallocarray(st->hist, st->caphist, sizeof *st->hist);
             }
-            if (e && st->nhist < st->caphist) {
-                strcpy(e, name);
-                strcpy(e + strlen(name) + 1, line);
-                st->hist[st->nhist++] = e;
-            } else {
-                free(e);
-            }
+            strcpy(e, name);
+            strcpy(e + strlen(name) + 1, line);
+            st->hist[st->nhist++] = e;
         }
     } else if (json_is_true(json_object_get(o, "live"))) {
         logs_flush_history(st);
@@ -671,14 +648,13 @@ static int ctl_logs(const char *sock, double timeout, int json, int argc, char *
         if (p[1].revents & (POLLERR | POLLHUP))
             break; /* the reader of our output went away while we waited */
         if (cap - used < 4096) {
-            char *b = cap < LOGS_LINE_MAX * 4 ? realloc(buf, cap ? cap * 2 : 8192) : NULL;
-            if (!b) {
+            if (cap >= LOGS_LINE_MAX * 4) {
                 fprintf(stderr, "instancectl: a line of the answer is too long\n");
                 rc = EXIT_UNREACHABLE;
                 break;
             }
-            buf = b;
             cap = cap ? cap * 2 : 8192;
+            buf = xrealloc(buf, cap);
         }
         got = read(fd, buf + used, cap - used - 1);
         if (got < 0 && (errno == EAGAIN || errno == EINTR))
@@ -728,7 +704,7 @@ static char *socket_from_inventory(const char *file)
         fprintf(stderr, "instancectl: %s: invalid inventory, cannot tell the control socket\n",
                 file);
     } else {
-        path = strdup(inv->control_socket ? inv->control_socket : DEFAULT_SOCKET);
+        path = xstrdup(inv->control_socket ? inv->control_socket : DEFAULT_SOCKET);
         inv_free(inv);
     }
     inv_errors_free(&errs);

@@ -4,6 +4,7 @@
 #include "logcap.h"
 #include "log.h"
 #include "logtap.h"
+#include "xalloc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -140,9 +141,8 @@ static void push_newest(logcap_t *lc, long long n)
     lc->bk_n++;
 }
 
-/* Make the ring hold `backups` entries: the oldest backups beyond it are removed.
- * 0, or -1 when out of memory (the ring is then unchanged). */
-static int resize_ring(logcap_t *lc, long backups)
+/* Make the ring hold `backups` entries: the oldest backups beyond it are removed. */
+static void resize_ring(logcap_t *lc, long backups)
 {
     long cap = backups > 0 ? backups : 1;
     long long *v;
@@ -150,16 +150,14 @@ static int resize_ring(logcap_t *lc, long backups)
     while (lc->bk_n > (backups > 0 ? backups : 0))
         drop_oldest(lc);
     if (cap == lc->bk_cap)
-        return 0;
-    if (!(v = malloc((size_t)cap * sizeof(*v))))
-        return -1;
+        return;
+    v = xcalloc((size_t)cap, sizeof(*v));
     for (long i = 0; i < lc->bk_n; i++)
         v[i] = lc->bk[(lc->bk_head + i) % lc->bk_cap];
     free(lc->bk);
     lc->bk = v;
     lc->bk_cap = cap;
     lc->bk_head = 0;
-    return 0;
 }
 
 static int cmp_ll(const void *a, const void *b)
@@ -210,12 +208,8 @@ static void scan_backups(logcap_t *lc)
     while ((de = readdir(d))) {
         if (!(n = backup_number(lc, de->d_name)))
             continue;
-        if (nfound == cap) {
-            long long *f = realloc(found, (cap = cap ? cap * 2 : 16) * sizeof(*f));
-            if (!f)
-                break;
-            found = f;
-        }
+        if (nfound == cap)
+            found = xreallocarray(found, cap = cap ? cap * 2 : 16, sizeof(*found));
         found[nfound++] = n;
     }
     closedir(d);
@@ -348,10 +342,8 @@ static void note_resumed(logcap_t *lc)
 
 static void consume(logcap_t *lc, const char *buf, size_t n)
 {
-    if (!lc->line && !(lc->line = malloc(LINE_MAX_BYTES))) {
-        drop(lc, n);
-        return;
-    }
+    if (!lc->line)
+        lc->line = xmalloc(LINE_MAX_BYTES);
     while (n > 0) {
         const char *nl = memchr(buf, '\n', n);
         size_t take = nl ? (size_t)(nl - buf) : n;
@@ -410,17 +402,11 @@ logcap_t *logcap_new(struct event_base *base, int prio, const char *name, long l
                      int mirror_fd, int colour, unsigned long *dropped, char *err,
                      size_t errlen)
 {
-    logcap_t *lc = calloc(1, sizeof(*lc));
+    logcap_t *lc = xcalloc(1, sizeof(*lc));
     int p[2];
 
-    if (!lc || !(lc->name = strdup(name)) || !(lc->file = malloc(strlen(name) + 5))) {
-        if (lc)
-            free(lc->name);
-        free(lc);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    sprintf(lc->file, "%s.log", name);
+    lc->name = xstrdup(name);
+    lc->file = xasprintf("%s.log", name);
     lc->rfd = lc->wfd = lc->dirfd = lc->fd = -1;
     lc->mirror_fd = mirror_fd;
     lc->colour = colour;
@@ -458,10 +444,7 @@ int logcap_configure(logcap_t *lc, const char *logs_dir, long long max_bytes, lo
     lc->backups = backups;
     if (!same_dir)
         lc->bk_n = 0; /* another directory: the old one's backups are left alone */
-    if (resize_ring(lc, backups) < 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    resize_ring(lc, backups);
     if (same_dir)
         return 0;
     flush_out(lc);
@@ -471,7 +454,7 @@ int logcap_configure(logcap_t *lc, const char *logs_dir, long long max_bytes, lo
         close(lc->dirfd);
     lc->fd = -1;
     free(lc->logs_dir);
-    lc->logs_dir = strdup(logs_dir);
+    lc->logs_dir = xstrdup(logs_dir);
     lc->dirfd = open(logs_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (lc->dirfd < 0) {
         snprintf(err, errlen, "open %s: %s", logs_dir, strerror(errno));

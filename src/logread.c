@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xalloc.h"
+
 /* The current file and up to this many backups, the newest first. */
 #define MAX_FILES 64
 /* A line longer than this (log capture writes < 4 KiB) is handed out in pieces. */
@@ -90,12 +92,8 @@ static size_t list_backups(int dirfd, const char *file, long long *v)
     while ((de = readdir(d))) {
         if (!(n = backup_number(file, de->d_name)))
             continue;
-        if (nall == cap) {
-            long long *a = realloc(all, (cap = cap ? cap * 2 : 16) * sizeof(*a));
-            if (!a)
-                break;
-            all = a;
-        }
+        if (nall == cap)
+            all = xreallocarray(all, cap = cap ? cap * 2 : 16, sizeof(*all));
         all[nall++] = n;
     }
     closedir(d);
@@ -111,16 +109,13 @@ static size_t list_backups(int dirfd, const char *file, long long *v)
 
 logread_t *logread_open(const char *logs_dir, const char *name, long nlines)
 {
-    logread_t *r = calloc(1, sizeof(*r));
+    logread_t *r = xcalloc(1, sizeof(*r));
     long long nums[MAX_FILES];
     char file[512], bk[600];
     size_t nb;
     int dirfd;
 
-    if (!r || !(r->buf = malloc(LOGREAD_CHUNK + LINE_CAP))) {
-        free(r);
-        return NULL;
-    }
+    r->buf = xmalloc(LOGREAD_CHUNK + LINE_CAP);
     r->want = nlines < 0 ? 0 : nlines > LOGREAD_MAX_LINES ? LOGREAD_MAX_LINES : nlines;
     if (r->want == 0 || (size_t)snprintf(file, sizeof(file), "%s.log", name) >= sizeof(file))
         return r; /* nothing to read */

@@ -15,8 +15,8 @@ typedef struct logread logread_t;
  * <logs_dir>/<name>.log and, when it holds fewer, of its backups <name>.log.<N>
  * (the highest N the newest), oldest line first. The files are opened now and read
  * up to their size now: what log capture writes afterwards is not read (a follower
- * gets it from logtap). A missing directory or file reads as empty. NULL only when
- * out of memory. The caller owns the result. */
+ * gets it from logtap). A missing directory or file reads as empty. Never NULL;
+ * the caller owns the result. */
 logread_t *logread_open(const char *logs_dir, const char *name, long nlines);
 
 /* A line found: its bytes (timestamp included, no newline, not NUL-terminated). */

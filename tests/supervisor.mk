@@ -33,7 +33,8 @@ EXTRA_DIST += $(SUPERVISOR_IT) tests/it_supervisor_lib.sh
 
 # Out of memory in the converted modules ends the process with a message (xalloc.h).
 check_PROGRAMS += tests/unit_oom
-tests_unit_oom_SOURCES = tests/unit_oom.c src/health.c src/health.h
-tests_unit_oom_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS) $(CONFUSE_CFLAGS)
-tests_unit_oom_LDADD = $(PROVISION_LIBS) $(CUNIT_LIBS)
+tests_unit_oom_SOURCES = tests/unit_oom.c src/health.c src/health.h src/logcap.c src/logcap.h
+tests_unit_oom_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS) $(CONFUSE_CFLAGS) \
+	$(LIBEVENT_CFLAGS)
+tests_unit_oom_LDADD = $(PROVISION_LIBS) $(LIBEVENT_LIBS) $(CUNIT_LIBS)
 TESTS += tests/unit_oom

@@ -1,12 +1,13 @@
 /* unit_oom.c - modules that run out of memory end the process with a message.
  *
- * Each case calls a function on a 64 MiB input in a child whose address space is
- * capped (RLIMIT_AS) just above what it already uses, so the copy cannot be made. The
- * child must die of SIGABRT with "instanced: out of memory (N bytes)" on stderr: a
- * function that handed back NULL, or an error, instead lets the child return and fails
- * the case. */
+ * Each case calls a function on a 64 MiB input (or one that needs a 128 MiB table) in
+ * a child whose address space is capped (RLIMIT_AS) just above what it already uses,
+ * so the allocation cannot be made. The child must die of SIGABRT with "instanced: out
+ * of memory (N bytes)" on stderr: a function that handed back NULL, or an error,
+ * instead lets the child return and fails the case. */
 #include "config.h"
 
+#include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 
 #include "credentials.h"
 #include "health.h"
+#include "logcap.h"
 #include "naming.h"
 #include "placeholder.h"
 
@@ -91,6 +93,46 @@ static void call_cred_query_add(void)
     free(q);
 }
 
+/* A capture of instance "w" for the cases below; the child exits right after. */
+static logcap_t *new_capture(void)
+{
+    static unsigned long dropped;
+    char err[128];
+    struct event_base *base = event_base_new();
+
+    return base ? logcap_new(base, 0, "w", 0, -1, 0, &dropped, err, sizeof err) : NULL;
+}
+
+static void call_logcap_new(void)
+{
+    static unsigned long dropped;
+    char err[128];
+    struct event_base *base = event_base_new();
+
+    if (base)
+        logcap_free(logcap_new(base, 0, big, 0, -1, 0, &dropped, err, sizeof err));
+}
+
+/* The directory cannot be opened either way: only the copy of its name can abort. */
+static void call_logcap_configure_dir(void)
+{
+    char err[128];
+    logcap_t *lc = new_capture();
+
+    if (lc)
+        logcap_configure(lc, big, 100, 1, err, sizeof err);
+}
+
+/* A ring of 2^24 backups' numbers (128 MiB). */
+static void call_logcap_configure_ring(void)
+{
+    char err[128];
+    logcap_t *lc = new_capture();
+
+    if (lc)
+        logcap_configure(lc, "/nonexistent", 100, 1L << 24, err, sizeof err);
+}
+
 /* The process's address space in bytes (first field of /proc/self/statm). */
 static size_t vm_size(void)
 {
@@ -117,6 +159,9 @@ static const struct {
     { "cred_redis_url", call_cred_redis_url },
     { "cred_pg_url", call_cred_pg_url },
     { "cred_query_add", call_cred_query_add },
+    { "logcap_new", call_logcap_new },
+    { "logcap_configure logs_dir", call_logcap_configure_dir },
+    { "logcap_configure backups", call_logcap_configure_ring },
 };
 
 static void test_oom_aborts(void)
