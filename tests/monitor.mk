@@ -21,3 +21,7 @@ MONITOR_IT = \
 	tests/it_monitor_slowloris.sh
 TESTS += $(MONITOR_IT)
 EXTRA_DIST += $(MONITOR_IT) tests/it_monitor_lib.sh tests/hostile_health.py
+
+# The status page (GET /) in headless Chromium, driven over the DevTools pipe.
+TESTS += tests/it_status_page.sh
+EXTRA_DIST += tests/it_status_page.sh tests/status_page_browser.py tests/status_page_worker.py
