@@ -222,7 +222,10 @@ def main():
                 if not r:
                     bad.append("%s: no row" % i["name"])
                     continue
-                want = {"state": i["state"], "health": i["status"], "message": i["message"],
+                msg = i["message"]
+                if i["state"] == "waiting" and msg and msg == i["waiting_for"]:
+                    msg = "waiting for " + msg
+                want = {"state": i["state"], "health": i["status"], "message": msg,
                         "pid": dash(i["pid"]), "restarts": str(i["restarts"]),
                         "port": dash(i["port"]), "schema": dash(i["schema"]),
                         "namespace": dash(i["namespace"]), "service": i["service"]}
