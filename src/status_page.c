@@ -213,7 +213,7 @@ int status_page_etag_matches(const char *inm, const char *etag)
     if (!inm)
         return 0;
     inm = ows(inm);
-    if (strcmp(inm, "*") == 0)
+    if (*inm == '*' && *ows(inm + 1) == '\0')
         return 1;
     while (*inm) {
         const char *t = ows(inm), *e;

@@ -8,8 +8,6 @@ struct evhttp_request;
 
 typedef struct status_page status_page_t;
 
-/* How often the page polls /api/v1/instances (REFRESH_MS in status_page.html). */
-#define STATUS_PAGE_REFRESH_S 2
 
 /* Prepare the page once: its gzip body, ETags and Content-Security-Policy. NULL with a
  * reason in err when out of memory or the page's inline code cannot be hashed. A page
