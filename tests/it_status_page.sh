@@ -3,9 +3,10 @@
 # inventory with a healthy, a degraded, a failed and a waiting instance; the RENDERED
 # page (after its script ran) must show each row as the API does, the banner, the
 # counts, the filters, a phone-sized layout; a worker's message with markup stays text;
-# a killed worker shows up within two refreshes without a reload. Over HTTP: gzip when
-# accepted, ETag and 304, the security headers, HEAD. Saves a screenshot (set
-# STATUS_PAGE_SHOT=PATH to keep one, e.g. docs/status-page.png).
+# a killed worker shows up within two refreshes without a reload; with instanced gone
+# the banner says the endpoint is unreachable. Over HTTP: gzip when accepted, ETag and
+# 304, the security headers, HEAD. Saves a screenshot (set STATUS_PAGE_SHOT=PATH to
+# keep one, e.g. docs/status-page.png).
 . "$srcdir/tests/lib/common.sh"
 . "$srcdir/tests/it_monitor_lib.sh"
 t_init status-page
@@ -119,6 +120,7 @@ shot=$T/status-page.png
     --hostile-cmd "printf '%s\n' '<img src=x onerror=window.__pwned=1><b>bold</b>' >'$T/trading-status'" \
     --kill-name exchange-Binance \
     --kill-cmd "kill -KILL \$(curl -s $BASE/api/v1/instances/exchange-Binance | jq .pid)" \
+    --stop-cmd "kill $MON_PID" \
     >"$T/browser.out" 2>"$T/browser.err"
 rc=$?
 while IFS= read -r line; do

@@ -15,6 +15,8 @@ Usage: status_page_browser.py BASE_URL WORKDIR [options]
                         restart count within two refresh periods, without a reload
   --hostile-cmd CMD     a shell command that makes an instance's message hostile markup
   --hostile-name NAME   that instance: its message must appear as text, no element
+  --stop-cmd CMD        a shell command that stops instanced (run last): the banner
+                        must say the endpoint is unreachable, the rows stay
   --expect NAME=STATE/STATUS ...   rows that must show that state and health
   --banner STATUS       the banner the page must show first
 
@@ -190,6 +192,7 @@ def main():
     ap.add_argument("--kill-name")
     ap.add_argument("--hostile-cmd")
     ap.add_argument("--hostile-name")
+    ap.add_argument("--stop-cmd")
     ap.add_argument("--expect", nargs="*", default=[])
     ap.add_argument("--banner")
     a = ap.parse_args()
@@ -350,6 +353,17 @@ def main():
                   "the page shows the restart within two refreshes (%d -> %d)" % (u0, seen.get("u", -1)),
                   "row %r after refresh %d (change seen at refresh %d)" % (seen.get("r"), seen.get("u", -1), u0))
             check(b.eval("window.__same_document") == "yes", "without reloading the page", "it reloaded")
+
+        if a.stop_cmd:
+            # The supervisor goes away: the banner says so, the last rows stay.
+            n_rows = len(b.eval(ROWS_JS))
+            subprocess.run(a.stop_cmd, shell=True, check=True)
+            got = wait_until(lambda: b.eval("document.getElementById('banner')"
+                                            ".getAttribute('data-status')") == "unreachable", 20, 0.1)
+            check(got, "with the endpoint gone the banner says it is unreachable",
+                  repr(b.eval("document.getElementById('banner').textContent")))
+            check(len(b.eval(ROWS_JS)) == n_rows and n_rows > 0, "and the last rows stay on screen",
+                  "%d rows, %d before" % (len(b.eval(ROWS_JS)), n_rows))
     finally:
         b.close()
     return 0 if all(RESULTS) else 1
