@@ -109,8 +109,23 @@ is "$(hdr "$T/h5" Content-Length)" "$(wc -c <"$T/page.gz" | tr -d ' ')" \
 is "$(mon_code / POST)" 405 "POST / is refused: read-only"
 
 # ---- in the browser ---------------------------------------------------------------
+# browser ARGS...: run the driver, one check here per check it made.
+browser() {
+    "$PY" "$srcdir/tests/status_page_browser.py" "$BASE" "$T" "$@" \
+        >"$T/browser.out" 2>"$T/browser.err"
+    _rc=$?
+    while IFS= read -r _line; do
+        case $_line in
+        PASS\ *) pass "browser: ${_line#PASS }" ;;
+        FAIL\ *) fail "browser: ${_line#FAIL }" ;;
+        esac
+    done <"$T/browser.out"
+    ok "the browser run ended cleanly (exit $_rc)" test "$_rc" -eq 0
+    [ "$_rc" -eq 0 ] || sed 's/^/#   /' "$T/browser.err" | tail -20
+}
+
 shot=$T/status-page.png
-"$PY" "$srcdir/tests/status_page_browser.py" "$BASE" "$T" \
+browser \
     --screenshot "$shot" --phone-shot "$T/status-page-phone.png" \
     --expect exchange-OKX=running/healthy audit-correlator=running/healthy \
     market-data-Coinmetrics=running/degraded custodian-Komainu=failed/unhealthy \
@@ -120,18 +135,27 @@ shot=$T/status-page.png
     --hostile-cmd "printf '%s\n' '<img src=x onerror=window.__pwned=1><b>bold</b>' >'$T/trading-status'" \
     --kill-name exchange-Binance \
     --kill-cmd "kill -KILL \$(curl -s $BASE/api/v1/instances/exchange-Binance | jq .pid)" \
-    --stop-cmd "kill $MON_PID" \
-    >"$T/browser.out" 2>"$T/browser.err"
-rc=$?
-while IFS= read -r line; do
-    case $line in
-    PASS\ *) pass "browser: ${line#PASS }" ;;
-    FAIL\ *) fail "browser: ${line#FAIL }" ;;
-    esac
-done <"$T/browser.out"
-ok "the browser run ended cleanly (exit $rc)" test "$rc" -eq 0
-[ "$rc" -eq 0 ] || sed 's/^/#   /' "$T/browser.err" | tail -20
+    --prov off --stop-cmd "kill $MON_PID"
 ok "a 1200x800 PNG screenshot" sh -c \
     "head -c 24 '$shot' | od -An -tx1 | tr -d ' \n' | grep -q '^89504e470d0a1a0a0000000d49484452000004b000000320'"
 [ -n "${STATUS_PAGE_SHOT:-}" ] && [ -s "$shot" ] && cp "$shot" "$STATUS_PAGE_SHOT"
+
+# ---- the provisioning line, with provisioning failing -----------------------------
+# No server listens on the URLs' port: every run fails, the instance waits, and the
+# page shows the runs, the failures and the last error as the API does.
+mon_stop
+mon_new_port
+closed=$MON_PORT
+mon_inventory 500ms 400ms
+cat >>"$INV" <<EOF
+provision       = true
+postgres_url    = "postgresql://instanced@127.0.0.1:$closed/trading"
+redis_url       = "redis://127.0.0.1:$closed/0"
+EOF
+mon_service exchange-simulator "$TW" /api/v1/health 'instance_prefix = "exchange"'
+mon_instance exchange-OKX exchange-simulator
+mon_start || { fail "instanced starts with provisioning on"; t_done; }
+ok "provisioning has failed twice" \
+    wait_for 20 jurl "$BASE/api/v1/instances" '.provisioning.failures >= 2 and (.provisioning.last_error | length) > 0'
+browser --no-fleet-checks --prov failing
 t_done

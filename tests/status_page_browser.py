@@ -17,6 +17,8 @@ Usage: status_page_browser.py BASE_URL WORKDIR [options]
   --hostile-name NAME   that instance: its message must appear as text, no element
   --stop-cmd CMD        a shell command that stops instanced (run last): the banner
                         must say the endpoint is unreachable, the rows stay
+  --prov STATE          the provisioning line must say STATE (off, ok, failing, ...)
+  --no-fleet-checks     stop after the rows, banner, counts and provisioning line
   --expect NAME=STATE/STATUS ...   rows that must show that state and health
   --banner STATUS       the banner the page must show first
 
@@ -193,6 +195,8 @@ def main():
     ap.add_argument("--hostile-cmd")
     ap.add_argument("--hostile-name")
     ap.add_argument("--stop-cmd")
+    ap.add_argument("--prov")
+    ap.add_argument("--no-fleet-checks", dest="fleet_checks", action="store_false")
     ap.add_argument("--expect", nargs="*", default=[])
     ap.add_argument("--banner")
     a = ap.parse_args()
@@ -274,11 +278,22 @@ def main():
         for i in state["data"]["instances"]:
             want[i["state"]] = want.get(i["state"], 0) + 1
         check(counts == want, "the counts per state match the instances", "page %r, API %r" % (counts, want))
-        prov = b.eval("[document.getElementById('prov').getAttribute('data-state'),"
-                      " document.getElementById('prov').textContent]")
-        want_prov = "off" if "provisioning" not in state["data"] else None
-        check(want_prov is None or prov[0] == want_prov, "the provisioning line says %s" % want_prov,
-              repr(prov))
+        # The provisioning line: "off", or the numbers and the last error of the API's
+        # provisioning object (polled: a retry may land between the two reads).
+        def prov_agrees():
+            p = api(base, "/api/v1/instances").get("provisioning")
+            line = b.eval("[document.getElementById('prov').getAttribute('data-state'),"
+                          " document.getElementById('prov').textContent]")
+            state["prov"] = (line, p)
+            if p is None:
+                return line[0] == "off" and line[1] == "Provisioning: off"
+            return ("%d runs" % p["runs"]) in line[1] and ("%d failures" % p["failures"]) in line[1] \
+                and (not p["last_error"] or ("last error: " + p["last_error"]) in line[1])
+        check(wait_until(prov_agrees, 20, 0.2), "the provisioning line shows what the API says",
+              repr(state.get("prov")))
+        if a.prov:
+            check(state["prov"][0][0] == a.prov, "the provisioning line says %s" % a.prov,
+                  repr(state["prov"][0]))
         # Read-only: no button, no form, nothing that posts.
         check(b.eval("document.querySelectorAll('button, form, [onclick]').length") == 0,
               "the page has no action buttons or forms", "found some")
@@ -287,6 +302,9 @@ def main():
             b.viewport(1200, 800, False)
             time.sleep(0.3)
             b.screenshot(a.screenshot)
+
+        if not a.fleet_checks:
+            return 0 if all(RESULTS) else 1
 
         # Filters: by text, then by state; the rows hidden are exactly the others.
         def visible():
