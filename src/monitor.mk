@@ -32,7 +32,7 @@ src_instanced_SOURCES += src/status_page.c src/status_page.h src/sha256.c src/sh
 nodist_src_instanced_SOURCES = src/status_page_html.c
 src_instanced_CFLAGS += $(ZLIB_CFLAGS)
 src_instanced_LDADD += $(ZLIB_LIBS)
-EXTRA_DIST += src/status_page.html
+EXTRA_DIST += src/status_page.html docs/status-page.png
 CLEANFILES += src/status_page_html.c
 src/status_page_html.c: $(srcdir)/src/status_page.html
 	$(AM_V_GEN)$(MKDIR_P) src && { \
