@@ -134,7 +134,8 @@ browser \
     --hostile-name trading-system-LH \
     --hostile-cmd "printf '%s\n' '<img src=x onerror=window.__pwned=1><b>bold</b>' >'$T/trading-status'" \
     --kill-name exchange-Binance \
-    --kill-cmd "kill -KILL \$(curl -s $BASE/api/v1/instances/exchange-Binance | jq .pid)" \
+    --kill-cmd "kill -KILL \$(curl -s $BASE/api/v1/instances/exchange-Binance |
+        $PY -c 'import json, sys; print(json.load(sys.stdin)[\"pid\"])')" \
     --prov off --stop-cmd "kill $MON_PID"
 ok "a 1200x800 PNG screenshot" sh -c \
     "head -c 24 '$shot' | od -An -tx1 | tr -d ' \n' | grep -q '^89504e470d0a1a0a0000000d49484452000004b000000320'"

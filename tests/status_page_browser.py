@@ -77,8 +77,12 @@ class Browser:
                 "--user-data-dir=" + os.path.join(workdir, "chromium-profile"),
                 "--window-size=1200,800", "--remote-debugging-pipe", "about:blank"]
         self.log = open(os.path.join(workdir, "chromium.log"), "wb")
+        # Its caches, crash reports and settings go to the test's directory, not $HOME.
+        env = dict(os.environ, HOME=workdir, XDG_CONFIG_HOME=os.path.join(workdir, ".config"),
+                   XDG_CACHE_HOME=os.path.join(workdir, ".cache"))
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=self.log, preexec_fn=child_fds, pass_fds=(3, 4))
+                                     stderr=self.log, preexec_fn=child_fds, pass_fds=(3, 4),
+                                     env=env)
         for fd in hi:
             os.close(fd)
         self.w = os.fdopen(to_chrome_w, "wb", buffering=0)
