@@ -5,8 +5,8 @@ set -eu
 
 PACKAGES="build-essential autoconf automake pkg-config
 libevent-dev libcurl4-openssl-dev libhiredis-dev libpq-dev libconfuse-dev
-libjansson-dev libcunit1-dev libsystemd-dev
-postgresql redis-server prometheus curl procps python3 systemd nginx
+libjansson-dev libcunit1-dev libsystemd-dev zlib1g-dev
+postgresql redis-server prometheus curl procps python3 systemd nginx chromium
 binutils clang libclang-rt-14-dev jq"
 
 missing=""

@@ -27,3 +27,26 @@ EXTRA_DIST += etc/prometheus.yml etc/prometheus-rules.yml etc/prometheus-rules.t
 # (logtap.c) that log capture publishes to and the control socket follows; in the
 # core library so that logcap.c and control.c are each still linked alone in tests.
 src_libinstanced_a_SOURCES += src/logread.c src/logread.h src/logtap.c src/logtap.h
+
+# The status page on GET / (status_page.c): src/status_page.html is its one source,
+# turned into a C array in the build tree with od and sed (POSIX tools, no xxd), so a
+# VPATH build or a read-only source tree works. Compressed once at start with zlib.
+# configure.ac: PKG_CHECK_MODULES([ZLIB], [zlib])
+src_instanced_SOURCES += src/status_page.c src/status_page.h src/sha256.c src/sha256.h
+nodist_src_instanced_SOURCES = src/status_page_html.c
+src_instanced_CFLAGS += $(ZLIB_CFLAGS)
+src_instanced_LDADD += $(ZLIB_LIBS)
+EXTRA_DIST += src/status_page.html docs/status-page.png
+CLEANFILES += src/status_page_html.c
+src/status_page_html.c: $(srcdir)/src/status_page.html
+	$(AM_V_GEN)$(MKDIR_P) src && { \
+	  echo '/* Generated from src/status_page.html by the build: do not edit. */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'extern const unsigned char status_page_html[];'; \
+	  echo 'extern const size_t status_page_html_len;'; \
+	  echo 'const unsigned char status_page_html[] = {'; \
+	  od -An -v -tx1 $(srcdir)/src/status_page.html | \
+	    sed -e 's/[0-9a-f][0-9a-f]/0x&,/g' -e 's/^ *//'; \
+	  echo '};'; \
+	  echo 'const size_t status_page_html_len = sizeof status_page_html;'; \
+	} >$@.tmp && mv $@.tmp $@

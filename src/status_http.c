@@ -2,7 +2,8 @@
  *
  * Every answer is built from the state in memory (never by probing on request), has
  * an explicit Content-Type, and only GET and HEAD are served: mutations live on the
- * control socket alone. Request headers, bodies and idle connections are bounded.
+ * control socket alone. GET / is the HTML status page (status_page.c), which reads
+ * the same JSON API as any other client. Request headers, bodies and idle connections are bounded.
  *
  * Connections are bounded too, because evhttp bounds none of them: a client that
  * trickles one byte a second never trips evhttp's idle timeout, and enough of them
@@ -50,6 +51,7 @@
 #include "metrics.h"
 #include "naming.h"
 #include "report.h"
+#include "status_page.h"
 
 #define MAX_HEADERS_SIZE 8192
 #define MAX_BODY_SIZE 1024
@@ -75,6 +77,7 @@ struct status_http {
     int guarded;                     /* evglue knows the listener */
     int held;                        /* not accepting: at the cap */
     char *listen;
+    status_page_t *page;             /* GET / (owned) */
     conn_t *conns;                   /* nslots slots, nconns used (owned) */
     int max_conns, nconns, nslots;
     struct event *sweep;             /* every SWEEP_MS while there are connections */
@@ -333,7 +336,9 @@ static void request_cb(struct evhttp_request *req, void *arg)
     }
     if (!path || !*path)
         path = "/";
-    if (strcmp(path, "/api/v1/health") == 0) {
+    if (strcmp(path, "/") == 0) {
+        status_page_serve(h->page, req);
+    } else if (strcmp(path, "/api/v1/health") == 0) {
         json_t *v = report_health(h->sup, PACKAGE_VERSION, now);
         int bad = health_overall(h->sup->inst, h->sup->ninst) == HEALTH_UNHEALTHY;
         reply_json(req, bad ? 503 : 200, bad ? "Service Unavailable" : "OK", v);
@@ -360,8 +365,8 @@ static void request_cb(struct evhttp_request *req, void *arg)
         reply_json(req, 200, "OK", report_targets(h->sup));
     } else {
         reply_error(req, 404, "Not Found",
-                    "unknown path; try /api/v1/health, /api/v1/instances, /metrics or "
-                    "/api/v1/prometheus/targets");
+                    "unknown path; try / (the status page), /api/v1/health, "
+                    "/api/v1/instances, /metrics or /api/v1/prometheus/targets");
     }
 }
 
@@ -408,6 +413,10 @@ status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *
     h->prober = stats;
     h->max_conns = max_conns > 0 ? max_conns : status_http_default_max_conns();
     h->nslots = h->max_conns;
+    if (!(h->page = status_page_new(err, errlen))) {
+        status_http_free(h);
+        return NULL;
+    }
     if (!(h->conns = calloc((size_t)h->nslots, sizeof *h->conns)) ||
         !(h->sweep = event_new(sup->base, -1, EV_PERSIST, sweep_cb, h))) {
         snprintf(err, errlen, "out of memory");
@@ -492,6 +501,7 @@ void status_http_free(status_http_t *h)
     if (h->sweep)
         event_free(h->sweep);
     free(h->conns);
+    status_page_free(h->page);
     free(h->listen);
     free(h);
 }

@@ -24,3 +24,16 @@ MONITOR_IT = \
 	tests/it_monitor_slowloris.sh
 TESTS += $(MONITOR_IT)
 EXTRA_DIST += $(MONITOR_IT) tests/it_monitor_lib.sh tests/hostile_health.py
+
+# The status page's pure parts (hashes for its CSP, Accept-Encoding, If-None-Match).
+check_PROGRAMS += tests/unit_status_page
+tests_unit_status_page_SOURCES = tests/unit_status_page.c src/status_page.c src/status_page.h \
+	src/sha256.c src/sha256.h
+nodist_tests_unit_status_page_SOURCES = src/status_page_html.c
+tests_unit_status_page_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LIBEVENT_CFLAGS) $(ZLIB_CFLAGS)
+tests_unit_status_page_LDADD = $(LIBEVENT_LIBS) $(ZLIB_LIBS) $(CUNIT_LIBS)
+TESTS += tests/unit_status_page
+
+# The status page (GET /) in headless Chromium, driven over the DevTools pipe.
+TESTS += tests/it_status_page.sh
+EXTRA_DIST += tests/it_status_page.sh tests/status_page_browser.py tests/status_page_worker.py
