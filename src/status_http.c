@@ -51,6 +51,7 @@
 #include "metrics.h"
 #include "naming.h"
 #include "report.h"
+#include "xalloc.h"
 #include "status_page.h"
 
 #define MAX_HEADERS_SIZE 8192
@@ -274,12 +275,10 @@ static void reply_json(struct evhttp_request *req, int code, const char *reason,
     }
     {
         size_t n = strlen(s);
-        char *b = realloc(s, n + 2);
-        if (b) {
-            s = b;
-            s[n++] = '\n';
-            s[n] = '\0';
-        }
+
+        s = xrealloc(s, n + 2);
+        s[n++] = '\n';
+        s[n] = '\0';
         reply(req, code, reason, CT_JSON, s, n);
     }
     free(s);
@@ -398,17 +397,13 @@ static int split_listen(const char *s, char *host, size_t hlen, unsigned short *
 status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *stats,
                                int max_conns, char *err, size_t errlen)
 {
-    status_http_t *h = calloc(1, sizeof *h);
+    status_http_t *h = xcalloc(1, sizeof *h);
     struct evhttp_bound_socket *bound;
     char host[256];
     unsigned short port;
     int one = 1;
 
-    if (!h || !(h->listen = strdup(listen))) {
-        free(h);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    h->listen = xstrdup(listen);
     h->sup = sup;
     h->prober = stats;
     h->max_conns = max_conns > 0 ? max_conns : status_http_default_max_conns();
@@ -417,9 +412,9 @@ status_http_t *status_http_new(supervisor_t *sup, const char *listen, prober_t *
         status_http_free(h);
         return NULL;
     }
-    if (!(h->conns = calloc((size_t)h->nslots, sizeof *h->conns)) ||
-        !(h->sweep = event_new(sup->base, -1, EV_PERSIST, sweep_cb, h))) {
-        snprintf(err, errlen, "out of memory");
+    h->conns = xcalloc((size_t)h->nslots, sizeof *h->conns);
+    if (!(h->sweep = event_new(sup->base, -1, EV_PERSIST, sweep_cb, h))) {
+        snprintf(err, errlen, "cannot create the connection sweep timer");
         status_http_free(h);
         return NULL;
     }
@@ -468,10 +463,7 @@ int status_http_set_max_conns(status_http_t *h, int max_conns)
     int n = max_conns > 0 ? max_conns : status_http_default_max_conns();
 
     if (n > h->nslots) {
-        conn_t *c = realloc(h->conns, (size_t)n * sizeof *c);
-        if (!c)
-            return -1;
-        h->conns = c;
+        h->conns = xreallocarray(h->conns, (size_t)n, sizeof *h->conns);
         h->nslots = n;
     }
     if (n != h->max_conns)

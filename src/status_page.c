@@ -29,6 +29,7 @@
 #include <zlib.h>
 
 #include "sha256.h"
+#include "xalloc.h"
 
 /* Generated from status_page.html by the build (see src/monitor.mk). */
 extern const unsigned char status_page_html[];
@@ -53,10 +54,7 @@ static unsigned char *gzip_body(const unsigned char *in, size_t len, size_t *out
         Z_OK)
         return NULL;
     cap = deflateBound(&z, (uLong)len);
-    if (!(out = malloc(cap))) {
-        deflateEnd(&z);
-        return NULL;
-    }
+    out = xmalloc(cap);
     z.next_in = (Bytef *)(uintptr_t)in; /* zlib's API is not const; it does not write */
     z.avail_in = (uInt)len;
     z.next_out = out;
@@ -130,14 +128,10 @@ int status_page_csp(const char *html, size_t len, char *out, size_t outlen)
 
 status_page_t *status_page_new(char *err, size_t errlen)
 {
-    status_page_t *p = calloc(1, sizeof *p);
+    status_page_t *p = xcalloc(1, sizeof *p);
     unsigned char dig[SHA256_LEN];
     char hex[2 * 8 + 1];
 
-    if (!p) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
     if (status_page_csp((const char *)status_page_html, status_page_html_len, p->csp,
                         sizeof p->csp) < 0) {
         snprintf(err, errlen, "%s:%d: cannot build the status page's security policy",

@@ -31,7 +31,7 @@ tests_unit_status_page_SOURCES = tests/unit_status_page.c src/status_page.c src/
 	src/sha256.c src/sha256.h
 nodist_tests_unit_status_page_SOURCES = src/status_page_html.c
 tests_unit_status_page_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LIBEVENT_CFLAGS) $(ZLIB_CFLAGS)
-tests_unit_status_page_LDADD = $(LIBEVENT_LIBS) $(ZLIB_LIBS) $(CUNIT_LIBS)
+tests_unit_status_page_LDADD = src/libinstanced.a $(LIBEVENT_LIBS) $(ZLIB_LIBS) $(CUNIT_LIBS)
 TESTS += tests/unit_status_page
 
 # The status page (GET /) in headless Chromium, driven over the DevTools pipe.
