@@ -216,9 +216,14 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
         sup_pid=""
         die "instanced exited with status $rc before the fleet was up (its log is above)"
     fi
-    health=$(http_get /api/v1/health 2>/dev/null |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["status"])' 2>/dev/null ||
-        true)
+    # "healthy" once every instance has answered its probe (not yet probed counts
+    # as unknown, which the combined health does not hold against the fleet).
+    health=$(http_get /api/v1/health 2>/dev/null | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+everyone = d["summary"]["healthy"] == len(d["instances"])
+print("healthy" if d["status"] == "healthy" and everyone else
+      d["status"] + " (%d of %d healthy)" % (d["summary"]["healthy"], len(d["instances"])))' \
+        2>/dev/null || true)
     [ "$health" = healthy ] && [ -z "${DEMO_SECONDS:-}" ] && break
     sleep 0.5
 done
