@@ -4,7 +4,7 @@
 # then `make distcheck`.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/deps.sh"
+"$top/scripts/deps.sh" --packaging
 "$top/scripts/build.sh"
 cd "$top/build"
 status=0
