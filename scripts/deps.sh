@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian 12 packages instanced needs to build, test and run its demo.
-# Idempotent: installs only what is missing. Needs root (or sudo) when something is.
+# Idempotent: installs only what is missing (deps.sh --packaging: and the Debian
+# packaging tools). Needs root (or sudo) when something is.
 set -eu
 
 PACKAGES="build-essential autoconf automake pkg-config
@@ -8,6 +9,11 @@ libevent-dev libcurl4-openssl-dev libhiredis-dev libpq-dev libconfuse-dev
 libjansson-dev libcunit1-dev libsystemd-dev zlib1g-dev
 postgresql redis-server prometheus curl procps python3 systemd nginx chromium
 binutils clang libclang-rt-14-dev jq"
+# --packaging: also what building and checking the Debian packages needs (the test
+# suite's tests/it_debian_package.sh); left out of the demo's install, it is large.
+if [ "${1:-}" = "--packaging" ]; then
+    PACKAGES="$PACKAGES dpkg-dev debhelper lintian"
+fi
 
 missing=""
 for p in $PACKAGES; do

@@ -5,7 +5,7 @@
 # errors, `make check` under ASan/LSan/UBSan, and `make fuzz-smoke` with clang.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/deps.sh"
+"$top/scripts/deps.sh" --packaging
 "$top/scripts/build.sh"
 cd "$top/build"
 status=0
