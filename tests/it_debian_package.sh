@@ -49,7 +49,9 @@ for f in /usr/sbin/instanced /usr/bin/instancectl /lib/systemd/system/instanced.
          /usr/share/man/man5/instanced.conf.5.gz /etc/instanced/instanced.conf \
          /usr/share/instanced/prometheus-rules.yml /usr/share/instanced/prometheus.yml \
          /usr/share/instanced/grafana/dashboards/instanced-infrastructure.json \
-         /usr/share/instanced/examples/redis.conf /usr/share/doc/instanced/copyright; do
+         /usr/share/instanced/examples/redis.conf /usr/share/doc/instanced/copyright \
+         /usr/share/doc/instanced/docs/design.md.gz \
+         /usr/share/bash-completion/completions/instancectl; do
     ok "instanced holds $f" grep -qx "$f" "$T/instanced.list"
 done
 for f in /usr/libexec/instanced/audit-correlator /usr/libexec/instanced/entity-worker; do

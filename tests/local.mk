@@ -26,6 +26,7 @@ include $(srcdir)/tests/worker.mk
 include $(srcdir)/tests/provision.mk
 include $(srcdir)/tests/control.mk
 include $(srcdir)/tests/probe.mk
+include $(srcdir)/tests/package.mk
 include $(srcdir)/tests/fuzz/fuzz.mk
 include $(srcdir)/tests/soak.mk
 
