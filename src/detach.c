@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -109,6 +110,53 @@ static int owned(supervisor_t *sup, const sup_instance_t *gone, pid_t pid, pid_t
     return pexec_owns(pid) || pexec_owns(sid);
 }
 
+/* 1 when pid is a zombie: exited, not yet reaped. */
+static int is_zombie(pid_t pid)
+{
+    char state, comm[64];
+    pid_t pp, pg, ss;
+
+    return pid > 0 && read_stat(pid, &state, &pp, &pg, &ss, comm, sizeof comm) == 0 &&
+           state == 'Z';
+}
+
+/* 1 when the program file of process pid is the one instance o last exec'd. */
+static int runs_exe_of(pid_t pid, const sup_instance_t *o)
+{
+    char path[64];
+    struct stat st;
+
+    snprintf(path, sizeof path, "/proc/%ld/exe", (long)pid);
+    return o->exe_ino != 0 && stat(path, &st) == 0 && st.st_dev == o->exe_dev &&
+           st.st_ino == o->exe_ino;
+}
+
+/* Whose orphan is pid (session sid, group pgrp): in's, or another worker's that has
+ * exited too and is not reaped yet (several workers may exit in one batch, and all
+ * their orphans are the supervisor's children by now). A child that has not called
+ * setsid() yet still carries its worker's session; after it, the program file
+ * decides; failing both, the worker being reaped takes it. */
+static int is_ours(supervisor_t *sup, const sup_instance_t *in, pid_t pid, pid_t pgrp,
+                   pid_t sid)
+{
+    int others = 0, other_exe = 0;
+
+    if (sid == in->pid || pgrp == in->pid)
+        return 1;
+    for (size_t i = 0; i < sup->ninst; i++) {
+        const sup_instance_t *o = sup->inst[i];
+        if (o == in || o->pid <= 0 || !is_zombie(o->pid))
+            continue;
+        if (sid == o->pid || pgrp == o->pid)
+            return 0;
+        others++;
+        other_exe |= runs_exe_of(pid, o);
+    }
+    if (!others || runs_exe_of(pid, in))
+        return 1;
+    return !other_exe;
+}
+
 int detach_reap(supervisor_t *sup, const sup_instance_t *in)
 {
     pid_t self = getpid(), mysid = getsid(0), mypgrp = getpgrp();
@@ -128,7 +176,7 @@ int detach_reap(supervisor_t *sup, const sup_instance_t *in)
         if (pid == in->pid || read_stat(pid, &state, &ppid, &pgrp, &sid, comm, sizeof comm) < 0)
             continue;
         if (ppid != self || state == 'Z' || sid == mysid || owned(sup, in, pid, sid) ||
-            was_killed(pid))
+            was_killed(pid) || !is_ours(sup, in, pid, pgrp, sid))
             continue;
         found++;
         log_warn("killing a process the worker left in the background", "instance", in->name,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -494,6 +495,16 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
         goto fail;
     }
     check_port(in);
+    {
+        struct stat st;
+        if (stat(path, &st) == 0) {
+            in->exe_dev = st.st_dev;
+            in->exe_ino = st.st_ino;
+        } else {
+            in->exe_dev = 0;
+            in->exe_ino = 0;
+        }
+    }
     req.path = path;
     req.argv = argv;
     req.envp = env;

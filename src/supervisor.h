@@ -67,6 +67,8 @@ typedef struct sup_instance {
                                   * "; port 8081 is held by another process (...)" */
     char waiting_for[128];       /* SUP_WAITING: the dependency it waits for */
     unsigned long log_dropped_bytes;
+    dev_t exe_dev;               /* the program file of the last exec (stat at spawn): */
+    ino_t exe_ino;               /* tells a detached copy of it apart (detach.c) */
     sup_health_t health;
     void *priv;                  /* the supervision side's private data */
     void *prov_cache;            /* provisioner.c's: its credentials, read once */
