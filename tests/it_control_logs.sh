@@ -90,6 +90,21 @@ at_exit "kill $FPID"
 rotated() { [ "$(top)" -ge $((b0 + 2)) ]; }
 ok "two rotations while following" wait_for 30 rotated
 ok "the follower got more than a file's worth" wait_for 30 sh -c "[ \$(wc -l <'$T/f.out') -gt 250 ]"
+# A backup that began after the first followed line was written whole while following
+# (it exists, so it was rotated): its last line must be among the followed ones. Found
+# by content, not by number, since a slow machine may rotate before the follower is in.
+first_followed() { ticks "$T/f.out" | head -n 1; }
+whole_backup() {
+    ff=$(first_followed)
+    [ -n "$ff" ] || return 1
+    for n in $(ls "$L/lg-tick/logs" | sed -n 's/^lg-tick\.log\.//p' | sort -n); do
+        s=$(head -n 1 "$L/lg-tick/logs/lg-tick.log.$n" 2>/dev/null | sed -n 's/.* tick \([0-9]*\)$/\1/p')
+        [ -n "$s" ] && [ "$s" -gt "$ff" ] && { echo "$n"; return 0; }
+    done
+    return 1
+}
+ok "a backup was written whole while following" wait_for 30 whole_backup
+nb=$(whole_backup)
 kill -INT "$FPID"
 wait "$FPID"; rc=$?
 is "$rc" 0 "-f ends with exit 0 on SIGINT"
@@ -98,7 +113,7 @@ ok "followed lines go on across the rotations, no gap, no repeat" contiguous "$T
 ok "nothing on stderr" test ! -s "$T/f.err"
 # The followed lines are the file's lines: the last of a backup written while
 # following is among them.
-last=$(tail -n 1 "$L/lg-tick/logs/lg-tick.log.$((b0 + 1))" | sed 's/.* tick //')
+last=$(tail -n 1 "$L/lg-tick/logs/lg-tick.log.$nb" | sed 's/.* tick //')
 ok "a rotated file's last line was followed ($last)" grep -qx "$last" "$T/f.n"
 
 # -f | head -3 returns (a pipe closed by the reader ends instancectl).
@@ -130,7 +145,12 @@ hose=$(wpid lg-hose)
 wrote() { [ "$(sed -n 's/^wchar: //p' "/proc/$hose/io")" -gt 32000000 ]; }
 ok "the hose wrote 32 MB more" wait_for 90 wrote
 h1=$(hwm)
-ok "supervisor peak memory grew less than 8 MiB ($h0 -> $h1 kB)" test -n "$h0" -a -n "$h1" -a $((h1 - h0)) -lt 8192
+# Unbounded, it grew by over 100 MiB. A sanitizer build's allocator keeps freed memory
+# in quarantine, so there the bound is looser; it still tells bounded from unbounded.
+bound=8192
+nm -D "$INSTANCED" 2>/dev/null | grep -q __asan_init && bound=49152
+ok "supervisor peak memory grew less than $((bound / 1024)) MiB ($h0 -> $h1 kB)" \
+    test -n "$h0" -a -n "$h1" -a $((h1 - h0)) -lt $bound
 ok "the supervisor still answers" "$CTL" -s "$T/ctl.sock" status lg-quiet >/dev/null
 
 sup_stop
