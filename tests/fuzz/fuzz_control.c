@@ -190,10 +190,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     fail("a logs name is not one word of the line", data, size);
                 len += (size_t)snprintf(line + len, sizeof line - len, " %s", n);
             }
-            if (control_parse(line, strlen(line), &again, err, sizeof err) != 0 ||
-                again.verb != CONTROL_LOGS || again.follow != cmd.follow ||
+            /* The canonical form spells "-n N" out, so it may be longer than a line
+             * may be (then the parser rightly refuses it): compared only when it fits. */
+            if (len <= CONTROL_LINE_MAX &&
+                (control_parse(line, strlen(line), &again, err, sizeof err) != 0 ||
+                 again.verb != CONTROL_LOGS || again.follow != cmd.follow ||
                 again.lines != cmd.lines || again.nnames != cmd.nnames ||
-                memcmp(again.name, cmd.name, (size_t)(n - cmd.name)) != 0)
+                 memcmp(again.name, cmd.name, (size_t)(n - cmd.name)) != 0))
                 fail("the canonical logs form parses differently", data, size);
             check_answer(control_run(&sup, &cmd), data, size);
             goto execute;
