@@ -711,6 +711,20 @@ static char *socket_from_inventory(const char *file)
     return path;
 }
 
+/* The socket to talk to: -s, else the control_socket of the inventory given with -c,
+ * else $INSTANCED_CONTROL_SOCKET, else the default. NULL when the inventory cannot be
+ * read (its errors are printed); a path read from it is returned in *owned. */
+static const char *pick_socket(const char *sock, const char *config, char **owned)
+{
+    const char *env = getenv("INSTANCED_CONTROL_SOCKET");
+
+    if (sock)
+        return sock;
+    if (config)
+        return *owned = socket_from_inventory(config);
+    return env ? env : DEFAULT_SOCKET;
+}
+
 int ctl_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -755,14 +769,8 @@ int ctl_main(int argc, char **argv)
     cmd = argv[optind];
     nargs = argc - optind - 1;
     if (strcmp(cmd, "logs") == 0) {
-        if (!sock && config) {
-            if (!(owned = socket_from_inventory(config)))
-                return EXIT_UNREACHABLE;
-            sock = owned;
-        }
-        if (!sock)
-            sock = getenv("INSTANCED_CONTROL_SOCKET") ? getenv("INSTANCED_CONTROL_SOCKET")
-                                                      : DEFAULT_SOCKET;
+        if (!(sock = pick_socket(sock, config, &owned)))
+            return EXIT_UNREACHABLE;
         rc = ctl_logs(sock, timeout, json, nargs, argv + optind + 1);
         free(owned);
         return rc;
@@ -789,14 +797,8 @@ int ctl_main(int argc, char **argv)
         fprintf(stderr, "instancectl: not an instance name: \"%s\"\n", argv[optind + 1]);
         return EXIT_USAGE;
     }
-    if (!sock && config) {
-        if (!(owned = socket_from_inventory(config)))
-            return EXIT_UNREACHABLE;
-        sock = owned;
-    }
-    if (!sock)
-        sock = getenv("INSTANCED_CONTROL_SOCKET") ? getenv("INSTANCED_CONTROL_SOCKET")
-                                                  : DEFAULT_SOCKET;
+    if (!(sock = pick_socket(sock, config, &owned)))
+        return EXIT_UNREACHABLE;
     /* list is status, printed as names only. */
     snprintf(line, sizeof line, "%s%s%s", strcmp(cmd, "list") == 0 ? "status" : cmd,
              nargs ? " " : "", nargs ? argv[optind + 1] : "");
