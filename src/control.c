@@ -43,10 +43,6 @@
 #define MAX_BUSY 16
 #define BUSY_TIMEOUT_S 2
 
-#ifndef SUP_WHY_MANUAL
-#define SUP_WHY_MANUAL "manual"
-#endif
-
 typedef struct conn conn_t;
 
 struct control {

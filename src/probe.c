@@ -339,6 +339,7 @@ static void probe_result(prober_t *p, probe_t *q, health_status_t seen, const ch
     cycle_probe_ended(p, q);
     in->health.last_check = time(NULL);
     in->health.latency_seconds = latency;
+    sup->changes++;
 
     if (q->cycle == 0 && seen == HEALTH_UNHEALTHY) {
         /* A readiness probe of a worker still starting: not a failure yet (cycles

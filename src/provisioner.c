@@ -139,6 +139,7 @@ static void finish(provisioner_t *pv, const char *err)
 
     sup->prov.running = 0;
     sup->prov.runs++;
+    sup->changes++;
     pv->cache_gen++; /* the run may have rewritten any credential file */
     snprintf(sup->prov.last_error, sizeof(sup->prov.last_error), "%s", err);
     if (err[0]) {
@@ -211,6 +212,7 @@ void provisioner_run(provisioner_t *pv)
     pv->run_pid = pid;
     pv->run_fd = fds[0];
     sup->prov.running = 1;
+    sup->changes++;
     log_info("provisioning started", "pid", LOG_INT(pid), "instances",
              LOG_INT(sup->inv->ninstances));
 }

@@ -70,6 +70,21 @@ typedef struct {
     int shut;              /* shutdown() done; evhttp is to free it */
 } conn_t;
 
+/* A JSON view kept between requests: rendered again only when the table changed
+ * (supervisor_t.changes) or the second changed (the views carry timestamps and ages),
+ * gzip-compressed at most once per render and only when a client asks for it. */
+typedef struct view_cache {
+    int valid;
+    unsigned long changes;
+    time_t sec;
+    int code;
+    char *body;          /* owned, with its trailing newline */
+    size_t len;
+    unsigned char *gz;   /* owned; NULL until a client accepts gzip */
+    size_t gzlen;
+    unsigned long long renders, hits;
+} view_cache_t;
+
 struct status_http {
     supervisor_t *sup;
     prober_t *prober;
@@ -85,6 +100,7 @@ struct status_http {
     unsigned long long cut;          /* connections shut down at their deadline */
     unsigned long long holds;        /* times the cap was reached */
     time_t hold_logged;
+    view_cache_t health, instances; /* GET /api/v1/health, /api/v1/instances */
 };
 
 static double since_s(const struct timespec *t0)
@@ -284,6 +300,80 @@ static void reply_json(struct evhttp_request *req, int code, const char *reason,
     free(s);
 }
 
+static void view_clear(view_cache_t *v)
+{
+    free(v->body);
+    free(v->gz);
+    v->body = NULL;
+    v->gz = NULL;
+    v->valid = 0;
+}
+
+/* Serve a cached view: rendered by render() when stale (code from status(), 200 if
+ * NULL), gzip-compressed when the client accepts it. */
+static void serve_view(status_http_t *h, struct evhttp_request *req, view_cache_t *v,
+                       json_t *(*render)(status_http_t *, time_t), int (*status)(status_http_t *))
+{
+    size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6);
+    time_t now = time(NULL);
+    const char *ae = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                        "Accept-Encoding");
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+
+    if (!v->valid || v->changes != h->sup->changes || v->sec != now) {
+        json_t *j = render(h, now);
+        char *s = j ? json_dumps(j, flags) : NULL;
+
+        json_decref(j);
+        if (!s) {
+            reply(req, 500, "Internal Server Error", CT_JSON, "{\"error\":\"out of memory\"}\n",
+                  26);
+            return;
+        }
+        view_clear(v);
+        v->len = strlen(s);
+        v->body = xrealloc(s, v->len + 2);
+        v->body[v->len++] = '\n';
+        v->body[v->len] = '\0';
+        v->code = status ? status(h) : 200;
+        v->changes = h->sup->changes;
+        v->sec = now;
+        v->valid = 1;
+        v->renders++;
+    } else {
+        v->hits++;
+    }
+    evhttp_add_header(out, "Vary", "Accept-Encoding");
+    if (status_page_accepts_gzip(ae)) {
+        /* A fast level: this runs once per render, not once per request. */
+        if (!v->gz)
+            v->gz = status_gzip(v->body, v->len, 1, &v->gzlen);
+        if (v->gz) {
+            evhttp_add_header(out, "Content-Encoding", "gzip");
+            reply(req, v->code, v->code == 200 ? "OK" : "Service Unavailable", CT_JSON,
+                  (const char *)v->gz, v->gzlen);
+            return;
+        }
+    }
+    reply(req, v->code, v->code == 200 ? "OK" : "Service Unavailable", CT_JSON, v->body,
+          v->len);
+}
+
+static json_t *render_health(status_http_t *h, time_t now)
+{
+    return report_health(h->sup, PACKAGE_VERSION, now);
+}
+
+static int health_code(status_http_t *h)
+{
+    return health_overall(h->sup->inst, h->sup->ninst) == HEALTH_UNHEALTHY ? 503 : 200;
+}
+
+static json_t *render_instances(status_http_t *h, time_t now)
+{
+    return report_instances(h->sup, now);
+}
+
 static void reply_error(struct evhttp_request *req, int code, const char *reason,
                         const char *message)
 {
@@ -338,12 +428,10 @@ static void request_cb(struct evhttp_request *req, void *arg)
     if (strcmp(path, "/") == 0) {
         status_page_serve(h->page, req);
     } else if (strcmp(path, "/api/v1/health") == 0) {
-        json_t *v = report_health(h->sup, PACKAGE_VERSION, now);
-        int bad = health_overall(h->sup->inst, h->sup->ninst) == HEALTH_UNHEALTHY;
-        reply_json(req, bad ? 503 : 200, bad ? "Service Unavailable" : "OK", v);
+        serve_view(h, req, &h->health, render_health, health_code);
     } else if (strcmp(path, "/api/v1/instances") == 0 ||
                strcmp(path, "/api/v1/instances/") == 0) {
-        reply_json(req, 200, "OK", report_instances(h->sup, now));
+        serve_view(h, req, &h->instances, render_instances, NULL);
     } else if (strncmp(path, inst_prefix, sizeof inst_prefix - 1) == 0) {
         size_t n = 0;
         char *name = evhttp_uridecode(path + sizeof inst_prefix - 1, 0, &n);
@@ -494,6 +582,8 @@ void status_http_free(status_http_t *h)
         event_free(h->sweep);
     free(h->conns);
     status_page_free(h->page);
+    view_clear(&h->health);
+    view_clear(&h->instances);
     free(h->listen);
     free(h);
 }

@@ -42,16 +42,14 @@ struct status_page {
     char csp[1024];
 };
 
-/* gzip framing (windowBits 15 + 16) at the best level: done once, size matters more. */
-static unsigned char *gzip_body(const unsigned char *in, size_t len, size_t *outlen)
+unsigned char *status_gzip(const void *in, size_t len, int level, size_t *outlen)
 {
     z_stream z;
     unsigned char *out;
     uLong cap;
 
     memset(&z, 0, sizeof z);
-    if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) !=
-        Z_OK)
+    if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
         return NULL;
     cap = deflateBound(&z, (uLong)len);
     out = xmalloc(cap);
@@ -146,7 +144,8 @@ status_page_t *status_page_new(char *err, size_t errlen)
         snprintf(hex + 2 * i, 3, "%02x", dig[i]);
     snprintf(p->etag, sizeof p->etag, "\"%s\"", hex);
     snprintf(p->etag_gz, sizeof p->etag_gz, "\"%s-gzip\"", hex);
-    p->gz = gzip_body(status_page_html, status_page_html_len, &p->gzlen);
+    /* The best level: done once, size matters more. */
+    p->gz = status_gzip(status_page_html, status_page_html_len, Z_BEST_COMPRESSION, &p->gzlen);
     return p;
 }
 

@@ -20,7 +20,11 @@ void status_page_free(status_page_t *p);
  * If-None-Match names the ETag of the representation that would be sent. */
 void status_page_serve(const status_page_t *p, struct evhttp_request *req);
 
-/* Pure helpers, exported for the unit tests. */
+/* Pure helpers, exported for the unit tests and the status endpoint. */
+
+/* len bytes at in, gzip-framed (windowBits 15 + 16) at zlib level `level`; malloc'd,
+ * its size in *outlen. NULL when zlib fails. */
+unsigned char *status_gzip(const void *in, size_t len, int level, size_t *outlen);
 
 /* 1 when an Accept-Encoding value (may be NULL) accepts gzip: "gzip" or "x-gzip" with
  * q > 0, or else "*" with q > 0. */

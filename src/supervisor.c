@@ -142,6 +142,7 @@ static void set_state(sup_instance_t *in, sup_state_t s)
     log_debug("state", "instance", in->name, "from", sup_state_name(in->state), "to",
               sup_state_name(s));
     in->state = s;
+    PRIV(in)->sup->changes++;
     update_status(PRIV(in)->sup);
 }
 
@@ -1027,6 +1028,7 @@ int sup_apply_reload(supervisor_t *sup, inventory_t *ninv, const reload_plan_t *
         if (ninv->log_level && log_parse_level(ninv->log_level, &lvl) == 0)
             log_setup(lvl, 2);
     }
+    sup->changes++;
     hookset_reloaded(&SPRIV(sup)->hooks, sup);
 
     for (size_t k = 0; k < plan->n; k++) {

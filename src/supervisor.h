@@ -95,6 +95,10 @@ struct supervisor {
     time_t started_at;           /* wall clock */
     unsigned long reloads;
     unsigned long reload_failures;
+    /* Bumped by every writer of what the status shows (the core at each state change
+     * and reload, the monitoring side at each probe result, the provisioner at each
+     * run's end): views rendered from the table may be kept while it is unchanged. */
+    unsigned long changes;
     struct {                     /* provisioning runs (provision = true), provisioner.c */
         unsigned long runs;      /* ended runs */
         unsigned long failures;  /* ended runs that failed */

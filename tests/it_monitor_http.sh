@@ -90,4 +90,26 @@ is "$(mon_code /api/v1/instances/tw-%41)" 200 "a percent-encoded valid name is s
 is "$(mon_code '/api/v1/instances/tw-A%0d%0a')" 404 "a name with CR LF is no instance"
 is "$(mon_code '/api/v1/instances/tw-A%2f..')" 404 "a name with a slash is no instance"
 is "$(mon_code /api/v1/instances/tw-A)" 200 "tw-A itself is found"
+
+# The JSON views are kept between requests and compressed when the client asks: the
+# gzip answer is the same document, and a state change shows at once (the kept copy is
+# dropped by the change, not by a timer).
+curl -s -D "$T/gz.h" -H 'Accept-Encoding: gzip' "$BASE/api/v1/health" -o "$T/gz.body"
+ok "gzip asked: Content-Encoding gzip" grep -qi '^Content-Encoding: gzip' "$T/gz.h"
+ok "and Vary: Accept-Encoding" grep -qi '^Vary: Accept-Encoding' "$T/gz.h"
+ok "the gzip body decompresses to the health document" \
+    sh -c "gzip -dc '$T/gz.body' | jq -e '.instances[\"tw-A\"].state == \"running\"' >/dev/null"
+curl -s -D "$T/id.h" "$BASE/api/v1/health" -o /dev/null
+ok "not asked: no Content-Encoding" sh -c "! grep -qi '^Content-Encoding' '$T/id.h'"
+is "$(curl -s -H 'Accept-Encoding: gzip;q=0' -D - -o /dev/null "$BASE/api/v1/health" |
+      grep -ci '^Content-Encoding')" 0 "gzip;q=0 is a refusal"
+is "$(curl -s -I -H 'Accept-Encoding: gzip' "$BASE/api/v1/health" -o /dev/null \
+      -w '%{http_code} %{size_download}')" "200 0" "HEAD with gzip: headers only"
+CTL stop tw-A >/dev/null
+is "$(curl -s "$BASE/api/v1/instances/tw-A" | jq -r .state)" stopped \
+    "a stop shows in the very next answer"
+is "$(curl -s --compressed "$BASE/api/v1/health" | jq -r '.instances["tw-A"].state')" stopped \
+    "in the compressed one too"
+is "$(curl -s --compressed "$BASE/api/v1/instances" | jq -r '.instances[0].state')" \
+    stopped "and in the instance list"
 t_done
