@@ -190,7 +190,8 @@ static const struct {
 } verbs[] = {
     { "status", CONTROL_STATUS },   { "reload", CONTROL_RELOAD },
     { "start", CONTROL_START },     { "stop", CONTROL_STOP },
-    { "restart", CONTROL_RESTART },
+    { "restart", CONTROL_RESTART }, { "pause", CONTROL_PAUSE },
+    { "resume", CONTROL_RESUME },
 };
 
 /* The words after "logs" (control bytes already refused): -f, -n N, names. */
@@ -321,7 +322,8 @@ int control_parse(const char *line, size_t len, control_cmd_t *out, char *err,
         memcpy(word, argv[0], keep);
         word[keep] = '\0';
         snprintf(err, errlen, "unknown command \"%s\" (status [NAME], start NAME, stop NAME, "
-                 "restart NAME, reload, logs [-f] [-n N] [NAME...])", word);
+                 "restart NAME, pause NAME, resume NAME, reload, logs [-f] [-n N] [NAME...])",
+                 word);
     }
     return -1;
 }
@@ -393,6 +395,8 @@ json_t *control_run(supervisor_t *sup, const control_cmd_t *cmd)
         { CONTROL_START, sup_start, "starting" },
         { CONTROL_STOP, sup_stop, "stopping" },
         { CONTROL_RESTART, do_restart, "restarting" },
+        { CONTROL_PAUSE, sup_pause, "paused" },
+        { CONTROL_RESUME, sup_resume, "resumed" },
     };
 
     if (cmd->verb == CONTROL_STATUS)

@@ -48,6 +48,8 @@ typedef enum {
     CONTROL_RESTART,
     CONTROL_RELOAD,
     CONTROL_LOGS,
+    CONTROL_PAUSE,
+    CONTROL_RESUME,
 } control_verb_t;
 
 /* Lines sent for "logs" without -n, as tail does. */

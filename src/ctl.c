@@ -60,6 +60,8 @@ static void usage(FILE *out)
             "  start NAME        start an instance (also clears \"failed\")\n"
             "  stop NAME         stop an instance; it stays down until started\n"
             "  restart NAME      stop and start an instance\n"
+            "  pause NAME        freeze an instance's processes (cgroup.freeze); no probes\n"
+            "  resume NAME       thaw a paused instance\n"
             "  reload            reload the inventory; prints the summary or every error\n"
             "  logs [-f] [-n N] [NAME...]\n"
             "                    the last N (10) lines of the instances' logs, all when no\n"
@@ -778,9 +780,10 @@ int ctl_main(int argc, char **argv)
     if (!((strcmp(cmd, "status") == 0 && nargs <= 1) ||
           ((strcmp(cmd, "reload") == 0 || strcmp(cmd, "list") == 0) && nargs == 0) ||
           ((strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
-            strcmp(cmd, "restart") == 0) && nargs == 1))) {
+            strcmp(cmd, "restart") == 0 || strcmp(cmd, "pause") == 0 ||
+            strcmp(cmd, "resume") == 0) && nargs == 1))) {
         static const char *const known[] = { "status", "start", "stop", "restart", "reload",
-                                             "list" };
+                                             "list", "pause", "resume" };
         int k = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             k |= strcmp(cmd, known[i]) == 0;

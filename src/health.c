@@ -119,6 +119,7 @@ health_status_t health_effective(const sup_instance_t *in)
     case SUP_STOPPED:
         return in->wanted ? HEALTH_UNHEALTHY : HEALTH_UNKNOWN;
     case SUP_WAITING:
+    case SUP_PAUSED: /* paused on purpose, not probed: does not count */
         return HEALTH_UNKNOWN;
     case SUP_STARTING:
     case SUP_RUNNING:

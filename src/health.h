@@ -32,7 +32,7 @@ int health_apply(sup_health_t *h, health_status_t observed, const char *msg,
                  long failures_before, long successes_before, long restart_on_unhealthy);
 
 /* The status an instance counts with, from its process state and its health:
- * stopped and not wanted (or waiting for a dependency) -> unknown; failed, in backoff,
+ * stopped and not wanted, waiting for a dependency, or paused -> unknown; failed, in backoff,
  * or stopped while wanted -> unhealthy; without health_path, running -> healthy;
  * otherwise its probed health. */
 health_status_t health_effective(const sup_instance_t *in);

@@ -52,7 +52,7 @@ static void series(FILE *out, const char *name, const sup_instance_t *in,
 
 static const sup_state_t all_states[] = {
     SUP_STOPPED, SUP_WAITING, SUP_STARTING, SUP_RUNNING, SUP_STOPPING, SUP_BACKOFF,
-    SUP_FAILED,
+    SUP_FAILED, SUP_PAUSED,
 };
 static const health_status_t all_health[] = {
     HEALTH_HEALTHY, HEALTH_DEGRADED, HEALTH_UNHEALTHY, HEALTH_UNKNOWN,

@@ -15,7 +15,7 @@
 /* Rows: the current state; columns: the event, in pol_event_t order:
  *   START, DEPS_PENDING, READY, EXIT, STOP, STOP_TIMEOUT, BACKOFF_DONE
  * A PACT_DECIDE row entry's state is a placeholder: pol_on_exit() picks it. */
-static const pol_transition_t table[SUP_FAILED + 1][PEV_COUNT] = {
+static const pol_transition_t table[SUP_NSTATES][PEV_COUNT] = {
     [SUP_STOPPED] = { T(SPAWN, STARTING), T(WAIT, WAITING), NO(STOPPED), NO(STOPPED),
                       NO(STOPPED), NO(STOPPED), NO(STOPPED) },
     [SUP_WAITING] = { T(SPAWN, STARTING), NO(WAITING), NO(WAITING), NO(WAITING),
@@ -30,11 +30,15 @@ static const pol_transition_t table[SUP_FAILED + 1][PEV_COUNT] = {
                       T(CANCEL, STOPPED), NO(BACKOFF), T(RETRY, BACKOFF) },
     [SUP_FAILED] = { T(SPAWN, STARTING), T(WAIT, WAITING), NO(FAILED), NO(FAILED),
                      T(CANCEL, STOPPED), NO(FAILED), NO(FAILED) },
+    /* Frozen: it can still die (killed from outside, OOM) and be stopped (thawed by
+     * the driver first, so that it can take its SIGTERM). */
+    [SUP_PAUSED] = { NO(PAUSED), NO(PAUSED), NO(PAUSED), T(DECIDE, BACKOFF),
+                     T(TERM, STOPPING), NO(PAUSED), NO(PAUSED) },
 };
 
 pol_transition_t pol_step(sup_state_t state, pol_event_t ev)
 {
-    if ((unsigned)state > SUP_FAILED || (unsigned)ev >= PEV_COUNT) {
+    if ((unsigned)state >= SUP_NSTATES || (unsigned)ev >= PEV_COUNT) {
         pol_transition_t none = { PACT_IGNORE, state };
         return none;
     }

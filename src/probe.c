@@ -363,7 +363,7 @@ static void probe_result(prober_t *p, probe_t *q, health_status_t seen, const ch
         log_info("instance ready", "instance", in->name, "health", health_status_name(seen));
         sup_instance_ready(sup, in);
     }
-    if (restart && in->pid > 0 && in->state != SUP_STOPPING) {
+    if (restart && in->pid > 0 && in->state != SUP_STOPPING && in->state != SUP_PAUSED) {
         char why[320], err[256] = "";
         snprintf(why, sizeof why, "unhealthy: %u consecutive failed health probes: %s",
                  in->health.consecutive_fail, msg);

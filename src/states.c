@@ -13,6 +13,7 @@ const char *sup_state_name(sup_state_t s)
     case SUP_STOPPING: return "stopping";
     case SUP_BACKOFF: return "backoff";
     case SUP_FAILED: return "failed";
+    case SUP_PAUSED: return "paused";
     }
     return "unknown";
 }

@@ -78,6 +78,17 @@ int hookset_reaped(sup_hookset_t *hs, supervisor_t *sup, pid_t pid, int status)
     return 0;
 }
 
+int hookset_exit_hold(sup_hookset_t *hs, supervisor_t *sup, sup_instance_t *in)
+{
+    int held = 0;
+
+    /* Every hook hears of the exit; one hold is enough. */
+    for (size_t i = 0; i < hs->n; i++)
+        if (hs->v[i].h.exit_hold && hs->v[i].h.exit_hold(hs->v[i].ctx, sup, in))
+            held = 1;
+    return held;
+}
+
 int hookset_busy(sup_hookset_t *hs, supervisor_t *sup)
 {
     int n = 0;

@@ -26,6 +26,8 @@ int hookset_worker_env(sup_hookset_t *hs, supervisor_t *sup, sup_instance_t *in,
                        char **env, char *err, size_t errlen);
 /* 1 when a hook owned the reaped pid. */
 int hookset_reaped(sup_hookset_t *hs, supervisor_t *sup, pid_t pid, int status);
+/* 1 when an exit_hold hook holds in's exit (sup_exit_released() follows). */
+int hookset_exit_hold(sup_hookset_t *hs, supervisor_t *sup, sup_instance_t *in);
 /* The sum of the busy hooks' counts. */
 int hookset_busy(sup_hookset_t *hs, supervisor_t *sup);
 

@@ -148,6 +148,6 @@ static void real_signal(void *ctx, supervisor_t *sup, sup_instance_t *in, int si
 
 sup_spawner_t sup_spawn_real(void)
 {
-    sup_spawner_t s = { real_spawn, real_signal, NULL };
+    sup_spawner_t s = { real_spawn, real_signal, NULL, NULL };
     return s;
 }

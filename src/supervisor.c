@@ -62,6 +62,9 @@ typedef struct inst_priv {
     unsigned plain_before : 1;
     unsigned res_short : 1;     /* starts are deferred: the supervisor is short of fds... */
     unsigned res_retries;       /* deferred starts in this episode */
+    sup_state_t paused_from;    /* SUP_PAUSED: the state to resume to */
+    int held;                   /* reaped, its leftovers not gone yet (exit_hold) */
+    int held_status;            /* and the wait status to go on with */
     /* user/group resolved once per inventory load (resolve_creds), so that no start
      * waits on NSS (a remote directory may take seconds); cred_err: why not. */
     spawn_cred_t cred;
@@ -124,14 +127,18 @@ sup_instance_t *sup_find(supervisor_t *sup, const char *name)
 
 static void update_status(supervisor_t *sup)
 {
-    size_t n[SUP_FAILED + 1] = { 0 };
-    char text[256]; /* 7 counters of at most 20 digits and their words fit */
+    size_t n[SUP_NSTATES] = { 0 };
+    char paused[40] = "";
+    char text[320]; /* 8 counters of at most 20 digits and their words fit */
 
     for (size_t i = 0; i < sup->ninst; i++)
         n[sup->inst[i]->state]++;
+    if (n[SUP_PAUSED])
+        snprintf(paused, sizeof(paused), ", %zu paused", n[SUP_PAUSED]);
     snprintf(text, sizeof(text), "%zu running, %zu starting, %zu waiting, %zu backoff, "
-             "%zu failed, %zu stopping, %zu stopped", n[SUP_RUNNING], n[SUP_STARTING],
-             n[SUP_WAITING], n[SUP_BACKOFF], n[SUP_FAILED], n[SUP_STOPPING], n[SUP_STOPPED]);
+             "%zu failed, %zu stopping, %zu stopped%s", n[SUP_RUNNING], n[SUP_STARTING],
+             n[SUP_WAITING], n[SUP_BACKOFF], n[SUP_FAILED], n[SUP_STOPPING], n[SUP_STOPPED],
+             paused);
     notify_status(text);
 }
 
@@ -501,7 +508,8 @@ static void signal_group(supervisor_t *sup, sup_instance_t *in, int sig)
 {
     sup_spawner_t *sw = &SPRIV(sup)->spawner;
 
-    if (in->pid > 0)
+    /* A held exit has no pid any more, but its leftovers are still there. */
+    if (in->pid > 0 || PRIV(in)->held)
         sw->signal(sw->ctx, sup, in, sig);
 }
 
@@ -557,6 +565,11 @@ static void dispatch(supervisor_t *sup, sup_instance_t *in, pol_event_t ev, int 
         break;
     case PACT_TERM:
         event_del(p->ready_ev);
+        if (in->state == SUP_PAUSED && SPRIV(sup)->spawner.freeze &&
+            SPRIV(sup)->spawner.freeze(SPRIV(sup)->spawner.ctx, sup, in, 0, err,
+                                       sizeof(err)) < 0)
+            log_warn("cannot thaw the paused worker before stopping it", "instance",
+                     in->name, "error", err);
         log_info("stopping worker", "instance", in->name, "pid", LOG_INT(in->pid),
                  "timeout_ms", LOG_INT(p->stop_timeout_ms));
         set_state(in, SUP_STOPPING);
@@ -729,7 +742,27 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
         return;
     }
     hookset_exited(&SPRIV(sup)->hooks, sup, in);
+    if (hookset_exit_hold(&SPRIV(sup)->hooks, sup, in)) {
+        /* Processes it started are still there (its cgroup): it has not stopped until
+         * they are gone, and nothing may start in its place. */
+        log_debug("waiting for the worker's leftovers to go", "instance", in->name);
+        PRIV(in)->held = 1;
+        PRIV(in)->held_status = status;
+        return;
+    }
     dispatch(sup, in, PEV_EXIT, status, 0);
+}
+
+void sup_exit_released(supervisor_t *sup, sup_instance_t *in)
+{
+    inst_priv_t *p = PRIV(in);
+
+    if (!p->held)
+        return;
+    p->held = 0;
+    dispatch(sup, in, PEV_EXIT, p->held_status, 0);
+    if (sup->shutting_down)
+        shutdown_step(sup);
 }
 
 /* ---- shutdown --------------------------------------------------------------------- */
@@ -738,7 +771,7 @@ static int live_processes(supervisor_t *sup)
 {
     int n = (int)SPRIV(sup)->nretiring + hookset_busy(&SPRIV(sup)->hooks, sup);
     for (size_t i = 0; i < sup->ninst; i++)
-        n += sup->inst[i]->pid > 0;
+        n += sup->inst[i]->pid > 0 || PRIV(sup->inst[i])->held;
     return n;
 }
 
@@ -936,6 +969,57 @@ int sup_restart(supervisor_t *sup, sup_instance_t *in, const char *why, char *er
     p->plain_next = 0;
     dispatch(sup, in, PEV_STOP, 0, 0);
     return 0;
+}
+
+int sup_pause(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
+{
+    sup_spawner_t *sw = &SPRIV(sup)->spawner;
+    inst_priv_t *p = PRIV(in);
+
+    if (in->state != SUP_RUNNING && in->state != SUP_STARTING) {
+        snprintf(err, errlen, "%s is %s: only a starting or running instance can be paused",
+                 in->name, sup_state_name(in->state));
+        return -1;
+    }
+    if (!sw->freeze) {
+        snprintf(err, errlen, "pause needs cgroup containment, which is off here");
+        return -1;
+    }
+    if (sw->freeze(sw->ctx, sup, in, 1, err, errlen) < 0)
+        return -1;
+    event_del(p->ready_ev);
+    p->paused_from = in->state;
+    log_info("worker paused", "instance", in->name, "pid", LOG_INT(in->pid));
+    set_state(in, SUP_PAUSED);
+    return 0;
+}
+
+int sup_resume(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
+{
+    sup_spawner_t *sw = &SPRIV(sup)->spawner;
+    inst_priv_t *p = PRIV(in);
+
+    if (in->state != SUP_PAUSED) {
+        snprintf(err, errlen, "%s is %s, not paused", in->name, sup_state_name(in->state));
+        return -1;
+    }
+    if (sw->freeze(sw->ctx, sup, in, 0, err, errlen) < 0)
+        return -1;
+    log_info("worker resumed", "instance", in->name, "pid", LOG_INT(in->pid));
+    set_state(in, p->paused_from);
+    if (in->state == SUP_STARTING && !pc_probed(in->cfg))
+        arm(p->ready_ev, in->cfg->policy.ready_after_ms);
+    return 0;
+}
+
+void sup_set_spawner(supervisor_t *sup, const sup_spawner_t *spawner)
+{
+    SPRIV(sup)->spawner = *spawner;
+}
+
+const sup_spawner_t *sup_get_spawner(const supervisor_t *sup)
+{
+    return &SPRIV(sup)->spawner;
 }
 
 void sup_instance_ready(supervisor_t *sup, sup_instance_t *in)

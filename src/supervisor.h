@@ -27,7 +27,9 @@ typedef enum {
     SUP_STOPPING,    /* SIGTERM sent, waiting for the exit (SIGKILL after stop_timeout) */
     SUP_BACKOFF,     /* exited; a restart is scheduled */
     SUP_FAILED,      /* start limit hit, exit 78, or restart policy says no */
+    SUP_PAUSED,      /* frozen by instancectl pause (cgroup.freeze); not probed */
 } sup_state_t;
+#define SUP_NSTATES (SUP_PAUSED + 1)
 
 /* Health is a separate axis, kept by the monitoring side. */
 typedef enum {
@@ -79,6 +81,19 @@ typedef struct sup_instance {
                                   * does not redo their mkdir/lstat/chown (the core
                                   * clears it when the config changes or a start fails) */
     sup_health_t health;
+    /* Resource use of everything the instance runs, written by the containment module
+     * (cgroups) when there is one; have = 0 when nothing is known. */
+    struct sup_usage {
+        int have;
+        double cpu_seconds;      /* cpu.stat usage_usec, all processes, since start */
+        long long memory_bytes;  /* memory.current; -1 unknown */
+        long long memory_peak;   /* memory.peak; -1 unknown */
+        long long pids;          /* pids.current (or processes counted); -1 unknown */
+        unsigned long oom_kills; /* memory.events oom_kill */
+        double cpu_pressure;     /* "some avg10" of cpu.pressure, percent; -1 unknown */
+        double memory_pressure;
+        double io_pressure;
+    } usage;
     void *priv;                  /* the supervision side's private data */
     void *prov_cache;            /* provisioner.c's: its credentials, read once */
 } sup_instance_t;
@@ -142,11 +157,17 @@ typedef struct sup_hooks {
     int (*busy)(void *ctx, supervisor_t *sup);
     /* Shutdown began (SIGTERM) or was hurried (SIGKILL): stop what you run. */
     void (*stopping)(void *ctx, supervisor_t *sup, int sig);
+    /* in's worker was reaped: 1 when processes it started remain (a cgroup still
+     * populated) and the registrant will call sup_exit_released() once they are gone;
+     * until then the instance does not count as stopped and cannot start again. */
+    int (*exit_hold)(void *ctx, supervisor_t *sup, sup_instance_t *in);
 } sup_hooks_t;
 
 /* Add a hooks table (copied). At most SUP_MAX_HOOKS tables: -1 past that. */
 #define SUP_MAX_HOOKS 8
 int sup_add_hooks(supervisor_t *sup, const sup_hooks_t *hooks, void *ctx);
+/* What an exit_hold hook promised: the worker's leftovers are gone. */
+void sup_exit_released(supervisor_t *sup, sup_instance_t *in);
 /* Remove every table registered with ctx (its owner is going away). */
 void sup_remove_hooks(supervisor_t *sup, void *ctx);
 /* The worker_env hooks, in order, on env (for the spawner). 0, or -1 with err. */
@@ -164,8 +185,15 @@ typedef struct sup_spawner {
     int (*spawn)(void *ctx, supervisor_t *sup, sup_instance_t *in, struct logcap *log,
                  pid_t *pid, int *report_fd, char *err, size_t errlen, int *resource);
     void (*signal)(void *ctx, supervisor_t *sup, sup_instance_t *in, int sig);
+    /* Freeze (on = 1) or thaw everything in runs. NULL, or -1 with err: not
+     * supported here (pause needs cgroup containment). */
+    int (*freeze)(void *ctx, supervisor_t *sup, sup_instance_t *in, int on, char *err,
+                  size_t errlen);
     void *ctx;
 } sup_spawner_t;
+/* Replace the spawner (the containment module wraps the real one at start). */
+void sup_set_spawner(supervisor_t *sup, const sup_spawner_t *spawner);
+const sup_spawner_t *sup_get_spawner(const supervisor_t *sup);
 
 /* ---- life of the supervisor (instanced.c drives it) ------------------------------ */
 
@@ -211,6 +239,11 @@ int sup_restart(supervisor_t *sup, sup_instance_t *in, const char *why, char *er
  * inventory returns -1, fills errs and changes nothing. On success returns 0 and
  * writes a one-line summary ("2 added, 1 removed, 1 changed, 4 unchanged"). */
 int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len);
+
+/* instancectl pause NAME: freeze a starting or running instance (state paused, no
+ * probes); resume: thaw it back to the state it had. 0, or -1 with err. */
+int sup_pause(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen);
+int sup_resume(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen);
 
 /* The monitoring side calls this after an instance's first healthy probe since its
  * start: it becomes SUP_RUNNING, and instances depending on it may start. */

@@ -44,6 +44,9 @@ typedef struct fake {
     unsigned started, exited, removed, freed, reloaded;
     char gate[64];        /* may_start holds this instance ("" none) */
     int busy;
+    int hold;             /* exit_hold holds every exit */
+    int frozen;           /* freeze(1) - freeze(0) calls */
+    int no_freeze;        /* freeze fails */
 } fake_t;
 
 static fake_t F;
@@ -78,6 +81,26 @@ static void fake_signal(void *ctx, supervisor_t *sup, sup_instance_t *in, int si
         f->sigs[f->nsig].sig = sig;
     }
     f->nsig++;
+}
+
+static int fake_freeze(void *ctx, supervisor_t *sup, sup_instance_t *in, int on, char *err,
+                       size_t errlen)
+{
+    fake_t *f = ctx;
+
+    (void)sup, (void)in;
+    if (f->no_freeze) {
+        snprintf(err, errlen, "no freezer");
+        return -1;
+    }
+    f->frozen += on ? 1 : -1;
+    return 0;
+}
+
+static int h_exit_hold(void *ctx, supervisor_t *sup, sup_instance_t *in)
+{
+    (void)sup, (void)in;
+    return ((fake_t *)ctx)->hold;
 }
 
 static void h_started(void *ctx, supervisor_t *sup, sup_instance_t *in)
@@ -167,8 +190,9 @@ static supervisor_t *make_sup(const char *extra)
     static const sup_hooks_t hooks = {
         .started = h_started, .exited = h_exited, .removed = h_removed, .freed = h_freed,
         .reloaded = h_reloaded, .may_start = h_may_start, .busy = h_busy,
+        .exit_hold = h_exit_hold,
     };
-    sup_spawner_t sp = { fake_spawn, fake_signal, &F };
+    sup_spawner_t sp = { fake_spawn, fake_signal, fake_freeze, &F };
     inv_errors_t errs;
     inventory_t *inv;
     supervisor_t *sup;
@@ -464,6 +488,77 @@ static void test_reload_applies_plan(void)
     end_sup(sup);
 }
 
+static void test_pause_and_resume(void)
+{
+    supervisor_t *sup = make_sup("");
+    sup_instance_t *b;
+    char err[256];
+
+    sup_start_all(sup);
+    b = I(sup, "svc-B");
+    sup_instance_ready(sup, b);
+    CU_ASSERT_EQUAL(sup_pause(sup, b, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(b->state, SUP_PAUSED);
+    CU_ASSERT_EQUAL(F.frozen, 1);
+    CU_ASSERT_EQUAL(sup_pause(sup, b, err, sizeof(err)), -1); /* already */
+    CU_ASSERT_EQUAL(sup_resume(sup, b, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(b->state, SUP_RUNNING);
+    CU_ASSERT_EQUAL(F.frozen, 0);
+    CU_ASSERT_EQUAL(sup_resume(sup, b, err, sizeof(err)), -1); /* not paused */
+    /* A stop of a paused instance thaws it first, so it can take its SIGTERM. */
+    CU_ASSERT_EQUAL(sup_pause(sup, b, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(sup_stop(sup, b, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(F.frozen, 0);
+    CU_ASSERT_EQUAL(b->state, SUP_STOPPING);
+    CU_ASSERT_EQUAL(last_sig("svc-B"), SIGTERM);
+    sup_child_exited(sup, b->pid, SIGTERM, 0, 0);
+    CU_ASSERT_EQUAL(sup_pause(sup, b, err, sizeof(err)), -1); /* stopped */
+    /* Without a freezer: a clear refusal. */
+    CU_ASSERT_EQUAL(sup_start(sup, b, err, sizeof(err)), 0);
+    F.no_freeze = 1;
+    CU_ASSERT_EQUAL(sup_pause(sup, b, err, sizeof(err)), -1);
+    CU_ASSERT_STRING_EQUAL(err, "no freezer");
+    CU_ASSERT_EQUAL(b->state, SUP_STARTING);
+    end_sup(sup);
+}
+
+static void test_exit_held_until_leftovers_go(void)
+{
+    supervisor_t *sup = make_sup("");
+    sup_instance_t *b;
+    char err[256];
+
+    sup_start_all(sup);
+    b = I(sup, "svc-B");
+    F.hold = 1;
+    CU_ASSERT_EQUAL(sup_stop(sup, b, err, sizeof(err)), 0);
+    sup_child_exited(sup, b->pid, SIGTERM, 0, 0);
+    CU_ASSERT_EQUAL(b->pid, 0);
+    CU_ASSERT_EQUAL(b->state, SUP_STOPPING); /* not stopped while leftovers live */
+    sup_exit_released(sup, b);
+    CU_ASSERT_EQUAL(b->state, SUP_STOPPED);
+    /* A crash with leftovers: no restart before they are gone. */
+    CU_ASSERT_EQUAL(sup_start(sup, b, err, sizeof(err)), 0);
+    sup_child_exited(sup, b->pid, EXITED(1), 0, 0);
+    run_timers();
+    CU_ASSERT_EQUAL(b->state, SUP_STARTING); /* still the old state: no decision yet */
+    CU_ASSERT_EQUAL(b->pid, 0);
+    CU_ASSERT_EQUAL(F.spawns, 3); /* db, svc-B, svc-B again: nothing more */
+    /* Shutdown waits for them too. */
+    sup_instance_ready(sup, I(sup, "db"));
+    sup_begin_shutdown(sup, "SIGTERM");
+    sup_child_exited(sup, I(sup, "svc-A")->pid, SIGTERM, 0, 0);
+    sup_child_exited(sup, I(sup, "db")->pid, SIGTERM, 0, 0);
+    CU_ASSERT(!sup_done(sup));
+    F.hold = 0;
+    sup_exit_released(sup, I(sup, "svc-A"));
+    sup_exit_released(sup, I(sup, "db"));
+    CU_ASSERT(!sup_done(sup));
+    sup_exit_released(sup, b);
+    CU_ASSERT(sup_done(sup));
+    end_sup(sup);
+}
+
 /* ---- the planner -------------------------------------------------------------------- */
 
 static const char plan_base[] =
@@ -643,6 +738,8 @@ int main(void)
         !CU_add_test(s, "spawn failures", test_spawn_failures) ||
         !CU_add_test(s, "shutdown order", test_shutdown_stops_dependents_first) ||
         !CU_add_test(s, "reload applied", test_reload_applies_plan) ||
+        !CU_add_test(s, "pause and resume", test_pause_and_resume) ||
+        !CU_add_test(s, "exit held until leftovers go", test_exit_held_until_leftovers_go) ||
         !CU_add_test(s, "planner: what restarts", test_planner_table) ||
         !CU_add_test(s, "planner: states and membership",
                      test_planner_states_and_membership)) {

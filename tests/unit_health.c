@@ -509,6 +509,18 @@ int sup_restart(supervisor_t *sup, sup_instance_t *in, const char *why, char *er
     return fake_mutation("restart", in, err, len);
 }
 
+int sup_pause(supervisor_t *sup, sup_instance_t *in, char *err, size_t len)
+{
+    (void)sup;
+    return fake_mutation("pause", in, err, len);
+}
+
+int sup_resume(supervisor_t *sup, sup_instance_t *in, char *err, size_t len)
+{
+    (void)sup;
+    return fake_mutation("resume", in, err, len);
+}
+
 int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
 {
     (void)sup;
@@ -546,6 +558,10 @@ static void test_control(void)
         { "stop exchange-I1", 0, "\"message\":\"stopping exchange-I1\"", "stop exchange-I1;" },
         { "restart exchange-I0\r", 0, "restarting exchange-I0", "restart exchange-I0;" },
         { "  start   exchange-I2  ", 0, "\"ok\":true", "start exchange-I2;" },
+        { "pause exchange-I0", 0, "\"message\":\"paused exchange-I0\"", "pause exchange-I0;" },
+        { "resume exchange-I0", 0, "\"message\":\"resumed exchange-I0\"",
+          "resume exchange-I0;" },
+        { "pause", 0, "usage: pause NAME", "" },
         { "start exchange-I0", 1, "\"error\":\"exchange-I0 is already running\"",
           "start exchange-I0;" },
         { "start nope", 0, "no such instance: nope", "" },
