@@ -378,6 +378,7 @@ int cg_is_unit_cgroup(const char *own, const char *invocation_id)
 
 void cg_plan_free(cg_plan_t *p)
 {
+    free(p->mnt);
     free(p->own);
     free(p->base);
     free(p->self_leaf);
@@ -406,6 +407,7 @@ int cg_plan_make(const char *mnt, const char *mnt_root, const char *own, const c
     memset(out, 0, sizeof(*out));
     if (!own || own[0] != '/')
         return errbuf_set(err, errlen, "no cgroup v2 path in /proc/self/cgroup");
+    out->mnt = xstrdup(mnt);
     out->own = fs_path(mnt, mnt_root, own);
     if (cgroup_root && *cgroup_root) {
         if (cgroup_root[0] != '/' || strstr(cgroup_root, "/../") || ends_with(cgroup_root, "/.."))
@@ -933,7 +935,14 @@ static int enable_for_children(const cg_tree_t *t, const char *dir, const char *
         int ours = depth < 4 && strncmp(parent, t->plan.own, ol) == 0 &&
                    (parent[ol] == '/' || !parent[ol]);
         if (!ours || enable_for_children(t, parent, c, depth + 1, why, whylen) < 0) {
-            if (!ours || !why[0])
+            if (strcmp(dir, t->plan.mnt) == 0 && !why[0])
+                errbuf_set(why, whylen,
+                           "the %s controller is not available in the cgroup2 hierarchy at "
+                           "%s (on a hybrid host it is bound to the cgroup v1 hierarchy): "
+                           "boot with systemd.unified_cgroup_hierarchy=1 or mount cgroup2 "
+                           "with it",
+                           c, dir);
+            else if (!ours || !why[0])
                 errbuf_set(why, whylen,
                            "the %s controller is not delegated to %s: enable it with "
                            "Delegate=yes (systemd) or +%s in %s/cgroup.subtree_control",

@@ -59,6 +59,7 @@ typedef enum cg_mode {
 /* A layout: every path absolute in the file system, malloc'd (cg_plan_free). */
 typedef struct cg_plan {
     cg_mode_t mode;
+    char *mnt;       /* the cgroup2 mount point (the hierarchy's top as seen here) */
     char *own;       /* the supervisor's cgroup directory */
     char *base;      /* the instances' parent: <base>/<name> */
     char *self_leaf; /* systemd mode: the leaf the supervisor moves into; else NULL */
