@@ -405,6 +405,9 @@ static int child_entry(void *arg)
 #if defined(__x86_64__) && defined(__linux__) && defined(SYS_clone3) && \
     !defined(__SANITIZE_ADDRESS__)
 #include <linux/sched.h>
+#endif
+#if defined(__x86_64__) && defined(__linux__) && defined(SYS_clone3) && \
+    !defined(__SANITIZE_ADDRESS__) && defined(CLONE_INTO_CGROUP) /* headers of 5.7 on */
 #define SPAWN_HAVE_CLONE3 1
 #define SPAWN_STR2(x) #x
 #define SPAWN_STR(x) SPAWN_STR2(x)
@@ -438,7 +441,9 @@ __asm__(".text\n"
         ".size instanced_clone3, .-instanced_clone3\n");
 #endif
 
-static int clone3_broken;   /* ENOSYS / E2BIG / EINVAL once: the kernel lacks it */
+#ifdef SPAWN_HAVE_CLONE3
+static int clone3_broken; /* ENOSYS / E2BIG / EINVAL once: the kernel lacks it */
+#endif
 static int force_procs_write;
 static int last_cgroup_method;
 
