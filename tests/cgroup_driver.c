@@ -501,7 +501,19 @@ static int sc_auto(void)
 
     unsetenv("CG_ROOT");
     open_tree();
-    printf("ok mode %d, subtree %s\n", (int)tree.plan.mode, tree.plan.base);
+    {
+        FILE *f = fopen("/proc/self/cgroup", "r");
+        char line[4200] = "";
+        while (f && fgets(line, sizeof(line), f) && strncmp(line, "0::", 3) != 0)
+            ;
+        if (f)
+            fclose(f);
+        line[strcspn(line, "\n")] = '\0';
+        printf("ok mode %s, subtree %s, supervisor in %s\n",
+               tree.plan.mode == CG_MODE_SYSTEMD ? "systemd"
+               : tree.plan.mode == CG_MODE_PLAIN ? "plain" : "config",
+               tree.plan.base, line);
+    }
     if (strncmp(tree.plan.base, tree.plan.mnt, strlen(tree.plan.mnt)) != 0)
         fail("subtree %s outside the mount %s", tree.plan.base, tree.plan.mnt);
     if (cg_inst_open(&tree, "auto", &ci, err, sizeof(err)) < 0)

@@ -9,32 +9,41 @@
 t_init cgroup
 DRIVER="$top_builddir/tests/cgroup_driver"
 
-# The auto layout first: it says whether this host has a writable cgroup2 at all.
-CG_TAG="it-$$" "$DRIVER" auto >"$T/auto.out" 2>&1
-rc=$?
-if [ "$rc" -eq 77 ]; then
-    echo "# SKIP: $(cat "$T/auto.out")"
-    exit 77
-fi
-cat "$T/auto.out"
-is "$rc" 0 "the module's own layout: a subtree under the cgroup2 mount, created and removed"
-
-# A private subtree next to this test's own cgroup, as cgroup_root.
-mnt=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2" && $4 != "" && $6 ~ /^rw/) { print $5; exit } } }' /proc/self/mountinfo)
+# Everything below happens in a private cgroup next to this test's own: CG_BASE.
+mnt=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2" && $6 ~ /^rw/) { print $5; exit } } }' /proc/self/mountinfo)
 own=$(sed -n 's/^0:://p' /proc/self/cgroup)
 own=${own%/}
-CG_ROOT="$mnt$own/it-cgroup-$$"
-export CG_ROOT
-echo "# subtree $CG_ROOT"
+CG_BASE="$mnt$own/it-cgroup-$$"
+if [ -z "$mnt" ] || ! mkdir "$CG_BASE" 2>/dev/null; then
+    echo "# SKIP: no writable cgroup2 (mount: '${mnt:-none}', own cgroup: '$own')"
+    exit 77
+fi
+echo "# subtree $CG_BASE"
 cleanup_cgroups() {
-    [ -d "$CG_ROOT" ] || return 0
-    echo 1 >"$CG_ROOT/cgroup.kill" 2>/dev/null
-    for p in $(cat "$CG_ROOT"/*/cgroup.procs 2>/dev/null); do kill -9 "$p"; done
-    wait_for 10 sh -c "! grep -q 'populated 1' '$CG_ROOT/cgroup.events'"
-    find "$CG_ROOT" -depth -type d -exec rmdir {} \; 2>/dev/null
+    [ -d "$CG_BASE" ] || return 0
+    echo 1 >"$CG_BASE/cgroup.kill" 2>/dev/null
+    for p in $(find "$CG_BASE" -name cgroup.procs -exec cat {} +); do kill -9 "$p"; done
+    wait_for 10 sh -c "! grep -q 'populated 1' '$CG_BASE/cgroup.events'"
+    find "$CG_BASE" -depth -type d -exec rmdir {} \; 2>/dev/null
 }
 at_exit cleanup_cgroups
 
+# The module's own choice, run from a cgroup of the test's: a plain one, then one
+# named as a systemd unit's (where the driver must move itself into a leaf).
+mkdir "$CG_BASE/plain" "$CG_BASE/u.service"
+sh -c "echo \$\$ >'$CG_BASE/plain/cgroup.procs' && exec env -u INVOCATION_ID CG_TAG=it '$DRIVER' auto" >"$T/auto.out" 2>&1
+is "$?" 0 "plain layout: a subtree made, used and removed"
+sed "s/^/#   /" "$T/auto.out"
+ok "plain layout: <own>/instanced-<tag>, the supervisor stays" \
+    grep -q "mode plain, subtree $CG_BASE/plain/instanced-it, supervisor in 0::$own/it-cgroup-$$/plain\$" "$T/auto.out"
+sh -c "echo \$\$ >'$CG_BASE/u.service/cgroup.procs' && exec env INVOCATION_ID=0123 CG_TAG=it '$DRIVER' auto" >"$T/unit.out" 2>&1
+is "$?" 0 "systemd layout: a subtree made, used and removed"
+sed "s/^/#   /" "$T/unit.out"
+ok "systemd layout: <unit>/instances, the supervisor moved into <unit>/supervisor" \
+    grep -q "mode systemd, subtree $CG_BASE/u.service/instances, supervisor in 0::$own/it-cgroup-$$/u.service/supervisor\$" "$T/unit.out"
+
+CG_ROOT="$CG_BASE/root"
+export CG_ROOT
 run() { # NAME SCENARIO [ENV=VALUE...]
     name=$1 sc=$2
     shift 2
@@ -94,4 +103,5 @@ for p in $pids; do
 done
 is "$n" 3 "each leftover named with its pid, comm and instance"
 ok "the subtree is gone at the end" test ! -d "$CG_ROOT"
+ok "the systemd layout left only the supervisor's leaf" sh -c "test -d '$CG_BASE/u.service/supervisor' && test ! -d '$CG_BASE/u.service/instances'"
 t_done
