@@ -421,7 +421,12 @@ int cg_plan_make(const char *mnt, const char *mnt_root, const char *own, const c
             out->base = fs_path(mnt, "/", cgroup_root);
         while (ends_with(out->base, "/") && strlen(out->base) > 1)
             out->base[strlen(out->base) - 1] = '\0';
-        out->subtree = xstrdup(out->base);
+        if (strncmp(out->base, mnt, ml) != 0 || out->base[ml] != '/')
+            return cg_plan_free(out),
+                   errbuf_set(err, errlen, "cgroup_root \"%s\" is the hierarchy's root: name a "
+                              "cgroup below it", cgroup_root);
+        /* Perhaps made and delegated by the administrator: shutdown empties it only. */
+        out->subtree = NULL;
         return 0;
     }
     if (cg_is_unit_cgroup(own, invocation_id)) {
@@ -429,6 +434,10 @@ int cg_plan_make(const char *mnt, const char *mnt_root, const char *own, const c
         if (ends_with(unit, "/supervisor"))
             unit[strlen(unit) - strlen("/supervisor")] = '\0';
         out->mode = CG_MODE_SYSTEMD;
+        /* The unit's cgroup is the one delegated to us, even when we are already in
+         * its leaf (re-executed). */
+        free(out->own);
+        out->own = xstrdup(unit);
         out->self_leaf = xasprintf("%s/supervisor", unit);
         out->base = xasprintf("%s/instances", unit);
         out->subtree = xstrdup(out->base);
@@ -673,6 +682,21 @@ int cg_tree_close(cg_tree_t *t, int remove, char *err, size_t errlen)
         r = errbuf_set(err, errlen, "rmdir %s: %s", t->plan.subtree,
                        errno == EBUSY ? "an instance's cgroup still holds processes"
                                       : strerror(errno));
+    if (remove && !t->plan.subtree && t->plan.base) {
+        /* cgroup_root itself stays: only the instances' cgroups go. */
+        DIR *d = opendir(t->plan.base);
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+            if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+                char *sub = xasprintf("%s/%s", t->plan.base, e->d_name);
+                if (rmdir_tree(sub) < 0 && r == 0)
+                    r = errbuf_set(err, errlen, "rmdir %s: %s", sub,
+                                   errno == EBUSY ? "it still holds processes" : strerror(errno));
+                free(sub);
+            }
+        if (d)
+            closedir(d);
+    }
     cg_plan_free(&t->plan);
     return r;
 }

@@ -60,10 +60,11 @@ typedef enum cg_mode {
 typedef struct cg_plan {
     cg_mode_t mode;
     char *mnt;       /* the cgroup2 mount point (the hierarchy's top as seen here) */
-    char *own;       /* the supervisor's cgroup directory */
+    char *own;       /* the supervisor's cgroup directory; in systemd mode its unit's */
     char *base;      /* the instances' parent: <base>/<name> */
     char *self_leaf; /* systemd mode: the leaf the supervisor moves into; else NULL */
-    char *subtree;   /* what shutdown removes: base, or <unit>/instances (= base) */
+    char *subtree;   /* what shutdown removes (= base); NULL for cgroup_root, which
+                      * shutdown only empties of the instances' cgroups */
 } cg_plan_t;
 
 /* 1 when own (a cgroup path) is a systemd unit's cgroup to treat as delegated: its
@@ -109,9 +110,10 @@ int cg_tree_open_from(cg_tree_t *t, const char *mountinfo, const char *proc_cgro
                       const char *cgroup_root, const char *invocation_id, const char *tag,
                       char *err, size_t errlen);
 
-/* Remove the subtree (every instance cgroup in it must be empty: cg_inst_remove
- * first; the ones still populated stay and are named in err) and free t. In systemd
- * mode the supervisor's leaf stays: it is still in it. 0, or -1 with err. */
+/* remove: remove the subtree (a configured cgroup_root stays, emptied of the
+ * instances' cgroups). Every instance cgroup must be empty (cg_inst_kill and wait
+ * first); one still populated stays and is named in err. Then free t. In systemd mode
+ * the supervisor's leaf stays: it is still in it. 0, or -1 with err. */
 int cg_tree_close(cg_tree_t *t, int remove, char *err, size_t errlen);
 
 /* ---- one instance ------------------------------------------------------------- */

@@ -354,7 +354,7 @@ static int burn(void)
             x += (unsigned long)i;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     } while (ts.tv_sec < 2);
-    return 0;
+    return x == 1; /* 0: x is a large sum */
 }
 
 static int sc_cpu(const char *self)

@@ -102,6 +102,7 @@ for p in $pids; do
     grep -q "killed leftover pid $p (sleep) of instance old" "$T/leftover-scan.out" && n=$((n + 1))
 done
 is "$n" 3 "each leftover named with its pid, comm and instance"
-ok "the subtree is gone at the end" test ! -d "$CG_ROOT"
+ok "cgroup_root stays at the end, emptied of the instances' cgroups" \
+    sh -c "test -d '$CG_ROOT' && test -z \"\$(find '$CG_ROOT' -mindepth 1 -type d)\""
 ok "the systemd layout left only the supervisor's leaf" sh -c "test -d '$CG_BASE/u.service/supervisor' && test ! -d '$CG_BASE/u.service/instances'"
 t_done

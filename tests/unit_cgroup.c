@@ -203,7 +203,7 @@ static void test_plan(void)
         { "/sys/fs/cgroup", "/", "/system.slice/instanced.service/supervisor", NULL, NULL, "t",
           CG_MODE_SYSTEMD, "/sys/fs/cgroup/system.slice/instanced.service/instances",
           "/sys/fs/cgroup/system.slice/instanced.service/supervisor",
-          "/sys/fs/cgroup/system.slice/instanced.service/supervisor" },
+          "/sys/fs/cgroup/system.slice/instanced.service" },
         /* a login session without systemd's invocation: not a unit of ours */
         { "/sys/fs/cgroup", "/", "/user.slice/user-0.slice/session-2.scope", NULL, NULL, "t",
           CG_MODE_PLAIN, "/sys/fs/cgroup/user.slice/user-0.slice/session-2.scope/instanced-t",
@@ -234,7 +234,11 @@ static void test_plan(void)
             fprintf(stderr, "row %zu: base %s own %s\n", i, p.base, p.own);
         CU_ASSERT_EQUAL(p.mode, rows[i].mode);
         CU_ASSERT_STRING_EQUAL(p.base, rows[i].base);
-        CU_ASSERT_STRING_EQUAL(p.subtree, rows[i].base);
+        if (rows[i].mode == CG_MODE_CONFIG) {
+            CU_ASSERT_PTR_NULL(p.subtree);
+        } else {
+            CU_ASSERT_STRING_EQUAL(p.subtree ? p.subtree : "(null)", rows[i].base);
+        }
         CU_ASSERT_STRING_EQUAL(p.own, rows[i].own_path);
         if (rows[i].leaf) {
             CU_ASSERT_STRING_EQUAL(p.self_leaf ? p.self_leaf : "(null)", rows[i].leaf);
@@ -252,6 +256,8 @@ static void test_plan_refusals(void)
     } rows[] = {
         { "/", "relative/path", "t", "is not an absolute path" },
         { "/", "/a/../b", "t", "without .." },
+        { "/", "/", "t", "is the hierarchy's root" },
+        { "/", "/sys/fs/cgroup/", "t", "is the hierarchy's root" },
         { "/", NULL, "a/b", "cgroup tag \"a/b\" is not a name" },
         { "/", NULL, "", "is not a name" },
         { "/", NULL, "..", "is not a name" },
