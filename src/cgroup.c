@@ -1076,6 +1076,22 @@ int cg_inst_stats(const cg_inst_t *ci, cg_stats_t *st)
     return 0;
 }
 
+int cg_oom_cause(long long oom_before, long long oom_after, const char *memory_max, char *out,
+                 size_t outlen)
+{
+    long long limit;
+    char size[32];
+
+    if (oom_after < 0 || oom_after <= (oom_before < 0 ? 0 : oom_before))
+        return 0;
+    if (memory_max && parse_count(memory_max, 1LL << 62, &limit) == 0) {
+        cg_format_size(limit, size, sizeof(size));
+        snprintf(out, outlen, "killed by the OOM killer (memory_max %s)", size);
+    } else
+        snprintf(out, outlen, "killed by the OOM killer");
+    return 1;
+}
+
 /* ---- leftovers ------------------------------------------------------------------ */
 
 static void collect(const char *instance, const char *path, cg_leftover_t **out, int *n,

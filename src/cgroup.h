@@ -201,6 +201,14 @@ typedef struct cg_stats {
 /* Read them all; 0, or -1 when the cgroup is gone. */
 int cg_inst_stats(const cg_inst_t *ci, cg_stats_t *st);
 
+/* The exit cause of a worker the OOM killer took, when memory.events' oom_kill grew
+ * from oom_before (cg_stats_t.oom_kills at the start) to oom_after (at the exit):
+ * "killed by the OOM killer (memory_max 256MiB)", or without the parenthesis when
+ * memory_max (memory.max's text: "268435456", "max", NULL) sets no limit. 1 when it
+ * did (out written), else 0. */
+int cg_oom_cause(long long oom_before, long long oom_after, const char *memory_max, char *out,
+                 size_t outlen);
+
 /* ---- leftovers of a previous run ---------------------------------------------- */
 
 typedef struct cg_leftover {

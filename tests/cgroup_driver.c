@@ -492,6 +492,92 @@ static int sc_leftover_scan(void)
     return 0;
 }
 
+/* Where the worker's very first instruction runs: its /proc/self/cgroup, read by the
+ * program it execs, names the instance's cgroup. */
+static int sc_where(void)
+{
+    cg_inst_t ci;
+    char err[512], out[4200] = "", want[4200];
+    int fd, rep, ok;
+    pid_t pid;
+    spawn_req_t r;
+    static char cat[] = "cat", file[] = "/proc/self/cgroup";
+    char *argv[] = { cat, file, NULL }, *envp[] = { NULL };
+
+    open_tree();
+    if (cg_inst_open(&tree, "where", &ci, err, sizeof(err)) < 0)
+        fail("open: %s", err);
+    fd = open("where.out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        fail("where.out: %s", strerror(errno));
+    memset(&r, 0, sizeof(r));
+    r.path = "/bin/cat";
+    r.argv = argv;
+    r.envp = envp;
+    r.cwd = "/";
+    r.out_fd = fd;
+    pid = spawn_run_cg(&r, ci.dir_fd, &rep, err, sizeof(err));
+    if (pid < 0)
+        fail("spawn: %s", err);
+    reap(pid);
+    ok = spawn_report(rep, err, sizeof(err), NULL);
+    close(rep);
+    close(fd);
+    if (ok != 1)
+        fail("cat did not exec: %s", err);
+    report_method();
+    {
+        FILE *f = fopen("where.out", "r");
+        char line[sizeof(out)];
+        while (f && fgets(line, sizeof(line), f))
+            if (strncmp(line, "0::", 3) == 0)
+                memmove(out, line + 3, strlen(line + 3) + 1);
+        if (f)
+            fclose(f);
+    }
+    out[strcspn(out, "\n")] = '\0';
+    if (strlen(ci.path + strlen(tree.plan.mnt)) >= sizeof(want))
+        fail("path too long");
+    strcpy(want, ci.path + strlen(tree.plan.mnt));
+    if (strcmp(out, want) != 0)
+        fail("the worker ran in \"%s\", not \"%s\"", out, want);
+    printf("ok the worker ran in %s\n", out);
+    remove_inst(&ci);
+    close_tree();
+    return 0;
+}
+
+/* A cgroup descriptor that is no cgroup: the child never execs, and says why. */
+static int sc_badfd(void)
+{
+    char err[512] = "";
+    int dir = open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC), rep, ok;
+    pid_t pid;
+    spawn_req_t r;
+    static char tru[] = "true";
+    char *argv[] = { tru, NULL }, *envp[] = { NULL };
+
+    if (getenv("CG_FALLBACK"))
+        spawn_force_procs_write(1);
+    memset(&r, 0, sizeof(r));
+    r.path = "/bin/true";
+    r.argv = argv;
+    r.envp = envp;
+    r.cwd = "/";
+    r.out_fd = 2;
+    pid = spawn_run_cg(&r, dir, &rep, err, sizeof(err));
+    if (pid < 0) {
+        printf("ok refused by clone3: %s\n", err);
+        return 0;
+    }
+    reap(pid);
+    ok = spawn_report(rep, err, sizeof(err), NULL);
+    if (ok != 0)
+        fail("the child exec'd outside any cgroup of ours (report %d)", ok);
+    printf("ok the child failed before exec: %s\n", err);
+    return 0;
+}
+
 /* The module's own choice of the subtree (no cgroup_root). */
 static int sc_auto(void)
 {
@@ -559,7 +645,11 @@ int main(int argc, char **argv)
         return sc_leftover_scan();
     if (strcmp(sc, "auto") == 0)
         return sc_auto();
+    if (strcmp(sc, "where") == 0)
+        return sc_where();
+    if (strcmp(sc, "badfd") == 0)
+        return sc_badfd();
     fprintf(stderr, "usage: cgroup_driver setsid|forkbomb|freeze|cpu|limits|leftover-make|"
-                    "leftover-scan|auto\n");
+                    "leftover-scan|auto|where|badfd\n");
     return 2;
 }

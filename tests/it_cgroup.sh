@@ -67,6 +67,14 @@ for mode in kill fallback; do
     fi
     ok "the orphan survived its worker's SIGTERM" grep -q "setsid child .* survived" "$T/setsid-$mode.out"
     ok "the wait for empty was woken by cgroup.events" grep -q "setsid empty (woken [1-9]" "$T/setsid-$mode.out"
+    (cd "$T" && run "where-$mode" where $extra)
+    ok "the worker's first instruction ran in its cgroup" grep -q "^ok the worker ran in $own/it-cgroup-$$/root/where\$" "$T/where-$mode.out"
+    run "badfd-$mode" badfd $extra
+    if [ "$mode" = kill ]; then
+        ok "clone3 refuses a descriptor that is no cgroup" grep -q "^ok refused by clone3: clone3 into the cgroup: " "$T/badfd-kill.out"
+    else
+        ok "a child that cannot join never execs" grep -q "^ok the child failed before exec: cgroup: " "$T/badfd-fallback.out"
+    fi
     run "forkbomb-$mode" forkbomb $extra
     ok "200 orphans, then none" sh -c "grep -q '200 orphans' '$T/forkbomb-$mode.out' && grep -q 'none left' '$T/forkbomb-$mode.out'"
 done

@@ -117,6 +117,20 @@ static void test_format_size(void)
     }
 }
 
+static void test_oom_cause(void)
+{
+    char out[128] = "";
+
+    CU_ASSERT_EQUAL(cg_oom_cause(0, 1, "268435456", out, sizeof(out)), 1);
+    CU_ASSERT_STRING_EQUAL(out, "killed by the OOM killer (memory_max 256MiB)");
+    CU_ASSERT_EQUAL(cg_oom_cause(2, 3, "max", out, sizeof(out)), 1);
+    CU_ASSERT_STRING_EQUAL(out, "killed by the OOM killer");
+    CU_ASSERT_EQUAL(cg_oom_cause(-1, 1, NULL, out, sizeof(out)), 1);
+    CU_ASSERT_EQUAL(cg_oom_cause(1, 1, "268435456", out, sizeof(out)), 0);
+    CU_ASSERT_EQUAL(cg_oom_cause(-1, -1, "268435456", out, sizeof(out)), 0);
+    CU_ASSERT_EQUAL(cg_oom_cause(0, 0, "268435456", out, sizeof(out)), 0);
+}
+
 /* A hybrid host (this project's CI machines) and a unified one (Debian 12). */
 static const char hybrid_mi[] =
     "22 1 0:21 / / rw,relatime - overlay overlay rw\n"
@@ -329,6 +343,7 @@ int main(void)
     if (!s || !CU_add_test(s, "limit values parsed or refused", test_limit_parse) ||
         !CU_add_test(s, "limit keys, files, controllers", test_limit_names) ||
         !CU_add_test(s, "sizes for people", test_format_size) ||
+        !CU_add_test(s, "OOM kill as the exit cause", test_oom_cause) ||
         !CU_add_test(s, "cgroup2 mount from mountinfo", test_find_mount) ||
         !CU_add_test(s, "own cgroup from /proc/self/cgroup", test_find_own) ||
         !CU_add_test(s, "systemd unit cgroups", test_unit_cgroup) ||
