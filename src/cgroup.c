@@ -1139,9 +1139,14 @@ int cg_leftovers(const cg_tree_t *t, cg_leftover_t **out, char *err, size_t errl
     int n = 0;
 
     *out = xmalloc(sizeof(**out));
-    if (!d)
-        return errno == ENOENT ? 0 : errbuf_set(err, errlen, "opendir %s: %s", t->plan.base,
-                                                strerror(errno));
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        errbuf_set(err, errlen, "opendir %s: %s", t->plan.base, strerror(errno));
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
     while ((e = readdir(d)))
         if (e->d_type == DT_DIR && e->d_name[0] != '.') {
             char *sub = xasprintf("%s/%s", t->plan.base, e->d_name);

@@ -220,7 +220,8 @@ typedef struct cg_leftover {
 /* Every process in the instance cgroups under base (and their descendants), so that
  * the caller can log "killed leftover pid N (comm) of instance X" before killing them
  * (cg_inst_open + cg_inst_kill, then wait for populated 0). *out is malloc'd (the
- * caller frees it, also when the count is 0); returns the count, or -1 with err. */
+ * caller frees it, also when the count is 0); returns the count, or -1 with err (and
+ * *out NULL). */
 int cg_leftovers(const cg_tree_t *t, cg_leftover_t **out, char *err, size_t errlen);
 
 #endif
