@@ -476,6 +476,15 @@ void cg_tag_from_path(const char *socket_path, char *out, size_t outlen)
     snprintf(out, outlen, "%s%s%08x", name, n ? "-" : "", h);
 }
 
+/* The parent directory of path, malloc'd. */
+static char *parent_of(const char *path)
+{
+    char *p = xstrdup(path), *slash = strrchr(p, '/');
+    if (slash && slash != p)
+        *slash = '\0';
+    return p;
+}
+
 /* ---- small file helpers --------------------------------------------------------- */
 
 /* Read dir/name (at most cap - 1 bytes) into buf. Returns the length or -1. */
@@ -646,6 +655,46 @@ int cg_tree_open(cg_tree_t *t, const char *cgroup_root, const char *tag, char *e
                           strerror(errno));
     }
     r = cg_tree_open_from(t, mi, pc, cgroup_root, getenv("INVOCATION_ID"), tag, err, errlen);
+    free(mi);
+    free(pc);
+    return r;
+}
+
+int cg_plan_probe(const char *cgroup_root, const char *tag, cg_plan_t *out, char *err,
+                  size_t errlen)
+{
+    char *mi = slurp("/proc/self/mountinfo"), *pc = slurp("/proc/self/cgroup");
+    char mnt[PATH_MAX], mroot[PATH_MAX], own[PATH_MAX], why[512];
+    char *dir;
+    int r = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (!mi || !pc)
+        errbuf_set(err, errlen, "no writable cgroup2: cannot read /proc/self: %s",
+                   strerror(errno));
+    else if (cg_find_mount(mi, mnt, sizeof(mnt), mroot, sizeof(mroot)) < 0)
+        errbuf_set(err, errlen, "no writable cgroup2: no read-write cgroup2 mount in "
+                   "/proc/self/mountinfo");
+    else if (cg_find_own(pc, own, sizeof(own)) < 0)
+        errbuf_set(err, errlen, "no writable cgroup2: no \"0::\" line in /proc/self/cgroup");
+    else if (cg_plan_make(mnt, mroot, own, cgroup_root, getenv("INVOCATION_ID"), tag, out, why,
+                          sizeof(why)) < 0)
+        errbuf_set(err, errlen, "no writable cgroup2: %s", why);
+    else {
+        /* The nearest directory that exists must let us make the rest. */
+        dir = xstrdup(out->base);
+        while (access(dir, F_OK) < 0 && strlen(dir) > strlen(mnt)) {
+            char *up = parent_of(dir);
+            free(dir);
+            dir = up;
+        }
+        if (access(dir, W_OK) < 0) {
+            errbuf_set(err, errlen, "no writable cgroup2: %s: %s", dir, strerror(errno));
+            cg_plan_free(out);
+        } else
+            r = 0;
+        free(dir);
+    }
     free(mi);
     free(pc);
     return r;
@@ -933,33 +982,40 @@ int cg_watch_drain(cg_tree_t *t, void (*fn)(int wd, void *arg), void *arg)
 
 /* ---- limits --------------------------------------------------------------------- */
 
-/* The parent directory of path, malloc'd. */
-static char *parent_of(const char *path)
+/* Does dir hold a process? */
+static int has_procs(const char *dir)
 {
-    char *p = xstrdup(path), *slash = strrchr(p, '/');
-    if (slash && slash != p)
-        *slash = '\0';
-    return p;
+    char *p = xasprintf("%s/cgroup.procs", dir), buf[16];
+    ssize_t n = read_at(AT_FDCWD, p, buf, sizeof(buf));
+    free(p);
+    return n > 0;
 }
 
 /* Enable controller c for the children of dir: it must be offered in dir's
  * cgroup.controllers, which needs it enabled in the parent's subtree_control, which
- * the supervisor may do itself when the parent is at or below its own cgroup. */
-static int enable_for_children(const cg_tree_t *t, const char *dir, const char *c, int depth,
-                               char *why, size_t whylen)
+ * the supervisor may do itself when the parent is at or below its own cgroup. dry:
+ * change nothing, judge from the files as they are (a directory not made yet is
+ * offered what its parent enables). */
+static int enable_for_children(const cg_plan_t *pl, const char *dir, const char *c, int depth,
+                               int dry, char *why, size_t whylen)
 {
-    char *plus;
+    struct stat st;
+    int exists = stat(dir, &st) == 0, offered;
+    char *plus, *parent = parent_of(dir);
     int r;
 
-    if (file_has_word(dir, "cgroup.subtree_control", c))
+    if (exists && file_has_word(dir, "cgroup.subtree_control", c)) {
+        free(parent);
         return 0;
-    if (!file_has_word(dir, "cgroup.controllers", c)) {
-        char *parent = parent_of(dir);
-        size_t ol = strlen(t->plan.own);
-        int ours = depth < 4 && strncmp(parent, t->plan.own, ol) == 0 &&
+    }
+    offered = exists ? file_has_word(dir, "cgroup.controllers", c)
+                     : file_has_word(parent, "cgroup.subtree_control", c);
+    if (!offered) {
+        size_t ol = strlen(pl->own);
+        int ours = depth < 4 && strncmp(parent, pl->own, ol) == 0 &&
                    (parent[ol] == '/' || !parent[ol]);
-        if (!ours || enable_for_children(t, parent, c, depth + 1, why, whylen) < 0) {
-            if (strcmp(dir, t->plan.mnt) == 0 && !why[0])
+        if (!ours || enable_for_children(pl, parent, c, depth + 1, dry, why, whylen) < 0) {
+            if (strcmp(dir, pl->mnt) == 0 && !why[0])
                 errbuf_set(why, whylen,
                            "the %s controller is not available in the cgroup2 hierarchy at "
                            "%s (on a hybrid host it is bound to the cgroup v1 hierarchy): "
@@ -974,11 +1030,23 @@ static int enable_for_children(const cg_tree_t *t, const char *dir, const char *
             free(parent);
             return -1;
         }
-        free(parent);
     }
-    plus = xasprintf("+%s", c);
-    r = write_path(dir, "cgroup.subtree_control", plus);
-    free(plus);
+    free(parent);
+    if (dry) {
+        /* What the write would meet: processes in dir (the root cgroup may have them).
+         * The supervisor will be in its own cgroup in the plain layout, and out of its
+         * unit's in the systemd one. */
+        int own = strcmp(dir, pl->own) == 0;
+        int busy = strcmp(dir, pl->mnt) != 0 &&
+                   ((own && pl->mode == CG_MODE_PLAIN) ||
+                    (exists && !(own && pl->mode == CG_MODE_SYSTEMD) && has_procs(dir)));
+        r = busy ? -1 : 0;
+        errno = EBUSY;
+    } else {
+        plus = xasprintf("+%s", c);
+        r = write_path(dir, "cgroup.subtree_control", plus);
+        free(plus);
+    }
     if (r < 0) {
         if (errno == EBUSY)
             errbuf_set(why, whylen,
@@ -995,18 +1063,29 @@ static int enable_for_children(const cg_tree_t *t, const char *dir, const char *
     return 0;
 }
 
-int cg_limit_available(cg_tree_t *t, cg_limit_key_t key, char *why, size_t whylen)
+static int limit_check(const cg_plan_t *pl, cg_limit_key_t key, int dry, char *why,
+                       size_t whylen)
 {
     char reason[1024] = "";
 
     if (!cg_limit_name(key))
         return errbuf_set(why, whylen, "unknown limit key %d", (int)key), 0;
-    if (enable_for_children(t, t->plan.base, limits[key].controller, 0, reason,
+    if (enable_for_children(pl, pl->base, limits[key].controller, 0, dry, reason,
                             sizeof(reason)) < 0) {
         errbuf_set(why, whylen, "%s cannot apply: %s", limits[key].name, reason);
         return 0;
     }
     return 1;
+}
+
+int cg_limit_available(cg_tree_t *t, cg_limit_key_t key, char *why, size_t whylen)
+{
+    return limit_check(&t->plan, key, 0, why, whylen);
+}
+
+int cg_limit_check(const cg_plan_t *p, cg_limit_key_t key, char *why, size_t whylen)
+{
+    return limit_check(p, key, 1, why, whylen);
 }
 
 int cg_inst_set_limit(cg_tree_t *t, cg_inst_t *ci, cg_limit_key_t key, const char *value,

@@ -87,6 +87,13 @@ void cg_plan_free(cg_plan_t *p);
  * path ("instanced-1a2b3c4d"); characters outside [A-Za-z0-9_.-] become '_'. */
 void cg_tag_from_path(const char *socket_path, char *out, size_t outlen);
 
+/* The layout cg_tree_open would choose, from /proc/self and INVOCATION_ID, without
+ * creating or moving anything: 0, or -1 with err starting "no writable cgroup2: " when
+ * there is no cgroup2 mount or the nearest existing directory of base is not
+ * writable. */
+int cg_plan_probe(const char *cgroup_root, const char *tag, cg_plan_t *out, char *err,
+                  size_t errlen);
+
 /* ---- the subtree ---------------------------------------------------------------- */
 
 typedef struct cg_tree {
@@ -177,6 +184,11 @@ int cg_watch_drain(cg_tree_t *t, void (*fn)(int wd, void *arg), void *arg);
  * delegated to /sys/fs/cgroup/unified: enable it with Delegate=yes (systemd) or
  * +memory in the parent's cgroup.subtree_control"). */
 int cg_limit_available(cg_tree_t *t, cg_limit_key_t key, char *why, size_t whylen);
+
+/* The same question without changing anything (--check-config, or before the
+ * subtree exists): judged from the cgroup files as they are now, seen from the
+ * calling process (its cgroup may not be the one the supervisor will run in). */
+int cg_limit_check(const cg_plan_t *p, cg_limit_key_t key, char *why, size_t whylen);
 
 /* Write value (cg_limit_parse's output) into ci's file for key, before the worker
  * starts. 0; -1 with why (cg_limit_available's explanation or the write's error). */

@@ -578,6 +578,29 @@ static int sc_badfd(void)
     return 0;
 }
 
+/* --check-config's view: the plan and each key's verdict, nothing created. */
+static int sc_check(void)
+{
+    cg_plan_t plan;
+    char err[1024];
+
+    if (cg_plan_probe(getenv("CG_ROOT"), "driver", &plan, err, sizeof(err)) < 0) {
+        printf("%s\n", err);
+        return strncmp(err, "no writable cgroup2", 19) == 0 ? 77 : 1;
+    }
+    for (int k = 0; k < CG_LIMIT_COUNT; k++) {
+        char why[1024] = "";
+        if (cg_limit_check(&plan, (cg_limit_key_t)k, why, sizeof(why)))
+            printf("ok would apply %s\n", cg_limit_name((cg_limit_key_t)k));
+        else
+            printf("ok explained %s\n", why);
+    }
+    if (access(plan.base, F_OK) == 0)
+        fail("the probe made %s", plan.base);
+    cg_plan_free(&plan);
+    return 0;
+}
+
 /* The module's own choice of the subtree (no cgroup_root). */
 static int sc_auto(void)
 {
@@ -645,11 +668,13 @@ int main(int argc, char **argv)
         return sc_leftover_scan();
     if (strcmp(sc, "auto") == 0)
         return sc_auto();
+    if (strcmp(sc, "check") == 0)
+        return sc_check();
     if (strcmp(sc, "where") == 0)
         return sc_where();
     if (strcmp(sc, "badfd") == 0)
         return sc_badfd();
     fprintf(stderr, "usage: cgroup_driver setsid|forkbomb|freeze|cpu|limits|leftover-make|"
-                    "leftover-scan|auto|where|badfd\n");
+                    "leftover-scan|auto|where|badfd|check\n");
     return 2;
 }

@@ -85,6 +85,12 @@ ok "frozen and thawed" sh -c "grep -q '^ok frozen' '$T/freeze.out' && grep -q '^
 run cpu cpu
 run limits limits
 ok "every limit key applied or explained" test "$(grep -c '^ok \(applied\|explained\)' "$T/limits.out")" -eq 6
+# --check-config's view of a subtree not made yet: the same verdicts, nothing created.
+run check check CG_ROOT="$CG_BASE/probe"
+ok "the probe created nothing" test ! -d "$CG_BASE/probe"
+is "$(grep '^ok \(applied\|would apply\|explained\)' "$T/check.out" | sed 's/would apply/applied/; s/applied \([a-z_]*\).*/applied \1/')" \
+   "$(grep '^ok \(applied\|explained\)' "$T/limits.out" | sed 's/applied \([a-z_]*\).*/applied \1/')" \
+   "the dry check says what applying says"
 if grep -q "explained memory_max cannot apply" "$T/limits.out"; then
     ok "the explanation names the key, the controller and the cgroup" \
         grep -q "explained memory_max cannot apply: the memory controller is not .* $mnt" "$T/limits.out"
