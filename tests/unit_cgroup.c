@@ -333,6 +333,121 @@ static void test_tree_open_from(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "no writable cgroup2: no read-write cgroup2 mount"));
 }
 
+/* A file with text, its directories made first. */
+static void put(const char *root, const char *rel, const char *text)
+{
+    char path[1024], *s;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    for (s = path + strlen(root) + 1; (s = strchr(s, '/')); s++) {
+        *s = '\0';
+        mkdir(path, 0755);
+        *s = '/';
+    }
+    f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The controller verdicts, on a made-up hierarchy of plain files: what is offered where,
+ * what the supervisor may enable itself, and the explanation when it may not. */
+static void test_limit_check(void)
+{
+    static const struct {
+        const char *own, *root;
+        const char *unit_ctrl; /* the cgroup.controllers of own's cgroup */
+        const char *procs;     /* its cgroup.procs */
+        const char *want;      /* NULL: applies; else a part of the explanation */
+    } rows[] = {
+        /* systemd with Delegate=yes: the unit is offered memory, the supervisor leaves */
+        { "/system.slice/x.service", NULL, "cpu io memory pids\n", "42\n", NULL },
+        /* systemd without the controller delegated */
+        { "/system.slice/x.service", NULL, "cpu io pids\n", "42\n",
+          "memory_max cannot apply: the memory controller is not delegated to MNT/"
+          "system.slice/x.service: enable it with Delegate=yes (systemd) or +memory in "
+          "MNT/system.slice/cgroup.subtree_control" },
+        /* a plain cgroup that holds the supervisor: no controllers below it */
+        { "/user.slice/s.scope", NULL, "cpu io memory pids\n", "42\n",
+          "memory_max cannot apply: the memory controller cannot be enabled below MNT/"
+          "user.slice/s.scope: that cgroup holds processes" },
+        /* the root cgroup may have processes and controllers for its children */
+        { "/", NULL, "cpu io memory pids\n", "42\n", NULL },
+        /* a hybrid host: the hierarchy has no memory controller at all */
+        { "/", NULL, "hugetlb\n", "42\n",
+          "memory_max cannot apply: the memory controller is not available in the cgroup2 "
+          "hierarchy at MNT (on a hybrid host" },
+        /* cgroup_root prepared and delegated by the administrator, empty */
+        { "/user.slice/s.scope", "/delegated", "memory\n", "", NULL },
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char mnt[] = "/tmp/unit_cgroup_check.XXXXXX", rel[512], why[1024] = "", err[256];
+        char want[1024] = "", cmd[600];
+        cg_plan_t p;
+        int r;
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(mnt));
+        /* Everything up to own offers what own is offered; own's parent enables it. */
+        put(mnt, "cgroup.controllers", rows[i].unit_ctrl);
+        put(mnt, "cgroup.procs", strcmp(rows[i].own, "/") == 0 ? rows[i].procs : "1\n");
+        put(mnt, "cgroup.subtree_control", strcmp(rows[i].own, "/") == 0 ? "" :
+                 rows[i].unit_ctrl);
+        if (strcmp(rows[i].own, "/") != 0) {
+            char parent[256];
+            snprintf(parent, sizeof(parent), "%s", rows[i].own + 1);
+            *strrchr(parent, '/') = '\0';
+            snprintf(rel, sizeof(rel), "%s/cgroup.controllers", parent);
+            put(mnt, rel, rows[i].unit_ctrl);
+            snprintf(rel, sizeof(rel), "%s/cgroup.subtree_control", parent);
+            put(mnt, rel, rows[i].unit_ctrl);
+            snprintf(rel, sizeof(rel), "%s/cgroup.controllers", rows[i].own + 1);
+            put(mnt, rel, rows[i].unit_ctrl);
+            snprintf(rel, sizeof(rel), "%s/cgroup.subtree_control", rows[i].own + 1);
+            put(mnt, rel, "");
+            snprintf(rel, sizeof(rel), "%s/cgroup.procs", rows[i].own + 1);
+            put(mnt, rel, rows[i].procs);
+        }
+        if (rows[i].root) {
+            snprintf(rel, sizeof(rel), "%s/cgroup.controllers", rows[i].root + 1);
+            put(mnt, rel, rows[i].unit_ctrl);
+            snprintf(rel, sizeof(rel), "%s/cgroup.subtree_control", rows[i].root + 1);
+            put(mnt, rel, "");
+            snprintf(rel, sizeof(rel), "%s/cgroup.procs", rows[i].root + 1);
+            put(mnt, rel, "");
+        }
+        CU_ASSERT_EQUAL_FATAL(cg_plan_make(mnt, "/", rows[i].own, rows[i].root, NULL, "t", &p, err,
+                                           sizeof(err)),
+                              0);
+        r = cg_limit_check(&p, CG_MEMORY_MAX, why, sizeof(why));
+        if (rows[i].want) {
+            /* MNT stands for the made-up mount */
+            const char *w = rows[i].want, *m;
+            while ((m = strstr(w, "MNT"))) {
+                strncat(want, w, (size_t)(m - w));
+                strncat(want, mnt, sizeof(want) - strlen(want) - 1);
+                w = m + 3;
+            }
+            strncat(want, w, sizeof(want) - strlen(want) - 1);
+            if (r != 0 || !strstr(why, want))
+                fprintf(stderr, "row %zu: r=%d why=%s\nwant=%s\n", i, r, why, want);
+            CU_ASSERT_EQUAL(r, 0);
+            CU_ASSERT_PTR_NOT_NULL(strstr(why, want));
+        } else {
+            if (r != 1)
+                fprintf(stderr, "row %zu: r=%d why=%s\n", i, r, why);
+            CU_ASSERT_EQUAL(r, 1);
+        }
+        /* nothing made by the check (cgroup_root existed before) */
+        if (!rows[i].root)
+            CU_ASSERT_NOT_EQUAL(access(p.base, F_OK), 0);
+        cg_plan_free(&p);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", mnt);
+        CU_ASSERT_EQUAL(system(cmd), 0);
+    }
+}
+
 int main(void)
 {
     CU_pSuite s;
@@ -350,7 +465,8 @@ int main(void)
         !CU_add_test(s, "layout chosen", test_plan) ||
         !CU_add_test(s, "layout refusals", test_plan_refusals) ||
         !CU_add_test(s, "tag from the control socket", test_tag) ||
-        !CU_add_test(s, "subtree opened from texts", test_tree_open_from)) {
+        !CU_add_test(s, "subtree opened from texts", test_tree_open_from) ||
+        !CU_add_test(s, "controllers: offered, enabled, explained", test_limit_check)) {
         CU_cleanup_registry();
         return 2;
     }
