@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -200,14 +201,16 @@ rlim_t spawn_raise_nofile(void)
 /* ---- the child ------------------------------------------------------------------ */
 
 enum { STEP_SIGNALS = 1, STEP_SETSID, STEP_STDIO, STEP_FDS, STEP_RLIMIT, STEP_SETGROUPS,
-       STEP_SETGID, STEP_SETUID, STEP_PDEATHSIG, STEP_PARENT_GONE, STEP_CHDIR, STEP_EXEC };
+       STEP_SETGID, STEP_SETUID, STEP_PDEATHSIG, STEP_PARENT_GONE, STEP_CHDIR, STEP_EXEC,
+       STEP_CGROUP };
 
 static const char *step_name(int step)
 {
     static const char *const names[] = { "?", "signal reset", "setsid", "stdio", "closing fds",
                                          "open-file limit", "setgroups", "setgid", "setuid",
-                                         "PR_SET_PDEATHSIG", "parent check", "chdir", "exec" };
-    return step > 0 && step <= STEP_EXEC ? names[step] : "?";
+                                         "PR_SET_PDEATHSIG", "parent check", "chdir", "exec",
+                                         "cgroup" };
+    return step > 0 && step <= STEP_CGROUP ? names[step] : "?";
 }
 
 struct child_report {
@@ -307,10 +310,32 @@ static int raw_setresuid(uid_t uid)
     return (int)syscall(SPAWN_SYS_SETRESUID, (long)uid, (long)uid, (long)uid);
 }
 
-static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent)
+/* Move the calling process into the cgroup cgfd ("0" in cgroup.procs is the writer
+ * itself: nothing to format). Only system calls: this runs in the CLONE_VM child. */
+static int join_cgroup(int cgfd)
+{
+    int fd = openat(cgfd, "cgroup.procs", O_WRONLY | O_CLOEXEC), saved;
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    n = write(fd, "0", 1);
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return n == 1 ? 0 : -1;
+}
+
+/* join_fd: the cgroup to join first (-1: clone3 already put the child there, or none). */
+static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent, int join_fd)
 {
     sigset_t none;
     int null;
+
+    /* First of all, before any step that could let the worker's code run (none before
+     * exec does) and while the supervisor's credentials still allow the move. */
+    if (join_fd >= 0 && join_cgroup(join_fd) < 0)
+        child_fail(rep, STEP_CGROUP);
 
     /* Dispositions first, while every signal is still blocked (the parent blocked
      * them around fork): libevent's handlers would write into the supervisor's
@@ -361,12 +386,75 @@ struct child_args {
     const spawn_req_t *r;
     int rep;
     pid_t parent;
+    int join_fd;
 };
 
 static int child_entry(void *arg)
 {
     const struct child_args *a = arg;
-    child(a->r, a->rep, a->parent);
+    child(a->r, a->rep, a->parent, a->join_fd);
+}
+
+/* ---- clone3 into a cgroup ------------------------------------------------------- */
+
+/* clone3() returns in the child on the new stack, so it cannot be called through
+ * syscall(): the child would return through the parent's frames. A few instructions
+ * of assembly do what glibc's clone() does for clone: the child calls fn(arg) on its
+ * stack and exits with its result. x86-64 only; elsewhere the child writes
+ * cgroup.procs itself. Not under AddressSanitizer (which forks, see spawn_run). */
+#if defined(__x86_64__) && defined(__linux__) && defined(SYS_clone3) && \
+    !defined(__SANITIZE_ADDRESS__)
+#include <linux/sched.h>
+#endif
+#if defined(__x86_64__) && defined(__linux__) && defined(SYS_clone3) && \
+    !defined(__SANITIZE_ADDRESS__) && defined(CLONE_INTO_CGROUP) /* headers of 5.7 on */
+#define SPAWN_HAVE_CLONE3 1
+#define SPAWN_STR2(x) #x
+#define SPAWN_STR(x) SPAWN_STR2(x)
+/* long instanced_clone3(struct clone_args *args, size_t size, int (*fn)(void *), void *arg):
+ * the child's pid, or -errno. fn and arg ride in r8/r9, which the syscall keeps. */
+__attribute__((visibility("hidden"))) long instanced_clone3(struct clone_args *args, size_t size,
+                                                             int (*fn)(void *), void *arg);
+__asm__(".text\n"
+        ".globl instanced_clone3\n"
+        ".hidden instanced_clone3\n"
+        ".type instanced_clone3, @function\n"
+        "instanced_clone3:\n"
+        "  .cfi_startproc\n"
+        "  mov %rdx, %r8\n"
+        "  mov %rcx, %r9\n"
+        "  mov $" SPAWN_STR(SYS_clone3) ", %eax\n"
+        "  syscall\n"
+        "  test %rax, %rax\n"
+        "  jz 1f\n"
+        "  ret\n"
+        "1:\n"
+        "  .cfi_undefined rip\n"
+        "  xor %ebp, %ebp\n"
+        "  mov %r9, %rdi\n"
+        "  call *%r8\n"
+        "  mov %eax, %edi\n"
+        "  mov $" SPAWN_STR(SYS_exit) ", %eax\n"
+        "  syscall\n"
+        "  hlt\n"
+        "  .cfi_endproc\n"
+        ".size instanced_clone3, .-instanced_clone3\n");
+#endif
+
+#ifdef SPAWN_HAVE_CLONE3
+static int clone3_broken; /* ENOSYS / E2BIG / EINVAL once: the kernel lacks it */
+#endif
+static int force_procs_write;
+static int last_cgroup_method;
+
+void spawn_force_procs_write(int on)
+{
+    force_procs_write = on;
+}
+
+int spawn_cgroup_method(void)
+{
+    return last_cgroup_method;
 }
 
 /* The child's stack. One is enough and can be reused: CLONE_VFORK keeps the parent
@@ -377,10 +465,16 @@ static void *child_stack;
 
 pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen)
 {
+    return spawn_run_cg(r, -1, report_fd, err, errlen);
+}
+
+pid_t spawn_run_cg(const spawn_req_t *r, int cgroup_fd, int *report_fd, char *err,
+                   size_t errlen)
+{
     struct child_args args;
     sigset_t all, old;
-    pid_t pid;
-    int p[2], saved;
+    pid_t pid = -1;
+    int p[2], saved, via_clone3 = 0;
 
     *report_fd = -1;
     if (!child_stack) {
@@ -401,6 +495,7 @@ pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen)
     args.r = r;
     args.rep = p[1];
     args.parent = getpid();
+    args.join_fd = cgroup_fd;
     /* Every signal blocked until the child has reset its dispositions: a handler of
      * the supervisor's running in the child would write into the supervisor's signal
      * pipe, and here even into its memory. */
@@ -414,15 +509,44 @@ pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen)
     if (pid == 0)
         child_entry(&args);
 #else
-    pid = clone(child_entry, (char *)child_stack + CHILD_STACK_BYTES,
-                CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+#ifdef SPAWN_HAVE_CLONE3
+    if (cgroup_fd >= 0 && !clone3_broken && !force_procs_write) {
+        struct clone_args ca;
+        long rc;
+
+        memset(&ca, 0, sizeof(ca));
+        ca.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP;
+        ca.exit_signal = SIGCHLD;
+        ca.stack = (unsigned long long)(uintptr_t)child_stack;
+        ca.stack_size = CHILD_STACK_BYTES;
+        ca.cgroup = (unsigned long long)cgroup_fd;
+        args.join_fd = -1; /* born there */
+        rc = instanced_clone3(&ca, sizeof(ca), child_entry, &args);
+        if (rc >= 0) {
+            pid = (pid_t)rc;
+            via_clone3 = 1;
+        } else if (rc == -ENOSYS || rc == -E2BIG || rc == -EINVAL) {
+            clone3_broken = 1; /* before 5.7: the child joins by itself */
+            args.join_fd = cgroup_fd;
+        } else {
+            errno = (int)-rc;
+            via_clone3 = -1; /* a real error: no second try */
+        }
+    }
+    if (via_clone3 == 0)
+#endif
+        pid = clone(child_entry, (char *)child_stack + CHILD_STACK_BYTES,
+                    CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
 #endif
     saved = errno;
+    if (pid >= 0 && cgroup_fd >= 0)
+        last_cgroup_method = via_clone3 == 1 ? 2 : 1;
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(p[1]);
     if (pid < 0) {
         close(p[0]);
-        snprintf(err, errlen, "clone: %s", strerror(saved));
+        snprintf(err, errlen, "%s: %s", via_clone3 ? "clone3 into the cgroup" : "clone",
+                 strerror(saved));
         errno = saved;
         return -1;
     }

@@ -51,6 +51,24 @@ int spawn_prepare_dirs(const char *data_dir, const char *logs_dir, const spawn_c
  * with 127). -1 with err (and errno) when the pipe or the clone itself failed. */
 pid_t spawn_run(const spawn_req_t *r, int *report_fd, char *err, size_t errlen);
 
+/* spawn_run, with the child born inside a cgroup: cgroup_fd is a descriptor of the
+ * cgroup's directory (cg_inst_t.dir_fd; O_PATH is enough), -1 for where the supervisor
+ * is (spawn_run's behaviour). clone3(CLONE_INTO_CGROUP) where the kernel (5.7) and the
+ * architecture allow it; otherwise the child moves itself by writing to the cgroup's
+ * cgroup.procs as its very first step, before anything of the worker runs and while it
+ * still has the supervisor's credentials. A child that cannot get in fails with the
+ * step "cgroup" through the report pipe and never execs. */
+pid_t spawn_run_cg(const spawn_req_t *r, int cgroup_fd, int *report_fd, char *err,
+                   size_t errlen);
+
+/* How the last spawn_run_cg with a cgroup got the child in: 2 clone3 with
+ * CLONE_INTO_CGROUP, 1 the child wrote cgroup.procs, 0 none yet. For the tests and the
+ * start log. */
+int spawn_cgroup_method(void);
+
+/* Tests: 1 makes spawn_run_cg skip clone3 and use the cgroup.procs write. */
+void spawn_force_procs_write(int on);
+
 /* Raise this process's soft RLIMIT_NOFILE to its hard limit (once, at start) and
  * return the new soft limit (0 when unknown). The supervisor holds four descriptors per instance (the
  * two ends of its output pipe, its log file and its logs directory) and polls with

@@ -33,3 +33,4 @@ include $(srcdir)/tests/soak.mk
 # Every test program, without running a test (the warnings-as-errors CI build).
 .PHONY: check-programs
 check-programs: $(check_PROGRAMS)
+include $(srcdir)/tests/cgroup.mk
