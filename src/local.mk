@@ -33,3 +33,4 @@ include $(srcdir)/src/supervisor.mk
 include $(srcdir)/src/monitor.mk
 include $(srcdir)/src/provision.mk
 include $(srcdir)/src/probe.mk
+include $(srcdir)/src/cluster.mk
