@@ -376,6 +376,68 @@ static void test_failover(void)
     etcd_watch_cancel(w);
 }
 
+/* ---- authentication (run after the shell enabled it) ---------------------- */
+
+static etcd_client_t *auth_client(const char *user, const char *password)
+{
+    etcd_options_t o;
+    char err[256];
+
+    memset(&o, 0, sizeof o);
+    o.endpoints = (const char *const *)eps;
+    o.n_endpoints = n_eps;
+    o.user = user;
+    o.password = password;
+    return etcd_new(base, &o, err, sizeof err);
+}
+
+static void test_auth(void)
+{
+    const char *user = getenv("ETCD_AUTH_USER"), *pw = getenv("ETCD_AUTH_PASSWORD");
+    etcd_client_t *c;
+    res_t r = { 0 };
+    wlog_t log;
+    etcd_watch_t *w;
+
+    CU_ASSERT_FATAL(user && pw);
+    /* No credentials: etcd refuses, the client says why. */
+    etcd_put(cli, "a/x", "v", 0, on_res, &r);
+    WAIT(r);
+    CU_ASSERT_FALSE(r.ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.error, "user name is empty"));
+    /* The right password: a token, then requests and a watch with it. */
+    c = auth_client(user, pw);
+    CU_ASSERT_FATAL(c != NULL);
+    memset(&log, 0, sizeof log);
+    w = etcd_watch(c, "a/", ETCD_PREFIX, 0, on_watch, &log);
+    etcd_put(c, "a/x", "v", 0, on_res, &r);
+    WAIT(r);
+    CU_ASSERT(r.ok);
+    etcd_range(c, "a/x", 0, on_res, &r);
+    WAIT(r);
+    CU_ASSERT_STRING_EQUAL(r.value, "v");
+    CU_ASSERT(run_until(&log.created, 20000));
+    etcd_put(c, "a/y", "w", 0, on_res, &r);
+    WAIT(r);
+    CU_ASSERT(run_until_events(&log, 1, 20000));
+    /* Outside the role's keys: permission denied, not a crash or a retry loop. */
+    etcd_put(c, "b/x", "v", 0, on_res, &r);
+    WAIT(r);
+    CU_ASSERT_FALSE(r.ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.error, "permission denied"));
+    etcd_watch_cancel(w);
+    etcd_free(c);
+    /* A wrong password: every waiting request fails, and the password is in no
+     * message. */
+    c = auth_client(user, "not-the-password-xyz");
+    etcd_put(c, "a/x", "v", 0, on_res, &r);
+    WAIT(r);
+    CU_ASSERT_FALSE(r.ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.error, "authentication failed"));
+    CU_ASSERT_PTR_NULL(strstr(r.error, "not-the-password-xyz"));
+    etcd_free(c);
+}
+
 int main(void)
 {
     const char *env = getenv("ETCD_ENDPOINTS");
@@ -401,7 +463,12 @@ int main(void)
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
     s = CU_add_suite("etcd client", NULL, NULL);
-    if (!s || !CU_add_test(s, "put and range", test_put_range) ||
+    if (getenv("ETCD_AUTH_USER")) { /* second run, authentication enabled */
+        if (!s || !CU_add_test(s, "user and password", test_auth)) {
+            CU_cleanup_registry();
+            return 2;
+        }
+    } else if (!s || !CU_add_test(s, "put and range", test_put_range) ||
         !CU_add_test(s, "txn create-if-absent", test_create_if_absent) ||
         !CU_add_test(s, "lease keepalive, revoke, expiry", test_lease) ||
         !CU_add_test(s, "watch streams puts and deletes", test_watch) ||
