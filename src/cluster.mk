@@ -3,3 +3,4 @@
 # pure). Each is linked into its own tests here; the supervisor links them when
 # cluster mode is wired in.
 EXTRA_DIST += src/etcd.c src/etcd.h src/placement.c src/placement.h
+EXTRA_DIST += docs/cluster.md
