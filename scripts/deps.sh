@@ -8,7 +8,7 @@ PACKAGES="build-essential autoconf automake pkg-config
 libevent-dev libcurl4-openssl-dev libhiredis-dev libpq-dev libconfuse-dev
 libjansson-dev libcunit1-dev libsystemd-dev zlib1g-dev
 postgresql redis-server prometheus curl procps python3 systemd nginx chromium
-binutils clang libclang-rt-14-dev jq"
+binutils clang libclang-rt-14-dev jq etcd-server etcd-client"
 # --packaging: also what building and checking the Debian packages needs (the test
 # suite's tests/it_debian_package.sh); left out of the demo's install, it is large.
 if [ "${1:-}" = "--packaging" ]; then

@@ -35,3 +35,4 @@ include $(srcdir)/src/monitor.mk
 include $(srcdir)/src/provision.mk
 include $(srcdir)/src/probe.mk
 include $(srcdir)/src/cgroup.mk
+include $(srcdir)/src/cluster.mk

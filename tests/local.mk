@@ -29,6 +29,7 @@ include $(srcdir)/tests/probe.mk
 include $(srcdir)/tests/package.mk
 include $(srcdir)/tests/fuzz/fuzz.mk
 include $(srcdir)/tests/soak.mk
+include $(srcdir)/tests/cluster.mk
 
 # Every test program, without running a test (the warnings-as-errors CI build).
 .PHONY: check-programs

@@ -1,0 +1,29 @@
+# Tests of cluster mode's building blocks (see tests/local.mk for the environment).
+
+# Placement, linked alone (it is pure).
+check_PROGRAMS += tests/unit_placement
+tests_unit_placement_SOURCES = tests/unit_placement.c src/placement.c src/placement.h \
+	src/xalloc.c src/xalloc.h
+tests_unit_placement_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_placement_LDADD = $(CUNIT_LIBS)
+TESTS += tests/unit_placement
+
+# The etcd client against a real three-member etcd 3.4 (tests/lib/etcd.sh starts it):
+# the program is driven by tests/it_etcd_client.sh, which gives it the endpoints.
+check_PROGRAMS += tests/etcd_client_test
+tests_etcd_client_test_SOURCES = tests/etcd_client_test.c src/etcd.c src/etcd.h \
+	src/xalloc.c src/xalloc.h
+tests_etcd_client_test_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LIBCURL_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+tests_etcd_client_test_LDADD = $(LIBCURL_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(CUNIT_LIBS)
+
+# base64 and prefix ends, without a server.
+check_PROGRAMS += tests/unit_etcd
+tests_unit_etcd_SOURCES = tests/unit_etcd.c src/etcd.c src/etcd.h src/xalloc.c src/xalloc.h
+tests_unit_etcd_CFLAGS = $(tests_etcd_client_test_CFLAGS)
+tests_unit_etcd_LDADD = $(tests_etcd_client_test_LDADD)
+TESTS += tests/unit_etcd
+
+CLUSTER_IT = tests/it_etcd_client.sh
+TESTS += $(CLUSTER_IT)
+EXTRA_DIST += $(CLUSTER_IT)
