@@ -311,16 +311,39 @@ static void fmt_uptime(char *buf, size_t len, json_t *v)
         snprintf(buf, len, "%lldd%02lldh", s / 86400, (s % 86400) / 3600);
 }
 
-#define NCOLS 8
+#define NCOLS 10
+
+/* "1.5G", "312M", "48K": the RSS column. */
+static void fmt_bytes(char *buf, size_t len, json_t *v)
+{
+    static const char units[] = "BKMGT";
+    double b;
+    int u = 0;
+
+    if (!json_is_integer(v)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    b = (double)json_integer_value(v);
+    while (b >= 1024 && u < 4) {
+        b /= 1024;
+        u++;
+    }
+    snprintf(buf, len, u && b < 10 ? "%.1f%c" : "%.0f%c", b, units[u]);
+}
 
 static void print_table(json_t *answer)
 {
     static const char *head[NCOLS] = { "INSTANCE", "STATE", "HEALTH", "PID", "UPTIME",
-                                       "RESTARTS", "SCHEMA", "NAMESPACE" };
+                                       "RESTARTS", "SCHEMA", "NAMESPACE", "CPU%", "RSS" };
     json_t *arr = json_object_get(answer, "instances"), *in;
-    size_t n = json_array_size(arr), i, k, w[NCOLS];
+    size_t n = json_array_size(arr), i, k, w[NCOLS], ncols = NCOLS - 2;
     char (*cells)[NCOLS][128] = xcalloc(n, sizeof *cells);
 
+    /* CPU% and RSS come from containment's accounting: shown when there is some. */
+    json_array_foreach(arr, i, in)
+        if (json_is_object(json_object_get(in, "usage")))
+            ncols = NCOLS;
     for (k = 0; k < NCOLS; k++)
         w[k] = strlen(head[k]);
     json_array_foreach(arr, i, in) {
@@ -337,16 +360,25 @@ static void print_table(json_t *answer)
                  (long long)json_integer_value(json_object_get(in, "restarts")));
         snprintf(cells[i][6], 128, "%s", jstr(in, "schema"));
         snprintf(cells[i][7], 128, "%s", jstr(in, "namespace"));
-        for (k = 0; k < NCOLS; k++)
+        {
+            json_t *u = json_object_get(in, "usage");
+            json_t *cpu = json_object_get(u, "cpu_percent");
+            if (json_is_number(cpu) && json_is_integer(json_object_get(in, "pid")))
+                snprintf(cells[i][8], 128, "%.1f", json_number_value(cpu));
+            else
+                snprintf(cells[i][8], 128, "-");
+            fmt_bytes(cells[i][9], 128, json_object_get(u, "memory_bytes"));
+        }
+        for (k = 0; k < ncols; k++)
             if (strlen(cells[i][k]) > w[k])
                 w[k] = strlen(cells[i][k]);
     }
-    for (k = 0; k < NCOLS; k++)
-        printf("%-*s%s", k + 1 < NCOLS ? (int)w[k] : 0, head[k], k + 1 < NCOLS ? "  " : "\n");
+    for (k = 0; k < ncols; k++)
+        printf("%-*s%s", k + 1 < ncols ? (int)w[k] : 0, head[k], k + 1 < ncols ? "  " : "\n");
     for (i = 0; i < n; i++)
-        for (k = 0; k < NCOLS; k++)
-            printf("%-*s%s", k + 1 < NCOLS ? (int)w[k] : 0, cells[i][k],
-                   k + 1 < NCOLS ? "  " : "\n");
+        for (k = 0; k < ncols; k++)
+            printf("%-*s%s", k + 1 < ncols ? (int)w[k] : 0, cells[i][k],
+                   k + 1 < ncols ? "  " : "\n");
     free(cells);
 
     /* Why anything is not fine, below the table. */

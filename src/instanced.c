@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "checkconf.h"
+#include "contain.h"
 #include "detach.h"
 #include "evglue.h"
 #include "inventory.h"
@@ -130,6 +131,7 @@ static int run(const char *config, int foreground)
     sup_spawner_t spawner = sup_spawn_real();
     daemon_t d = { 0 };
     provisioner_t *pv = NULL;
+    contain_t *cn = NULL;
     inv_errors_t errs;
     inventory_t *inv;
     log_level_t lvl;
@@ -188,7 +190,7 @@ static int run(const char *config, int foreground)
             return 1;
         }
     }
-    /* Hooks are called in this order: the monitoring side, then provisioning. */
+    /* Hooks are called in this order: the monitoring side, provisioning, containment. */
     if (monitor_init(d.sup, err, sizeof(err)) < 0) {
         log_error("cannot start monitoring", "error", err);
         fprintf(stderr, "instanced: %s\n", err);
@@ -202,8 +204,18 @@ static int run(const char *config, int foreground)
         daemon_free(&d);
         return 1;
     }
+    /* Containment last: it wraps the spawner and kills leftovers of a previous run
+     * before anything starts. */
+    cn = contain_new(d.sup);
+    if (!cn) {
+        fprintf(stderr, "instanced: cannot set up containment\n");
+        sup_remove_hooks(d.sup, pv);
+        provisioner_free(pv);
+        monitor_shutdown(d.sup);
+        daemon_free(&d);
+        return 1;
+    }
     notify_init(d.base);
-    detach_init();
     provisioner_run(pv);
     log_info("instanced started", "version", PACKAGE_VERSION, "config", config,
              "instances", LOG_INT(d.sup->ninst), "pid", LOG_INT(getpid()));
@@ -216,6 +228,8 @@ static int run(const char *config, int foreground)
     monitor_shutdown(d.sup);
     sup_remove_hooks(d.sup, pv);
     provisioner_free(pv);
+    sup_remove_hooks(d.sup, cn);
+    contain_free(cn);
     log_info("instanced stopped");
     daemon_free(&d);
     return rc < 0 ? 1 : 0;

@@ -59,6 +59,85 @@ static const health_status_t all_health[] = {
 };
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The per-instance series that are one number each: a row each, in output order.
+ * usage rows come only from containment (cgroups) and are left out for an instance
+ * it knows nothing of; a negative value is left out too (not known here). */
+typedef struct inst_metric {
+    const char *name, *type, *help;
+    double (*value)(const sup_instance_t *in);
+    int decimals;
+    int usage;
+} inst_metric_t;
+
+static double v_critical(const sup_instance_t *in)
+{
+    return in->cfg ? in->cfg->policy.critical : 1;
+}
+static double v_restarts(const sup_instance_t *in) { return (double)in->restarts; }
+static double v_start_time(const sup_instance_t *in)
+{
+    return in->pid > 0 ? (double)in->started_at : 0;
+}
+static double v_probe_duration(const sup_instance_t *in) { return in->health.latency_seconds; }
+static double v_last_probe(const sup_instance_t *in) { return (double)in->health.last_check; }
+static double v_probes(const sup_instance_t *in) { return (double)in->health.probes_total; }
+static double v_probe_failures(const sup_instance_t *in)
+{
+    return (double)in->health.probe_failures_total;
+}
+static double v_log_dropped(const sup_instance_t *in) { return (double)in->log_dropped_bytes; }
+static double v_cpu(const sup_instance_t *in) { return in->usage.cpu_seconds; }
+static double v_mem(const sup_instance_t *in) { return (double)in->usage.memory_bytes; }
+static double v_mem_peak(const sup_instance_t *in) { return (double)in->usage.memory_peak; }
+static double v_pids(const sup_instance_t *in) { return (double)in->usage.pids; }
+static double v_oom(const sup_instance_t *in) { return (double)in->usage.oom_kills; }
+/* PSI is kept in percent (as the kernel writes it); the metrics say ratios. */
+static double ratio(double percent) { return percent < 0 ? -1 : percent / 100; }
+static double v_cpu_psi(const sup_instance_t *in) { return ratio(in->usage.cpu_pressure); }
+static double v_mem_psi(const sup_instance_t *in) { return ratio(in->usage.memory_pressure); }
+static double v_io_psi(const sup_instance_t *in) { return ratio(in->usage.io_pressure); }
+
+static const inst_metric_t per_instance[] = {
+    { "instanced_instance_critical", "gauge",
+      "1 when the instance counts as critical for the combined health.", v_critical, 0, 0 },
+    { "instanced_instance_restarts_total", "counter",
+      "Restarts of the instance since the supervisor started.", v_restarts, 0, 0 },
+    { "instanced_instance_start_time_seconds", "gauge",
+      "Start time of the instance's current process since the Unix epoch in seconds "
+      "(0: not running).", v_start_time, 0, 0 },
+    { "instanced_instance_probe_duration_seconds", "gauge",
+      "Duration of the last health probe of the instance.", v_probe_duration, 1, 0 },
+    { "instanced_instance_last_probe_time_seconds", "gauge",
+      "End of the last health probe since the Unix epoch in seconds (0: never).",
+      v_last_probe, 0, 0 },
+    { "instanced_instance_probes_total", "counter", "Health probes of the instance.",
+      v_probes, 0, 0 },
+    { "instanced_instance_probe_failures_total", "counter",
+      "Health probes of the instance that failed or reported unhealthy.", v_probe_failures,
+      0, 0 },
+    { "instanced_instance_log_dropped_bytes_total", "counter",
+      "Bytes of worker output dropped by the log capture.", v_log_dropped, 0, 0 },
+    { "instanced_instance_cpu_seconds_total", "counter",
+      "CPU time of every process of the instance (its cgroup's cpu.stat).", v_cpu, 1, 1 },
+    { "instanced_instance_memory_bytes", "gauge",
+      "Memory of the instance's cgroup (memory.current).", v_mem, 0, 1 },
+    { "instanced_instance_memory_peak_bytes", "gauge",
+      "Highest memory of the instance's cgroup (memory.peak).", v_mem_peak, 0, 1 },
+    { "instanced_instance_pids", "gauge", "Processes and threads in the instance's cgroup.",
+      v_pids, 0, 1 },
+    { "instanced_instance_oom_kills_total", "counter",
+      "Processes of the instance killed by the OOM killer (memory.events).", v_oom, 0, 1 },
+    { "instanced_instance_cpu_pressure_ratio", "gauge",
+      "Share of the last 10 s some task of the instance waited for CPU (PSI avg10).",
+      v_cpu_psi, 1, 1 },
+    { "instanced_instance_memory_pressure_ratio", "gauge",
+      "Share of the last 10 s some task of the instance waited for memory (PSI avg10).",
+      v_mem_psi, 1, 1 },
+    { "instanced_instance_io_pressure_ratio", "gauge",
+      "Share of the last 10 s some task of the instance waited for I/O (PSI avg10).",
+      v_io_psi, 1, 1 },
+};
+
 int metrics_render(FILE *out, const supervisor_t *sup, const metrics_stats_t *st,
                    const char *version)
 {
@@ -158,61 +237,27 @@ int metrics_render(FILE *out, const supervisor_t *sup, const metrics_stats_t *st
         }
     }
 
-    header(out, "instanced_instance_critical", "gauge",
-           "1 when the instance counts as critical for the combined health.");
-    for (i = 0; i < sup->ninst; i++) {
-        series(out, "instanced_instance_critical", sup->inst[i], NULL, NULL);
-        fprintf(out, "%d\n", sup->inst[i]->cfg ? sup->inst[i]->cfg->policy.critical : 1);
-    }
+    for (k = 0; k < NELEM(per_instance); k++) {
+        const inst_metric_t *m = &per_instance[k];
+        int any = 0;
 
-    header(out, "instanced_instance_restarts_total", "counter",
-           "Restarts of the instance since the supervisor started.");
-    for (i = 0; i < sup->ninst; i++) {
-        series(out, "instanced_instance_restarts_total", sup->inst[i], NULL, NULL);
-        fprintf(out, "%lu\n", sup->inst[i]->restarts);
-    }
+        for (i = 0; i < sup->ninst; i++) {
+            const sup_instance_t *in = sup->inst[i];
+            double v;
 
-    header(out, "instanced_instance_start_time_seconds", "gauge",
-           "Start time of the instance's current process since the Unix epoch in seconds "
-           "(0: not running).");
-    for (i = 0; i < sup->ninst; i++) {
-        const sup_instance_t *in = sup->inst[i];
-        series(out, "instanced_instance_start_time_seconds", in, NULL, NULL);
-        fprintf(out, "%lld\n", in->pid > 0 ? (long long)in->started_at : 0LL);
-    }
-
-    header(out, "instanced_instance_probe_duration_seconds", "gauge",
-           "Duration of the last health probe of the instance.");
-    for (i = 0; i < sup->ninst; i++) {
-        series(out, "instanced_instance_probe_duration_seconds", sup->inst[i], NULL, NULL);
-        fprintf(out, "%.6f\n", sup->inst[i]->health.latency_seconds);
-    }
-
-    header(out, "instanced_instance_last_probe_time_seconds", "gauge",
-           "End of the last health probe since the Unix epoch in seconds (0: never).");
-    for (i = 0; i < sup->ninst; i++) {
-        series(out, "instanced_instance_last_probe_time_seconds", sup->inst[i], NULL, NULL);
-        fprintf(out, "%lld\n", (long long)sup->inst[i]->health.last_check);
-    }
-
-    header(out, "instanced_instance_probes_total", "counter", "Health probes of the instance.");
-    for (i = 0; i < sup->ninst; i++) {
-        series(out, "instanced_instance_probes_total", sup->inst[i], NULL, NULL);
-        fprintf(out, "%lu\n", sup->inst[i]->health.probes_total);
-    }
-
-    header(out, "instanced_instance_probe_failures_total", "counter",
-           "Health probes of the instance that failed or reported unhealthy.");
-    for (i = 0; i < sup->ninst; i++) {
-        series(out, "instanced_instance_probe_failures_total", sup->inst[i], NULL, NULL);
-        fprintf(out, "%lu\n", sup->inst[i]->health.probe_failures_total);
-    }
-
-    header(out, "instanced_instance_log_dropped_bytes_total", "counter",
-           "Bytes of worker output dropped by the log capture.");
-    for (i = 0; i < sup->ninst; i++) {
-        series(out, "instanced_instance_log_dropped_bytes_total", sup->inst[i], NULL, NULL);
-        fprintf(out, "%lu\n", sup->inst[i]->log_dropped_bytes);
+            if (m->usage && !in->usage.have)
+                continue;
+            v = m->value(in);
+            if (v < 0) /* not known for this instance (no memory controller, ...) */
+                continue;
+            if (!any++)
+                header(out, m->name, m->type, m->help);
+            series(out, m->name, in, NULL, NULL);
+            if (m->decimals)
+                fprintf(out, "%.6f\n", v);
+            else
+                fprintf(out, "%.0f\n", v);
+        }
     }
     return ferror(out) ? -1 : 0;
 }

@@ -96,6 +96,34 @@ json_t *report_health(const supervisor_t *sup, const char *version, time_t now)
     return o;
 }
 
+static json_t *num_or_null(long long v)
+{
+    return v >= 0 ? json_integer(v) : json_null();
+}
+
+static json_t *real_or_null(double v)
+{
+    return v >= 0 ? json_real(v) : json_null();
+}
+
+json_t *report_usage(const sup_instance_t *in)
+{
+    const struct sup_usage *u = &in->usage;
+
+    if (!u->have)
+        return json_null();
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:{s:o, s:o, s:o}}",
+                     "cpu_seconds", json_real(u->cpu_seconds),
+                     "cpu_percent", json_real(u->cpu_percent),
+                     "memory_bytes", num_or_null(u->memory_bytes),
+                     "memory_peak_bytes", num_or_null(u->memory_peak),
+                     "pids", num_or_null(u->pids),
+                     "oom_kills", (json_int_t)u->oom_kills,
+                     "pressure", "cpu", real_or_null(u->cpu_pressure),
+                     "memory", real_or_null(u->memory_pressure),
+                     "io", real_or_null(u->io_pressure));
+}
+
 json_t *report_instance(const supervisor_t *sup, const sup_instance_t *in, time_t now)
 {
     const inv_instance_t *c = in->cfg;
@@ -127,6 +155,7 @@ json_t *report_instance(const supervisor_t *sup, const sup_instance_t *in, time_
     json_object_set_new(o, "probes", json_integer((json_int_t)in->health.probes_total));
     json_object_set_new(o, "probe_failures",
                         json_integer((json_int_t)in->health.probe_failures_total));
+    json_object_set_new(o, "usage", report_usage(in));
     return o;
 }
 

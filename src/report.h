@@ -18,6 +18,10 @@ json_t *report_health(const supervisor_t *sup, const char *version, time_t now);
 /* One instance in full (GET /api/v1/instances/NAME, instancectl status): the fields of
  * the combined health plus name, port, critical, wanted, started_at, uptime_seconds,
  * waiting_for, last_exit, health_path. New reference. */
+/* Resource use of everything the instance runs (containment's accounting): cpu_seconds,
+ * cpu_percent, memory_bytes, memory_peak_bytes, pids, oom_kills, pressure {cpu,
+ * memory, io} (PSI some avg10, percent; null where unknown); null without it. */
+json_t *report_usage(const sup_instance_t *in);
 json_t *report_instance(const supervisor_t *sup, const sup_instance_t *in, time_t now);
 
 /* {"status": overall, "instances": [report_instance...]} (GET /api/v1/instances), and

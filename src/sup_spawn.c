@@ -124,7 +124,7 @@ static int real_spawn(void *ctx, supervisor_t *sup, sup_instance_t *in, logcap_t
     req.cwd = cfg->data_dir;
     req.out_fd = logcap_child_fd(log);
     req.cred = &cred;
-    pid = spawn_run(&req, report_fd, err, errlen);
+    pid = spawn_run_cg(&req, in->cgroup_fd, report_fd, err, errlen);
     if (pid < 0)
         goto fail;
     inv_strv_free(argv);

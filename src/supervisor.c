@@ -198,6 +198,7 @@ static sup_instance_t *entry_new(supervisor_t *sup, const inv_instance_t *cfg, s
     in->priv = p;
     in->cfg = cfg;
     in->last_exit_status = -1;
+    in->cgroup_fd = -1;
     p->sup = sup;
     p->in = in;
     p->exec_fd = -1;
@@ -751,6 +752,12 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
         return;
     }
     dispatch(sup, in, PEV_EXIT, status, 0);
+}
+
+void sup_recount(supervisor_t *sup)
+{
+    if (sup->shutting_down)
+        shutdown_step(sup);
 }
 
 void sup_exit_released(supervisor_t *sup, sup_instance_t *in)

@@ -77,6 +77,8 @@ typedef struct sup_instance {
     dev_t exe_dev;               /* the program file of the last exec (stat at spawn): */
     ino_t exe_ino;               /* tells a detached copy of it apart (detach.c) */
     char port_note[112];         /* its port was held at the last start: by whom; "" */
+    int cgroup_fd;               /* the instance's cgroup (O_PATH) while the containment
+                                  * module starts it; -1: none (contain.c) */
     int dirs_ready;              /* volume dirs made for the current config: a restart
                                   * does not redo their mkdir/lstat/chown (the core
                                   * clears it when the config changes or a start fails) */
@@ -86,6 +88,7 @@ typedef struct sup_instance {
     struct sup_usage {
         int have;
         double cpu_seconds;      /* cpu.stat usage_usec, all processes, since start */
+        double cpu_percent;      /* over the last sampling interval (100: one core) */
         long long memory_bytes;  /* memory.current; -1 unknown */
         long long memory_peak;   /* memory.peak; -1 unknown */
         long long pids;          /* pids.current (or processes counted); -1 unknown */
@@ -168,6 +171,8 @@ typedef struct sup_hooks {
 int sup_add_hooks(supervisor_t *sup, const sup_hooks_t *hooks, void *ctx);
 /* What an exit_hold hook promised: the worker's leftovers are gone. */
 void sup_exit_released(supervisor_t *sup, sup_instance_t *in);
+/* A busy hook's count went down: shutdown counts again what is still running. */
+void sup_recount(supervisor_t *sup);
 /* Remove every table registered with ctx (its owner is going away). */
 void sup_remove_hooks(supervisor_t *sup, void *ctx);
 /* The worker_env hooks, in order, on env (for the spawner). 0, or -1 with err. */

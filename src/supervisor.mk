@@ -7,6 +7,7 @@ src_instanced_SOURCES += src/supervisor.c \
 	src/reload.c src/reload.h \
 	src/sup_hooks.c src/sup_hooks.h \
 	src/sup_spawn.c src/sup_spawn.h \
+	src/contain.c src/contain.h \
 	src/spawn.c src/spawn.h \
 	src/policy.c src/policy.h \
 	src/logcap.c src/logcap.h \

@@ -1,0 +1,560 @@
+/* contain.c - containment: one cgroup per instance, wired into the supervisor.
+ *
+ * cgroup.c knows cgroups; this module applies them to the supervisor through its
+ * public seams: it wraps the spawner (workers start inside their cgroup, signals reach
+ * every process in it, pause freezes it), and registers hooks: a worker's exit is held
+ * until its cgroup is empty (what remains is killed with cgroup.kill), a start waits
+ * while leftovers of a previous run are being killed, removed instances' cgroups go
+ * when empty, and a timer copies each cgroup's accounting into sup_instance_t.usage.
+ * Without a writable cgroup2 (or with `cgroups = false`) it falls back to the weaker
+ * subreaper: orphans re-parented to the supervisor are killed when a worker exits. */
+#include "config.h"
+
+#include "contain.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "detach.h"
+#include "log.h"
+#include "xalloc.h"
+
+/* How often each instance's accounting is read (cpu.stat, memory.*, pids, PSI). */
+#define STATS_MS 2000
+
+/* One instance cgroup. `in` is NULL once the entry is gone (removed by a reload):
+ * the cgroup then waits to be empty and is removed. */
+typedef struct cinst {
+    cg_inst_t ci;
+    sup_instance_t *in;
+    int open;                  /* ci is open and watched */
+    int held;                  /* its worker's exit waits for the cgroup to empty */
+    int gated;                 /* leftovers of a previous run are being killed */
+    int limits_warned;         /* a limit that cannot apply was logged */
+    long long oom_before;      /* memory.events oom_kill at the last start */
+    long long last_cpu_usec;   /* the previous sample, for the CPU percentage */
+    struct timespec last_sample;
+} cinst_t;
+
+struct contain {
+    supervisor_t *sup;
+    int on;                    /* cgroups in use; 0: the subreaper fallback */
+    char why_off[512];
+    cg_tree_t tree;
+    sup_spawner_t inner;       /* the real spawner this one wraps */
+    struct event *watch_ev, *stats_ev;
+    cinst_t **v;
+    size_t n;
+    detach_t orphans;          /* the fallback's bookkeeping */
+};
+
+/* ---- the table ---------------------------------------------------------------------- */
+
+static cinst_t *find_name(contain_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i]->in ? strcmp(c->v[i]->in->name, name) == 0
+                        : strcmp(c->v[i]->ci.name, name) == 0)
+            return c->v[i];
+    return NULL;
+}
+
+static cinst_t *find_in(contain_t *c, const sup_instance_t *in)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i]->in == in)
+            return c->v[i];
+    return NULL;
+}
+
+static void drop(contain_t *c, cinst_t *x)
+{
+    char err[256];
+
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->v[i] != x)
+            continue;
+        c->v[i] = c->v[--c->n];
+        break;
+    }
+    if (x->open && cg_inst_remove(&c->tree, &x->ci, err, sizeof(err)) < 0)
+        log_debug("cannot remove an instance cgroup", "cgroup", x->ci.path ? x->ci.path : "",
+                  "error", err);
+    cg_inst_close(&c->tree, &x->ci);
+    free(x);
+}
+
+/* The cgroup of name, opened and watched (created when missing). NULL with err. */
+static cinst_t *open_cg(contain_t *c, const char *name, sup_instance_t *in, char *err,
+                        size_t errlen)
+{
+    cinst_t *x = find_name(c, name);
+
+    if (x && x->open)
+        return x;
+    if (!x) {
+        x = xcalloc(1, sizeof(*x));
+        x->ci.dir_fd = -1;
+        x->ci.wd = -1;
+        x->in = in;
+        c->v = xreallocarray(c->v, c->n + 1, sizeof(*c->v));
+        c->v[c->n++] = x;
+    }
+    if (cg_inst_open(&c->tree, name, &x->ci, err, errlen) < 0 ||
+        cg_inst_watch(&c->tree, &x->ci, err, errlen) < 0) {
+        cg_inst_close(&c->tree, &x->ci);
+        return NULL;
+    }
+    x->open = 1;
+    return x;
+}
+
+/* ---- limits ------------------------------------------------------------------------- */
+
+/* The inventory's value of key as the cgroup file wants it; 0 when the key is unset. */
+static int limit_text(const inv_policy_t *p, cg_limit_key_t key, char *out, size_t len)
+{
+    long long v = 0;
+
+    switch (key) {
+    case CG_MEMORY_MAX: v = p->memory_max; break;
+    case CG_MEMORY_HIGH: v = p->memory_high; break;
+    case CG_PIDS_MAX: v = p->pids_max; break;
+    case CG_CPU_WEIGHT:
+        if (!p->cpu_weight)
+            return 0;
+        snprintf(out, len, "%ld", p->cpu_weight);
+        return 1;
+    case CG_IO_WEIGHT:
+        if (!p->io_weight)
+            return 0;
+        snprintf(out, len, "default %ld", p->io_weight);
+        return 1;
+    case CG_CPU_MAX:
+        if (!p->cpu_max.quota_us)
+            return 0;
+        if (p->cpu_max.quota_us == INV_LIMIT_MAX)
+            snprintf(out, len, "max %lld", p->cpu_max.period_us);
+        else
+            snprintf(out, len, "%lld %lld", p->cpu_max.quota_us, p->cpu_max.period_us);
+        return 1;
+    case CG_LIMIT_COUNT:
+        return 0;
+    }
+    if (!v)
+        return 0;
+    if (v == INV_LIMIT_MAX)
+        snprintf(out, len, "max");
+    else
+        snprintf(out, len, "%lld", v);
+    return 1;
+}
+
+/* Write the instance's limits before its worker starts; a key that cannot apply here
+ * is logged (once per instance and config) with the reason. */
+static void apply_limits(contain_t *c, cinst_t *x, const inv_policy_t *p)
+{
+    for (int k = 0; k < CG_LIMIT_COUNT; k++) {
+        char value[64], why[512];
+
+        if (!limit_text(p, (cg_limit_key_t)k, value, sizeof(value)))
+            continue;
+        if (cg_limit_available(&c->tree, (cg_limit_key_t)k, why, sizeof(why)) == 1 &&
+            cg_inst_set_limit(&c->tree, &x->ci, (cg_limit_key_t)k, value, why,
+                              sizeof(why)) == 0)
+            continue;
+        if (!x->limits_warned)
+            log_warn("a limit cannot apply: the worker starts without it", "instance",
+                     x->in->name, "key", cg_limit_name((cg_limit_key_t)k), "reason", why);
+    }
+    x->limits_warned = 1;
+}
+
+/* ---- the spawner ---------------------------------------------------------------------- */
+
+static int c_spawn(void *ctx, supervisor_t *sup, sup_instance_t *in, struct logcap *log,
+                   pid_t *pid, int *report_fd, char *err, size_t errlen, int *resource)
+{
+    contain_t *c = ctx;
+    char cerr[256];
+    cinst_t *x = open_cg(c, in->name, in, cerr, sizeof(cerr));
+    cg_stats_t st;
+    int rc;
+
+    if (!x) {
+        /* Never run a worker uncontained behind the operator's back. */
+        snprintf(err, errlen, "cannot create its cgroup: %.200s", cerr);
+        *resource = errno == EMFILE || errno == ENFILE || errno == ENOMEM;
+        return -1;
+    }
+    x->in = in;
+    apply_limits(c, x, &in->cfg->policy);
+    x->oom_before = cg_inst_stats(&x->ci, &st) == 0 && st.oom_kills > 0 ? st.oom_kills : 0;
+    in->cgroup_fd = x->ci.dir_fd;
+    rc = c->inner.spawn(c->inner.ctx, sup, in, log, pid, report_fd, err, errlen, resource);
+    in->cgroup_fd = -1;
+    return rc;
+}
+
+/* sig to every process in the cgroup but those of the worker's own process group,
+ * which the real spawner's group signal reached already (a second SIGTERM is, to many
+ * programs, "stop now"). */
+static void signal_all(const cinst_t *x, pid_t group, int sig)
+{
+    pid_t *pids = NULL;
+    int n = cg_inst_pids(&x->ci, &pids);
+
+    for (int i = 0; i < n; i++)
+        if (group <= 0 || getpgid(pids[i]) != group)
+            kill(pids[i], sig);
+    free(pids);
+}
+
+static void c_signal(void *ctx, supervisor_t *sup, sup_instance_t *in, int sig)
+{
+    contain_t *c = ctx;
+    cinst_t *x = find_in(c, in);
+    char err[256];
+
+    if (in->pid > 0)
+        c->inner.signal(c->inner.ctx, sup, in, sig);
+    if (!x || !x->open)
+        return;
+    /* Everything in the cgroup, whatever session it moved to, gets the signal; SIGKILL
+     * through cgroup.kill, which a fork racing it cannot escape. */
+    if (sig == SIGKILL) {
+        if (cg_inst_kill(&c->tree, &x->ci, err, sizeof(err)) < 0)
+            log_warn("cannot kill the instance's cgroup", "instance", in->name, "error", err);
+    } else {
+        signal_all(x, in->pid, sig);
+    }
+}
+
+static int c_freeze(void *ctx, supervisor_t *sup, sup_instance_t *in, int on, char *err,
+                    size_t errlen)
+{
+    contain_t *c = ctx;
+    cinst_t *x = find_in(c, in);
+
+    (void)sup;
+    if (!x || !x->open) {
+        snprintf(err, errlen, "%s has no cgroup", in->name);
+        return -1;
+    }
+    return cg_inst_freeze(&x->ci, on, err, errlen);
+}
+
+/* ---- hooks ---------------------------------------------------------------------------- */
+
+/* The worker is gone: was it the OOM killer? Anything left is killed, and the exit
+ * counts once the cgroup is empty. */
+static int h_exit_hold(void *ctx, supervisor_t *sup, sup_instance_t *in)
+{
+    contain_t *c = ctx;
+    cinst_t *x = find_in(c, in);
+    cg_stats_t st;
+    char err[256];
+
+    (void)sup;
+    if (!x || !x->open)
+        return 0;
+    if (cg_inst_stats(&x->ci, &st) == 0 && st.oom_kills > x->oom_before) {
+        char max[32] = "";
+        char cause[sizeof(in->last_exit)];
+
+        if (in->cfg->policy.memory_max && in->cfg->policy.memory_max != INV_LIMIT_MAX)
+            cg_format_size(in->cfg->policy.memory_max, max, sizeof(max));
+        if (cg_oom_cause(x->oom_before, st.oom_kills, max[0] ? max : NULL, cause,
+                         sizeof(cause)) > 0) {
+            log_warn("worker killed by the OOM killer", "instance", in->name, "cause", cause);
+            snprintf(in->last_exit, sizeof(in->last_exit), "%s", cause);
+        }
+        in->usage.oom_kills = (unsigned long)st.oom_kills;
+        x->oom_before = st.oom_kills;
+    }
+    if (cg_inst_populated(&x->ci) != 1)
+        return 0;
+    log_info("killing what the worker left in its cgroup", "instance", in->name);
+    if (cg_inst_kill(&c->tree, &x->ci, err, sizeof(err)) < 0)
+        log_warn("cannot kill the instance's cgroup", "instance", in->name, "error", err);
+    x->held = 1;
+    return 1;
+}
+
+static const char *h_may_start(void *ctx, supervisor_t *sup, sup_instance_t *in)
+{
+    contain_t *c = ctx;
+    cinst_t *x = find_in(c, in);
+
+    (void)sup;
+    if (!x)
+        x = find_name(c, in->name); /* a removed namesake's cgroup, still emptying */
+    if (x && x->open && (x->gated || x->held || !x->in) && cg_inst_populated(&x->ci) == 1)
+        return "its cgroup to empty";
+    if (x)
+        x->gated = 0;
+    return NULL;
+}
+
+/* The entry goes (removed by a reload, or the supervisor ends): its cgroup is killed
+ * if anything is left and removed once empty. */
+static void h_freed(void *ctx, supervisor_t *sup, sup_instance_t *in)
+{
+    contain_t *c = ctx;
+    cinst_t *x = find_in(c, in);
+    char err[256];
+
+    (void)sup;
+    if (!x)
+        return;
+    x->in = NULL;
+    x->held = 0;
+    if (x->open && cg_inst_populated(&x->ci) == 1) {
+        if (cg_inst_kill(&c->tree, &x->ci, err, sizeof(err)) < 0)
+            log_warn("cannot kill a removed instance's cgroup", "cgroup", x->ci.path,
+                     "error", err);
+        return; /* removed by watch_cb once empty */
+    }
+    drop(c, x);
+}
+
+static void h_stopping(void *ctx, supervisor_t *sup, int sig)
+{
+    contain_t *c = ctx;
+    char err[256];
+
+    (void)sup;
+    if (sig != SIGKILL)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i]->open && cg_inst_kill(&c->tree, &c->v[i]->ci, err, sizeof(err)) < 0)
+            log_warn("cannot kill an instance's cgroup", "cgroup", c->v[i]->ci.path, "error",
+                     err);
+}
+
+static int h_busy(void *ctx, supervisor_t *sup)
+{
+    contain_t *c = ctx;
+    int n = 0;
+
+    (void)sup;
+    /* Removed instances' cgroups still emptying: shutdown waits for them too. */
+    for (size_t i = 0; i < c->n; i++)
+        n += !c->v[i]->in && c->v[i]->open && cg_inst_populated(&c->v[i]->ci) == 1;
+    return n;
+}
+
+/* The fallback: no cgroup, but the supervisor is the subreaper; what a worker leaves
+ * re-parented to it in a session of its own is killed when the worker exits. */
+static int h_fallback_exit(void *ctx, supervisor_t *sup, sup_instance_t *in)
+{
+    contain_t *c = ctx;
+    int n = detach_reap(&c->orphans, sup, in);
+
+    if (n > 0)
+        log_warn("killed processes the worker left behind", "instance", in->name,
+                 "processes", LOG_INT(n));
+    return 0;
+}
+
+/* ---- events --------------------------------------------------------------------------- */
+
+static void watched(int wd, void *arg)
+{
+    contain_t *c = arg;
+
+    for (size_t i = 0; i < c->n; i++) {
+        cinst_t *x = c->v[i];
+
+        if (x->ci.wd != wd || cg_inst_populated(&x->ci) == 1)
+            continue;
+        if (!x->in) {
+            drop(c, x);
+            sup_recount(c->sup);      /* shutdown may be waiting for it */
+            sup_wake_waiting(c->sup); /* a namesake added back may start */
+            return;
+        }
+        if (x->held) {
+            x->held = 0;
+            sup_exit_released(c->sup, x->in);
+        }
+        if (x->gated) {
+            x->gated = 0;
+            sup_wake_waiting(c->sup);
+        }
+        return;
+    }
+}
+
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+    contain_t *c = arg;
+
+    (void)fd, (void)what;
+    cg_watch_drain(&c->tree, watched, c);
+}
+
+static double since(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void sample(contain_t *c)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    for (size_t i = 0; i < c->n; i++) {
+        cinst_t *x = c->v[i];
+        struct sup_usage *u;
+        cg_stats_t st;
+
+        if (!x->in || !x->open || cg_inst_stats(&x->ci, &st) < 0)
+            continue;
+        u = &x->in->usage;
+        u->have = 1;
+        u->cpu_seconds = st.cpu_usec >= 0 ? (double)st.cpu_usec / 1e6 : 0;
+        if (x->last_sample.tv_sec && st.cpu_usec >= x->last_cpu_usec &&
+            since(&x->last_sample, &now) > 0.1)
+            u->cpu_percent = (double)(st.cpu_usec - x->last_cpu_usec) / 1e4 /
+                             since(&x->last_sample, &now);
+        x->last_cpu_usec = st.cpu_usec;
+        x->last_sample = now;
+        u->memory_bytes = st.mem_current;
+        u->memory_peak = st.mem_peak;
+        u->pids = st.pids_current >= 0 ? st.pids_current : st.nprocs;
+        if (st.oom_kills > 0)
+            u->oom_kills = (unsigned long)st.oom_kills;
+        u->cpu_pressure = st.cpu_some10;
+        u->memory_pressure = st.mem_some10;
+        u->io_pressure = st.io_some10;
+    }
+}
+
+static void stats_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    sample(arg);
+}
+
+/* ---- life ------------------------------------------------------------------------------- */
+
+/* Leftovers of a previous run of this supervisor (it was SIGKILLed, OOM-killed, lost by
+ * systemd): logged, killed, and their instances start only once their cgroup is empty.
+ * Cgroups of instances no longer in the inventory are killed and removed. */
+static void reap_leftovers(contain_t *c)
+{
+    cg_leftover_t *lo = NULL;
+    char err[256];
+    int n = cg_leftovers(&c->tree, &lo, err, sizeof(err));
+
+    if (n < 0) {
+        log_warn("cannot look for leftovers of a previous run", "error", err);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        sup_instance_t *in = sup_find(c->sup, lo[i].instance);
+        cinst_t *x;
+
+        log_warn("killing a leftover process of a previous run", "instance", lo[i].instance,
+                 "pid", LOG_INT(lo[i].pid), "comm", lo[i].comm);
+        x = open_cg(c, lo[i].instance, in, err, sizeof(err));
+        if (!x) {
+            log_warn("cannot open a leftover cgroup", "instance", lo[i].instance, "error", err);
+            continue;
+        }
+        x->gated = 1;
+        if (cg_inst_kill(&c->tree, &x->ci, err, sizeof(err)) < 0)
+            log_warn("cannot kill a leftover cgroup", "instance", lo[i].instance, "error", err);
+    }
+    free(lo);
+}
+
+contain_t *contain_new(supervisor_t *sup)
+{
+    static const sup_hooks_t hooks = {
+        .exit_hold = h_exit_hold, .may_start = h_may_start, .freed = h_freed,
+        .stopping = h_stopping, .busy = h_busy,
+    };
+    static const sup_hooks_t fallback = { .exit_hold = h_fallback_exit };
+    contain_t *c = xcalloc(1, sizeof(*c));
+    const inventory_t *inv = sup->inv;
+    char tag[128], err[512];
+    struct timeval tv = { STATS_MS / 1000, (STATS_MS % 1000) * 1000 };
+    sup_spawner_t sw;
+
+    c->sup = sup;
+    c->tree.watch_fd = -1;
+    detach_init(&c->orphans); /* the subreaper: in both modes */
+    if (!inv->cgroups) {
+        snprintf(c->why_off, sizeof(c->why_off), "cgroups = false in the inventory");
+    } else {
+        cg_tag_from_path(inv->control_socket && *inv->control_socket ? inv->control_socket
+                                                                     : inv->path,
+                         tag, sizeof(tag));
+        if (cg_tree_open(&c->tree, inv->cgroup_root, tag, err, sizeof(err)) == 0)
+            c->on = 1;
+        else
+            snprintf(c->why_off, sizeof(c->why_off), "%s", err);
+    }
+    if (!c->on) {
+        log_warn("containment: no cgroup per instance; orphans are killed when their worker "
+                 "exits, but nothing survives a supervisor crash guarantee",
+                 "reason", c->why_off);
+        if (sup_add_hooks(sup, &fallback, c) < 0) {
+            free(c);
+            return NULL;
+        }
+        return c;
+    }
+    c->watch_ev = event_new(sup->base, cg_watch_fd(&c->tree), EV_READ | EV_PERSIST, watch_cb, c);
+    c->stats_ev = event_new(sup->base, -1, EV_PERSIST, stats_cb, c);
+    if (!c->watch_ev || !c->stats_ev || event_add(c->watch_ev, NULL) < 0 ||
+        event_add(c->stats_ev, &tv) < 0 || sup_add_hooks(sup, &hooks, c) < 0) {
+        log_error("containment: cannot watch the cgroups");
+        contain_free(c);
+        return NULL;
+    }
+    c->inner = *sup_get_spawner(sup);
+    sw.spawn = c_spawn;
+    sw.signal = c_signal;
+    sw.freeze = c_freeze;
+    sw.ctx = c;
+    sup_set_spawner(sup, &sw);
+    log_info("containment: a cgroup per instance", "cgroups", c->tree.plan.base, "mode",
+             c->tree.plan.mode == CG_MODE_SYSTEMD ? "systemd"
+             : c->tree.plan.mode == CG_MODE_CONFIG ? "cgroup_root" : "plain");
+    reap_leftovers(c);
+    return c;
+}
+
+int contain_active(const contain_t *c)
+{
+    return c && c->on;
+}
+
+void contain_free(contain_t *c)
+{
+    char err[256];
+
+    if (!c)
+        return;
+    if (c->watch_ev)
+        event_free(c->watch_ev);
+    if (c->stats_ev)
+        event_free(c->stats_ev);
+    while (c->n)
+        drop(c, c->v[0]);
+    free(c->v);
+    if (c->on && cg_tree_close(&c->tree, 1, err, sizeof(err)) < 0)
+        log_debug("cannot remove the cgroup subtree", "error", err);
+    free(c);
+}
