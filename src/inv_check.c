@@ -6,6 +6,7 @@
 #include "mask.h"
 #include "naming.h"
 #include "probe_conf.h"
+#include "workerenv.h"
 #include "xalloc.h"
 
 #include <ctype.h>
@@ -32,19 +33,10 @@ void inv_check_list(loader_t *ld, char **v, size_t n, const char *name,
         }
 }
 
-/* Variables the supervisor sets; an instance's env may not replace them, since a
- * worker told a different SCHEMA_NAME would step outside its walls. LOG_LEVEL is the
- * one contract variable users set through env. */
-static const char *const contract_vars[] = {
-    "SERVICE_NAME", "SERVICE_INSTANCE_NAME", "SERVICE_VERSION", "SERVICE_TYPE", "ENTITY_TYPE",
-    "ENVIRONMENT", "HTTP_PORT", "SCHEMA_NAME", "REDIS_NAMESPACE", "DATA_DIR", "LOGS_DIR",
-    "POSTGRES_URL", "REDIS_URL", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
-    "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
-};
-
 void inv_check_env_list(loader_t *ld, char **env, const scan_t *sc, long sec)
 {
     for (char **e = env; e && *e; e++) {
+        const wenv_var_t *var;
         const char *eq = strchr(*e, '=');
         size_t n = eq ? (size_t)(eq - *e) : 0;
         int ok = n > 0 && (isalpha((unsigned char)**e) || **e == '_');
@@ -66,10 +58,12 @@ void inv_check_env_list(loader_t *ld, char **env, const scan_t *sc, long sec)
                           "it may hold a secret", (size_t)(e - env) + 1);
             continue;
         }
-        for (size_t i = 0; i < sizeof(contract_vars) / sizeof(contract_vars[0]); i++)
-            if (strlen(contract_vars[i]) == n && strncmp(*e, contract_vars[i], n) == 0)
-                inv_add_error(ld, inv_sec_line(sc, sec, "env"), "env may not set %s: instanced sets it for the worker",
-                          contract_vars[i]);
+        /* A worker told a different SCHEMA_NAME would step outside its walls: the
+         * contract's variables are the supervisor's to set (LOG_LEVEL and PATH
+         * excepted, see workerenv.c). */
+        if ((var = wenv_reserved(*e, n)) != NULL)
+            inv_add_error(ld, inv_sec_line(sc, sec, "env"),
+                          "env may not set %s: instanced sets it for the worker", var->name);
     }
 }
 

@@ -155,9 +155,8 @@ const inv_instance_t *inv_find_instance(const inventory_t *inv, const char *name
 int inv_instance_same(const inventory_t *a, const inv_instance_t *x,
                       const inventory_t *b, const inv_instance_t *y);
 
-/* The worker's environment per the worker contract, NULL-terminated, newly allocated;
- * free with inv_strv_free(). path_env is the PATH to pass (NULL: a safe default).
- * Allocation failure aborts (xalloc.h). */
+/* The worker's environment per the worker contract: wenv_build() (workerenv.h),
+ * under the name its callers know. Free with inv_strv_free(). */
 char **inv_worker_env(const inventory_t *inv, const inv_instance_t *in, const char *path_env);
 void inv_strv_free(char **v);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "inventory.h"
+#include "workerenv.h"
 #include "log.h"
 #include "mask.h"
 #include "naming.h"
@@ -344,6 +345,53 @@ static void test_example_inventory(void)
     inv_free(inv);
     inv_errors_free(&errs);
     free(path);
+}
+
+/* The contract's table: each variable an env entry may not set is refused, with its
+ * name; the others load. And the built environment, entry by entry and in order. */
+static void test_worker_env_contract(void)
+{
+#define CONTRACT_INV \
+    "service \"svc\" { command = \"/bin/true\" }\n" \
+    "instance \"svc-a\" { service = \"svc\"\n port = 8100\n env = { \"%s=x\", \"K=v\" } }\n"
+    static const char *expect[] = {
+        "PATH=/usr/bin", "SERVICE_NAME=svc", "SERVICE_INSTANCE_NAME=svc-a",
+        "SERVICE_VERSION=1.0.0", "SERVICE_TYPE=multi-instance", "ENVIRONMENT=production",
+        "LOG_LEVEL=x", "HTTP_PORT=8100", "SCHEMA_NAME=svc_a", "REDIS_NAMESPACE=svc:a",
+        "DATA_DIR=/var/lib/instanced/volumes/svc-a/data",
+        "LOGS_DIR=/var/lib/instanced/volumes/svc-a/logs", "K=v", NULL,
+    };
+    size_t nreserved = 0;
+
+    CU_ASSERT(wenv_nvars > 15);
+    for (size_t i = 0; i < wenv_nvars; i++) {
+        const wenv_var_t *v = &wenv_vars[i];
+        int reserved = v->origin == WENV_BUILT || v->origin == WENV_SYSTEMD;
+        char text[512], want[128];
+        inv_errors_t errs;
+        inventory_t *inv;
+
+        snprintf(text, sizeof(text), CONTRACT_INV, v->name);
+        snprintf(want, sizeof(want), "env may not set %s:", v->name);
+        inv_errors_init(&errs);
+        inv = inv_load_buf("t.conf", text, strlen(text), &errs);
+        CU_ASSERT_EQUAL(inv == NULL, reserved);
+        CU_ASSERT_EQUAL(errors_contain(&errs, "t.conf:4:", want), reserved);
+        CU_ASSERT_EQUAL(wenv_reserved(v->name, strlen(v->name)) == v, reserved);
+        CU_ASSERT(v->meaning && *v->meaning);
+        nreserved += reserved;
+        if (inv && strcmp(v->name, WENV_LOG_LEVEL) == 0) {
+            char **env = wenv_build(inv, &inv->instances[0], "/usr/bin");
+            size_t k = 0;
+            for (; env[k] && expect[k]; k++)
+                CU_ASSERT_STRING_EQUAL(env[k], expect[k]);
+            CU_ASSERT(env[k] == NULL && expect[k] == NULL);
+            inv_strv_free(env);
+        }
+        inv_free(inv);
+        inv_errors_free(&errs);
+    }
+    CU_ASSERT_EQUAL(nreserved, 19);
 }
 
 static void test_instance_same(void)
@@ -768,6 +816,7 @@ int main(void)
     s = CU_add_suite("inventory", NULL, NULL);
     CU_add_test(s, "values", test_values);
     CU_add_test(s, "example inventory", test_example_inventory);
+    CU_add_test(s, "worker env contract", test_worker_env_contract);
     CU_add_test(s, "instance same", test_instance_same);
     CU_add_test(s, "relative paths", test_relative_paths);
     CU_add_test(s, "rejections", test_rejections);
