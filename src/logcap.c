@@ -45,7 +45,7 @@ struct logcap {
     int mirror_fd, colour;
     char *line;              /* a partial line; allocated at the first output */
     size_t linelen;
-    char *out;               /* the shared batch below; outlen is 0 between callbacks */
+    char *out;               /* the caller's batch (batch_begin), NULL between calls */
     size_t outlen, outcap;
     long long window_ms;     /* start of the current 1 s rate window */
     long long window_bytes;
@@ -55,10 +55,11 @@ struct logcap {
     unsigned long *dropped;
 };
 
-/* Formatted lines are batched into one write. Every path that fills the batch empties
- * it before returning to the loop, so one buffer serves every instance: 500 silent
- * workers cost no 130 KiB each (BENCHMARKS.md, finding 3). Single-threaded. */
-static char batch[2 * READ_CHUNK + 64 * TS_LEN];
+/* Formatted lines are batched into one write, in a buffer on the stack of the call
+ * that fills it (read_cb, logcap_note, logcap_free; see batch_begin): every such call
+ * empties it before it returns, so no capture keeps a buffer between callbacks (500
+ * silent workers cost no 130 KiB each) and no buffer is shared between captures. */
+#define BATCH_BYTES (2 * READ_CHUNK + 64 * TS_LEN)
 
 static long long mono_ms(void)
 {
@@ -280,6 +281,22 @@ static void flush_out(logcap_t *lc)
     lc->outlen = 0;
 }
 
+/* Lines emitted from here on are batched in buf (the caller's, on its stack) until
+ * batch_end(), which writes them and forgets buf. */
+static void batch_begin(logcap_t *lc, char *buf, size_t len)
+{
+    lc->out = buf;
+    lc->outcap = len;
+    lc->outlen = 0;
+}
+
+static void batch_end(logcap_t *lc)
+{
+    flush_out(lc);
+    lc->out = NULL;
+    lc->outcap = 0;
+}
+
 /* Append one finished line (without '\n') to the batch, rotating first when it would
  * not fit: no file ever exceeds max_bytes. */
 static void emit(logcap_t *lc, const char *s, size_t len)
@@ -367,14 +384,13 @@ static void consume(logcap_t *lc, const char *buf, size_t n)
     }
 }
 
-static void read_cb(evutil_socket_t fd, short what, void *arg)
+/* One read of the pipe into the file (lc's batch begun). */
+static void read_some(logcap_t *lc, int fd)
 {
-    logcap_t *lc = arg;
     char buf[READ_CHUNK];
     ssize_t n = read(fd, buf, sizeof(buf));
     long long now;
 
-    (void)what;
     if (n <= 0)
         return; /* EAGAIN; EOF cannot happen while we hold the write end */
     now = mono_ms();
@@ -398,6 +414,17 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     flush_out(lc);
 }
 
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    logcap_t *lc = arg;
+    char batch[BATCH_BYTES];
+
+    (void)what;
+    batch_begin(lc, batch, sizeof(batch));
+    read_some(lc, fd);
+    batch_end(lc);
+}
+
 logcap_t *logcap_new(struct event_base *base, int prio, const char *name, long long rate_bytes,
                      int mirror_fd, int colour, unsigned long *dropped, char *err,
                      size_t errlen)
@@ -412,8 +439,6 @@ logcap_t *logcap_new(struct event_base *base, int prio, const char *name, long l
     lc->colour = colour;
     lc->dropped = dropped;
     lc->rate_bytes = rate_bytes > 0 ? rate_bytes : LOGCAP_RATE_BYTES;
-    lc->out = batch;
-    lc->outcap = sizeof(batch);
     lc->max_bytes = 10LL << 20;
     lc->backups = 5;
     if (pipe2(p, O_CLOEXEC) < 0) {
@@ -472,16 +497,22 @@ int logcap_child_fd(const logcap_t *lc) { return lc->wfd; }
 
 void logcap_note(logcap_t *lc, const char *text)
 {
+    char batch[BATCH_BYTES];
+
+    batch_begin(lc, batch, sizeof(batch));
     emit(lc, text, strlen(text));
-    flush_out(lc);
+    batch_end(lc);
 }
 
 void logcap_free(logcap_t *lc)
 {
+    char batch[BATCH_BYTES];
+
     if (!lc)
         return;
     if (lc->ev)
         event_free(lc->ev);
+    batch_begin(lc, batch, sizeof(batch));
     if (lc->rfd >= 0) {
         char buf[READ_CHUNK];
         ssize_t n = read(lc->rfd, buf, sizeof(buf));
@@ -490,7 +521,7 @@ void logcap_free(logcap_t *lc)
     }
     if (lc->linelen)
         emit(lc, lc->line, lc->linelen);
-    flush_out(lc);
+    batch_end(lc);
     if (lc->rfd >= 0)
         close(lc->rfd);
     if (lc->wfd >= 0)

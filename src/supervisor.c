@@ -80,6 +80,7 @@ typedef struct sup_priv {
     size_t nretiring;
     int killing;                /* a second SIGTERM/SIGINT: SIGKILL everything */
     long long log_rate;         /* per-instance output bytes/s before dropping */
+    detach_t detach;            /* orphans killed, not yet reaped (detach.h) */
 } sup_priv_t;
 
 #define PRIV(in) ((inst_priv_t *)(in)->priv)
@@ -735,7 +736,7 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
     if (provisioner_reaped(sup, pid, status) || pexec_reaped(pid, status))
         return;
     if (!in) {
-        detach_forget(pid);
+        detach_forget(&sp->detach, pid);
         log_debug("reaped an unknown child", "pid", LOG_INT(pid));
         return;
     }
@@ -901,7 +902,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
              * group with setsid() and hide the detach. */
             detached = w && ri == (size_t)-1 && w->state != SUP_STOPPING &&
                        si.si_code == CLD_EXITED && si.si_status == 0 &&
-                       detach_reap(sup, w) > 0;
+                       detach_reap(&SPRIV(sup)->detach, sup, w) > 0;
             killed = w && kill(-si.si_pid, SIGKILL) == 0;
             /* A zombie: this returns at once (retried only if a signal interrupts). */
             while ((r = waitpid(si.si_pid, &status, 0)) < 0 && errno == EINTR)
@@ -1360,7 +1361,7 @@ int sup_main(const char *config, int foreground)
         return 1;
     }
     notify_init(sup->base);
-    detach_init();
+    detach_init(&SPRIV(sup)->detach);
     spawn_raise_nofile();
     check_fd_budget(sup->ninst);
     resolve_creds(sup);
