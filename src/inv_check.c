@@ -144,6 +144,11 @@ void inv_check_policy(loader_t *ld, const scan_t *sc, const char *inst, const ch
     if (p->log_max_bytes < 4096)
         inv_add_error(ld, policy_line(sc, inst, svc, "log_max_bytes"),
                   "log_max_bytes must be at least 4KiB");
+    /* memory.high above memory.max would never throttle: the OOM killer comes first. */
+    if (p->memory_high && p->memory_max && p->memory_high != INV_LIMIT_MAX &&
+        p->memory_high > p->memory_max)
+        inv_add_error(ld, policy_line(sc, inst, svc, "memory_high"),
+                      "memory_high is above memory_max: it would never apply");
     /* Each backup is one more file to rotate and list on every rotation. */
     if (p->log_backups > INV_MAX_LOG_BACKUPS)
         inv_add_error(ld, policy_line(sc, inst, svc, "log_backups"),

@@ -22,6 +22,11 @@ typedef enum {
     T_SIZE,     /* long long bytes */
     T_BOOL,     /* int */
     T_RESTART,  /* inv_restart_t */
+    T_LIMIT,    /* long long bytes > 0, or "max" (INV_LIMIT_MAX) */
+    T_COUNT,    /* long long > 0, or "max" (INV_LIMIT_MAX) */
+    T_WEIGHT,   /* long, 1..10000 */
+    T_CPU_MAX,  /* inv_cpu_max_t: "max", "N%" or "QUOTA PERIOD" in microseconds */
+    T_ABSPATH,  /* char *, an absolute path */
     T_LIST,     /* handled by the section code */
 } key_type_t;
 
@@ -38,7 +43,7 @@ typedef struct inv_key {
 
 /* Number of rows of inv_keys[] (inventory.c checks it at compile time). Each key of
  * a policy is one bit of inv_service_t.policy_set, so there are at most 64. */
-#define INV_NKEYS 48
+#define INV_NKEYS 56
 
 extern const inv_key_t inv_keys[INV_NKEYS];
 

@@ -113,6 +113,86 @@ const char *inv_restart_name(inv_restart_t r)
     return r == INV_RESTART_ON_FAILURE ? "on-failure" : r == INV_RESTART_NEVER ? "never" : "always";
 }
 
+/* A cgroup limit: "max" (INV_LIMIT_MAX), or a number above 0, a size with its unit
+ * when sizes is set (memory_max = 512MiB). 0, or -1. */
+static int parse_limit(const char *s, int sizes, long long *out)
+{
+    long long v;
+    char *end;
+
+    if (strcmp(s, "max") == 0)
+        return *out = INV_LIMIT_MAX, 0;
+    if (sizes) {
+        if (inv_parse_size(s, &v) < 0)
+            return -1;
+    } else {
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno || *end)
+            return -1;
+    }
+    if (v <= 0 || v == INV_LIMIT_MAX)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* cgroup v2's bounds for cpu.max: a period of 1 ms to 1 s, a quota of at least 1 ms. */
+#define CPU_PERIOD_MIN 1000LL
+#define CPU_PERIOD_MAX 1000000LL
+#define CPU_PERIOD_DEFAULT 100000LL
+#define CPU_QUOTA_MAX (1LL << 40) /* about 12 days per period: any real machine */
+
+int inv_parse_cpu_max(const char *s, inv_cpu_max_t *out)
+{
+    inv_cpu_max_t v = { 0, CPU_PERIOD_DEFAULT };
+    const char *p = s;
+    char *end;
+
+    if (!s || !*s)
+        return -1;
+    if (strncmp(p, "max", 3) == 0 && (p[3] == '\0' || p[3] == ' ')) {
+        v.quota_us = INV_LIMIT_MAX;
+        p += 3;
+    } else if (isdigit((unsigned char)*p)) {
+        double pct;
+        errno = 0;
+        if (strchr(p, '%')) {
+            pct = strtod(p, &end);
+            if (errno || end == p || strcmp(end, "%") != 0 || !(pct > 0) ||
+                pct * 1000 > (double)CPU_QUOTA_MAX)
+                return -1;
+            /* N% of one CPU: N ms of CPU time per 100 ms. */
+            v.quota_us = (long long)(pct * (CPU_PERIOD_DEFAULT / 100) + 0.5);
+            if (v.quota_us < CPU_PERIOD_MIN)
+                return -1;
+            *out = v;
+            return 0;
+        }
+        v.quota_us = strtoll(p, &end, 10);
+        if (errno || end == p || v.quota_us < CPU_PERIOD_MIN || v.quota_us > CPU_QUOTA_MAX ||
+            *end != ' ')
+            return -1;
+        p = end;
+    } else {
+        return -1;
+    }
+    if (*p == ' ') {
+        while (*p == ' ')
+            p++;
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        errno = 0;
+        v.period_us = strtoll(p, &end, 10);
+        if (errno || *end || v.period_us < CPU_PERIOD_MIN || v.period_us > CPU_PERIOD_MAX)
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 /* Absolute paths stay; relative ones are taken from the inventory's directory. */
 static char *resolve_path(const char *dir, const char *p)
 {
@@ -191,6 +271,36 @@ int inv_set_value(const inv_key_t *k, const char *text, const char *dir, void *b
             return snprintf(err, errlen, "restart: \"%s\" is not always, on-failure or never",
                             text), -1;
         return 0;
+    case T_LIMIT:
+    case T_COUNT:
+        if (parse_limit(text, k->type == T_LIMIT, (long long *)f) < 0)
+            return snprintf(err, errlen, "%s: \"%s\" is not %s or max", k->name, text,
+                            k->type == T_LIMIT ? "a size above 0 (e.g. 512MiB)"
+                                               : "a number above 0"), -1;
+        return 0;
+    case T_WEIGHT:
+        errno = 0;
+        n = strtol(text, &end, 10);
+        if (errno || end == text || *end || n < 1 || n > 10000)
+            return snprintf(err, errlen, "%s: \"%s\" is not a weight (1-10000)", k->name,
+                            text), -1;
+        *(long *)f = n;
+        return 0;
+    case T_CPU_MAX:
+        if (inv_parse_cpu_max(text, (inv_cpu_max_t *)f) < 0)
+            return snprintf(err, errlen, "%s: \"%s\" is not max, a share of one CPU (50%%, "
+                            "200%%) or QUOTA PERIOD in microseconds (50000 100000; a period "
+                            "of 1000 to 1000000, a quota of at least 1000)", k->name, text), -1;
+        return 0;
+    case T_ABSPATH:
+        if (text[0] != '/')
+            return snprintf(err, errlen, "%s must be an absolute path", k->name), -1;
+        if (strlen(text) >= PATH_MAX)
+            return snprintf(err, errlen, "%s is longer than %d bytes (PATH_MAX)", k->name,
+                            PATH_MAX - 1), -1;
+        free(*(char **)f);
+        *(char **)f = xstrdup(text);
+        return 0;
     case T_LIST:
         break;
     }
@@ -216,9 +326,14 @@ size_t inv_field_size(key_type_t t)
     switch (t) {
     case T_INT:
     case T_DURATION:
+    case T_WEIGHT:
         return sizeof(long);
     case T_SIZE:
+    case T_LIMIT:
+    case T_COUNT:
         return sizeof(long long);
+    case T_CPU_MAX:
+        return sizeof(inv_cpu_max_t);
     case T_BOOL:
     case T_PORT:
         return sizeof(int);
@@ -229,7 +344,7 @@ size_t inv_field_size(key_type_t t)
     }
 }
 
-int inv_is_string(key_type_t t) { return t == T_STR || t == T_PATH; }
+int inv_is_string(key_type_t t) { return t == T_STR || t == T_PATH || t == T_ABSPATH; }
 
 /* Copy one policy key's value from src to dst, duplicating strings. */
 void inv_policy_copy_key(const inv_key_t *k, inv_policy_t *dst, const inv_policy_t *src)

@@ -76,6 +76,8 @@ const inv_key_t inv_keys[] = {
     { "redis_url", SC_GLOBAL, T_STR, G(redis_url), NULL },
     { "log_level", SC_GLOBAL, T_STR, G(log_level), "info" },
     { "provision", SC_GLOBAL, T_BOOL, G(provision), "false" },
+    { "cgroups", SC_GLOBAL, T_BOOL, G(cgroups), "true" },
+    { "cgroup_root", SC_GLOBAL, T_ABSPATH, G(cgroup_root), NULL },
     { "legacy_schemas", SC_GLOBAL, T_LIST, X, NULL },
 
     { "command", SC_SERVICE, T_PATH, S(command), NULL },
@@ -114,10 +116,18 @@ const inv_key_t inv_keys[] = {
     { "group", SI, T_STR, P(group), NULL },
     { "log_max_bytes", SI, T_SIZE, P(log_max_bytes), "10MiB" },
     { "log_backups", SI, T_INT, P(log_backups), "5" },
+    { "memory_max", SI, T_LIMIT, P(memory_max), NULL },
+    { "memory_high", SI, T_LIMIT, P(memory_high), NULL },
+    { "pids_max", SI, T_COUNT, P(pids_max), NULL },
+    { "cpu_weight", SI, T_WEIGHT, P(cpu_weight), NULL },
+    { "io_weight", SI, T_WEIGHT, P(io_weight), NULL },
+    { "cpu_max", SI, T_CPU_MAX, P(cpu_max), NULL },
 };
 /* inv_private.h declares the table's size for the other files: keep it true. */
 _Static_assert(sizeof(inv_keys) / sizeof(inv_keys[0]) == INV_NKEYS,
                "INV_NKEYS must be the number of rows of inv_keys[]");
+/* A policy key is one bit of policy_set. */
+_Static_assert(INV_NKEYS <= 64, "policy_set has 64 bits");
 
 const inv_key_t *inv_find_key(const char *name, unsigned scope)
 {
@@ -129,7 +139,7 @@ const inv_key_t *inv_find_key(const char *name, unsigned scope)
  * switch on the length and first letter narrows it to one or two comparisons. */
 size_t inv_key_index(const char *name)
 {
-    static unsigned char bucket[64][26][4]; /* (length, letter) -> up to 3 indexes + 1 */
+    static unsigned char bucket[64][26][6]; /* (length, letter) -> up to 5 indexes + 1 */
     static int ready;
     size_t len = strlen(name);
     unsigned char *b;
@@ -140,8 +150,8 @@ size_t inv_key_index(const char *name)
             size_t k = 0;
             while (e[k])
                 k++;
-            if (k == 3)
-                abort(); /* two share a bucket at most today; make room if ever more */
+            if (k == 5)
+                abort(); /* three share a bucket at most today; make room if ever more */
             e[k] = (unsigned char)(i + 1);
         }
         ready = 1;
@@ -149,7 +159,7 @@ size_t inv_key_index(const char *name)
     if (len == 0 || len >= 64 || name[0] < 'a' || name[0] > 'z')
         return (size_t)-1;
     b = bucket[len][name[0] - 'a'];
-    for (size_t k = 0; k < 4 && b[k]; k++)
+    for (size_t k = 0; k < 6 && b[k]; k++)
         if (strcmp(inv_keys[b[k] - 1].name, name) == 0)
             return b[k] - 1u;
     return (size_t)-1;
@@ -456,6 +466,7 @@ void inv_free(inventory_t *inv)
     free(inv->postgres_url);
     free(inv->redis_url);
     free(inv->log_level);
+    free(inv->cgroup_root);
     if (inv->index)
         inv_hm_free(&inv->index->by_name);
     free(inv->index);
