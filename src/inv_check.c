@@ -20,15 +20,15 @@
 
 /* A list's length and each item's, without echoing an item (it may be a secret). */
 void inv_check_list(loader_t *ld, char **v, size_t n, const char *name,
-                       const scan_t *sc, long sec)
+                    const scan_t *sc, long sec)
 {
     if (n > INV_MAX_LIST)
         inv_add_error(ld, inv_sec_line(sc, sec, name), "%s has %zu items, more than the %d allowed",
-                  name, n, INV_MAX_LIST);
+                      name, n, INV_MAX_LIST);
     for (size_t i = 0; i < n; i++)
         if (strlen(v[i]) > INV_MAX_VALUE) {
             inv_add_error(ld, inv_sec_line(sc, sec, name), "%s: item %zu is longer than %d bytes",
-                      name, i + 1, INV_MAX_VALUE);
+                          name, i + 1, INV_MAX_VALUE);
             break;
         }
 }
@@ -51,11 +51,13 @@ void inv_check_env_list(loader_t *ld, char **env, const scan_t *sc, long sec)
             for (size_t i = 0; name_like && i < nl; i++)
                 name_like = isalnum((unsigned char)(*e)[i]) || (*e)[i] == '_';
             if (name_like)
-                inv_add_error(ld, inv_sec_line(sc, sec, "env"), "env entry %zu (\"%.*s ...\") must be NAME=value; its "
-                          "value is not shown", (size_t)(e - env) + 1, (int)nl, *e);
+                inv_add_error(ld, inv_sec_line(sc, sec, "env"),
+                              "env entry %zu (\"%.*s ...\") must be NAME=value; its value is "
+                              "not shown", (size_t)(e - env) + 1, (int)nl, *e);
             else
-                inv_add_error(ld, inv_sec_line(sc, sec, "env"), "env entry %zu must be NAME=value; it is not shown, as "
-                          "it may hold a secret", (size_t)(e - env) + 1);
+                inv_add_error(ld, inv_sec_line(sc, sec, "env"),
+                              "env entry %zu must be NAME=value; it is not shown, as it may "
+                              "hold a secret", (size_t)(e - env) + 1);
             continue;
         }
         /* A worker told a different SCHEMA_NAME would step outside its walls: the
@@ -101,49 +103,50 @@ static int account_exists(loader_t *ld, const char *name, int group)
 }
 
 void inv_check_policy(loader_t *ld, const scan_t *sc, const char *inst, const char *svc,
-                         const inv_policy_t *p)
+                      const inv_policy_t *p)
 {
     if (p->health_path && strlen(p->health_path) > INV_MAX_HEALTH_PATH)
         inv_add_error(ld, policy_line(sc, inst, svc, "health_path"),
-                  "health_path is %zu bytes long, more than the %d allowed",
-                  strlen(p->health_path), INV_MAX_HEALTH_PATH);
+                      "health_path is %zu bytes long, more than the %d allowed",
+                      strlen(p->health_path), INV_MAX_HEALTH_PATH);
     else if (p->health_path && p->health_path[0] != '/') {
         char shown[INV_MAX_HEALTH_PATH + 16];
         inv_add_error(ld, policy_line(sc, inst, svc, "health_path"),
-                  "health_path \"%s\" must start with /",
-                  mask_secrets(p->health_path, shown, sizeof(shown)));
+                      "health_path \"%s\" must start with /",
+                      mask_secrets(p->health_path, shown, sizeof(shown)));
     }
     if (p->health_path)
         for (const char *c = p->health_path; *c; c++)
             if ((unsigned char)*c <= ' ' || *c == 0x7f) {
                 inv_add_error(ld, policy_line(sc, inst, svc, "health_path"),
-                          "health_path may not contain spaces or control characters");
+                              "health_path may not contain spaces or control characters");
                 break;
             }
     if (p->user && !valid_user_or_group(p->user))
         inv_add_error(ld, policy_line(sc, inst, svc, "user"), "user \"%s\" is not a valid name",
-                  p->user);
+                      p->user);
     else if (p->user && !account_exists(ld, p->user, 0))
-        inv_add_error(ld, policy_line(sc, inst, svc, "user"), "user \"%s\" does not exist", p->user);
+        inv_add_error(ld, policy_line(sc, inst, svc, "user"), "user \"%s\" does not exist",
+                      p->user);
     if (p->group && !valid_user_or_group(p->group))
         inv_add_error(ld, policy_line(sc, inst, svc, "group"), "group \"%s\" is not a valid name",
-                  p->group);
+                      p->group);
     else if (p->group && !account_exists(ld, p->group, 1))
         inv_add_error(ld, policy_line(sc, inst, svc, "group"), "group \"%s\" does not exist",
-                  p->group);
+                      p->group);
     if (p->restart_delay_max_ms < p->restart_delay_ms)
         inv_add_error(ld, policy_line(sc, inst, svc, "restart_delay_max"),
-                  "restart_delay_max is shorter than restart_delay");
+                      "restart_delay_max is shorter than restart_delay");
     if (p->start_limit_burst < 1)
         inv_add_error(ld, policy_line(sc, inst, svc, "start_limit_burst"),
-                  "start_limit_burst must be at least 1");
+                      "start_limit_burst must be at least 1");
     if (p->successes_before_healthy < 1 || p->failures_before_unhealthy < 1)
         inv_add_error(ld, policy_line(sc, inst, svc, p->successes_before_healthy < 1
                               ? "successes_before_healthy" : "failures_before_unhealthy"),
-                  "successes_before_healthy and failures_before_unhealthy must be at least 1");
+                      "successes_before_healthy and failures_before_unhealthy must be at least 1");
     if (p->log_max_bytes < 4096)
         inv_add_error(ld, policy_line(sc, inst, svc, "log_max_bytes"),
-                  "log_max_bytes must be at least 4KiB");
+                      "log_max_bytes must be at least 4KiB");
     /* memory.high above memory.max would never throttle: the OOM killer comes first. */
     if (p->memory_high && p->memory_max && p->memory_high != INV_LIMIT_MAX &&
         p->memory_high > p->memory_max)
@@ -152,7 +155,7 @@ void inv_check_policy(loader_t *ld, const scan_t *sc, const char *inst, const ch
     /* Each backup is one more file to rotate and list on every rotation. */
     if (p->log_backups > INV_MAX_LOG_BACKUPS)
         inv_add_error(ld, policy_line(sc, inst, svc, "log_backups"),
-                  "log_backups must be at most %d", INV_MAX_LOG_BACKUPS);
+                      "log_backups must be at most %d", INV_MAX_LOG_BACKUPS);
 }
 
 static int check_listen(const char *s)
@@ -179,7 +182,7 @@ void inv_probe_report(void *arg, const char *key, const char *msg)
 
 /* health_command (the instance's list, else its service's) and the probe checks. */
 void inv_check_probe(loader_t *ld, const scan_t *sc, const kcfg_t *sec, long si,
-                        inv_instance_t *in, char **own_env)
+                     inv_instance_t *in, char **own_env)
 {
     probe_ctx_t c = { ld, sc, in->name, in->service->name };
     const char *const *svc_cmd = (const char *const *)in->service->policy.health_command;
@@ -190,7 +193,7 @@ void inv_check_probe(loader_t *ld, const scan_t *sc, const kcfg_t *sec, long si,
     if (inv_has_list(sec, "health_command")) {
         in->policy.health_command = inv_copy_list(sec, "health_command", &n);
         inv_check_list(ld, in->policy.health_command, n, "health_command", sc,
-                   si);
+                       si);
     } else if (svc_cmd) {
         for (n = 0; svc_cmd[n]; n++)
             ;
@@ -260,7 +263,7 @@ static void check_cycles(loader_t *ld, const scan_t *sc, const inventory_t *inv,
             }
             cycle[len] = '\0';
             inv_add_error(ld, inv_line_of(sc, "instance", inv->instances[v].name, "depends_on"),
-                      "depends_on forms a cycle: %s", cycle);
+                          "depends_on forms a cycle: %s", cycle);
             goto done;
         }
     }
@@ -288,20 +291,21 @@ void inv_check_across(loader_t *ld, const scan_t *sc, inventory_t *inv)
 
     if (inv->status_max_connections > 65536)
         inv_add_error(ld, inv_line_of(sc, NULL, NULL, "status_max_connections"),
-                  "status_max_connections must be at most 65536 (0: automatic)");
+                      "status_max_connections must be at most 65536 (0: automatic)");
     if (inv->status_listen && status_port < 0)
         inv_add_error(ld, inv_line_of(sc, NULL, NULL, "status_listen"),
-                  "status_listen \"%.100s\" must be HOST:PORT", inv->status_listen);
-    if (inv->control_socket && strlen(inv->control_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+                      "status_listen \"%.100s\" must be HOST:PORT", inv->status_listen);
+    if (inv->control_socket &&
+        strlen(inv->control_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         inv_add_error(ld, inv_line_of(sc, NULL, NULL, "control_socket"),
-                  "control_socket is longer than the %zu bytes a socket path may have",
-                  sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+                      "control_socket is longer than the %zu bytes a socket path may have",
+                      sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
     if (inv->postgres_url && strlen(inv->postgres_url) > INV_MAX_URL)
         inv_add_error(ld, inv_line_of(sc, NULL, NULL, "postgres_url"),
-                  "postgres_url is longer than %d bytes", INV_MAX_URL);
+                      "postgres_url is longer than %d bytes", INV_MAX_URL);
     if (inv->redis_url && strlen(inv->redis_url) > INV_MAX_URL)
         inv_add_error(ld, inv_line_of(sc, NULL, NULL, "redis_url"),
-                  "redis_url is longer than %d bytes", INV_MAX_URL);
+                      "redis_url is longer than %d bytes", INV_MAX_URL);
     /* A health_timeout left to its default adapts to a shorter health_interval; one
      * the user wrote is checked, and reported at its own line. */
     if (inv->health_interval_ms >= 0 && inv->health_timeout_ms > inv->health_interval_ms &&
@@ -310,14 +314,15 @@ void inv_check_across(loader_t *ld, const scan_t *sc, inventory_t *inv)
     if (inv->health_interval_ms >= 0 && inv->health_timeout_ms >= 0 &&
         (inv->health_timeout_ms == 0 || inv->health_timeout_ms > inv->health_interval_ms))
         inv_add_error(ld, global_line(sc, "health_timeout", "health_interval"),
-                  "health_timeout must be above 0 and at most health_interval");
+                      "health_timeout must be above 0 and at most health_interval");
     if (inv->health_interval_ms >= 0 && inv->health_interval_ms < 100)
         inv_add_error(ld, inv_line_of(sc, NULL, NULL, "health_interval"),
-                  "health_interval must be at least 100ms");
+                      "health_interval must be at least 100ms");
     for (size_t i = 0; i < inv->nlegacy; i++) {
         char err[256];
         if (nm_check_schema(inv->legacy_schemas[i], err, sizeof(err)) < 0)
-            inv_add_error(ld, inv_line_of(sc, NULL, NULL, "legacy_schemas"), "legacy_schemas: %s", err);
+            inv_add_error(ld, inv_line_of(sc, NULL, NULL, "legacy_schemas"),
+                          "legacy_schemas: %s", err);
     }
 
     /* Singleton services: each instance of one must bear its name, and one must exist. */
@@ -329,12 +334,12 @@ void inv_check_across(loader_t *ld, const scan_t *sc, inventory_t *inv)
         count[s - inv->services]++;
         if (strcmp(in->name, s->name) != 0)
             inv_add_error(ld, in->line, "service \"%s\" is a singleton: its one instance must "
-                      "be named \"%s\", not \"%s\"", s->name, s->name, in->name);
+                          "be named \"%s\", not \"%s\"", s->name, s->name, in->name);
     }
     for (size_t i = 0; i < inv->nservices; i++)
         if (inv->services[i].singleton && count[i] == 0)
             inv_add_error(ld, inv->services[i].line, "singleton service \"%s\" has no instance "
-                      "\"%s\"", inv->services[i].name, inv->services[i].name);
+                          "\"%s\"", inv->services[i].name, inv->services[i].name);
 
     /* Pairs that may not collide, each found through a table of the earlier ones. */
     inv_hm_reserve(&lower, n);
@@ -348,15 +353,15 @@ void inv_check_across(loader_t *ld, const scan_t *sc, inventory_t *inv)
         ndeps += a->ndeps;
         if (a->port && a->port == status_port)
             inv_add_error(ld, inv_line_of(sc, "instance", a->name, "port"),
-                      "port %d of \"%s\" is the status_listen port", a->port, a->name);
+                          "port %d of \"%s\" is the status_listen port", a->port, a->name);
         if ((j = inv_hm_put_first(&lower, 0, a->name, strlen(a->name), i)) != NONE)
             inv_add_error(ld, a->line, "instance \"%s\" differs from \"%s\" (line %d) only in "
-                      "case", a->name, inv->instances[j].name, inv->instances[j].line);
+                          "case", a->name, inv->instances[j].name, inv->instances[j].line);
         if (a->schema &&
             (j = inv_hm_put_first(&schemas, 0, a->schema, strlen(a->schema), i)) != NONE)
             inv_add_error(ld, inv_line_of(sc, "instance", a->name, "schema"),
-                      "instance \"%s\" has schema \"%s\", already used by \"%s\" (line %d)",
-                      a->name, a->schema, inv->instances[j].name, inv->instances[j].line);
+                          "instance \"%s\" has schema \"%s\", already used by \"%s\" (line %d)",
+                          a->name, a->schema, inv->instances[j].name, inv->instances[j].line);
         if (a->namespace) {
             /* Two namespaces overlap when one is the other or a prefix of it ending at
              * a ':'. Table tag 0 holds every earlier namespace, tag 1 every proper
@@ -369,15 +374,15 @@ void inv_check_across(loader_t *ld, const scan_t *sc, inventory_t *inv)
                     continue;
                 if ((j = inv_hm_get(&spaces, 0, ns, k)) != NONE)
                     inv_add_error(ld, inv_line_of(sc, "instance", a->name, "namespace"),
-                              "namespace \"%s\" of \"%s\" overlaps namespace \"%s\" of \"%s\" "
-                              "(line %d)", ns, a->name, inv->instances[j].namespace,
-                              inv->instances[j].name, inv->instances[j].line);
+                                  "namespace \"%s\" of \"%s\" overlaps namespace \"%s\" of \"%s\" "
+                                  "(line %d)", ns, a->name, inv->instances[j].namespace,
+                                  inv->instances[j].name, inv->instances[j].line);
             }
             if ((j = inv_hm_get(&spaces, 1, ns, len)) != NONE)
                 inv_add_error(ld, inv_line_of(sc, "instance", a->name, "namespace"),
-                          "namespace \"%s\" of \"%s\" overlaps namespace \"%s\" of \"%s\" "
-                          "(line %d)", ns, a->name, inv->instances[j].namespace,
-                          inv->instances[j].name, inv->instances[j].line);
+                              "namespace \"%s\" of \"%s\" overlaps namespace \"%s\" of \"%s\" "
+                              "(line %d)", ns, a->name, inv->instances[j].namespace,
+                              inv->instances[j].name, inv->instances[j].line);
             inv_hm_put_first(&spaces, 0, ns, len, i);
             for (size_t k = 1; k < len; k++)
                 if (ns[k] == ':')
@@ -386,9 +391,9 @@ void inv_check_across(loader_t *ld, const scan_t *sc, inventory_t *inv)
         if (a->port) {
             if (port_owner[a->port] != NONE)
                 inv_add_error(ld, inv_line_of(sc, "instance", a->name, "port"),
-                          "port %d of \"%s\" is already used by \"%s\" (line %d)", a->port,
-                          a->name, inv->instances[port_owner[a->port]].name,
-                          inv->instances[port_owner[a->port]].line);
+                              "port %d of \"%s\" is already used by \"%s\" (line %d)", a->port,
+                              a->name, inv->instances[port_owner[a->port]].name,
+                              inv->instances[port_owner[a->port]].line);
             else
                 port_owner[a->port] = i;
         }
@@ -404,8 +409,8 @@ void inv_check_across(loader_t *ld, const scan_t *sc, inventory_t *inv)
             g.dep[k++] = dep ? (size_t)(dep - inv->instances) : NONE;
             if (!dep)
                 inv_add_error(ld, inv_line_of(sc, "instance", a->name, "depends_on"),
-                          "instance \"%s\" depends on undefined instance \"%.100s\"", a->name,
-                          a->depends_on[d]);
+                              "instance \"%s\" depends on undefined instance \"%.100s\"", a->name,
+                              a->depends_on[d]);
         }
         g.first[i + 1] = k;
     }

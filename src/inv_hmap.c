@@ -11,8 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* ---- hash tables ------------------------------------------------------------------ */
-
 static uint32_t hm_hash(const hmap_t *m, long tag, const char *a, size_t alen)
 {
     uint64_t h = 1469598103934665603ULL ^ (uint64_t)tag;

@@ -111,8 +111,8 @@ const char *inv_opt_str(const kcfg_t *k, const char *name)
 /* Set every scalar key of `scope` present in sec (or its default when global) into
  * the structs; report bad values at their lines. *set collects policy bits. */
 void inv_load_scalars(loader_t *ld, const scan_t *sc, const kcfg_t *sec, unsigned scope,
-                         const char *kind, const char *title, const char *dir, void *target,
-                         inv_policy_t *policy, unsigned long long *set)
+                      const char *kind, const char *title, const char *dir, void *target,
+                      inv_policy_t *policy, unsigned long long *set)
 {
     char err[512];
 
@@ -173,7 +173,7 @@ static size_t count_sections(const scan_t *sc, const char *kind)
 
 /* Services: scalars, lists, required keys. 0, or -1 when libconfuse failed. */
 int inv_load_services(loader_t *ld, const scan_t *sc, char *text, kcfg_t *sec,
-                         inventory_t *inv)
+                      inventory_t *inv)
 {
     size_t n = count_sections(sc, "service"), i = 0;
 
@@ -192,9 +192,10 @@ int inv_load_services(loader_t *ld, const scan_t *sc, char *text, kcfg_t *sec,
         inv_hm_put_first(&ld->services, 0, s->name, strlen(s->name), i - 1);
         s->line = sc->secs[si].line;
         inv_load_scalars(ld, sc, sec, SC_SERVICE, "service", title, inv->dir, s, &s->policy,
-                     &s->policy_set);
+                         &s->policy_set);
         /* A bare command name is looked up in PATH, like a shell would. */
-        if (s->command && inv_opt_str(sec, "command") && !strchr(inv_opt_str(sec, "command"), '/')) {
+        if (s->command && inv_opt_str(sec, "command") &&
+            !strchr(inv_opt_str(sec, "command"), '/')) {
             free(s->command);
             s->command = xstrdup(inv_opt_str(sec, "command"));
         }
@@ -211,22 +212,22 @@ int inv_load_services(loader_t *ld, const scan_t *sc, char *text, kcfg_t *sec,
         pc_check_service(s, inv_probe_report, &(probe_ctx_t){ ld, sc, NULL, title });
         if (!nm_valid_service_name(title))
             inv_add_error(ld, s->line, "invalid service name \"%s\": must match "
-                      "[a-z][a-z0-9]*(-[a-z0-9]+)*", title);
+                          "[a-z][a-z0-9]*(-[a-z0-9]+)*", title);
         if (!s->command)
             inv_add_error(ld, s->line, "service \"%s\" has no command", title);
         if (s->instance_prefix && !nm_valid_instance_name(s->instance_prefix))
             inv_add_error(ld, inv_sec_line(sc, (long)si, "instance_prefix"),
-                      "instance_prefix \"%s\" is not a valid name", s->instance_prefix);
+                          "instance_prefix \"%s\" is not a valid name", s->instance_prefix);
         if (s->namespace_prefix) {
             char err[256];
             if (nm_check_namespace(s->namespace_prefix, err, sizeof(err)) < 0)
                 inv_add_error(ld, inv_sec_line(sc, (long)si, "namespace_prefix"),
-                          "namespace_prefix: %s", err);
+                              "namespace_prefix: %s", err);
         }
         if (s->entity_type && !nm_valid_service_name(s->entity_type))
             inv_add_error(ld, inv_sec_line(sc, (long)si, "entity_type"),
-                      "entity_type \"%s\" must match [a-z][a-z0-9]*(-[a-z0-9]+)*",
-                      s->entity_type);
+                          "entity_type \"%s\" must match [a-z][a-z0-9]*(-[a-z0-9]+)*",
+                          s->entity_type);
     }
     return 0;
 }
@@ -252,7 +253,7 @@ static char **concat_env(char **a, size_t na, char **b, size_t nb, size_t *n)
 /* Instances: their own keys over their service's, derived names, policy checks.
  * 0, or -1 when libconfuse failed. */
 int inv_load_instances(loader_t *ld, const scan_t *sc, char *text, kcfg_t *sec,
-                          inventory_t *inv)
+                       inventory_t *inv)
 {
     size_t n = count_sections(sc, "instance"), i = 0;
 
@@ -287,13 +288,13 @@ int inv_load_instances(loader_t *ld, const scan_t *sc, char *text, kcfg_t *sec,
 
         if (!nm_valid_instance_name(title)) {
             inv_add_error(ld, in->line, "invalid instance name \"%s\": must match "
-                      "[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*", title);
+                          "[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*", title);
         }
         if (!svc) {
             inv_add_error(ld, in->line, "instance \"%s\" has no service", title);
         } else if ((in->service = find_service(ld, inv, svc)) == NULL) {
             inv_add_error(ld, inv_sec_line(sc, (long)si, "service"),
-                      "instance \"%s\" names undefined service \"%.100s\"", title, svc);
+                          "instance \"%s\" names undefined service \"%.100s\"", title, svc);
         }
         if (in->service) {
             const inv_service_t *s = in->service;
@@ -337,7 +338,7 @@ int inv_load_instances(loader_t *ld, const scan_t *sc, char *text, kcfg_t *sec,
                                  title);
         if (strlen(in->data_dir) >= PATH_MAX)
             inv_add_error(ld, in->line, "the data directory of \"%.100s\" would be longer than "
-                      "%d bytes (PATH_MAX): shorten volumes_root", title, PATH_MAX - 1);
+                          "%d bytes (PATH_MAX): shorten volumes_root", title, PATH_MAX - 1);
     }
     return 0;
 }

@@ -28,7 +28,7 @@ int inv_prescan(loader_t *ld, const char *buf, size_t len)
         if (c == '\n') {
             if (i - line_start > INV_MAX_LINE) {
                 inv_add_error(ld, line, "line is %zu bytes long, more than the %d allowed",
-                          i - line_start, INV_MAX_LINE);
+                              i - line_start, INV_MAX_LINE);
                 bad = 1;
             }
             line++;
@@ -39,10 +39,10 @@ int inv_prescan(loader_t *ld, const char *buf, size_t len)
             /* One per line is enough to find it. */
             if (bad_line != line && c == 0)
                 inv_add_error(ld, line, "NUL byte at column %zu: the inventory must be text",
-                          i - line_start + 1);
+                              i - line_start + 1);
             else if (bad_line != line)
                 inv_add_error(ld, line, "control character 0x%02x at column %zu: the inventory "
-                          "must be text", c, i - line_start + 1);
+                              "must be text", c, i - line_start + 1);
             bad = bad_line = line;
         }
         if (ld->nerr >= INV_MAX_ERRORS)
@@ -208,13 +208,13 @@ static void scan_add_key(loader_t *ld, scan_t *sc, int cur, const tok_t *k, int 
             inv_add_error(ld, k->line, "unknown key \"%s\" at the top level", k->text);
         else
             inv_add_error(ld, k->line, "unknown key \"%s\" in %s \"%s\"", k->text,
-                      sc->secs[cur].kind, sc->secs[cur].title);
+                          sc->secs[cur].kind, sc->secs[cur].title);
         return;
     }
     ki = (size_t)(key - inv_keys);
     if (first_line[ki] && !append)
         inv_add_error(ld, k->line, "duplicate key \"%s\" (first set at line %d)", k->text,
-                  first_line[ki]);
+                      first_line[ki]);
     if (!first_line[ki])
         first_line[ki] = k->line;
 }
@@ -228,15 +228,15 @@ static int scan_add_section(loader_t *ld, scan_t *sc, const tok_t *kind, const t
     sc->secs[i].line = kind->line;
     if (!inv_kind_scope(kind->text)) {
         inv_add_error(ld, kind->line, "unknown section \"%s\" (expected service or instance)",
-                  kind->text);
+                      kind->text);
         sc->secs[i].skip = 1;
         return (int)i;
     }
     first = inv_hm_put_first(&sc->sec_map, inv_kind_scope(kind->text), sc->secs[i].title,
-                         strlen(title->text), i);
+                             strlen(title->text), i);
     if (first != NONE) {
         inv_add_error(ld, kind->line, "duplicate %s \"%s\" (first defined at line %d)",
-                  kind->text, title->text, sc->secs[first].line);
+                      kind->text, title->text, sc->secs[first].line);
         sc->secs[i].skip = 1;
     }
     return (int)i;
@@ -290,7 +290,7 @@ static void p_syntax(parser_t *p, const char *what)
         inv_add_error(p->ld, p->t.line, "syntax error: %s, found the end of the file", what);
     } else if (p->t.kind == TK_PUNCT) {
         inv_add_error(p->ld, p->t.line, "syntax error: %s, found '%s'", what,
-                  p->t.punct == '+' ? "+=" : (char[2]){ p->t.punct, 0 });
+                      p->t.punct == '+' ? "+=" : (char[2]){ p->t.punct, 0 });
     } else if (p->t.kind == TK_STRING) {
         /* A quoted string may be a password or an env entry: never echo it. */
         inv_add_error(p->ld, p->t.line, "syntax error: %s, found a quoted string", what);
@@ -441,7 +441,8 @@ int inv_line_of(const scan_t *sc, const char *kind, const char *title, const cha
 {
     size_t sec = NONE;
 
-    if (kind && (sec = inv_hm_get(&sc->sec_map, inv_kind_scope(kind), title, strlen(title))) == NONE)
+    if (kind &&
+        (sec = inv_hm_get(&sc->sec_map, inv_kind_scope(kind), title, strlen(title))) == NONE)
         return 0;
     return inv_sec_line(sc, kind ? (long)sec : -1, name);
 }

@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+/* ---- ${VAR} ---------------------------------------------------------------------- */
+
 /* Report ${VAR} without a default when VAR is unset: libconfuse would silently expand
  * it to an empty string. "${VAR:-default}" is fine. */
 void inv_check_vars(loader_t *ld, const char *s, int line)
@@ -33,11 +35,11 @@ void inv_check_vars(loader_t *ld, const char *s, int line)
             continue;
         if (getenv(name) == NULL)
             inv_add_error(ld, line, "environment variable %s is not set (use ${%s:-default} "
-                      "for a default)", name, name);
+                          "for a default)", name, name);
     }
 }
 
-/* ---- value conversion ------------------------------------------------------------- */
+/* ---- conversions ------------------------------------------------------------------ */
 
 int inv_parse_duration(const char *s, long *ms)
 {
@@ -203,7 +205,7 @@ static char *resolve_path(const char *dir, const char *p)
 
 /* Convert text for key k into the field at base + k->offset. 0, or -1 with err set. */
 int inv_set_value(const inv_key_t *k, const char *text, const char *dir, void *base,
-                     char *err, size_t errlen)
+                  char *err, size_t errlen)
 {
     void *f = (char *)base + k->offset;
     long n;

@@ -252,6 +252,8 @@ void inv_strv_free(char **v)
     free(v);
 }
 
+/* ---- one load ------------------------------------------------------------------- */
+
 /* Read the inventory into a new NUL-terminated buffer: opened once, without blocking
  * (a FIFO would hang the loop on reload), and only a regular file of at most
  * INV_MAX_FILE bytes (-c /dev/zero would read until memory runs out). 0, or -1 with
@@ -366,11 +368,11 @@ static inventory_t *load_text(const char *name, char *text, size_t len, inv_erro
     /* Alone: a file with other errors is rejected anyway, and is likely half-written. */
     if (inv->ninstances == 0 && ld.nerr == 0)
         inv_add_error(&ld, 0, "no instance is defined: an inventory names at least one "
-                  "instance to supervise (instance \"NAME\" { service = \"SERVICE\" })");
+                      "instance to supervise (instance \"NAME\" { service = \"SERVICE\" })");
     inv_check_across(&ld, &sc, inv);
     if (inv->log_level && log_parse_level(inv->log_level, &(log_level_t){ 0 }) < 0)
         inv_add_error(&ld, inv_line_of(&sc, NULL, NULL, "log_level"),
-                  "log_level \"%.40s\" is not debug, info, warn or error", inv->log_level);
+                      "log_level \"%.40s\" is not debug, info, warn or error", inv->log_level);
 out:
     if (root.cfg)
         cfg_free(root.cfg);
@@ -401,7 +403,7 @@ inventory_t *inv_load_buf(const char *name, const char *buf, size_t len, inv_err
     if (len > INV_MAX_FILE) {
         loader_t ld = { name, errs, 0, errs->n, 0, { 0 }, 0, { 0 }, { 0 } };
         inv_add_error(&ld, 0, "the inventory is %zu bytes, more than the %u allowed", len,
-                  INV_MAX_FILE);
+                      INV_MAX_FILE);
         inv_hm_free(&ld.seen);
         return NULL;
     }
@@ -424,6 +426,8 @@ inventory_t *inv_load(const char *path, inv_errors_t *errs)
     }
     return load_text(path, text, len, errs);
 }
+
+/* ---- freeing, lookups, comparing -------------------------------------------------- */
 
 void inv_free(inventory_t *inv)
 {
