@@ -606,6 +606,12 @@ int logcap_child_fd(logcap_t *lc)
     return lc->wfd;
 }
 
+void logcap_child_spawned(logcap_t *lc)
+{
+    event_del(lc->close_ev);
+    close_wfd(lc);
+}
+
 void logcap_note(logcap_t *lc, const char *text)
 {
     char batch[BATCH_BYTES];

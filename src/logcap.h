@@ -43,6 +43,11 @@ int logcap_configure(logcap_t *lc, const char *logs_dir, long long max_bytes, lo
  * the spawn would fail the same way). */
 int logcap_child_fd(logcap_t *lc);
 
+/* The child was spawned with logcap_child_fd's descriptor (or the spawn failed):
+ * close the supervisor's copy now rather than when the loop next runs, so that a
+ * burst of starts holds no write end. Optional. */
+void logcap_child_spawned(logcap_t *lc);
+
 /* Write a note of the supervisor's into the file, as a line of output would be. */
 void logcap_note(logcap_t *lc, const char *text);
 

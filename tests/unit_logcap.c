@@ -337,6 +337,17 @@ static void test_descriptors(void)
     close(child2);
     settle(base);
     CU_ASSERT_EQUAL(nfds(), before + 1); /* a stopped instance: the log file alone */
+
+    /* logcap_child_spawned closes the supervisor's copy at once, without the loop. */
+    w1 = logcap_child_fd(lc);
+    CU_ASSERT_FATAL(w1 >= 0);
+    child1 = dup(w1);
+    logcap_child_spawned(lc);
+    CU_ASSERT(write(w1, "x", 1) == -1);
+    CU_ASSERT_EQUAL(nfds(), before + 1 + 1 + 1);
+    close(child1);
+    settle(base);
+    CU_ASSERT_EQUAL(nfds(), before + 1);
     CU_ASSERT_EQUAL(dropped, 0);
 
     logcap_free(lc);
