@@ -13,6 +13,7 @@
 #include "contain.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -57,6 +58,41 @@ struct contain {
 };
 
 /* ---- the table ---------------------------------------------------------------------- */
+
+/* An instance's cgroup directory is opened only for as long as one operation needs it:
+ * a supervisor of 5,000 instances keeps two descriptors per instance (its output pipe
+ * and its log file), not three. */
+static int at(cinst_t *x)
+{
+    if (x->ci.dir_fd < 0)
+        x->ci.dir_fd = open(x->ci.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return x->ci.dir_fd;
+}
+
+static void done(cinst_t *x)
+{
+    if (x->ci.dir_fd >= 0) {
+        close(x->ci.dir_fd);
+        x->ci.dir_fd = -1;
+    }
+}
+
+static int populated(cinst_t *x)
+{
+    int r = at(x) >= 0 ? cg_inst_populated(&x->ci) : -1;
+    done(x);
+    return r;
+}
+
+static int kill_cg(contain_t *c, cinst_t *x, char *err, size_t errlen)
+{
+    int r = at(x) >= 0 ? cg_inst_kill(&c->tree, &x->ci, err, errlen) : -1;
+
+    if (x->ci.dir_fd < 0)
+        snprintf(err, errlen, "%s: %s", x->ci.path, strerror(errno));
+    done(x);
+    return r;
+}
 
 static cinst_t *find_name(contain_t *c, const char *name)
 {
@@ -113,6 +149,7 @@ static cinst_t *open_cg(contain_t *c, const char *name, sup_instance_t *in, char
         cg_inst_close(&c->tree, &x->ci);
         return NULL;
     }
+    done(x);
     x->open = 1;
     return x;
 }
@@ -196,11 +233,17 @@ static int c_spawn(void *ctx, supervisor_t *sup, sup_instance_t *in, struct logc
         return -1;
     }
     x->in = in;
+    if (at(x) < 0) {
+        snprintf(err, errlen, "cannot open its cgroup %.150s: %s", x->ci.path, strerror(errno));
+        *resource = errno == EMFILE || errno == ENFILE || errno == ENOMEM;
+        return -1;
+    }
     apply_limits(c, x, &in->cfg->policy);
     x->oom_before = cg_inst_stats(&x->ci, &st) == 0 && st.oom_kills > 0 ? st.oom_kills : 0;
     in->cgroup_fd = x->ci.dir_fd;
     rc = c->inner.spawn(c->inner.ctx, sup, in, log, pid, report_fd, err, errlen, resource);
     in->cgroup_fd = -1;
+    done(x);
     return rc;
 }
 
@@ -231,7 +274,7 @@ static void c_signal(void *ctx, supervisor_t *sup, sup_instance_t *in, int sig)
     /* Everything in the cgroup, whatever session it moved to, gets the signal; SIGKILL
      * through cgroup.kill, which a fork racing it cannot escape. */
     if (sig == SIGKILL) {
-        if (cg_inst_kill(&c->tree, &x->ci, err, sizeof(err)) < 0)
+        if (kill_cg(c, x, err, sizeof(err)) < 0)
             log_warn("cannot kill the instance's cgroup", "instance", in->name, "error", err);
     } else {
         signal_all(x, in->pid, sig);
@@ -245,11 +288,19 @@ static int c_freeze(void *ctx, supervisor_t *sup, sup_instance_t *in, int on, ch
     cinst_t *x = find_in(c, in);
 
     (void)sup;
+    int r;
+
     if (!x || !x->open) {
         snprintf(err, errlen, "%s has no cgroup", in->name);
         return -1;
     }
-    return cg_inst_freeze(&x->ci, on, err, errlen);
+    if (at(x) < 0) {
+        snprintf(err, errlen, "%s: %s", x->ci.path, strerror(errno));
+        return -1;
+    }
+    r = cg_inst_freeze(&x->ci, on, err, errlen);
+    done(x);
+    return r;
 }
 
 /* ---- hooks ---------------------------------------------------------------------------- */
@@ -266,7 +317,7 @@ static int h_exit_hold(void *ctx, supervisor_t *sup, sup_instance_t *in)
     (void)sup;
     if (!x || !x->open)
         return 0;
-    if (cg_inst_stats(&x->ci, &st) == 0 && st.oom_kills > x->oom_before) {
+    if (at(x) >= 0 && cg_inst_stats(&x->ci, &st) == 0 && st.oom_kills > x->oom_before) {
         char max[32] = "";
         char cause[sizeof(in->last_exit)];
 
@@ -280,10 +331,11 @@ static int h_exit_hold(void *ctx, supervisor_t *sup, sup_instance_t *in)
         in->usage.oom_kills = (unsigned long)st.oom_kills;
         x->oom_before = st.oom_kills;
     }
-    if (cg_inst_populated(&x->ci) != 1)
+    done(x);
+    if (populated(x) != 1)
         return 0;
     log_info("killing what the worker left in its cgroup", "instance", in->name);
-    if (cg_inst_kill(&c->tree, &x->ci, err, sizeof(err)) < 0)
+    if (kill_cg(c, x, err, sizeof(err)) < 0)
         log_warn("cannot kill the instance's cgroup", "instance", in->name, "error", err);
     x->held = 1;
     return 1;
@@ -297,7 +349,7 @@ static const char *h_may_start(void *ctx, supervisor_t *sup, sup_instance_t *in)
     (void)sup;
     if (!x)
         x = find_name(c, in->name); /* a removed namesake's cgroup, still emptying */
-    if (x && x->open && (x->gated || x->held || !x->in) && cg_inst_populated(&x->ci) == 1)
+    if (x && x->open && (x->gated || x->held || !x->in) && populated(x) == 1)
         return "its cgroup to empty";
     if (x)
         x->gated = 0;
@@ -317,8 +369,8 @@ static void h_freed(void *ctx, supervisor_t *sup, sup_instance_t *in)
         return;
     x->in = NULL;
     x->held = 0;
-    if (x->open && cg_inst_populated(&x->ci) == 1) {
-        if (cg_inst_kill(&c->tree, &x->ci, err, sizeof(err)) < 0)
+    if (x->open && populated(x) == 1) {
+        if (kill_cg(c, x, err, sizeof(err)) < 0)
             log_warn("cannot kill a removed instance's cgroup", "cgroup", x->ci.path,
                      "error", err);
         return; /* removed by watch_cb once empty */
@@ -335,7 +387,7 @@ static void h_stopping(void *ctx, supervisor_t *sup, int sig)
     if (sig != SIGKILL)
         return;
     for (size_t i = 0; i < c->n; i++)
-        if (c->v[i]->open && cg_inst_kill(&c->tree, &c->v[i]->ci, err, sizeof(err)) < 0)
+        if (c->v[i]->open && kill_cg(c, c->v[i], err, sizeof(err)) < 0)
             log_warn("cannot kill an instance's cgroup", "cgroup", c->v[i]->ci.path, "error",
                      err);
 }
@@ -348,16 +400,21 @@ static int h_busy(void *ctx, supervisor_t *sup)
     (void)sup;
     /* Removed instances' cgroups still emptying: shutdown waits for them too. */
     for (size_t i = 0; i < c->n; i++)
-        n += !c->v[i]->in && c->v[i]->open && cg_inst_populated(&c->v[i]->ci) == 1;
+        n += !c->v[i]->in && c->v[i]->open && populated(c->v[i]) == 1;
     return n;
 }
 
 /* The fallback: no cgroup, but the supervisor is the subreaper; what a worker leaves
- * re-parented to it in a session of its own is killed when the worker exits. */
+ * re-parented to it in a session of its own is killed when the worker is stopped
+ * (instancectl stop, a restart, a reload, shutdown). */
 static int h_fallback_exit(void *ctx, supervisor_t *sup, sup_instance_t *in)
 {
     contain_t *c = ctx;
-    int n = detach_reap(&c->orphans, sup, in);
+    int n;
+
+    if (in->state != SUP_STOPPING)
+        return 0;
+    n = detach_reap(&c->orphans, sup, in);
 
     if (n > 0)
         log_warn("killed processes the worker left behind", "instance", in->name,
@@ -374,7 +431,7 @@ static void watched(int wd, void *arg)
     for (size_t i = 0; i < c->n; i++) {
         cinst_t *x = c->v[i];
 
-        if (x->ci.wd != wd || cg_inst_populated(&x->ci) == 1)
+        if (x->ci.wd != wd || populated(x) == 1)
             continue;
         if (!x->in) {
             drop(c, x);
@@ -417,8 +474,13 @@ static void sample(contain_t *c)
         struct sup_usage *u;
         cg_stats_t st;
 
-        if (!x->in || !x->open || cg_inst_stats(&x->ci, &st) < 0)
+        if (!x->in || !x->open)
             continue;
+        if (at(x) < 0 || cg_inst_stats(&x->ci, &st) < 0) {
+            done(x);
+            continue;
+        }
+        done(x);
         u = &x->in->usage;
         u->have = 1;
         u->cpu_seconds = st.cpu_usec >= 0 ? (double)st.cpu_usec / 1e6 : 0;
@@ -472,7 +534,7 @@ static void reap_leftovers(contain_t *c)
             continue;
         }
         x->gated = 1;
-        if (cg_inst_kill(&c->tree, &x->ci, err, sizeof(err)) < 0)
+        if (kill_cg(c, x, err, sizeof(err)) < 0)
             log_warn("cannot kill a leftover cgroup", "instance", lo[i].instance, "error", err);
     }
     free(lo);

@@ -363,9 +363,12 @@ static void print_table(json_t *answer)
         {
             json_t *u = json_object_get(in, "usage");
             json_t *cpu = json_object_get(u, "cpu_percent");
-            if (json_is_number(cpu) && json_is_integer(json_object_get(in, "pid")))
-                snprintf(cells[i][8], 128, "%.1f", json_number_value(cpu));
-            else
+            double v = json_number_value(cpu);
+            if (json_is_number(cpu) && json_is_integer(json_object_get(in, "pid")) &&
+                v >= 0 && v < 1e9) {
+                long long tenths = (long long)(v * 10 + 0.5);
+                snprintf(cells[i][8], 128, "%lld.%lld", tenths / 10, tenths % 10);
+            } else
                 snprintf(cells[i][8], 128, "-");
             fmt_bytes(cells[i][9], 128, json_object_get(u, "memory_bytes"));
         }

@@ -28,39 +28,32 @@
 #include "log.h"
 #include "probe_exec.h"
 
-/* Orphans already sent SIGKILL and not yet reaped. Until the supervisor reaps one, its
- * number cannot be reused, so a later scan (another worker exiting in the same batch)
- * skips it instead of blaming that worker for it. Bounded: a full table forgets the
- * oldest entry, which at worst blames a second worker for an orphan being killed. */
-#define KILLED_MAX 256
-static pid_t killed[KILLED_MAX];
-static size_t nkilled, killed_next;
-
-static int was_killed(pid_t pid)
+static int was_killed(const detach_t *d, pid_t pid)
 {
-    for (size_t i = 0; i < nkilled; i++)
-        if (killed[i] == pid)
+    for (size_t i = 0; i < d->nkilled; i++)
+        if (d->killed[i] == pid)
             return 1;
     return 0;
 }
 
-static void note_killed(pid_t pid)
+static void note_killed(detach_t *d, pid_t pid)
 {
-    killed[killed_next] = pid;
-    killed_next = (killed_next + 1) % KILLED_MAX;
-    if (nkilled < KILLED_MAX)
-        nkilled++;
+    d->killed[d->next] = pid;
+    d->next = (d->next + 1) % DETACH_KILLED_MAX;
+    if (d->nkilled < DETACH_KILLED_MAX)
+        d->nkilled++;
 }
 
-void detach_forget(pid_t pid)
+void detach_forget(detach_t *d, pid_t pid)
 {
-    for (size_t i = 0; i < nkilled; i++)
-        if (killed[i] == pid)
-            killed[i] = 0;
+    for (size_t i = 0; i < d->nkilled; i++)
+        if (d->killed[i] == pid)
+            d->killed[i] = 0;
 }
 
-void detach_init(void)
+void detach_init(detach_t *d)
 {
+    memset(d, 0, sizeof(*d));
     if (prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) < 0)
         log_warn("cannot become child subreaper: workers that detach will not be found",
                  "error", strerror(errno));
@@ -157,7 +150,7 @@ static int is_ours(supervisor_t *sup, const sup_instance_t *in, pid_t pid, pid_t
     return !other_exe;
 }
 
-int detach_reap(supervisor_t *sup, const sup_instance_t *in)
+int detach_reap(detach_t *dt, supervisor_t *sup, const sup_instance_t *in)
 {
     pid_t self = getpid(), mysid = getsid(0), mypgrp = getpgrp();
     struct dirent *e;
@@ -176,7 +169,7 @@ int detach_reap(supervisor_t *sup, const sup_instance_t *in)
         if (pid == in->pid || read_stat(pid, &state, &ppid, &pgrp, &sid, comm, sizeof comm) < 0)
             continue;
         if (ppid != self || state == 'Z' || sid == mysid || owned(sup, in, pid, sid) ||
-            was_killed(pid) || !is_ours(sup, in, pid, pgrp, sid))
+            was_killed(dt, pid) || !is_ours(sup, in, pid, pgrp, sid))
             continue;
         found++;
         log_warn("killing a process the worker left in the background", "instance", in->name,
@@ -184,7 +177,7 @@ int detach_reap(supervisor_t *sup, const sup_instance_t *in)
         if (pgrp > 0 && pgrp != mypgrp)
             kill(-pgrp, SIGKILL);
         kill(pid, SIGKILL);
-        note_killed(pid);
+        note_killed(dt, pid);
     }
     closedir(d);
     return found;

@@ -2,6 +2,7 @@
 #ifndef INSTANCED_INVENTORY_H
 #define INSTANCED_INVENTORY_H
 
+#include <limits.h>
 #include <stddef.h>
 
 /* Limits the loader enforces, so that no later fixed buffer truncates silently and
@@ -31,6 +32,17 @@ typedef enum {
     INV_HEALTH_EXEC,     /* health_command: exit 0 healthy, 1 degraded, else unhealthy */
 } inv_health_kind_t;
 
+/* A resource limit of the cgroup keys (memory_max, memory_high, pids_max): 0 when the
+ * key is not set (no limit is written), INV_LIMIT_MAX for "max", else the value. */
+#define INV_LIMIT_MAX LLONG_MAX
+
+/* cpu_max: quota_us of CPU time per period_us. quota_us 0: not set; INV_LIMIT_MAX:
+ * "max" (no quota). "50%" is 50000 per 100000, "200%" 200000 per 100000. */
+typedef struct inv_cpu_max {
+    long long quota_us;
+    long long period_us;
+} inv_cpu_max_t;
+
 /* Settings a service gives its instances and an instance may override.
  * Durations are in milliseconds. Strings are owned by the struct. */
 typedef struct inv_policy {
@@ -57,6 +69,14 @@ typedef struct inv_policy {
     inv_health_kind_t health_kind; /* effective kind, set by the loader */
     char *user;        /* NULL: run as the supervisor's user */
     char *group;
+    /* Containment limits, written to the instance's cgroup (0: not set, see
+     * INV_LIMIT_MAX). Sizes in bytes; weights 1..10000. */
+    long long memory_max;
+    long long memory_high;
+    long long pids_max;
+    long cpu_weight;
+    long io_weight;
+    inv_cpu_max_t cpu_max;
 } inv_policy_t;
 
 typedef struct inv_service {
@@ -110,6 +130,9 @@ typedef struct inventory {
     long health_timeout_ms;
     long status_max_connections; /* 0: automatic (from the open-file limit) */
     int provision;
+    int cgroups;           /* 1: a cgroup per instance when a writable cgroup2 exists;
+                              0: the subreaper fallback */
+    char *cgroup_root;     /* absolute; NULL: found automatically */
     char **legacy_schemas; /* NULL-terminated */
     size_t nlegacy;
     inv_service_t *services;
@@ -149,11 +172,13 @@ void inv_free(inventory_t *inv);
 
 const inv_instance_t *inv_find_instance(const inventory_t *inv, const char *name);
 
-/* 1 when the instance would run the same way under both inventories: same command,
- * arguments, environment, derived names, port and policy. A reload restarts an
- * instance only when this is 0. */
-int inv_instance_same(const inventory_t *a, const inv_instance_t *x,
-                      const inventory_t *b, const inv_instance_t *y);
+/* The first setting that differs between instance x of a and instance y of b: what
+ * reaches its worker (environment, version, URLs, volumes_root, log_level, provision,
+ * state_dir, service, command, args, entity_type, port, singleton, schema, namespace,
+ * env, depends_on) or any policy key (inv_policy_diff); NULL when none does: the
+ * instance runs as it would with either inventory (a reload leaves it alone). */
+const char *inv_instance_diff(const inventory_t *a, const inv_instance_t *x,
+                              const inventory_t *b, const inv_instance_t *y);
 
 /* The name of the first per-instance policy key (restart, stop_timeout, health_path,
  * user, ...) whose value differs between x and y; NULL when they all match. */
@@ -169,6 +194,9 @@ void inv_strv_free(char **v);
 int inv_parse_duration(const char *s, long *ms);
 /* Parse "10MiB", "512k", "1G" or a number of bytes. 0 or -1. */
 int inv_parse_size(const char *s, long long *bytes);
+/* Parse cpu_max: "max", "N%" of one CPU (N >= 1, per 100 ms) or "QUOTA PERIOD" in
+ * microseconds (period 1000..1000000, quota >= 1000); "max PERIOD" too. 0 or -1. */
+int inv_parse_cpu_max(const char *s, inv_cpu_max_t *out);
 
 const char *inv_restart_name(inv_restart_t r);
 

@@ -9,7 +9,9 @@ src_libinstanced_a_SOURCES = \
 	src/xalloc.c src/xalloc.h \
 	src/mask.c src/mask.h \
 	src/log.c src/log.h \
-	src/inventory.c src/inventory.h \
+	src/inventory.c src/inventory.h src/inv_private.h \
+	src/inv_hmap.c src/inv_scan.c src/inv_value.c src/inv_parse.c src/inv_check.c \
+	src/workerenv.c src/workerenv.h \
 	src/checkconf.c src/checkconf.h \
 	src/placeholder.c src/placeholder.h \
 	src/probe_conf.c src/probe_conf.h \

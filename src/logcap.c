@@ -23,13 +23,32 @@
 #define TS_LEN         25          /* "2026-01-02T03:04:05.678Z " */
 #define SLOW_WRITE_MS  200         /* a write this slow means a stalled disk: drop for 1 s */
 
+/* The read end of one start's pipe, kept until end of file: until every process that
+ * holds the write end (the worker, and whatever it left behind) has closed it. */
+typedef struct lc_pipe {
+    logcap_t *lc;
+    int rfd;
+    struct event *ev;
+} lc_pipe_t;
+
 struct logcap {
     char *name;              /* the instance */
     char *file;              /* <name>.log */
-    struct event *ev;
-    int rfd, wfd;            /* the pipe; wfd goes to every child as 1 and 2 */
-    int dirfd;               /* logs_dir, O_NOFOLLOW; -1: not configured */
-    char *logs_dir;
+    struct event_base *base;
+    int prio;
+    /* Descriptors: in steady state the read end of the running worker's pipe and the
+     * log file, nothing else. Each start gets a new pipe (logcap_child_fd); the
+     * supervisor's copy of its write end is closed once the child has it (close_ev),
+     * so end of file on a read end says that no writer is left, and the read end is
+     * closed then. A read end whose writers outlive their worker (a leftover
+     * grandchild) stays in pipes[] until they are gone: their output still lands in
+     * the file. */
+    lc_pipe_t **pipes;
+    size_t npipes;
+    int wfd;                 /* the newest start's write end until close_ev runs */
+    struct event *close_ev;  /* closes wfd when the loop next runs */
+    char *logs_dir;          /* opened (O_NOFOLLOW) only to open, rotate and scan */
+    int dir_ok;              /* logs_dir could be opened at the last configure */
     int fd;                  /* current <name>.log, -1: closed */
     long long size;          /* its size */
     long long max_bytes;
@@ -45,7 +64,7 @@ struct logcap {
     int mirror_fd, colour;
     char *line;              /* a partial line; allocated at the first output */
     size_t linelen;
-    char *out;               /* the shared batch below; outlen is 0 between callbacks */
+    char *out;               /* the caller's batch (batch_begin), NULL between calls */
     size_t outlen, outcap;
     long long window_ms;     /* start of the current 1 s rate window */
     long long window_bytes;
@@ -55,10 +74,11 @@ struct logcap {
     unsigned long *dropped;
 };
 
-/* Formatted lines are batched into one write. Every path that fills the batch empties
- * it before returning to the loop, so one buffer serves every instance: 500 silent
- * workers cost no 130 KiB each (BENCHMARKS.md, finding 3). Single-threaded. */
-static char batch[2 * READ_CHUNK + 64 * TS_LEN];
+/* Formatted lines are batched into one write, in a buffer on the stack of the call
+ * that fills it (read_cb, logcap_note, logcap_free; see batch_begin): every such call
+ * empties it before it returns, so no capture keeps a buffer between callbacks (500
+ * silent workers cost no 130 KiB each) and no buffer is shared between captures. */
+#define BATCH_BYTES (2 * READ_CHUNK + 64 * TS_LEN)
 
 static long long mono_ms(void)
 {
@@ -96,18 +116,41 @@ static void drop(logcap_t *lc, size_t n)
     *lc->dropped += n;
 }
 
-static int open_current(logcap_t *lc)
+/* logs_dir, opened for one operation (the caller closes it): every file is reached
+ * through it, and a symbolic link in its place is refused. -1 when not configured. */
+static int dir_open(const logcap_t *lc)
+{
+    if (!lc->logs_dir || !lc->dir_ok)
+        return -1;
+    return open(lc->logs_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static void dir_close(int dirfd)
+{
+    if (dirfd >= 0)
+        close(dirfd);
+}
+
+static int open_current_at(logcap_t *lc, int dirfd)
 {
     struct stat st;
 
-    if (lc->dirfd < 0)
+    if (dirfd < 0)
         return -1;
-    lc->fd = openat(lc->dirfd, lc->file, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC
+    lc->fd = openat(dirfd, lc->file, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC
                     | O_NONBLOCK, 0640);
     if (lc->fd < 0)
         return -1;
     lc->size = fstat(lc->fd, &st) == 0 ? st.st_size : 0;
     return 0;
+}
+
+static int open_current(logcap_t *lc)
+{
+    int dirfd = dir_open(lc), rc = open_current_at(lc, dirfd);
+
+    dir_close(dirfd);
+    return rc;
 }
 
 /* <name>.log.<n> into buf: 0, or -1 if it does not fit. */
@@ -118,18 +161,18 @@ static int backup_name(const logcap_t *lc, long long n, char *buf, size_t len)
     return m < 0 || (size_t)m >= len ? -1 : 0;
 }
 
-static void unlink_backup(const logcap_t *lc, long long n)
+static void unlink_backup(const logcap_t *lc, int dirfd, long long n)
 {
     char name[512];
 
-    if (lc->dirfd >= 0 && backup_name(lc, n, name, sizeof(name)) == 0)
-        unlinkat(lc->dirfd, name, 0);
+    if (dirfd >= 0 && backup_name(lc, n, name, sizeof(name)) == 0)
+        unlinkat(dirfd, name, 0);
 }
 
-/* Remove the oldest backup (the ring must not be empty). */
-static void drop_oldest(logcap_t *lc)
+/* Remove the oldest backup (the ring must not be empty) through dirfd. */
+static void drop_oldest(logcap_t *lc, int dirfd)
 {
-    unlink_backup(lc, lc->bk[lc->bk_head]);
+    unlink_backup(lc, dirfd, lc->bk[lc->bk_head]);
     lc->bk_head = (lc->bk_head + 1) % lc->bk_cap;
     lc->bk_n--;
 }
@@ -147,8 +190,12 @@ static void resize_ring(logcap_t *lc, long backups)
     long cap = backups > 0 ? backups : 1;
     long long *v;
 
-    while (lc->bk_n > (backups > 0 ? backups : 0))
-        drop_oldest(lc);
+    if (lc->bk_n > (backups > 0 ? backups : 0)) {
+        int dirfd = dir_open(lc);
+        while (lc->bk_n > (backups > 0 ? backups : 0))
+            drop_oldest(lc, dirfd);
+        dir_close(dirfd);
+    }
     if (cap == lc->bk_cap)
         return;
     v = xcalloc((size_t)cap, sizeof(*v));
@@ -189,7 +236,7 @@ static long long backup_number(const logcap_t *lc, const char *name)
 /* The one directory scan: find the backups on disk, keep the newest `backups` of them
  * (the others are removed) and continue numbering after the highest. Backups of the
  * older scheme (.1 the newest) are taken as they are numbered: they age out first. */
-static void scan_backups(logcap_t *lc)
+static void scan_backups(logcap_t *lc, int dirfd)
 {
     long long *found = NULL, n;
     size_t nfound = 0, cap = 0;
@@ -199,7 +246,7 @@ static void scan_backups(logcap_t *lc)
 
     lc->bk_n = lc->bk_head = 0;
     lc->bk_next = 1;
-    if (lc->dirfd < 0 || (fd = openat(lc->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    if (dirfd < 0 || (fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return;
     if (!(d = fdopendir(fd))) {
         close(fd);
@@ -217,7 +264,7 @@ static void scan_backups(logcap_t *lc)
         qsort(found, nfound, sizeof(*found), cmp_ll);
     for (size_t i = 0; i < nfound; i++) {
         if (nfound - i > (size_t)(lc->backups > 0 ? lc->backups : 0))
-            unlink_backup(lc, found[i]);
+            unlink_backup(lc, dirfd, found[i]);
         else
             push_newest(lc, found[i]);
     }
@@ -228,30 +275,33 @@ static void scan_backups(logcap_t *lc)
 
 /* <name>.log -> <name>.log.<next>, the oldest backup beyond `backups` removed, reopen:
  * one rename and (once `backups` are there) one unlink. With no backups the file is
- * removed. Names are relative to dirfd: no path is followed. */
+ * removed. Names are relative to the directory, opened for the rotation: no path is
+ * followed. */
 static void rotate(logcap_t *lc)
 {
     char to[512];
+    int dirfd;
 
     if (lc->fd >= 0)
         close(lc->fd);
     lc->fd = -1;
-    if (lc->dirfd < 0)
+    if ((dirfd = dir_open(lc)) < 0)
         return;
     if (lc->backups <= 0 || !lc->bk) {
         while (lc->bk_n > 0)
-            drop_oldest(lc);
-        unlinkat(lc->dirfd, lc->file, 0);
+            drop_oldest(lc, dirfd);
+        unlinkat(dirfd, lc->file, 0);
     } else {
         if (lc->bk_n >= lc->backups)
-            drop_oldest(lc);
+            drop_oldest(lc, dirfd);
         if (backup_name(lc, lc->bk_next, to, sizeof(to)) == 0 &&
-            renameat(lc->dirfd, lc->file, lc->dirfd, to) == 0)
+            renameat(dirfd, lc->file, dirfd, to) == 0)
             push_newest(lc, lc->bk_next++);
         else
-            unlinkat(lc->dirfd, lc->file, 0); /* cannot keep it: never grow past max */
+            unlinkat(dirfd, lc->file, 0); /* cannot keep it: never grow past max */
     }
-    open_current(lc);
+    open_current_at(lc, dirfd);
+    dir_close(dirfd);
 }
 
 static void flush_out(logcap_t *lc)
@@ -278,6 +328,22 @@ static void flush_out(logcap_t *lc)
     if (mono_ms() - t0 > SLOW_WRITE_MS)
         lc->stalled_until_ms = mono_ms() + 1000;
     lc->outlen = 0;
+}
+
+/* Lines emitted from here on are batched in buf (the caller's, on its stack) until
+ * batch_end(), which writes them and forgets buf. */
+static void batch_begin(logcap_t *lc, char *buf, size_t len)
+{
+    lc->out = buf;
+    lc->outcap = len;
+    lc->outlen = 0;
+}
+
+static void batch_end(logcap_t *lc)
+{
+    flush_out(lc);
+    lc->out = NULL;
+    lc->outcap = 0;
 }
 
 /* Append one finished line (without '\n') to the batch, rotating first when it would
@@ -367,16 +433,22 @@ static void consume(logcap_t *lc, const char *buf, size_t n)
     }
 }
 
-static void read_cb(evutil_socket_t fd, short what, void *arg)
+static void pipe_close(logcap_t *lc, lc_pipe_t *pp);
+
+/* One read of a pipe into the file (lc's batch begun). End of file: no process holds
+ * the write end any more (the supervisor closed its own), so the read end goes. */
+static void read_some(logcap_t *lc, lc_pipe_t *pp)
 {
-    logcap_t *lc = arg;
     char buf[READ_CHUNK];
-    ssize_t n = read(fd, buf, sizeof(buf));
+    ssize_t n = read(pp->rfd, buf, sizeof(buf));
     long long now;
 
-    (void)what;
-    if (n <= 0)
-        return; /* EAGAIN; EOF cannot happen while we hold the write end */
+    if (n == 0) {
+        pipe_close(lc, pp);
+        return;
+    }
+    if (n < 0)
+        return; /* EAGAIN, EINTR */
     now = mono_ms();
     if (now - lc->window_ms >= 1000) {
         lc->window_ms = now;
@@ -398,36 +470,69 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     flush_out(lc);
 }
 
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    lc_pipe_t *pp = arg;
+    logcap_t *lc = pp->lc;
+    char batch[BATCH_BYTES];
+
+    (void)fd;
+    (void)what;
+    batch_begin(lc, batch, sizeof(batch));
+    read_some(lc, pp);
+    batch_end(lc);
+}
+
+/* Forget one read end: its event, its descriptor, its slot (order does not matter). */
+static void pipe_close(logcap_t *lc, lc_pipe_t *pp)
+{
+    for (size_t i = 0; i < lc->npipes; i++)
+        if (lc->pipes[i] == pp) {
+            lc->pipes[i] = lc->pipes[--lc->npipes];
+            break;
+        }
+    if (pp->ev)
+        event_free(pp->ev);
+    if (pp->rfd >= 0)
+        close(pp->rfd);
+    free(pp);
+}
+
+static void close_wfd(logcap_t *lc)
+{
+    if (lc->wfd >= 0)
+        close(lc->wfd);
+    lc->wfd = -1;
+}
+
+/* The child has its copy of the write end by now (the spawn that took it returned
+ * before the loop ran again): ours would keep end of file from ever coming. */
+static void close_wfd_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    close_wfd(arg);
+}
+
 logcap_t *logcap_new(struct event_base *base, int prio, const char *name, long long rate_bytes,
                      int mirror_fd, int colour, unsigned long *dropped, char *err,
                      size_t errlen)
 {
     logcap_t *lc = xcalloc(1, sizeof(*lc));
-    int p[2];
 
     lc->name = xstrdup(name);
     lc->file = xasprintf("%s.log", name);
-    lc->rfd = lc->wfd = lc->dirfd = lc->fd = -1;
+    lc->base = base;
+    lc->prio = prio;
+    lc->wfd = lc->fd = -1;
     lc->mirror_fd = mirror_fd;
     lc->colour = colour;
     lc->dropped = dropped;
     lc->rate_bytes = rate_bytes > 0 ? rate_bytes : LOGCAP_RATE_BYTES;
-    lc->out = batch;
-    lc->outcap = sizeof(batch);
     lc->max_bytes = 10LL << 20;
     lc->backups = 5;
-    if (pipe2(p, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "log pipe: %s", strerror(errno));
-        logcap_free(lc);
-        return NULL;
-    }
-    lc->rfd = p[0];
-    lc->wfd = p[1];
-    /* Only our end is non-blocking: a worker writing to a full pipe waits, as it
-     * would on a terminal; we never do. */
-    fcntl(lc->rfd, F_SETFL, O_NONBLOCK);
-    lc->ev = event_new(base, lc->rfd, EV_READ | EV_PERSIST, read_cb, lc);
-    if (!lc->ev || event_priority_set(lc->ev, prio) < 0 || event_add(lc->ev, NULL) < 0) {
+    lc->close_ev = evtimer_new(base, close_wfd_cb, lc);
+    if (!lc->close_ev || event_priority_set(lc->close_ev, prio) < 0) {
         snprintf(err, errlen, "log pipe event failed");
         logcap_free(lc);
         return NULL;
@@ -438,7 +543,8 @@ logcap_t *logcap_new(struct event_base *base, int prio, const char *name, long l
 int logcap_configure(logcap_t *lc, const char *logs_dir, long long max_bytes, long backups,
                      char *err, size_t errlen)
 {
-    int same_dir = lc->logs_dir && strcmp(lc->logs_dir, logs_dir) == 0 && lc->dirfd >= 0;
+    int same_dir = lc->logs_dir && strcmp(lc->logs_dir, logs_dir) == 0 && lc->dir_ok;
+    int dirfd, rc = 0;
 
     lc->max_bytes = max_bytes;
     lc->backups = backups;
@@ -450,55 +556,96 @@ int logcap_configure(logcap_t *lc, const char *logs_dir, long long max_bytes, lo
     flush_out(lc);
     if (lc->fd >= 0)
         close(lc->fd);
-    if (lc->dirfd >= 0)
-        close(lc->dirfd);
     lc->fd = -1;
     free(lc->logs_dir);
     lc->logs_dir = xstrdup(logs_dir);
-    lc->dirfd = open(logs_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (lc->dirfd < 0) {
+    lc->dir_ok = 1;
+    if ((dirfd = dir_open(lc)) < 0) {
         snprintf(err, errlen, "open %s: %s", logs_dir, strerror(errno));
+        lc->dir_ok = 0;
         return -1;
     }
-    scan_backups(lc);
-    if (open_current(lc) < 0) {
+    scan_backups(lc, dirfd);
+    if (open_current_at(lc, dirfd) < 0) {
         snprintf(err, errlen, "open %s/%s: %s", logs_dir, lc->file, strerror(errno));
-        return -1;
+        rc = -1;
     }
-    return 0;
+    dir_close(dirfd);
+    return rc;
 }
 
-int logcap_child_fd(const logcap_t *lc) { return lc->wfd; }
+int logcap_child_fd(logcap_t *lc)
+{
+    static const struct timeval now = { 0, 0 };
+    lc_pipe_t *pp;
+    int p[2];
+
+    close_wfd(lc); /* a start whose spawn never returned to the loop */
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    /* Only our end is non-blocking: a worker writing to a full pipe waits, as it
+     * would on a terminal; we never do. */
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    pp = xcalloc(1, sizeof(*pp));
+    pp->lc = lc;
+    pp->rfd = p[0];
+    pp->ev = event_new(lc->base, pp->rfd, EV_READ | EV_PERSIST, read_cb, pp);
+    if (!pp->ev || event_priority_set(pp->ev, lc->prio) < 0 || event_add(pp->ev, NULL) < 0 ||
+        event_add(lc->close_ev, &now) < 0) {
+        if (pp->ev)
+            event_free(pp->ev);
+        close(p[0]);
+        close(p[1]);
+        free(pp);
+        errno = ENOMEM;
+        return -1;
+    }
+    lc->pipes = xreallocarray(lc->pipes, lc->npipes + 1, sizeof(*lc->pipes));
+    lc->pipes[lc->npipes++] = pp;
+    lc->wfd = p[1];
+    return lc->wfd;
+}
+
+void logcap_child_spawned(logcap_t *lc)
+{
+    event_del(lc->close_ev);
+    close_wfd(lc);
+}
 
 void logcap_note(logcap_t *lc, const char *text)
 {
+    char batch[BATCH_BYTES];
+
+    batch_begin(lc, batch, sizeof(batch));
     emit(lc, text, strlen(text));
-    flush_out(lc);
+    batch_end(lc);
 }
 
 void logcap_free(logcap_t *lc)
 {
+    char batch[BATCH_BYTES];
+
     if (!lc)
         return;
-    if (lc->ev)
-        event_free(lc->ev);
-    if (lc->rfd >= 0) {
+    if (lc->close_ev)
+        event_free(lc->close_ev);
+    close_wfd(lc);
+    batch_begin(lc, batch, sizeof(batch));
+    /* What is readable now, from every pipe; then the partial line. */
+    for (size_t i = 0; i < lc->npipes; i++) {
         char buf[READ_CHUNK];
-        ssize_t n = read(lc->rfd, buf, sizeof(buf));
+        ssize_t n = read(lc->pipes[i]->rfd, buf, sizeof(buf));
         if (n > 0)
             consume(lc, buf, (size_t)n);
     }
     if (lc->linelen)
         emit(lc, lc->line, lc->linelen);
-    flush_out(lc);
-    if (lc->rfd >= 0)
-        close(lc->rfd);
-    if (lc->wfd >= 0)
-        close(lc->wfd);
+    batch_end(lc);
+    while (lc->npipes > 0)
+        pipe_close(lc, lc->pipes[0]);
+    free(lc->pipes);
     if (lc->fd >= 0)
         close(lc->fd);
-    if (lc->dirfd >= 0)
-        close(lc->dirfd);
     free(lc->logs_dir);
     free(lc->bk);
     free(lc->line);

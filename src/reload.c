@@ -21,63 +21,7 @@ static int str_same(const char *a, const char *b)
     return (!a || !*a) ? (!b || !*b) : (b && strcmp(a, b) == 0);
 }
 
-static int strv_same(char *const *a, char *const *b)
-{
-    size_t i = 0;
 
-    if (!a || !b)
-        return (!a || !*a) && (!b || !*b);
-    for (; a[i] && b[i]; i++)
-        if (strcmp(a[i], b[i]) != 0)
-            return 0;
-    return !a[i] && !b[i];
-}
-
-const char *reload_instance_diff(const inventory_t *a, const inv_instance_t *x,
-                                 const inventory_t *b, const inv_instance_t *y)
-{
-    const inv_service_t *s = x->service, *t = y->service;
-
-    /* What reaches the worker through its environment or its exec; provision and
-     * state_dir decide which credentials it gets (its own, or the admin URLs). */
-    if (!str_same(a->environment, b->environment))
-        return "environment";
-    if (!str_same(a->version, b->version))
-        return "version";
-    if (!str_same(a->postgres_url, b->postgres_url))
-        return "postgres_url";
-    if (!str_same(a->redis_url, b->redis_url))
-        return "redis_url";
-    if (!str_same(a->volumes_root, b->volumes_root))
-        return "volumes_root";
-    if (!str_same(a->log_level, b->log_level))
-        return "log_level";
-    if (a->provision != b->provision)
-        return "provision";
-    if (!str_same(a->state_dir, b->state_dir))
-        return "state_dir";
-    if (!str_same(s->name, t->name))
-        return "service";
-    if (!str_same(s->command, t->command))
-        return "command";
-    if (!strv_same(s->args, t->args))
-        return "args";
-    if (!str_same(s->entity_type, t->entity_type))
-        return "entity_type";
-    if (x->port != y->port)
-        return "port";
-    if (x->singleton != y->singleton)
-        return "singleton";
-    if (!str_same(x->schema, y->schema))
-        return "schema";
-    if (!str_same(x->namespace, y->namespace))
-        return "namespace";
-    if (!strv_same(x->env, y->env))
-        return "env";
-    if (!strv_same(x->depends_on, y->depends_on))
-        return "depends_on";
-    return inv_policy_diff(&x->policy, &y->policy);
-}
 
 const char *reload_action_name(rp_action_t a)
 {
@@ -130,7 +74,7 @@ void reload_plan_make(const inventory_t *oinv, const inventory_t *ninv,
             plan->added++;
             continue;
         }
-        it->reason = reload_instance_diff(oinv, ocfg, ninv, ncfg);
+        it->reason = inv_instance_diff(oinv, ocfg, ninv, ncfg);
         if (!it->reason) {
             it->action = RP_KEEP;
             plan->same++;

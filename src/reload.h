@@ -46,15 +46,11 @@ typedef struct reload_plan {
  * in any order) to ninv. Pure: reads its arguments, writes *plan only. An instance is
  * changed when anything that reaches its worker differs (its command, arguments,
  * environment, derived names and paths, port, credentials' source, dependencies, any
- * policy key); the first difference is its reason. Free with reload_plan_free. */
+ * policy key: inv_instance_diff); the first difference is its reason. Free with
+ * reload_plan_free. */
 void reload_plan_make(const inventory_t *oinv, const inventory_t *ninv,
                       const rp_running_t *run, size_t nrun, reload_plan_t *plan);
 void reload_plan_free(reload_plan_t *plan);
-
-/* The first setting that differs between instance x of a and instance y of b, NULL
- * when none does (the instance runs as it would with either inventory). */
-const char *reload_instance_diff(const inventory_t *a, const inv_instance_t *x,
-                                 const inventory_t *b, const inv_instance_t *y);
 
 const char *reload_action_name(rp_action_t a);
 

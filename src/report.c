@@ -31,6 +31,8 @@ static const char *instance_message(const sup_instance_t *in, health_status_t ef
         return in->last_exit;
     if (in->state == SUP_FAILED)
         return "failed";
+    if (in->state == SUP_PAUSED)
+        return "paused (instancectl resume NAME thaws it)";
     if (in->state == SUP_STOPPED)
         return in->wanted ? "not running" : "stopped";
     if (eff == HEALTH_HEALTHY && in->health.status == HEALTH_UNKNOWN)

@@ -87,6 +87,7 @@ typedef struct sup_priv {
     long long log_rate;         /* per-instance output bytes/s before dropping */
     sup_spawner_t spawner;
     sup_hookset_t hooks;        /* the registered tables (sup_hooks.c) */
+    detach_t detach;            /* orphans killed, not yet reaped (detach.h) */
 } sup_priv_t;
 
 #define PRIV(in) ((inst_priv_t *)(in)->priv)
@@ -668,7 +669,7 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
     if (hookset_reaped(&SPRIV(sup)->hooks, sup, pid, status))
         return;
     if (!in) {
-        detach_forget(pid);
+        detach_forget(&sp->detach, pid);
         log_debug("reaped an unknown child", "pid", LOG_INT(pid));
         return;
     }
@@ -862,7 +863,7 @@ void sup_reap_children(supervisor_t *sup)
          * group with setsid() and hide the detach. */
         detached = w && ri == (size_t)-1 && w->state != SUP_STOPPING &&
                    si.si_code == CLD_EXITED && si.si_status == 0 &&
-                   detach_reap(sup, w) > 0;
+                   detach_reap(&SPRIV(sup)->detach, sup, w) > 0;
         killed = w && kill(-si.si_pid, SIGKILL) == 0;
         /* A zombie: this returns at once (retried only if a signal interrupts). */
         while ((r = waitpid(si.si_pid, &status, 0)) < 0 && errno == EINTR)
@@ -1185,6 +1186,8 @@ supervisor_t *sup_new(struct event_base *base, inventory_t *inv, int foreground,
     sup->priv = sp;
     sp->log_rate = log_rate;
     sp->spawner = *spawner;
+    /* The subreaper, before the first spawn: orphans come back here (detach.h). */
+    detach_init(&sp->detach);
     sup->inst = xcalloc(inv->ninstances, sizeof(*sup->inst));
     for (size_t i = 0; i < inv->ninstances; i++) {
         sup->inst[i] = entry_new(sup, &inv->instances[i], i);

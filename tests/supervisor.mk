@@ -37,7 +37,8 @@ SUPERVISOR_IT = \
 	tests/it_supervisor_helperfds.sh \
 	tests/it_supervisor_emfile.sh \
 	tests/it_supervisor_portheld.sh \
-	tests/it_supervisor_stderr.sh
+	tests/it_supervisor_stderr.sh \
+	tests/it_supervisor_fdcount.sh
 TESTS += $(SUPERVISOR_IT)
 EXTRA_DIST += $(SUPERVISOR_IT) tests/it_supervisor_lib.sh
 

@@ -250,6 +250,112 @@ static void test_existing_backups(void)
     remove_dir();
 }
 
+/* ---- descriptors ------------------------------------------------------------------ */
+
+static int nfds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int n = 0;
+
+    while (d && (de = readdir(d)))
+        n += de->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n - 1; /* the directory stream's own */
+}
+
+/* Run the loop until nothing is pending (reads, end of file, the deferred close). */
+static void settle(struct event_base *base)
+{
+    for (int i = 0; i < 20; i++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+static int file_has(const char *name, const char *needle)
+{
+    char path[600], buf[4096];
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if ((fd = open(path, O_RDONLY)) < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+/* A capture holds the log file, plus the running worker's read end: no directory, no
+ * write end of its own. Each start has its pipe; a writer left behind by an earlier
+ * start (a grandchild) keeps its read end, and its output lands in the file, until it
+ * closes; end of file closes that read end. */
+static void test_descriptors(void)
+{
+    struct event_base *base = event_base_new();
+    unsigned long dropped = 0;
+    char err[256] = "";
+    int before, w1, w2, child1, child2, grandchild;
+    logcap_t *lc;
+
+    make_dir();
+    before = nfds();
+    lc = logcap_new(base, 0, "w", 0, -1, 0, &dropped, err, sizeof err);
+    CU_ASSERT_FATAL(lc != NULL);
+    CU_ASSERT(logcap_configure(lc, dir, 1 << 20, 3, err, sizeof err) == 0);
+    CU_ASSERT_EQUAL(nfds(), before + 1); /* the log file */
+
+    /* A start: the child takes the write end (here: a dup), ours goes at the loop. */
+    w1 = logcap_child_fd(lc);
+    CU_ASSERT_FATAL(w1 >= 0);
+    child1 = dup(w1);
+    grandchild = dup(w1);
+    settle(base);
+    CU_ASSERT_EQUAL(nfds(), before + 1 + 1 + 2); /* + read end; + the two "processes" */
+    CU_ASSERT(write(child1, "first start\n", 12) == 12);
+    close(child1); /* the worker exits; its grandchild still holds the pipe */
+    settle(base);
+    CU_ASSERT(file_has("w.log", "first start"));
+    CU_ASSERT_EQUAL(nfds(), before + 1 + 1 + 1);
+
+    /* The next start gets its own pipe; the grandchild still writes into the file. */
+    w2 = logcap_child_fd(lc);
+    CU_ASSERT_FATAL(w2 >= 0);
+    child2 = dup(w2);
+    settle(base);
+    CU_ASSERT(write(w2, "x", 1) == -1); /* the supervisor's copy is closed */
+    CU_ASSERT(write(grandchild, "left behind\n", 12) == 12);
+    CU_ASSERT(write(child2, "second start\n", 13) == 13);
+    settle(base);
+    CU_ASSERT(file_has("w.log", "left behind"));
+    CU_ASSERT(file_has("w.log", "second start"));
+    CU_ASSERT_EQUAL(nfds(), before + 1 + 2 + 2); /* two read ends while both live */
+    close(grandchild);
+    settle(base);
+    CU_ASSERT_EQUAL(nfds(), before + 1 + 1 + 1); /* its end of file closed its read end */
+    close(child2);
+    settle(base);
+    CU_ASSERT_EQUAL(nfds(), before + 1); /* a stopped instance: the log file alone */
+
+    /* logcap_child_spawned closes the supervisor's copy at once, without the loop. */
+    w1 = logcap_child_fd(lc);
+    CU_ASSERT_FATAL(w1 >= 0);
+    child1 = dup(w1);
+    logcap_child_spawned(lc);
+    CU_ASSERT(write(w1, "x", 1) == -1);
+    CU_ASSERT_EQUAL(nfds(), before + 1 + 1 + 1);
+    close(child1);
+    settle(base);
+    CU_ASSERT_EQUAL(nfds(), before + 1);
+    CU_ASSERT_EQUAL(dropped, 0);
+
+    logcap_free(lc);
+    CU_ASSERT_EQUAL(nfds(), before);
+    event_base_free(base);
+    remove_dir();
+}
+
 int main(void)
 {
     CU_pSuite s;
@@ -259,5 +365,6 @@ int main(void)
     s = CU_add_suite("logcap", NULL, NULL);
     CU_add_test(s, "rotation: files and renames per rotation", test_rotation);
     CU_add_test(s, "backups already on disk, backups changed", test_existing_backups);
+    CU_add_test(s, "descriptors: the log file and live read ends only", test_descriptors);
     return cu_run_all();
 }

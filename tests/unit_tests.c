@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "inventory.h"
+#include "workerenv.h"
 #include "log.h"
 #include "mask.h"
 #include "naming.h"
@@ -346,6 +347,153 @@ static void test_example_inventory(void)
     free(path);
 }
 
+/* The contract's table: each variable an env entry may not set is refused, with its
+ * name; the others load. And the built environment, entry by entry and in order. */
+static void test_worker_env_contract(void)
+{
+#define CONTRACT_INV \
+    "service \"svc\" { command = \"/bin/true\" }\n" \
+    "instance \"svc-a\" { service = \"svc\"\n port = 8100\n env = { \"%s=x\", \"K=v\" } }\n"
+    static const char *expect[] = {
+        "PATH=/usr/bin", "SERVICE_NAME=svc", "SERVICE_INSTANCE_NAME=svc-a",
+        "SERVICE_VERSION=1.0.0", "SERVICE_TYPE=multi-instance", "ENVIRONMENT=production",
+        "LOG_LEVEL=x", "HTTP_PORT=8100", "SCHEMA_NAME=svc_a", "REDIS_NAMESPACE=svc:a",
+        "DATA_DIR=/var/lib/instanced/volumes/svc-a/data",
+        "LOGS_DIR=/var/lib/instanced/volumes/svc-a/logs", "K=v", NULL,
+    };
+    size_t nreserved = 0;
+
+    CU_ASSERT(wenv_nvars > 15);
+    for (size_t i = 0; i < wenv_nvars; i++) {
+        const wenv_var_t *v = &wenv_vars[i];
+        int reserved = v->origin == WENV_BUILT || v->origin == WENV_SYSTEMD;
+        char text[512], want[128];
+        inv_errors_t errs;
+        inventory_t *inv;
+
+        snprintf(text, sizeof(text), CONTRACT_INV, v->name);
+        snprintf(want, sizeof(want), "env may not set %s:", v->name);
+        inv_errors_init(&errs);
+        inv = inv_load_buf("t.conf", text, strlen(text), &errs);
+        CU_ASSERT_EQUAL(inv == NULL, reserved);
+        CU_ASSERT_EQUAL(errors_contain(&errs, "t.conf:4:", want), reserved);
+        CU_ASSERT_EQUAL(wenv_reserved(v->name, strlen(v->name)) == v, reserved);
+        CU_ASSERT(v->meaning && *v->meaning);
+        nreserved += reserved;
+        if (inv && strcmp(v->name, WENV_LOG_LEVEL) == 0) {
+            char **env = wenv_build(inv, &inv->instances[0], "/usr/bin");
+            size_t k = 0;
+            for (; env[k] && expect[k]; k++)
+                CU_ASSERT_STRING_EQUAL(env[k], expect[k]);
+            CU_ASSERT(env[k] == NULL && expect[k] == NULL);
+            inv_strv_free(env);
+        }
+        inv_free(inv);
+        inv_errors_free(&errs);
+    }
+    CU_ASSERT_EQUAL(nreserved, 19);
+}
+
+/* The containment keys: parsed values, defaults, instance over service over nothing. */
+static void test_containment_keys(void)
+{
+    static const struct {
+        const char *text;
+        int ok;
+        long long quota, period;
+    } cpu[] = {
+        { "max", 1, INV_LIMIT_MAX, 100000 },
+        { "max 50000", 1, INV_LIMIT_MAX, 50000 },
+        { "50%", 1, 50000, 100000 },
+        { "200%", 1, 200000, 100000 },
+        { "12.5%", 1, 12500, 100000 },
+        { "1%", 1, 1000, 100000 },
+        { "50000 100000", 1, 50000, 100000 },
+        { "2000  1000000", 1, 2000, 1000000 },
+        { "0.5%", 0, 0, 0 },
+        { "0%", 0, 0, 0 },
+        { "-50%", 0, 0, 0 },
+        { "50", 0, 0, 0 },
+        { "50000", 0, 0, 0 },
+        { "999 100000", 0, 0, 0 },
+        { "50000 999", 0, 0, 0 },
+        { "50000 1000001", 0, 0, 0 },
+        { "50000 100000 7", 0, 0, 0 },
+        { "maximum", 0, 0, 0 },
+        { "50 %", 0, 0, 0 },
+        { "", 0, 0, 0 },
+    };
+    static const char *text =
+        "cgroups = false\n"
+        "cgroup_root = \"/sys/fs/cgroup/unified/inst\"\n"
+        "service \"svc\" {\n command = \"/bin/sleep\"\n memory_max = 512MiB\n"
+        " memory_high = max\n pids_max = 64\n cpu_weight = 200\n cpu_max = \"50%\"\n}\n"
+        "instance \"svc-a\" {\n service = \"svc\"\n memory_max = max\n pids_max = max\n"
+        " io_weight = 10000\n cpu_max = \"20000 50000\"\n}\n"
+        "instance \"svc-b\" {\n service = \"svc\"\n}\n"
+        "service \"bare\" {\n command = \"/bin/sleep\"\n}\n"
+        "instance \"bare-a\" {\n service = \"bare\"\n}\n";
+    inv_errors_t errs;
+    inventory_t *inv;
+    const inv_instance_t *a, *b, *c;
+
+    for (size_t i = 0; i < sizeof(cpu) / sizeof(cpu[0]); i++) {
+        inv_cpu_max_t v = { 0, 0 };
+        int rc = inv_parse_cpu_max(cpu[i].text, &v);
+        if ((rc == 0) != cpu[i].ok)
+            fprintf(stderr, "\n  cpu_max \"%s\": %d\n", cpu[i].text, rc);
+        CU_ASSERT_EQUAL(rc == 0, cpu[i].ok);
+        if (cpu[i].ok) {
+            CU_ASSERT_EQUAL(v.quota_us, cpu[i].quota);
+            CU_ASSERT_EQUAL(v.period_us, cpu[i].period);
+        }
+    }
+
+    inv_errors_init(&errs);
+    inv = inv_load_buf("c.conf", text, strlen(text), &errs);
+    dump_errors(&errs);
+    CU_ASSERT_FATAL(inv != NULL);
+    CU_ASSERT_EQUAL(inv->cgroups, 0);
+    CU_ASSERT_STRING_EQUAL(inv->cgroup_root, "/sys/fs/cgroup/unified/inst");
+    a = inv_find_instance(inv, "svc-a");
+    b = inv_find_instance(inv, "svc-b");
+    c = inv_find_instance(inv, "bare-a");
+    CU_ASSERT_FATAL(a && b && c);
+    /* The instance's own values. */
+    CU_ASSERT_EQUAL(a->policy.memory_max, INV_LIMIT_MAX);
+    CU_ASSERT_EQUAL(a->policy.pids_max, INV_LIMIT_MAX);
+    CU_ASSERT_EQUAL(a->policy.io_weight, 10000);
+    CU_ASSERT_EQUAL(a->policy.cpu_max.quota_us, 20000);
+    CU_ASSERT_EQUAL(a->policy.cpu_max.period_us, 50000);
+    /* The service's, where the instance sets none. */
+    CU_ASSERT_EQUAL(a->policy.memory_high, INV_LIMIT_MAX);
+    CU_ASSERT_EQUAL(a->policy.cpu_weight, 200);
+    CU_ASSERT_EQUAL(b->policy.memory_max, 512LL << 20);
+    CU_ASSERT_EQUAL(b->policy.pids_max, 64);
+    CU_ASSERT_EQUAL(b->policy.cpu_max.quota_us, 50000);
+    CU_ASSERT_EQUAL(b->policy.cpu_max.period_us, 100000);
+    CU_ASSERT_EQUAL(b->policy.io_weight, 0);
+    /* Nothing set: no limit at all. */
+    CU_ASSERT_EQUAL(c->policy.memory_max, 0);
+    CU_ASSERT_EQUAL(c->policy.memory_high, 0);
+    CU_ASSERT_EQUAL(c->policy.pids_max, 0);
+    CU_ASSERT_EQUAL(c->policy.cpu_weight, 0);
+    CU_ASSERT_EQUAL(c->policy.io_weight, 0);
+    CU_ASSERT_EQUAL(c->policy.cpu_max.quota_us, 0);
+    inv_free(inv);
+    inv_errors_free(&errs);
+
+    /* The defaults: containment on, the root found automatically. */
+    inv_errors_init(&errs);
+    inv = inv_load_buf("d.conf", "service \"svc\" { command = \"/bin/sleep\" }\ninstance \"svc-a\" { service = \"svc\" }\n", strlen("service \"svc\" { command = \"/bin/sleep\" }\ninstance \"svc-a\" { service = \"svc\" }\n"),
+                       &errs);
+    CU_ASSERT_FATAL(inv != NULL);
+    CU_ASSERT_EQUAL(inv->cgroups, 1);
+    CU_ASSERT(inv->cgroup_root == NULL);
+    inv_free(inv);
+    inv_errors_free(&errs);
+}
+
 static void test_instance_same(void)
 {
     static const char base[] =
@@ -365,9 +513,9 @@ static void test_instance_same(void)
     a = inv_load(p1, &e);
     b = inv_load(p2, &e);
     CU_ASSERT_FATAL(a && b);
-    CU_ASSERT(inv_instance_same(a, inv_find_instance(a, "exchange-A"), b,
+    CU_ASSERT(!inv_instance_diff(a, inv_find_instance(a, "exchange-A"), b,
                                 inv_find_instance(b, "exchange-A")));
-    CU_ASSERT(!inv_instance_same(a, inv_find_instance(a, "exchange-B"), b,
+    CU_ASSERT(inv_instance_diff(a, inv_find_instance(a, "exchange-B"), b,
                                  inv_find_instance(b, "exchange-B")));
     inv_free(b);
     unlink(p2);
@@ -386,7 +534,7 @@ static void test_instance_same(void)
         p2 = write_temp(text);
         b = inv_load(p2, &e);
         CU_ASSERT_FATAL(b != NULL);
-        CU_ASSERT(!inv_instance_same(a, inv_find_instance(a, "exchange-A"), b,
+        CU_ASSERT(inv_instance_diff(a, inv_find_instance(a, "exchange-A"), b,
                                      inv_find_instance(b, "exchange-A")));
         inv_free(b);
         unlink(p2);
@@ -768,6 +916,8 @@ int main(void)
     s = CU_add_suite("inventory", NULL, NULL);
     CU_add_test(s, "values", test_values);
     CU_add_test(s, "example inventory", test_example_inventory);
+    CU_add_test(s, "worker env contract", test_worker_env_contract);
+    CU_add_test(s, "containment keys", test_containment_keys);
     CU_add_test(s, "instance same", test_instance_same);
     CU_add_test(s, "relative paths", test_relative_paths);
     CU_add_test(s, "rejections", test_rejections);

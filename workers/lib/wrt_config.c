@@ -1,8 +1,10 @@
-/* wrt_config.c - a worker's configuration, read from the environment contract (docs/design.md). */
+/* wrt_config.c - a worker's configuration, read from the environment contract (the
+ * variables' names and meanings are in src/workerenv.h, shared with the supervisor). */
 #include "config.h"
 
 #include "wrt_config.h"
 #include "errbuf.h"
+#include "workerenv.h"
 
 #include "log.h"
 
@@ -34,7 +36,7 @@ static int copy(char *dst, size_t n, const char *src)
 
 int wcfg_load(wcfg_t *c, wcfg_getenv_fn get, void *arg, char *err, size_t errlen)
 {
-    const char *service = get_or(get, arg, "SERVICE_NAME", NULL);
+    const char *service = get_or(get, arg, WENV_SERVICE_NAME, NULL);
     const char *instance, *port;
     nm_input_t in = { 0 };
     nm_derived_t d;
@@ -44,11 +46,11 @@ int wcfg_load(wcfg_t *c, wcfg_getenv_fn get, void *arg, char *err, size_t errlen
     memset(c, 0, sizeof(*c));
     if (!service)
         return errbuf_set(err, errlen, "SERVICE_NAME is not set");
-    instance = get_or(get, arg, "SERVICE_INSTANCE_NAME", service);
+    instance = get_or(get, arg, WENV_SERVICE_INSTANCE_NAME, service);
     in.service = service;
     in.instance = instance;
-    in.schema = get_or(get, arg, "SCHEMA_NAME", NULL);
-    in.namespace = get_or(get, arg, "REDIS_NAMESPACE", NULL);
+    in.schema = get_or(get, arg, WENV_SCHEMA_NAME, NULL);
+    in.namespace = get_or(get, arg, WENV_REDIS_NAMESPACE, NULL);
     if (nm_derive(&in, &d, err, errlen) < 0)
         return -1;
     copy(c->service, sizeof(c->service), service);
@@ -57,26 +59,26 @@ int wcfg_load(wcfg_t *c, wcfg_getenv_fn get, void *arg, char *err, size_t errlen
     copy(c->namespace, sizeof(c->namespace), d.namespace);
     copy(c->discovery_key, sizeof(c->discovery_key), d.discovery_key);
     copy(c->service_type, sizeof(c->service_type), d.service_type);
-    if (copy(c->version, sizeof(c->version), get_or(get, arg, "SERVICE_VERSION", "1.0.0")) < 0)
+    if (copy(c->version, sizeof(c->version), get_or(get, arg, WENV_SERVICE_VERSION, "1.0.0")) < 0)
         return errbuf_set(err, errlen, "SERVICE_VERSION is too long");
-    if (copy(c->entity_type, sizeof(c->entity_type), get_or(get, arg, "ENTITY_TYPE", "")) < 0)
+    if (copy(c->entity_type, sizeof(c->entity_type), get_or(get, arg, WENV_ENTITY_TYPE, "")) < 0)
         return errbuf_set(err, errlen, "ENTITY_TYPE is too long");
     if (copy(c->environment, sizeof(c->environment),
-             get_or(get, arg, "ENVIRONMENT", "development")) < 0)
+             get_or(get, arg, WENV_ENVIRONMENT, "development")) < 0)
         return errbuf_set(err, errlen, "ENVIRONMENT is too long");
-    if (copy(c->log_level, sizeof(c->log_level), get_or(get, arg, "LOG_LEVEL", "info")) < 0)
+    if (copy(c->log_level, sizeof(c->log_level), get_or(get, arg, WENV_LOG_LEVEL, "info")) < 0)
         return errbuf_set(err, errlen, "LOG_LEVEL is too long");
-    if (copy(c->http_bind, sizeof(c->http_bind), get_or(get, arg, "HTTP_BIND", "127.0.0.1")) < 0)
+    if (copy(c->http_bind, sizeof(c->http_bind), get_or(get, arg, WENV_HTTP_BIND, "127.0.0.1")) < 0)
         return errbuf_set(err, errlen, "HTTP_BIND is too long");
-    port = get_or(get, arg, "HTTP_PORT", "8080");
+    port = get_or(get, arg, WENV_HTTP_PORT, "8080");
     p = strtol(port, &end, 10);
     if (*end != '\0' || p < 1 || p > 65535)
         return errbuf_set(err, errlen, "HTTP_PORT \"%.20s\" is not a port number (1-65535)", port);
     c->http_port = (int)p;
-    c->postgres_url = strdup(get_or(get, arg, "POSTGRES_URL", DEFAULT_POSTGRES_URL));
-    c->redis_url = strdup(get_or(get, arg, "REDIS_URL", DEFAULT_REDIS_URL));
-    c->data_dir = strdup(get_or(get, arg, "DATA_DIR", ""));
-    c->logs_dir = strdup(get_or(get, arg, "LOGS_DIR", ""));
+    c->postgres_url = strdup(get_or(get, arg, WENV_POSTGRES_URL, DEFAULT_POSTGRES_URL));
+    c->redis_url = strdup(get_or(get, arg, WENV_REDIS_URL, DEFAULT_REDIS_URL));
+    c->data_dir = strdup(get_or(get, arg, WENV_DATA_DIR, ""));
+    c->logs_dir = strdup(get_or(get, arg, WENV_LOGS_DIR, ""));
     if (!c->postgres_url || !c->redis_url || !c->data_dir || !c->logs_dir) {
         wcfg_free(c);
         return errbuf_set(err, errlen, "out of memory");
