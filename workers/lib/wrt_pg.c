@@ -96,12 +96,15 @@ static void fail_all(wpg_t *pg)
 
 /* The connection broke or stopped answering: close it, tell every waiting
  * statement, reconnect with backoff. */
-static void drop(wpg_t *pg, const char *why)
+static void drop(wpg_t *pg, const char *why_in)
 {
     int was_ready = pg->ready;
+    char why[300];
+    /* why may point into the connection (PQerrorMessage), which close_conn frees. */
+    snprintf(why, sizeof(why), "%s", why_in && *why_in ? why_in : "connection broken");
     close_conn(pg);
     if (was_ready)
-        wcn_lost(&pg->cn, why && *why ? why : "connection broken");
+        wcn_lost(&pg->cn, why);
     else
         wcn_failed(&pg->cn, why);
     fail_all(pg);
@@ -444,8 +447,8 @@ int wpg_res_ok(const PGresult *res)
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
-int wpg_query(wpg_t *pg, const char *sql, int n, const char *const *vals, int timeout_ms,
-              wpg_result_cb cb, void *arg)
+static int enqueue(wpg_t *pg, int first, const char *sql, int n, const char *const *vals,
+                   int timeout_ms, wpg_result_cb cb, void *arg)
 {
     size_t need = sizeof(wpg_job_t) + (size_t)n * sizeof(char *) + strlen(sql) + 1;
     wpg_job_t *j;
@@ -473,13 +476,37 @@ int wpg_query(wpg_t *pg, const char *sql, int n, const char *const *vals, int ti
     }
     j->sql = p;
     strcpy(p, sql);
-    if (pg->tail)
-        pg->tail->next = j;
-    else
+    if (first && !pg->inflight) {
+        j->next = pg->head;
         pg->head = j;
-    pg->tail = j;
+        if (!pg->tail)
+            pg->tail = j;
+    } else if (first) {    /* behind the statement in flight */
+        j->next = pg->head->next;
+        pg->head->next = j;
+        if (pg->tail == pg->head)
+            pg->tail = j;
+    } else {
+        if (pg->tail)
+            pg->tail->next = j;
+        else
+            pg->head = j;
+        pg->tail = j;
+    }
     pump(pg);
     return 0;
+}
+
+int wpg_query(wpg_t *pg, const char *sql, int n, const char *const *vals, int timeout_ms,
+              wpg_result_cb cb, void *arg)
+{
+    return enqueue(pg, 0, sql, n, vals, timeout_ms, cb, arg);
+}
+
+int wpg_query_next(wpg_t *pg, const char *sql, int n, const char *const *vals,
+                   int timeout_ms, wpg_result_cb cb, void *arg)
+{
+    return enqueue(pg, 1, sql, n, vals, timeout_ms, cb, arg);
 }
 
 typedef struct {

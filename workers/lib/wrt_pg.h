@@ -53,6 +53,12 @@ char *wpg_qualify(wpg_t *pg, const char *name);
 int wpg_query(wpg_t *pg, const char *sql, int n, const char *const *vals, int timeout_ms,
               wpg_result_cb cb, void *arg);
 
+/* As wpg_query, but the statement goes first in the queue. Only from a result
+ * callback: the next statement of a transaction is then sent before anything queued
+ * meanwhile, so no other caller's statement runs inside the transaction. */
+int wpg_query_next(wpg_t *pg, const char *sql, int n, const char *const *vals,
+                   int timeout_ms, wpg_result_cb cb, void *arg);
+
 /* The same statement, waiting for its result at most timeout_ms (wpg_exec:
  * WPG_QUERY_TIMEOUT_MS) while the loop waits too. Only for the schema setup in
  * wpg_ready_cb and for callers not yet converted to wpg_query. Returns NULL when
