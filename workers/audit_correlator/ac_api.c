@@ -37,6 +37,10 @@ static void fail_rc(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, const
     case AC_UNAVAILABLE:
         fail(api, req, 503, "postgres unavailable: the request was not applied", NULL);
         break;
+    case AC_UNKNOWN:
+        fail(api, req, 503, "postgres did not answer in time: the request may still be "
+             "applied when it continues (retry with the same id)", NULL);
+        break;
     default: fail(api, req, 500, "internal error", NULL); break;
     }
 }
@@ -165,7 +169,7 @@ static void batch_fail(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, si
 {
     char field[32];
     snprintf(field, sizeof(field), "[%zu]", bad);
-    if (rc == AC_UNAVAILABLE || rc == AC_ERROR || !is_array)
+    if (rc == AC_UNAVAILABLE || rc == AC_UNKNOWN || rc == AC_ERROR || !is_array)
         fail_rc(api, req, rc, is_array ? field : NULL);
     else if (rc == AC_NOT_FOUND)
         fail(api, req, 404, "audit event not found; no event of the batch was applied", field);

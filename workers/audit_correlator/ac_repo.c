@@ -279,9 +279,12 @@ static void batch_step(ac_op_t *op, PGresult *res)
     ac_repo_t *r = op->r;
     int ok = res && wpg_res_ok(res);
 
-    if (!res) {   /* the connection is gone: so is the transaction */
+    if (!res) {   /* the connection is gone: so is the transaction, unless the
+                   * COMMIT itself was sent and not answered */
         if (op->fail.rc != AC_OK)
             finish(op, op->fail.rc, NULL, 0, op->fail.bad);
+        else if (op->next == op->n && wpg_sent(r->pg))
+            finish(op, AC_UNKNOWN, NULL, 0, 0);
         else
             finish(op, AC_UNAVAILABLE, NULL, 0, op->next);
         return;
@@ -337,7 +340,7 @@ static void result_cb(PGresult *res, void *arg)
         return;
     }
     if (!ok) {
-        finish(op, classify(r, res), NULL, 0, 0);
+        finish(op, !res && wpg_sent(r->pg) ? AC_UNKNOWN : classify(r, res), NULL, 0, 0);
         PQclear(res);
         return;
     }

@@ -11,6 +11,8 @@ typedef enum {
     AC_CONFLICT,      /* the id exists already */
     AC_INVALID,       /* PostgreSQL rejected a value (class 22/23) */
     AC_UNAVAILABLE,   /* PostgreSQL is down: nothing was stored */
+    AC_UNKNOWN,       /* PostgreSQL stopped answering after the statement was sent:
+                       * it may still be applied when the server continues */
     AC_ERROR,         /* anything else (logged) */
 } ac_rc_t;
 

@@ -41,6 +41,7 @@ struct wpg {
     PGresult *acc;         /* the in-flight statement's result so far */
     struct event *qtimer;  /* deadline of the in-flight statement */
     int probe_pending;
+    int failing_sent;      /* see wpg_sent */
 };
 
 static void io_cb(evutil_socket_t fd, short what, void *arg);
@@ -80,25 +81,31 @@ static void close_conn(wpg_t *pg)
 }
 
 /* Every queued statement gets "unavailable"; the state is consistent before the
- * first callback runs (a callback may queue again: it then gets -1). */
-static void fail_all(wpg_t *pg)
+ * first callback runs (a callback may queue again: it then gets -1). sent: the
+ * first one was in flight. */
+static void fail_all(wpg_t *pg, int sent)
 {
     wpg_job_t *j = pg->head;
     pg->head = pg->tail = NULL;
     pg->inflight = 0;
     while (j) {
         wpg_job_t *next = j->next;
+        pg->failing_sent = sent;
         j->cb(NULL, j->arg);
+        pg->failing_sent = 0;
+        sent = 0;
         free(j);
         j = next;
     }
 }
 
+int wpg_sent(const wpg_t *pg) { return pg->failing_sent; }
+
 /* The connection broke or stopped answering: close it, tell every waiting
  * statement, reconnect with backoff. */
 static void drop(wpg_t *pg, const char *why_in)
 {
-    int was_ready = pg->ready;
+    int was_ready = pg->ready, sent = pg->inflight;
     char why[300];
     /* why may point into the connection (PQerrorMessage), which close_conn frees. */
     snprintf(why, sizeof(why), "%s", why_in && *why_in ? why_in : "connection broken");
@@ -107,7 +114,7 @@ static void drop(wpg_t *pg, const char *why_in)
         wcn_lost(&pg->cn, why);
     else
         wcn_failed(&pg->cn, why);
-    fail_all(pg);
+    fail_all(pg, sent);
 }
 
 static void notice_cb(void *arg, const char *msg)
@@ -408,8 +415,11 @@ void wpg_free(wpg_t *pg)
 {
     if (!pg)
         return;
-    close_conn(pg);
-    fail_all(pg);
+    {
+        int sent = pg->inflight;
+        close_conn(pg);
+        fail_all(pg, sent);
+    }
     event_free(pg->qtimer);
     wcn_fini(&pg->cn);
     free(pg);

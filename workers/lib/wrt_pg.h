@@ -53,6 +53,11 @@ char *wpg_qualify(wpg_t *pg, const char *name);
 int wpg_query(wpg_t *pg, const char *sql, int n, const char *const *vals, int timeout_ms,
               wpg_result_cb cb, void *arg);
 
+/* In a result callback that got res == NULL: 1 when the statement had been sent
+ * (the server may still run it when it continues: its outcome is unknown), 0 when
+ * it never left the queue (it certainly did not run). */
+int wpg_sent(const wpg_t *pg);
+
 /* As wpg_query, but the statement goes first in the queue. Only from a result
  * callback: the next statement of a transaction is then sent before anything queued
  * meanwhile, so no other caller's statement runs inside the transaction. */
