@@ -67,6 +67,7 @@ typedef struct ac_pending {
     char id[40];
     char cutoff[64];
     char *own[8];           /* query parameters of list and count */
+    int grouped;            /* a lone create holding the group slot */
 } ac_pending_t;
 
 static void free_events(ac_event_t *evs, long n);
@@ -180,9 +181,13 @@ static void batch_fail(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, si
              field);
 }
 
+static void group_next(ac_api_t *api);
+
 static void created(const ac_res_t *res, void *arg)
 {
     ac_pending_t *p = arg;
+    ac_api_t *api = p->api;
+    int lone = p->grouped && !p->is_array;
     if (res->rc != AC_OK) {
         batch_fail(p->api, p->req, res->rc, res->bad, p->is_array);
     } else {
@@ -191,6 +196,80 @@ static void created(const ac_res_t *res, void *arg)
         reply_raw(p->req, 201, res->out);
     }
     pending_free(p);
+    if (lone) {   /* it held the group slot (group_next with one waiting) */
+        api->group_busy = 0;
+        group_next(api);
+    }
+}
+
+/* Group commit. With fsync on, one commit per event bounds ingest by the disk's
+ * flush time; so single-event creates that arrive while a transaction is under way
+ * are gathered and committed together in the next one (each request still gets
+ * its 201 only after that COMMIT). When a row of a group fails (a duplicate id, a
+ * value PostgreSQL refuses), nothing of the group is stored and each of its events
+ * is retried alone, so one bad event answers for itself only. */
+typedef struct ac_group {
+    ac_api_t *api;
+    ac_pending_t **p;
+    ac_event_t *evs;    /* shallow copies: the strings live in each p->j */
+    size_t n;
+} ac_group_t;
+
+static void group_done(const ac_res_t *res, void *arg)
+{
+    ac_group_t *g = arg;
+    ac_api_t *api = g->api;
+
+    for (size_t i = 0; i < g->n; i++) {
+        ac_pending_t *p = g->p[i];
+        if (res->rc == AC_OK) {
+            api->created++;
+            reply_raw(p->req, 201, res->rows[i]);
+            pending_free(p);
+        } else if (res->rc == AC_UNAVAILABLE || res->rc == AC_UNKNOWN || res->rc == AC_ERROR) {
+            fail_rc(api, p->req, res->rc, NULL);
+            pending_free(p);
+        } else {
+            ac_repo_create(api->repo, &p->evs[0], created, p);
+        }
+    }
+    if (res->rc == AC_OK)
+        api->groups++;
+    free(g->p);
+    free(g->evs);
+    free(g);
+    api->group_busy = 0;
+    group_next(api);
+}
+
+static void group_next(ac_api_t *api)
+{
+    ac_group_t *g;
+    size_t n = api->nwaiting < AC_BATCH_MAX ? api->nwaiting : AC_BATCH_MAX;
+
+    if (api->group_busy || n == 0)
+        return;
+    if (n == 1) {   /* alone: no transaction around it */
+        ac_pending_t *p = api->waiting[0];
+        api->nwaiting = 0;
+        api->group_busy = 1;
+        p->grouped = 1;
+        ac_repo_create(api->repo, &p->evs[0], created, p);
+        return;
+    }
+    g = xcalloc(1, sizeof(*g));
+    g->api = api;
+    g->n = n;
+    g->p = xcalloc(n, sizeof(*g->p));
+    g->evs = xcalloc(n, sizeof(*g->evs));
+    for (size_t i = 0; i < n; i++) {
+        g->p[i] = api->waiting[i];
+        g->evs[i] = api->waiting[i]->evs[0];
+    }
+    memmove(api->waiting, api->waiting + n, (api->nwaiting - n) * sizeof(*api->waiting));
+    api->nwaiting -= n;
+    api->group_busy = 1;
+    ac_repo_create_batch(api->repo, g->evs, n, group_done, g);
 }
 
 static void create_cb(ac_api_t *api, struct evhttp_request *req)
@@ -208,9 +287,14 @@ static void create_cb(ac_api_t *api, struct evhttp_request *req)
         pending_free(p);
         return;
     }
-    if (!p->is_array)
-        ac_repo_create(api->repo, &p->evs[0], created, p);
-    else
+    if (!p->is_array) {
+        if (api->nwaiting == api->capwaiting) {
+            api->capwaiting = api->capwaiting ? api->capwaiting * 2 : 64;
+            api->waiting = xrealloc(api->waiting, api->capwaiting * sizeof(*api->waiting));
+        }
+        api->waiting[api->nwaiting++] = p;
+        group_next(api);
+    } else
         ac_repo_create_batch(api->repo, p->evs, (size_t)p->n, created, p);
 }
 

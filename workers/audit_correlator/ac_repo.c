@@ -203,6 +203,7 @@ typedef struct ac_op {
     const ac_event_t *evs;
     size_t n, next;          /* rows; the row whose result comes next */
     jarr_t a;
+    char **rows;             /* each row's JSON, for ac_res_t.rows */
     ac_res_t fail;           /* the first failure, sent after the ROLLBACK */
 } ac_op_t;
 
@@ -219,9 +220,12 @@ static ac_op_t *op_new(ac_repo_t *r, op_kind_t kind, ac_repo_cb cb, void *arg)
 /* Tell the caller and free the call. */
 static void finish(ac_op_t *op, ac_rc_t rc, const char *out, long long n, size_t bad)
 {
-    ac_res_t res = { rc, out, n, bad };
+    ac_res_t res = { rc, out, n, bad, (const char *const *)op->rows };
     op->cb(&res, op->arg);
     free(op->a.buf);
+    for (size_t i = 0; op->rows && i < op->n; i++)
+        free(op->rows[i]);
+    free(op->rows);
     free(op);
 }
 
@@ -304,8 +308,10 @@ static void batch_step(ac_op_t *op, PGresult *res)
     }
     if (op->next < op->n) {
         ac_rc_t rc = !ok ? classify(r, res) : PQntuples(res) == 0 ? AC_NOT_FOUND : AC_OK;
-        if (rc == AC_OK)
+        if (rc == AC_OK) {
             jarr_add(&op->a, PQgetvalue(res, 0, 0));
+            op->rows[op->next] = xstrdup(PQgetvalue(res, 0, 0));
+        }
         if (rc != AC_OK) {
             op->fail.rc = rc;
             op->fail.bad = op->next;
@@ -470,6 +476,7 @@ static void batch(ac_repo_t *r, int update, const ac_event_t *evs, size_t n, ac_
     op->evs = evs;
     op->n = n;
     op->next = (size_t)-1;   /* BEGIN's answer comes first */
+    op->rows = xcalloc(n, sizeof(*op->rows));
     send_op(op, 0, -1, "BEGIN", 0, NULL);
 }
 

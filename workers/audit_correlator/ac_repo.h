@@ -38,6 +38,7 @@ typedef struct ac_res {
                         * by the repository, valid during the callback only */
     long long n;       /* count; rows removed by the retention calls */
     size_t bad;        /* batches: index of the failing row */
+    const char *const *rows; /* batches: each row's JSON text (n of them), same lifetime */
 } ac_res_t;
 typedef void (*ac_repo_cb)(const ac_res_t *res, void *arg);
 /* each (may be NULL) is called with the id of every removed event, after commit. */
