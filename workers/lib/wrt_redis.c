@@ -65,9 +65,14 @@ static void wrd_kill(wrd_t *rd, const char *why)
     redisAsyncContext *ac = rd->ac;
     if (!ac)
         return;
+    int was_ready = rd->ready;
     ac->onDisconnect = NULL;   /* the state is reported here, once */
     rd->ac = NULL;
+    /* Not ready while hiredis answers the waiting commands with NULL: a callback
+     * that sends again (a cache read falling back, a purge) then gets -1. */
+    rd->ready = 0;
     redisAsyncFree(ac);
+    rd->ready = was_ready;
     gone(rd, why);
 }
 
@@ -99,7 +104,10 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 static int send_argv(wrd_t *rd, int argc, const char **argv, const size_t *lens,
                      wrd_reply_cb cb, void *arg)
 {
-    wrd_cmd_t *c = xcalloc(1, sizeof(*c));
+    wrd_cmd_t *c;
+    if (!rd->ac)
+        return -1;
+    c = xcalloc(1, sizeof(*c));
     c->rd = rd;
     c->cb = cb;
     c->arg = arg;
@@ -269,6 +277,7 @@ void wrd_free(wrd_t *rd)
 {
     if (!rd)
         return;
+    rd->ready = 0;   /* the waiting commands' callbacks must not send again */
     if (rd->ac) {
         rd->ac->onDisconnect = NULL;
         redisAsyncFree(rd->ac);
