@@ -25,3 +25,10 @@ EXTRA_DIST += bench/inventory_scale.sh
 .PHONY: bench-inventory
 bench-inventory: src/instanced$(EXEEXT)
 	INSTANCED=$(abs_top_builddir)/src/instanced $(SHELL) $(abs_top_srcdir)/bench/inventory_scale.sh
+
+# `make bench-worker`: audit-correlator ingest (wrk, realistic events) against a durable
+# PostgreSQL, and its health answer while PostgreSQL is SIGSTOPped (bench/worker_ingest.sh).
+EXTRA_DIST += bench/worker_ingest.sh bench/worker_events.lua
+.PHONY: bench-worker
+bench-worker: workers/audit-correlator$(EXEEXT)
+	AUDIT_CORRELATOR=$(abs_top_builddir)/workers/audit-correlator $(SHELL) $(abs_top_srcdir)/bench/worker_ingest.sh

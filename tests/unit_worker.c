@@ -127,11 +127,31 @@ static void test_health(void)
         int pg, rd, required;
         wh_status_t want;
         int code;
+        int pg_grace, rd_grace;
     } cases[] = {
-        { 1, 1, 1, WH_HEALTHY, 200 },   { 1, 0, 1, WH_DEGRADED, 200 },
-        { 0, 1, 1, WH_UNHEALTHY, 503 }, { 0, 0, 1, WH_UNHEALTHY, 503 },
-        { 0, 1, 0, WH_DEGRADED, 200 },  { 0, 0, 0, WH_UNHEALTHY, 503 },
-        { 1, 0, 0, WH_DEGRADED, 200 },  { 1, 1, 0, WH_HEALTHY, 200 },
+        { 1, 1, 1, WH_HEALTHY, 200, 0, 0 },   { 1, 0, 1, WH_DEGRADED, 200, 0, 0 },
+        { 0, 1, 1, WH_UNHEALTHY, 503, 0, 0 }, { 0, 0, 1, WH_UNHEALTHY, 503, 0, 0 },
+        { 0, 1, 0, WH_DEGRADED, 200, 0, 0 },  { 0, 0, 0, WH_UNHEALTHY, 503, 0, 0 },
+        { 1, 0, 0, WH_DEGRADED, 200, 0, 0 },  { 1, 1, 0, WH_HEALTHY, 200, 0, 0 },
+        /* Not answering, but within the grace after the last answer: degraded. */
+        { 0, 1, 1, WH_DEGRADED, 200, 1, 0 },  { 0, 0, 1, WH_DEGRADED, 200, 1, 0 },
+        { 0, 0, 1, WH_UNHEALTHY, 503, 0, 1 }, { 0, 0, 0, WH_DEGRADED, 200, 0, 1 },
+        { 1, 0, 1, WH_DEGRADED, 200, 0, 1 },
+    };
+    /* The check of one dependency from its connection state. */
+    static const struct {
+        int up;
+        long long stalled, since;
+        int ok, grace;
+    } judge[] = {
+        { 1, 0, 10, 1, 0 },                        /* answering */
+        { 1, WH_STALL_MS - 1, 500, 1, 0 },         /* a command out, not yet stalled */
+        { 1, WH_STALL_MS, WH_STALL_MS, 0, 1 },     /* stalled: degraded */
+        { 1, WH_GRACE_MS, WH_GRACE_MS, 0, 0 },     /* stalled past the grace: down */
+        { 0, 0, 100, 0, 1 },                       /* just lost: degraded */
+        { 0, 0, WH_GRACE_MS - 1, 0, 1 },
+        { 0, 0, WH_GRACE_MS, 0, 0 },               /* lost for the grace: down */
+        { 0, 0, -1, 0, 0 },                        /* never answered: down */
     };
     wcfg_t c;
     const char *env[] = { "SERVICE_NAME=audit-correlator", "ENVIRONMENT=docker", NULL };
@@ -139,14 +159,22 @@ static void test_health(void)
     json_t *j;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        wh_check_t pg = { cases[i].pg, NULL }, rd = { cases[i].rd, NULL };
+        wh_check_t pg = { cases[i].pg, NULL, cases[i].pg_grace },
+                   rd = { cases[i].rd, NULL, cases[i].rd_grace };
         wh_status_t s = wh_aggregate(&pg, &rd, cases[i].required);
         CU_ASSERT_EQUAL(s, cases[i].want);
         CU_ASSERT_EQUAL(wh_http_code(s), cases[i].code);
     }
+    for (size_t i = 0; i < sizeof(judge) / sizeof(judge[0]); i++) {
+        static const char why[] = "why";
+        wh_check_t k = wh_judge(judge[i].up, judge[i].stalled, judge[i].since, why);
+        CU_ASSERT_EQUAL(k.ok, judge[i].ok);
+        CU_ASSERT_EQUAL(k.grace, judge[i].grace);
+        CU_ASSERT_PTR_EQUAL(k.msg, judge[i].ok ? NULL : why);
+    }
     CU_ASSERT_FATAL(wcfg_load(&c, table_env, (void *)env, err, sizeof(err)) == 0);
     {
-        wh_check_t pg = { 1, NULL }, rd = { 0, "connection refused" };
+        wh_check_t pg = { 1, NULL, 0 }, rd = { 0, "connection refused", 1 };
         j = wh_json(&c, WH_DEGRADED, "2025-10-07T12:34:56Z", &pg, &rd);
     }
     CU_ASSERT_FATAL(j != NULL);
@@ -159,6 +187,12 @@ static void test_health(void)
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
                                json_object_get(json_object_get(j, "checks"), "redis"), "message")),
                            "connection refused");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
+                               json_object_get(json_object_get(j, "checks"), "redis"), "status")),
+                           "degraded");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
+                               json_object_get(json_object_get(j, "checks"), "postgres"), "status")),
+                           "healthy");
     json_decref(j);
     {
         char *reg = wreg_json(&c, "host1", 42, "2025-10-07T12:00:00Z");

@@ -9,6 +9,6 @@ tests_unit_worker_LDADD = $(WORKER_LIBS) $(CUNIT_LIBS)
 TESTS += tests/unit_worker
 
 TESTS += tests/it_worker_api.sh tests/it_worker_isolation.sh tests/it_worker_outage.sh \
-	tests/it_worker_fleet.sh
+	tests/it_worker_fleet.sh tests/it_worker_stall.sh
 EXTRA_DIST += tests/it_worker_lib.sh tests/it_worker_api.sh tests/it_worker_isolation.sh \
-	tests/it_worker_outage.sh tests/it_worker_fleet.sh
+	tests/it_worker_outage.sh tests/it_worker_fleet.sh tests/it_worker_stall.sh

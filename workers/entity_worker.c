@@ -50,6 +50,17 @@ static int pg_ready(wrt_t *rt, void *arg)
     return ok ? 0 : -1;
 }
 
+static void beat_done(PGresult *res, void *arg)
+{
+    entity_t *e = arg;
+    if (res && wpg_res_ok(res))
+        e->beats++;
+    else if (res)
+        log_warn("entity state write failed", "instance", wrt_cfg(e->rt)->instance,
+                 "error", PQresultErrorMessage(res));
+    PQclear(res);
+}
+
 /* One heartbeat: the state row in the instance's schema and the state key in its
  * namespace, so that the demo fleet leaves real traces in both stores. */
 static void beat(wrt_t *rt, entity_t *e)
@@ -57,8 +68,6 @@ static void beat(wrt_t *rt, entity_t *e)
     const wcfg_t *c = wrt_cfg(rt);
     char sql[512], key[NM_NAMESPACE_MAX + 16], started[40], *json;
     const char *vals[2] = { c->instance, c->entity_type };
-    PGresult *res;
-    redisReply *r;
     json_t *o;
 
     if (wpg_ok(wrt_pg(rt)) && e->table) {
@@ -67,13 +76,8 @@ static void beat(wrt_t *rt, entity_t *e)
                  " ON CONFLICT (instance_name) DO UPDATE SET heartbeats = s.heartbeats + 1,"
                  " entity_type = EXCLUDED.entity_type, state = 'running', updated_at = now()",
                  e->table);
-        res = wpg_exec(wrt_pg(rt), sql, 2, vals);
-        if (res && wpg_res_ok(res))
-            e->beats++;
-        else if (res)
-            log_warn("entity state write failed", "instance", c->instance,
-                     "error", PQresultErrorMessage(res));
-        PQclear(res);
+        /* Queued, not waited for: the loop keeps serving meanwhile. */
+        wpg_query(wrt_pg(rt), sql, 2, vals, WPG_QUERY_TIMEOUT_MS, beat_done, e);
     }
     if (wrd_ok(wrt_redis(rt))) {
         wh_rfc3339(time(NULL), started, sizeof(started));
@@ -85,9 +89,7 @@ static void beat(wrt_t *rt, entity_t *e)
         wrd_key(c->namespace, "state", key, sizeof(key));
         if (json) {
             const char *argv[] = { "SET", key, json, "EX", STATE_TTL };
-            r = wrd_argv(wrt_redis(rt), 5, argv, NULL);
-            if (r)
-                freeReplyObject(r);
+            wrd_send(wrt_redis(rt), 5, argv, NULL, NULL, NULL);   /* copied by hiredis */
             free(json);
         }
     }
@@ -101,6 +103,20 @@ static void tick(wrt_t *rt, void *arg)
         beat(rt, e);
 }
 
+static void state_done(PGresult *res, void *arg)
+{
+    struct evhttp_request *req = arg;
+    if (!res) {
+        whttp_error(req, 503, "postgres unavailable", NULL);
+        return;
+    }
+    if (!wpg_res_ok(res) || PQntuples(res) != 1)
+        whttp_error(req, 404, "no state recorded yet", NULL);
+    else
+        whttp_json(req, 200, json_loads(PQgetvalue(res, 0, 0), 0, NULL));
+    PQclear(res);
+}
+
 static void state_cb(struct evhttp_request *req, const char *path, const char *rest, void *arg)
 {
     entity_t *e = arg;
@@ -108,30 +124,15 @@ static void state_cb(struct evhttp_request *req, const char *path, const char *r
     const wcfg_t *c = wrt_cfg(rt);
     char sql[512];
     const char *vals[1] = { c->instance };
-    PGresult *res;
-    json_t *row;
     (void)path;
     (void)rest;
 
-    if (!wpg_ok(wrt_pg(rt)) || !e->table) {
-        whttp_error(req, 503, "postgres unavailable", NULL);
-        return;
-    }
     snprintf(sql, sizeof(sql), "SELECT to_jsonb(s)::text FROM %s s WHERE instance_name = $1",
-             e->table);
-    res = wpg_exec(wrt_pg(rt), sql, 1, vals);
-    if (!res) {
+             e->table ? e->table : "");
+    /* evhttp keeps the request open until state_done replies. */
+    if (!e->table || wpg_query(wrt_pg(rt), sql, 1, vals, WPG_QUERY_TIMEOUT_MS, state_done,
+                               req) < 0)
         whttp_error(req, 503, "postgres unavailable", NULL);
-        return;
-    }
-    if (!wpg_res_ok(res) || PQntuples(res) != 1) {
-        PQclear(res);
-        whttp_error(req, 404, "no state recorded yet", NULL);
-        return;
-    }
-    row = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    PQclear(res);
-    whttp_json(req, 200, row);
 }
 
 static int setup(wrt_t *rt, void *arg)
@@ -158,6 +159,7 @@ static void teardown(wrt_t *rt, void *arg)
         char sql[256];
         const char *vals[1] = { c->instance };
         PGresult *res;
+        /* At the shutdown the loop serves nothing more: a bounded wait is fine. */
         snprintf(sql, sizeof(sql),
                  "UPDATE %s SET state = 'stopped', updated_at = now() WHERE instance_name = $1",
                  e->table);

@@ -4,6 +4,7 @@ noinst_LIBRARIES += workers/lib/libworker.a
 workers_lib_libworker_a_SOURCES = \
 	workers/lib/wrt_config.c workers/lib/wrt_config.h \
 	workers/lib/wrt_backoff.c workers/lib/wrt_backoff.h \
+	workers/lib/wrt_conn.c workers/lib/wrt_conn.h \
 	workers/lib/wrt_health.c workers/lib/wrt_health.h \
 	workers/lib/wrt_metrics.c workers/lib/wrt_metrics.h \
 	workers/lib/wrt_pg.c workers/lib/wrt_pg.h \

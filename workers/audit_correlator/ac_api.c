@@ -4,6 +4,7 @@
 #include "ac_api.h"
 
 #include "log.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,10 @@ static void fail_rc(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, const
     case AC_UNAVAILABLE:
         fail(api, req, 503, "postgres unavailable: the request was not applied", NULL);
         break;
+    case AC_UNKNOWN:
+        fail(api, req, 503, "postgres did not answer in time: the request may still be "
+             "applied when it continues (retry with the same id)", NULL);
+        break;
     default: fail(api, req, 500, "internal error", NULL); break;
     }
 }
@@ -46,6 +51,43 @@ static int pg_usable(ac_api_t *api, struct evhttp_request *req)
         return 1;
     fail(api, req, 503, "postgres unavailable: the request was not applied", NULL);
     return 0;
+}
+
+/* A request waiting for PostgreSQL or Redis: evhttp keeps it open until the reply.
+ * Everything the queued work points into lives here and is freed after the reply. */
+typedef struct ac_pending {
+    ac_api_t *api;
+    struct evhttp_request *req;
+    json_t *j;              /* the parsed body the events point into */
+    ac_event_t *evs;
+    long n;
+    int is_array;
+    int count_only;
+    int do_archive;
+    char id[40];
+    char cutoff[64];
+    char *own[8];           /* query parameters of list and count */
+    int grouped;            /* a lone create holding the group slot */
+} ac_pending_t;
+
+static void free_events(ac_event_t *evs, long n);
+
+static ac_pending_t *pending_new(ac_api_t *api, struct evhttp_request *req)
+{
+    ac_pending_t *p = xcalloc(1, sizeof(*p));
+    p->api = api;
+    p->req = req;
+    return p;
+}
+
+static void pending_free(ac_pending_t *p)
+{
+    if (p->n > 0)
+        free_events(p->evs, p->n);
+    json_decref(p->j);
+    for (int i = 0; i < 8; i++)
+        free(p->own[i]);
+    free(p);
 }
 
 /* The request body parsed as JSON, or NULL after replying 400/413. */
@@ -128,7 +170,7 @@ static void batch_fail(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, si
 {
     char field[32];
     snprintf(field, sizeof(field), "[%zu]", bad);
-    if (rc == AC_UNAVAILABLE || rc == AC_ERROR || !is_array)
+    if (rc == AC_UNAVAILABLE || rc == AC_UNKNOWN || rc == AC_ERROR || !is_array)
         fail_rc(api, req, rc, is_array ? field : NULL);
     else if (rc == AC_NOT_FOUND)
         fail(api, req, 404, "audit event not found; no event of the batch was applied", field);
@@ -139,69 +181,156 @@ static void batch_fail(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, si
              field);
 }
 
+static void group_next(ac_api_t *api);
+
+static void created(const ac_res_t *res, void *arg)
+{
+    ac_pending_t *p = arg;
+    ac_api_t *api = p->api;
+    int lone = p->grouped && !p->is_array;
+    if (res->rc != AC_OK) {
+        batch_fail(p->api, p->req, res->rc, res->bad, p->is_array);
+    } else {
+        /* 201 only now: the row (or the whole batch) is committed. */
+        p->api->created += (unsigned long)p->n;
+        reply_raw(p->req, 201, res->out);
+    }
+    pending_free(p);
+    if (lone) {   /* it held the group slot (group_next with one waiting) */
+        api->group_busy = 0;
+        group_next(api);
+    }
+}
+
+/* Group commit. With fsync on, one commit per event bounds ingest by the disk's
+ * flush time; so single-event creates that arrive while a transaction is under way
+ * are gathered and committed together in the next one (each request still gets
+ * its 201 only after that COMMIT). When a row of a group fails (a duplicate id, a
+ * value PostgreSQL refuses), nothing of the group is stored and each of its events
+ * is retried alone, so one bad event answers for itself only. */
+typedef struct ac_group {
+    ac_api_t *api;
+    ac_pending_t **p;
+    ac_event_t *evs;    /* shallow copies: the strings live in each p->j */
+    size_t n;
+} ac_group_t;
+
+static void group_done(const ac_res_t *res, void *arg)
+{
+    ac_group_t *g = arg;
+    ac_api_t *api = g->api;
+
+    for (size_t i = 0; i < g->n; i++) {
+        ac_pending_t *p = g->p[i];
+        if (res->rc == AC_OK) {
+            api->created++;
+            reply_raw(p->req, 201, res->rows[i]);
+            pending_free(p);
+        } else if (res->rc == AC_UNAVAILABLE || res->rc == AC_UNKNOWN || res->rc == AC_ERROR) {
+            fail_rc(api, p->req, res->rc, NULL);
+            pending_free(p);
+        } else {
+            ac_repo_create(api->repo, &p->evs[0], created, p);
+        }
+    }
+    if (res->rc == AC_OK)
+        api->groups++;
+    free(g->p);
+    free(g->evs);
+    free(g);
+    api->group_busy = 0;
+    group_next(api);
+}
+
+static void group_next(ac_api_t *api)
+{
+    ac_group_t *g;
+    size_t n = api->nwaiting < AC_BATCH_MAX ? api->nwaiting : AC_BATCH_MAX;
+
+    if (api->group_busy || n == 0)
+        return;
+    if (n == 1) {   /* alone: no transaction around it */
+        ac_pending_t *p = api->waiting[0];
+        api->nwaiting = 0;
+        api->group_busy = 1;
+        p->grouped = 1;
+        ac_repo_create(api->repo, &p->evs[0], created, p);
+        return;
+    }
+    g = xcalloc(1, sizeof(*g));
+    g->api = api;
+    g->n = n;
+    g->p = xcalloc(n, sizeof(*g->p));
+    g->evs = xcalloc(n, sizeof(*g->evs));
+    for (size_t i = 0; i < n; i++) {
+        g->p[i] = api->waiting[i];
+        g->evs[i] = api->waiting[i]->evs[0];
+    }
+    memmove(api->waiting, api->waiting + n, (api->nwaiting - n) * sizeof(*api->waiting));
+    api->nwaiting -= n;
+    api->group_busy = 1;
+    ac_repo_create_batch(api->repo, g->evs, n, group_done, g);
+}
+
 static void create_cb(ac_api_t *api, struct evhttp_request *req)
 {
     json_t *j = read_json(api, req);
-    ac_event_t *evs = NULL;
-    long n;
-    char *out = NULL;
-    size_t bad = 0;
-    ac_rc_t rc;
+    ac_pending_t *p;
 
     if (!j)
         return;
-    n = parse_events(api, req, j, AC_EV_CREATE, &evs);
-    if (n < 0 || !pg_usable(api, req))
-        goto done;
-    if (!json_is_array(j))
-        rc = ac_repo_create(api->repo, &evs[0], &out);
-    else
-        rc = ac_repo_create_batch(api->repo, evs, (size_t)n, &out, &bad);
-    if (rc != AC_OK) {
-        batch_fail(api, req, rc, bad, json_is_array(j));
-        goto done;
+    p = pending_new(api, req);
+    p->j = j;
+    p->is_array = json_is_array(j);
+    p->n = parse_events(api, req, j, AC_EV_CREATE, &p->evs);
+    if (p->n < 0 || !pg_usable(api, req)) {
+        pending_free(p);
+        return;
     }
-    /* 201 only now: the row (or the whole batch) is committed. */
-    api->created += (unsigned long)n;
-    reply_raw(req, 201, out);
-done:
-    if (n > 0)
-        free_events(evs, n);
-    free(out);
-    json_decref(j);
+    if (!p->is_array) {
+        if (api->nwaiting == api->capwaiting) {
+            api->capwaiting = api->capwaiting ? api->capwaiting * 2 : 64;
+            api->waiting = xrealloc(api->waiting, api->capwaiting * sizeof(*api->waiting));
+        }
+        api->waiting[api->nwaiting++] = p;
+        group_next(api);
+    } else
+        ac_repo_create_batch(api->repo, p->evs, (size_t)p->n, created, p);
+}
+
+static void updated_batch(const ac_res_t *res, void *arg)
+{
+    ac_pending_t *p = arg;
+    if (res->rc != AC_OK) {
+        batch_fail(p->api, p->req, res->rc, res->bad, 1);
+    } else {
+        for (long i = 0; i < p->n; i++)
+            ac_cache_invalidate(p->api->cache, p->evs[i].p[AC_P_ID]);
+        reply_raw(p->req, 200, res->out);
+    }
+    pending_free(p);
 }
 
 static void update_batch_cb(ac_api_t *api, struct evhttp_request *req)
 {
     json_t *j = read_json(api, req);
-    ac_event_t *evs = NULL;
-    long n = -1;
-    char *out = NULL;
-    size_t bad = 0;
-    ac_rc_t rc;
+    ac_pending_t *p;
 
     if (!j)
         return;
+    p = pending_new(api, req);
+    p->j = j;
     if (!json_is_array(j)) {
         fail(api, req, 400, "expected an array of events with ids", "body");
-        goto done;
+        pending_free(p);
+        return;
     }
-    n = parse_events(api, req, j, AC_EV_PARTIAL | AC_EV_REQUIRE_ID, &evs);
-    if (n < 0 || !pg_usable(api, req))
-        goto done;
-    rc = ac_repo_update_batch(api->repo, evs, (size_t)n, &out, &bad);
-    if (rc != AC_OK) {
-        batch_fail(api, req, rc, bad, 1);
-        goto done;
+    p->n = parse_events(api, req, j, AC_EV_PARTIAL | AC_EV_REQUIRE_ID, &p->evs);
+    if (p->n < 0 || !pg_usable(api, req)) {
+        pending_free(p);
+        return;
     }
-    for (long i = 0; i < n; i++)
-        ac_cache_invalidate(api->cache, evs[i].p[AC_P_ID]);
-    reply_raw(req, 200, out);
-done:
-    if (n > 0)
-        free_events(evs, n);
-    free(out);
-    json_decref(j);
+    ac_repo_update_batch(api->repo, p->evs, (size_t)p->n, updated_batch, p);
 }
 
 /* Query parameters of list and count; replies 400 and returns -1 on a bad one. */
@@ -246,30 +375,32 @@ static int read_filter(ac_api_t *api, struct evhttp_request *req, ac_filter_t *f
     return 0;
 }
 
+static void listed(const ac_res_t *res, void *arg)
+{
+    ac_pending_t *p = arg;
+    if (res->rc != AC_OK)
+        fail_rc(p->api, p->req, res->rc, NULL);
+    else if (p->count_only)
+        whttp_json(p->req, 200, json_pack("{s:I}", "count", (json_int_t)res->n));
+    else
+        reply_raw(p->req, 200, res->out);
+    pending_free(p);
+}
+
 static void list_cb(ac_api_t *api, struct evhttp_request *req, int count_only)
 {
+    ac_pending_t *p = pending_new(api, req);
     ac_filter_t f;
-    char *own[8], *out = NULL;
-    long long n = 0;
-    ac_rc_t rc;
 
-    if (read_filter(api, req, &f, own) < 0 || !pg_usable(api, req))
-        goto done;
-    if (count_only) {
-        rc = ac_repo_count(api->repo, &f, &n);
-        if (rc == AC_OK)
-            whttp_json(req, 200, json_pack("{s:I}", "count", (json_int_t)n));
-    } else {
-        rc = ac_repo_query(api->repo, &f, &out);
-        if (rc == AC_OK)
-            reply_raw(req, 200, out);
+    p->count_only = count_only;
+    if (read_filter(api, req, &f, p->own) < 0 || !pg_usable(api, req)) {
+        pending_free(p);
+        return;
     }
-    if (rc != AC_OK)
-        fail_rc(api, req, rc, NULL);
-done:
-    for (int i = 0; i < 8; i++)
-        free(own[i]);
-    free(out);
+    if (count_only)
+        ac_repo_count(api->repo, &f, listed, p);
+    else
+        ac_repo_query(api->repo, &f, listed, p);
 }
 
 static void events_cb(struct evhttp_request *req, const char *path, const char *rest,
@@ -285,87 +416,127 @@ static void events_cb(struct evhttp_request *req, const char *path, const char *
     }
 }
 
+static void got_from_db(const ac_res_t *res, void *arg)
+{
+    ac_pending_t *p = arg;
+    if (res->rc != AC_OK) {
+        fail_rc(p->api, p->req, res->rc, "id");
+    } else {
+        ac_cache_put(p->api->cache, p->id, res->out);
+        evhttp_add_header(evhttp_request_get_output_headers(p->req), "X-Cache", "miss");
+        reply_raw(p->req, 200, res->out);
+    }
+    pending_free(p);
+}
+
+static void got_from_cache(const char *json, size_t len, void *arg)
+{
+    ac_pending_t *p = arg;
+    if (json) {
+        evhttp_add_header(evhttp_request_get_output_headers(p->req), "X-Cache", "hit");
+        whttp_text(p->req, 200, "application/json", json, len);
+        pending_free(p);
+        return;
+    }
+    if (!pg_usable(p->api, p->req)) {
+        pending_free(p);
+        return;
+    }
+    ac_repo_get(p->api->repo, p->id, got_from_db, p);
+}
+
 static void get_one(ac_api_t *api, struct evhttp_request *req, const char *id)
 {
-    char *out = ac_cache_get(api->cache, id);
-    ac_rc_t rc;
+    ac_pending_t *p = pending_new(api, req);
+    snprintf(p->id, sizeof(p->id), "%s", id);
+    ac_cache_get(api->cache, p->id, got_from_cache, p);
+}
 
-    if (out) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Cache", "hit");
-        reply_raw(req, 200, out);
-        free(out);
-        return;
+static void put_done(const ac_res_t *res, void *arg)
+{
+    ac_pending_t *p = arg;
+    if (res->rc == AC_OK) {
+        ac_cache_invalidate(p->api->cache, p->id);
+        reply_raw(p->req, 200, res->out);
+    } else {
+        fail_rc(p->api, p->req, res->rc, res->rc == AC_NOT_FOUND ? "id" : NULL);
     }
-    if (!pg_usable(api, req))
-        return;
-    rc = ac_repo_get(api->repo, id, &out);
-    if (rc != AC_OK) {
-        fail_rc(api, req, rc, "id");
-        return;
-    }
-    ac_cache_put(api->cache, id, out);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "X-Cache", "miss");
-    reply_raw(req, 200, out);
-    free(out);
+    pending_free(p);
 }
 
 static void put_one(ac_api_t *api, struct evhttp_request *req, const char *id)
 {
     json_t *j = read_json(api, req);
-    ac_event_t ev;
+    ac_pending_t *p;
     const char *field;
-    char err[200], *out = NULL;
-    ac_rc_t rc;
+    char err[200];
 
     if (!j)
         return;
-    if (ac_event_from_json(j, AC_EV_PARTIAL, &ev, &field, err, sizeof(err)) < 0) {
+    p = pending_new(api, req);
+    p->j = j;
+    snprintf(p->id, sizeof(p->id), "%s", id);
+    p->evs = xcalloc(1, sizeof(*p->evs));
+    if (ac_event_from_json(j, AC_EV_PARTIAL, &p->evs[0], &field, err, sizeof(err)) < 0) {
         fail(api, req, 400, err, field);
-        json_decref(j);
+        free(p->evs);
+        p->evs = NULL;
+        pending_free(p);
         return;
     }
-    if (ev.p[AC_P_ID] && strcasecmp(ev.p[AC_P_ID], id) != 0) {
+    p->n = 1;
+    if (p->evs[0].p[AC_P_ID] && strcasecmp(p->evs[0].p[AC_P_ID], id) != 0) {
         fail(api, req, 400, "id in the body differs from the id in the path", "id");
-    } else if (pg_usable(api, req)) {
-        rc = ac_repo_update(api->repo, id, &ev, &out);
-        if (rc == AC_OK) {
-            ac_cache_invalidate(api->cache, id);
-            reply_raw(req, 200, out);
-        } else {
-            fail_rc(api, req, rc, rc == AC_NOT_FOUND ? "id" : NULL);
-        }
+        pending_free(p);
+        return;
     }
-    free(out);
-    ac_event_clear(&ev);
-    json_decref(j);
+    if (!pg_usable(api, req)) {
+        pending_free(p);
+        return;
+    }
+    ac_repo_update(api->repo, p->id, &p->evs[0], put_done, p);
+}
+
+static void deleted(const ac_res_t *res, void *arg)
+{
+    ac_pending_t *p = arg;
+    if (res->rc != AC_OK) {
+        fail_rc(p->api, p->req, res->rc, "id");
+    } else {
+        ac_cache_invalidate(p->api->cache, p->id);
+        whttp_no_content(p->req);
+    }
+    pending_free(p);
 }
 
 static void delete_one(ac_api_t *api, struct evhttp_request *req, const char *id)
 {
-    ac_rc_t rc;
+    ac_pending_t *p;
     if (!pg_usable(api, req))
         return;
-    rc = ac_repo_delete(api->repo, id);
-    if (rc != AC_OK) {
-        fail_rc(api, req, rc, "id");
-        return;
-    }
-    ac_cache_invalidate(api->cache, id);
-    whttp_no_content(req);
+    p = pending_new(api, req);
+    snprintf(p->id, sizeof(p->id), "%s", id);
+    ac_repo_delete(api->repo, p->id, deleted, p);
+}
+
+static void correlated_done(const ac_res_t *res, void *arg)
+{
+    ac_pending_t *p = arg;
+    if (res->rc == AC_OK)
+        reply_raw(p->req, 200, res->out);
+    else
+        fail_rc(p->api, p->req, res->rc, "id");
+    pending_free(p);
 }
 
 static void correlated(ac_api_t *api, struct evhttp_request *req, const char *id)
 {
-    char *out = NULL;
-    ac_rc_t rc;
+    ac_pending_t *p;
     if (!pg_usable(api, req))
         return;
-    rc = ac_repo_correlated(api->repo, id, &out);
-    if (rc == AC_OK)
-        reply_raw(req, 200, out);
-    else
-        fail_rc(api, req, rc, "id");
-    free(out);
+    p = pending_new(api, req);
+    snprintf(p->id, sizeof(p->id), "%s", id);
+    ac_repo_correlated(api->repo, p->id, correlated_done, p);
 }
 
 /* /api/v1/audit/events/{count | ID | ID/correlated} */
@@ -425,15 +596,29 @@ static void uncache(const char *id, void *arg)
     ac_cache_invalidate(arg, id);
 }
 
+static void retained(const ac_res_t *res, void *arg)
+{
+    ac_pending_t *p = arg;
+    const char *what = p->do_archive ? "archived" : "deleted";
+    if (res->rc != AC_OK) {
+        fail_rc(p->api, p->req, res->rc, "older_than");
+    } else {
+        log_info("audit retention applied", "action", p->do_archive ? "archive" : "delete",
+                 "older_than", p->cutoff, "rows", LOG_INT(res->n));
+        whttp_json(p->req, 200, json_pack("{s:s, s:s, s:I}", "action", what, "older_than",
+                                          p->cutoff, what, (json_int_t)res->n));
+    }
+    pending_free(p);
+}
+
 static void retention_cb(struct evhttp_request *req, const char *path, const char *rest,
                          void *arg)
 {
     ac_api_t *api = arg;
     json_t *j = read_json(api, req), *older, *archive;
+    ac_pending_t *p;
     char cutoff[64];
-    long long n = 0;
     int do_archive = 0;
-    ac_rc_t rc;
     const char *key;
     json_t *v;
     (void)path;
@@ -467,32 +652,45 @@ static void retention_cb(struct evhttp_request *req, const char *path, const cha
     do_archive = archive && json_is_true(archive);
     if (!pg_usable(api, req))
         goto done;
-    rc = do_archive ? ac_repo_archive_older(api->repo, cutoff, &n, uncache, api->cache)
-                    : ac_repo_delete_older(api->repo, cutoff, &n, uncache, api->cache);
-    if (rc != AC_OK) {
-        fail_rc(api, req, rc, "older_than");
-        goto done;
-    }
-    log_info("audit retention applied", "action", do_archive ? "archive" : "delete",
-             "older_than", cutoff, "rows", LOG_INT(n));
-    whttp_json(req, 200, json_pack("{s:s, s:s, s:I}", "action",
-                                   do_archive ? "archived" : "deleted", "older_than", cutoff,
-                                   do_archive ? "archived" : "deleted", (json_int_t)n));
+    p = pending_new(api, req);
+    p->do_archive = do_archive;
+    snprintf(p->cutoff, sizeof(p->cutoff), "%s", cutoff);
+    if (do_archive)
+        ac_repo_archive_older(api->repo, p->cutoff, uncache, api->cache, retained, p);
+    else
+        ac_repo_delete_older(api->repo, p->cutoff, uncache, api->cache, retained, p);
 done:
     json_decref(j);
+}
+
+static void stats_done(json_t *stats, void *arg)
+{
+    ac_pending_t *p = arg;
+    if (!stats)
+        fail(p->api, p->req, 503, "redis unavailable", NULL);
+    else
+        whttp_json(p->req, 200, stats);
+    pending_free(p);
 }
 
 static void cache_stats_cb(struct evhttp_request *req, const char *path, const char *rest,
                            void *arg)
 {
     ac_api_t *api = arg;
-    json_t *s = ac_cache_stats(api->cache);
     (void)path;
     (void)rest;
-    if (!s)
-        fail(api, req, 503, "redis unavailable", NULL);
+    ac_cache_stats(api->cache, stats_done, pending_new(api, req));
+}
+
+static void keys_done(json_t *keys, void *arg)
+{
+    ac_pending_t *p = arg;
+    if (!keys)
+        fail(p->api, p->req, 503, "redis unavailable", NULL);
     else
-        whttp_json(req, 200, s);
+        whttp_json(p->req, 200,
+                   json_pack("{s:s, s:o}", "namespace", p->api->cache->ns, "keys", keys));
+    pending_free(p);
 }
 
 static void cache_keys_cb(struct evhttp_request *req, const char *path, const char *rest,
@@ -500,7 +698,6 @@ static void cache_keys_cb(struct evhttp_request *req, const char *path, const ch
 {
     ac_api_t *api = arg;
     char *pattern = whttp_query(req, "pattern");
-    json_t *keys;
     (void)path;
     (void)rest;
     if (pattern && (strlen(pattern) == 0 || strlen(pattern) > 256)) {
@@ -508,12 +705,8 @@ static void cache_keys_cb(struct evhttp_request *req, const char *path, const ch
         free(pattern);
         return;
     }
-    keys = ac_cache_keys(api->cache, pattern ? pattern : "*", 10000);
+    ac_cache_keys(api->cache, pattern ? pattern : "*", 10000, keys_done, pending_new(api, req));
     free(pattern);
-    if (!keys)
-        fail(api, req, 503, "redis unavailable", NULL);
-    else
-        whttp_json(req, 200, json_pack("{s:s, s:o}", "namespace", api->cache->ns, "keys", keys));
 }
 
 int ac_api_routes(ac_api_t *api, whttp_t *http)

@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "naming.h"
+#include "xalloc.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
@@ -22,42 +23,6 @@ static int event_key(ac_cache_t *c, const char *id, char *out, size_t len)
     return wrd_key(c->ns, sub, out, len);
 }
 
-static int purge(ac_cache_t *c);
-
-/* 1 when the cache may be used: Redis is up and no invalidation is pending. */
-static int usable(ac_cache_t *c)
-{
-    if (!wrd_ok(c->rd))
-        return 0;
-    if (c->dirty && purge(c) < 0)
-        return 0;
-    return 1;
-}
-
-char *ac_cache_get(ac_cache_t *c, const char *id)
-{
-    char key[NM_NAMESPACE_MAX + 64];
-    const char *argv[] = { "GET", key };
-    redisReply *r;
-    char *out = NULL;
-
-    if (!usable(c) || event_key(c, id, key, sizeof(key)) < 0)
-        return NULL;
-    r = wrd_argv(c->rd, 2, argv, NULL);
-    if (!r) {
-        c->errors++;
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_STRING) {
-        out = strndup(r->str, r->len);
-        c->hits++;
-    } else {
-        c->misses++;
-    }
-    freeReplyObject(r);
-    return out;
-}
-
 /* The index: a sorted set <ns>:__keys of the cache's relative key names scored by
  * their expiry time. Provisioned instance users may not SCAN (the Redis ACL removes
  * it: SCAN would list every key name of every instance), so keys and stats fall back
@@ -67,11 +32,64 @@ static int index_key(ac_cache_t *c, char *out, size_t len)
     return wrd_key(c->ns, AC_CACHE_INDEX, out, len);
 }
 
-static void run(ac_cache_t *c, int argc, const char **argv)
+static void start_purge(ac_cache_t *c);
+
+/* 1 when the cache may be used: Redis is up and no invalidation is pending (a
+ * pending one starts the purge; the cache is skipped until it is done). */
+static int usable(ac_cache_t *c)
 {
-    redisReply *r = wrd_argv(c->rd, argc, argv, NULL);
-    if (r)
-        freeReplyObject(r);
+    if (!wrd_ok(c->rd))
+        return 0;
+    if (c->dirty) {
+        if (!c->purging)
+            start_purge(c);
+        return 0;
+    }
+    return 1;
+}
+
+typedef struct {
+    ac_cache_t *c;
+    ac_cache_get_cb cb;
+    void *arg;
+} get_t;
+
+static void got(wrd_t *rd, redisReply *r, void *arg)
+{
+    get_t *g = arg;
+    (void)rd;
+    if (!r) {
+        g->c->errors++;
+        g->cb(NULL, 0, g->arg);
+    } else if (r->type == REDIS_REPLY_STRING) {
+        g->c->hits++;
+        g->cb(r->str, r->len, g->arg);
+    } else {
+        g->c->misses++;
+        g->cb(NULL, 0, g->arg);
+    }
+    free(g);
+}
+
+void ac_cache_get(ac_cache_t *c, const char *id, ac_cache_get_cb cb, void *arg)
+{
+    char key[NM_NAMESPACE_MAX + 64];
+    const char *argv[] = { "GET", key };
+    get_t *g;
+
+    if (!usable(c) || event_key(c, id, key, sizeof(key)) < 0) {
+        cb(NULL, 0, arg);
+        return;
+    }
+    g = xmalloc(sizeof(*g));
+    g->c = c;
+    g->cb = cb;
+    g->arg = arg;
+    if (wrd_send(c->rd, 2, argv, NULL, got, g) < 0) {
+        free(g);
+        c->errors++;
+        cb(NULL, 0, arg);
+    }
 }
 
 void ac_cache_put(ac_cache_t *c, const char *id, const char *json)
@@ -84,8 +102,16 @@ void ac_cache_put(ac_cache_t *c, const char *id, const char *json)
         index_key(c, idx, sizeof(idx)) < 0)
         return;
     snprintf(score, sizeof(score), "%lld", (long long)time(NULL) + atoll(AC_CACHE_TTL));
-    run(c, 5, set);
-    run(c, 4, zadd);
+    wrd_send(c->rd, 5, set, NULL, NULL, NULL);
+    wrd_send(c->rd, 4, zadd, NULL, NULL, NULL);
+}
+
+static void invalidated(wrd_t *rd, redisReply *r, void *arg)
+{
+    ac_cache_t *c = arg;
+    (void)rd;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        c->dirty = 1;
 }
 
 void ac_cache_invalidate(ac_cache_t *c, const char *id)
@@ -93,20 +119,14 @@ void ac_cache_invalidate(ac_cache_t *c, const char *id)
     char key[NM_NAMESPACE_MAX + 64], idx[NM_NAMESPACE_MAX + 16];
     const char *del[] = { "DEL", key };
     const char *zrem[] = { "ZREM", idx, key + strlen(c->ns) + 1 };
-    redisReply *r;
 
     if (event_key(c, id, key, sizeof(key)) < 0 || index_key(c, idx, sizeof(idx)) < 0)
         return;
-    if (!usable(c)) {
+    if (!usable(c) || wrd_send(c->rd, 2, del, NULL, invalidated, c) < 0) {
         c->dirty = 1;
         return;
     }
-    r = wrd_argv(c->rd, 2, del, NULL);
-    if (!r || r->type == REDIS_REPLY_ERROR)
-        c->dirty = 1;
-    if (r)
-        freeReplyObject(r);
-    run(c, 3, zrem);
+    wrd_send(c->rd, 3, zrem, NULL, NULL, NULL);
 }
 
 const char *ac_cache_strip(const char *ns, const char *key)
@@ -117,186 +137,248 @@ const char *ac_cache_strip(const char *ns, const char *key)
     return NULL;
 }
 
-/* SCAN the namespace with MATCH "<ns>:<pattern>"; calls fn for every key until it
- * returns nonzero or max keys were seen. Returns -1 when Redis failed, -2 when it
- * refused SCAN (an error reply, e.g. NOPERM from the ACL). The pattern
- * cannot reach outside the namespace: it is appended after a literal prefix, and
- * namespaces contain no glob characters (nm_check_namespace). */
-static int scan(ac_cache_t *c, const char *pattern, size_t max,
-                int (*fn)(ac_cache_t *c, const char *key, size_t len, void *arg), void *arg)
-{
-    char match[NM_NAMESPACE_MAX + 512], cursor[32] = "0";
-    size_t seen = 0;
+/* A walk over the namespace's keys: SCAN with MATCH "<ns>:<pattern>" page by page,
+ * or, when the Redis user may not SCAN (an error reply, e.g. NOPERM from the ACL),
+ * the index. Every key found is visited (listed, measured, or deleted); the walk
+ * ends when the pages are done and every command it sent has its answer. The
+ * pattern cannot reach outside the namespace: it is appended after a literal
+ * prefix, and namespaces contain no glob characters (nm_check_namespace). */
+typedef enum { WALK_KEYS, WALK_STATS, WALK_PURGE } walk_kind_t;
 
-    if (snprintf(match, sizeof(match), "%s:%s", c->ns, pattern) >= (int)sizeof(match))
-        return -1;
-    do {
-        const char *argv[] = { "SCAN", cursor, "MATCH", match, "COUNT", SCAN_COUNT };
-        redisReply *r = wrd_argv(c->rd, 6, argv, NULL);
-        if (!r)
-            return -1;
-        if (r->type == REDIS_REPLY_ERROR) {
-            freeReplyObject(r);
-            return -2;
+typedef struct walk {
+    ac_cache_t *c;
+    walk_kind_t kind;
+    char pattern[512];
+    char match[NM_NAMESPACE_MAX + 512];
+    char cursor[32];
+    size_t max, seen;
+    int via_index, pages_done, failed, outstanding;
+    json_t *keys;              /* WALK_KEYS */
+    long long nkeys, bytes;    /* WALK_STATS */
+    ac_cache_json_cb cb;
+    void *arg;
+} walk_t;
+
+static void walk_page(walk_t *w);
+
+static void walk_end(walk_t *w)
+{
+    ac_cache_t *c = w->c;
+    json_t *res = NULL;
+
+    if (w->outstanding > 0 || !(w->pages_done || w->failed))
+        return;
+    switch (w->kind) {
+    case WALK_KEYS:
+        if (!w->failed) {
+            res = w->keys;
+            w->keys = NULL;
         }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING ||
-            r->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(r);
-            return -1;
+        break;
+    case WALK_STATS:
+        if (!w->failed)
+            res = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "namespace", c->ns, "hits",
+                            (json_int_t)c->hits, "misses", (json_int_t)c->misses, "keys",
+                            (json_int_t)w->nkeys, "memory_bytes", (json_int_t)w->bytes,
+                            "source", w->via_index ? "index" : "scan");
+        break;
+    case WALK_PURGE: {
+        char idx[NM_NAMESPACE_MAX + 16];
+        const char *del[] = { "DEL", idx };
+        c->purging = 0;
+        if (!w->failed && index_key(c, idx, sizeof(idx)) == 0 &&
+            wrd_send(c->rd, 2, del, NULL, NULL, NULL) == 0) {
+            c->dirty = 0;
+            log_info("audit cache purged after Redis was unreachable", "namespace", c->ns);
         }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        for (size_t i = 0; i < r->element[1]->elements && seen < max; i++) {
-            redisReply *k = r->element[1]->element[i];
-            if (k->type != REDIS_REPLY_STRING)
-                continue;
-            seen++;
-            if (fn(c, k->str, k->len, arg)) {
-                freeReplyObject(r);
-                return 0;
-            }
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0 && seen < max);
-    return 0;
+        break;
+    }
+    }
+    if (w->cb)
+        w->cb(res, w->arg);
+    json_decref(w->keys);
+    free(w);
 }
 
-/* The same walk over the index: expired entries are pruned first, then every member
- * matching pattern (Redis glob rules, which fnmatch follows closely) is passed to fn
- * with its full key name. */
-static int walk_index(ac_cache_t *c, const char *pattern, size_t max,
-                      int (*fn)(ac_cache_t *c, const char *key, size_t len, void *arg),
-                      void *arg)
+static void walk_fail(walk_t *w)
 {
-    char idx[NM_NAMESPACE_MAX + 16], now[32], full[NM_NAMESPACE_MAX + 512];
+    w->failed = 1;
+    walk_end(w);
+}
+
+static void visited(wrd_t *rd, redisReply *r, void *arg)
+{
+    walk_t *w = arg;
+    (void)rd;
+    w->outstanding--;
+    if (!r || (w->kind == WALK_PURGE && r->type == REDIS_REPLY_ERROR))
+        w->failed = 1;
+    else if (w->kind == WALK_STATS && r->type == REDIS_REPLY_INTEGER)
+        w->bytes += r->integer;
+    walk_end(w);
+}
+
+/* One key of the namespace (full name). */
+static void visit(walk_t *w, const char *key, size_t len)
+{
+    const char *rel = ac_cache_strip(w->c->ns, key);
+    int is_index = rel && strcmp(rel, AC_CACHE_INDEX) == 0;
+
+    switch (w->kind) {
+    case WALK_KEYS:
+        if (rel && !is_index)
+            json_array_append_new(w->keys, json_stringn(rel, len - (size_t)(rel - key)));
+        break;
+    case WALK_STATS: {
+        const char *argv[] = { "MEMORY", "USAGE", key };
+        size_t lens[] = { 6, 5, len };
+        if (is_index)
+            break;
+        w->nkeys++;
+        w->outstanding++;
+        if (wrd_send(w->c->rd, 3, argv, lens, visited, w) < 0) {
+            w->outstanding--;
+            w->failed = 1;
+        }
+        break;
+    }
+    case WALK_PURGE: {
+        const char *argv[] = { "DEL", key };
+        size_t lens[] = { 3, len };
+        w->outstanding++;
+        if (wrd_send(w->c->rd, 2, argv, lens, visited, w) < 0) {
+            w->outstanding--;
+            w->failed = 1;
+        }
+        break;
+    }
+    }
+}
+
+static void ranged(wrd_t *rd, redisReply *r, void *arg)
+{
+    walk_t *w = arg;
+    char full[NM_NAMESPACE_MAX + 512];
+    (void)rd;
+    w->outstanding--;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        walk_fail(w);
+        return;
+    }
+    for (size_t i = 0; i < r->elements && w->seen < w->max && !w->failed; i++) {
+        redisReply *m = r->element[i];
+        /* Redis glob rules, which fnmatch follows closely. */
+        if (m->type != REDIS_REPLY_STRING || fnmatch(w->pattern, m->str, 0) != 0)
+            continue;
+        if (wrd_key(w->c->ns, m->str, full, sizeof(full)) < 0)
+            continue;
+        w->seen++;
+        visit(w, full, strlen(full));
+    }
+    w->pages_done = 1;
+    walk_end(w);
+}
+
+/* SCAN refused: the index, expired entries pruned first. */
+static void walk_index(walk_t *w)
+{
+    char idx[NM_NAMESPACE_MAX + 16], now[32];
     const char *prune[] = { "ZREMRANGEBYSCORE", idx, "-inf", now };
     const char *range[] = { "ZRANGE", idx, "0", "-1" };
-    redisReply *r;
-    size_t seen = 0;
 
-    if (index_key(c, idx, sizeof(idx)) < 0)
-        return -1;
+    w->via_index = 1;
+    if (index_key(w->c, idx, sizeof(idx)) < 0) {
+        walk_fail(w);
+        return;
+    }
     snprintf(now, sizeof(now), "(%lld", (long long)time(NULL));
-    run(c, 4, prune);
-    r = wrd_argv(c->rd, 4, range, NULL);
-    if (!r)
-        return -1;
-    if (r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
-        return -1;
+    wrd_send(w->c->rd, 4, prune, NULL, NULL, NULL);
+    w->outstanding++;
+    if (wrd_send(w->c->rd, 4, range, NULL, ranged, w) < 0) {
+        w->outstanding--;
+        walk_fail(w);
     }
-    for (size_t i = 0; i < r->elements && seen < max; i++) {
-        redisReply *m = r->element[i];
-        if (m->type != REDIS_REPLY_STRING || fnmatch(pattern, m->str, 0) != 0)
-            continue;
-        if (wrd_key(c->ns, m->str, full, sizeof(full)) < 0)
-            continue;
-        seen++;
-        if (fn(c, full, strlen(full), arg))
-            break;
-    }
-    freeReplyObject(r);
-    return 0;
 }
 
-/* SCAN when allowed, else the index. */
-static int each_key(ac_cache_t *c, const char *pattern, size_t max,
-                    int (*fn)(ac_cache_t *c, const char *key, size_t len, void *arg), void *arg,
-                    int *via_index)
+static void scanned(wrd_t *rd, redisReply *r, void *arg)
 {
-    int rc = scan(c, pattern, max, fn, arg);
-    *via_index = rc == -2;
-    return rc == -2 ? walk_index(c, pattern, max, fn, arg) : rc;
+    walk_t *w = arg;
+    (void)rd;
+    w->outstanding--;
+    if (!r) {
+        walk_fail(w);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        walk_index(w);
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+        walk_fail(w);
+        return;
+    }
+    snprintf(w->cursor, sizeof(w->cursor), "%s", r->element[0]->str);
+    for (size_t i = 0; i < r->element[1]->elements && w->seen < w->max && !w->failed; i++) {
+        redisReply *k = r->element[1]->element[i];
+        if (k->type != REDIS_REPLY_STRING)
+            continue;
+        w->seen++;
+        visit(w, k->str, k->len);
+    }
+    if (!w->failed && strcmp(w->cursor, "0") != 0 && w->seen < w->max) {
+        walk_page(w);
+        return;
+    }
+    w->pages_done = 1;
+    walk_end(w);
 }
 
-static int del_key(ac_cache_t *c, const char *key, size_t len, void *arg)
+static void walk_page(walk_t *w)
 {
-    const char *argv[] = { "DEL", key };
-    size_t lens[] = { 3, len };
-    redisReply *r = wrd_argv(c->rd, 2, argv, lens);
-    int *failed = arg;
-    if (!r || r->type == REDIS_REPLY_ERROR)
-        *failed = 1;
-    if (r)
-        freeReplyObject(r);
-    return *failed;
+    const char *argv[] = { "SCAN", w->cursor, "MATCH", w->match, "COUNT", SCAN_COUNT };
+    w->outstanding++;
+    if (wrd_send(w->c->rd, 6, argv, NULL, scanned, w) < 0) {
+        w->outstanding--;
+        walk_fail(w);
+    }
+}
+
+static void walk(ac_cache_t *c, walk_kind_t kind, const char *pattern, size_t max,
+                 ac_cache_json_cb cb, void *arg)
+{
+    walk_t *w = xcalloc(1, sizeof(*w));
+    w->c = c;
+    w->kind = kind;
+    w->max = max;
+    w->cb = cb;
+    w->arg = arg;
+    snprintf(w->cursor, sizeof(w->cursor), "0");
+    if (kind == WALK_KEYS)
+        w->keys = json_array();
+    if (!wrd_ok(c->rd) || (kind == WALK_KEYS && !w->keys) ||
+        snprintf(w->pattern, sizeof(w->pattern), "%s", pattern) >= (int)sizeof(w->pattern) ||
+        snprintf(w->match, sizeof(w->match), "%s:%s", c->ns, pattern) >= (int)sizeof(w->match)) {
+        walk_fail(w);
+        return;
+    }
+    walk_page(w);
 }
 
 /* Drop every cached event of the namespace (and the index). */
-static int purge(ac_cache_t *c)
+static void start_purge(ac_cache_t *c)
 {
-    char idx[NM_NAMESPACE_MAX + 16];
-    const char *del[] = { "DEL", idx };
-    int failed = 0, via_index;
-
-    if (index_key(c, idx, sizeof(idx)) < 0)
-        return -1;
-    if (each_key(c, "audit_event:*", (size_t)-1, del_key, &failed, &via_index) < 0 || failed)
-        return -1;
-    run(c, 2, del);
-    if (!wrd_ok(c->rd))
-        return -1;
-    c->dirty = 0;
-    log_info("audit cache purged after Redis was unreachable", "namespace", c->ns);
-    return 0;
+    c->purging = 1;
+    walk(c, WALK_PURGE, "audit_event:*", (size_t)-1, NULL, NULL);
 }
 
-static int add_key(ac_cache_t *c, const char *key, size_t len, void *arg)
+void ac_cache_keys(ac_cache_t *c, const char *pattern, size_t max, ac_cache_json_cb cb,
+                   void *arg)
 {
-    const char *rel = ac_cache_strip(c->ns, key);
-    (void)len;
-    if (rel && strcmp(rel, AC_CACHE_INDEX) != 0)
-        json_array_append_new(arg, json_string(rel));
-    return 0;
+    walk(c, WALK_KEYS, pattern, max, cb, arg);
 }
 
-json_t *ac_cache_keys(ac_cache_t *c, const char *pattern, size_t max)
+void ac_cache_stats(ac_cache_t *c, ac_cache_json_cb cb, void *arg)
 {
-    json_t *a;
-    int via_index;
-    if (!wrd_ok(c->rd))
-        return NULL;
-    a = json_array();
-    if (a && each_key(c, pattern, max, add_key, a, &via_index) < 0) {
-        json_decref(a);
-        return NULL;
-    }
-    return a;
-}
-
-typedef struct stats_acc {
-    long long keys, bytes;
-} stats_acc_t;
-
-static int add_stat(ac_cache_t *c, const char *key, size_t len, void *arg)
-{
-    stats_acc_t *s = arg;
-    const char *argv[] = { "MEMORY", "USAGE", key };
-    size_t lens[] = { 6, 5, len };
-    const char *rel = ac_cache_strip(c->ns, key);
-    redisReply *r;
-
-    if (rel && strcmp(rel, AC_CACHE_INDEX) == 0)
-        return 0;
-    s->keys++;
-    r = wrd_argv(c->rd, 3, argv, lens);
-    if (!r)
-        return 1;
-    if (r->type == REDIS_REPLY_INTEGER)
-        s->bytes += r->integer;
-    freeReplyObject(r);
-    return 0;
-}
-
-json_t *ac_cache_stats(ac_cache_t *c)
-{
-    stats_acc_t s = { 0, 0 };
-    int via_index;
-    if (!wrd_ok(c->rd) || each_key(c, "*", STATS_MAX_KEYS, add_stat, &s, &via_index) < 0 ||
-        !wrd_ok(c->rd))
-        return NULL;
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "namespace", c->ns, "hits",
-                     (json_int_t)c->hits, "misses", (json_int_t)c->misses, "keys",
-                     (json_int_t)s.keys, "memory_bytes", (json_int_t)s.bytes, "source",
-                     via_index ? "index" : "scan");
+    walk(c, WALK_STATS, "*", STATS_MAX_KEYS, cb, arg);
 }

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "wrt_runtime.h"
 
+#include <stdlib.h>
 #include <time.h>
 
 #define REGISTRATION_ROW_SECONDS 10
@@ -69,6 +70,9 @@ static void metrics(wrt_t *rt, wmet_t *m, void *arg)
     wmet_family(m, "audit_events_created_total", "counter",
                 "Audit events acknowledged with 201 (committed to PostgreSQL).");
     wmet_sample(m, "audit_events_created_total", (double)ac->api.created, NULL);
+    wmet_family(m, "audit_commit_groups_total", "counter",
+                "Transactions that committed several single-event creates together.");
+    wmet_sample(m, "audit_commit_groups_total", (double)ac->api.groups, NULL);
     wmet_family(m, "audit_requests_rejected_total", "counter",
                 "API requests answered with a 4xx status.");
     wmet_sample(m, "audit_requests_rejected_total", (double)ac->api.rejected, NULL);
@@ -81,18 +85,15 @@ static void metrics(wrt_t *rt, wmet_t *m, void *arg)
     wmet_sample(m, "audit_cache_misses_total", (double)ac->cache.misses, NULL);
 }
 
-static void teardown(wrt_t *rt, void *arg)
-{
-    ac_t *ac = arg;
-    (void)rt;
-    ac_repo_free(ac->repo);
-    ac->repo = NULL;
-}
-
 int main(void)
 {
     static ac_t ac;
     wrt_hooks_t hooks = { .pg_required = 1, .pg_ready = pg_ready, .setup = setup,
-                          .tick = tick, .metrics = metrics, .teardown = teardown, .arg = &ac };
-    return wrt_main(&hooks);
+                          .tick = tick, .metrics = metrics, .arg = &ac };
+    int rc = wrt_main(&hooks);
+    /* Only now: statements still queued when the loop ended are answered (503) while
+     * wrt_main closes the connection, and their callbacks use the repository. */
+    ac_repo_free(ac.repo);
+    free(ac.api.waiting);
+    return rc;
 }

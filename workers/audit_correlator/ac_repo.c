@@ -5,6 +5,7 @@
 
 #include "ac_schema.h"
 #include "log.h"
+#include "xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -180,70 +181,233 @@ static ac_rc_t classify(ac_repo_t *r, PGresult *res)
     return AC_ERROR;
 }
 
-static PGresult *exec(ac_repo_t *r, int which, int n, const char *const *vals)
+/* One call in progress: what to do with each result and whom to tell. */
+typedef enum { OP_TEXT, OP_COUNT, OP_DELETE, OP_REMOVED, OP_CORRELATED, OP_BATCH } op_kind_t;
+
+/* The rows of a batch as one JSON array text, built from each row's JSON. */
+typedef struct jarr {
+    char *buf;
+    size_t len, cap;
+} jarr_t;
+
+typedef struct ac_op {
+    ac_repo_t *r;
+    op_kind_t kind;
+    ac_repo_cb cb;
+    void *arg;
+    ac_each_id_cb each;
+    void *each_arg;
+    char id[40];             /* correlated: the event asked about */
+    /* batches */
+    int update;
+    const ac_event_t *evs;
+    size_t n, next;          /* rows; the row whose result comes next */
+    jarr_t a;
+    char **rows;             /* each row's JSON, for ac_res_t.rows */
+    ac_res_t fail;           /* the first failure, sent after the ROLLBACK */
+} ac_op_t;
+
+static ac_op_t *op_new(ac_repo_t *r, op_kind_t kind, ac_repo_cb cb, void *arg)
 {
-    if (!r->sql[which])
-        return NULL;
-    return wpg_exec(r->pg, r->sql[which], n, vals);
+    ac_op_t *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    op->kind = kind;
+    op->cb = cb;
+    op->arg = arg;
+    return op;
 }
 
-/* A statement returning one text value: *out gets a copy, or AC_NOT_FOUND. */
-static ac_rc_t one_text(ac_repo_t *r, int which, int n, const char *const *vals, char **out)
+/* Tell the caller and free the call. */
+static void finish(ac_op_t *op, ac_rc_t rc, const char *out, long long n, size_t bad)
 {
-    PGresult *res = exec(r, which, n, vals);
-    ac_rc_t rc;
+    ac_res_t res = { rc, out, n, bad, (const char *const *)op->rows };
+    op->cb(&res, op->arg);
+    free(op->a.buf);
+    for (size_t i = 0; op->rows && i < op->n; i++)
+        free(op->rows[i]);
+    free(op->rows);
+    free(op);
+}
 
-    if (!res || !wpg_res_ok(res)) {
-        rc = classify(r, res);
-    } else if (PQntuples(res) == 0) {
-        rc = AC_NOT_FOUND;
-    } else {
-        *out = strdup(PQgetvalue(res, 0, 0));
-        rc = *out ? AC_OK : AC_ERROR;
+static void result_cb(PGresult *res, void *arg);
+
+/* Queue a statement of op (first: the next one of a transaction). When the
+ * connection is not ready, the call finishes at once as unavailable. */
+static void send_op(ac_op_t *op, int first, int which_or_neg, const char *sql, int n,
+                    const char *const *vals)
+{
+    ac_repo_t *r = op->r;
+    const char *text = which_or_neg >= 0 ? r->sql[which_or_neg] : sql;
+    int rc = !text ? -1
+             : first ? wpg_query_next(r->pg, text, n, vals, WPG_QUERY_TIMEOUT_MS, result_cb, op)
+                     : wpg_query(r->pg, text, n, vals, WPG_QUERY_TIMEOUT_MS, result_cb, op);
+    if (rc < 0) {
+        snprintf(r->error, sizeof(r->error), "postgres unavailable");
+        if (op->kind == OP_BATCH && op->fail.rc != AC_OK)
+            finish(op, op->fail.rc, NULL, 0, op->fail.bad);
+        else
+            finish(op, AC_UNAVAILABLE, NULL, 0, op->next);
+    }
+}
+
+static void batch_row(ac_op_t *op)
+{
+    const ac_event_t *ev = &op->evs[op->next];
+    const char *vals[AC_P_COUNT];
+    memcpy(vals, ev->p, sizeof(vals));
+    send_op(op, 1, op->update ? SQL_UPDATE : SQL_INSERT, NULL, AC_P_COUNT, vals);
+}
+
+static void jarr_add(jarr_t *a, const char *s)
+{
+    size_t n = strlen(s);
+    if (a->len + n + 3 > a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 4096;
+        while (cap < a->len + n + 3)
+            cap *= 2;
+        a->buf = xrealloc(a->buf, cap);
+        a->cap = cap;
+    }
+    a->buf[a->len] = a->len == 0 ? '[' : ',';
+    a->len++;
+    memcpy(a->buf + a->len, s, n);
+    a->len += n;
+    a->buf[a->len] = '\0';
+}
+
+/* The batch's transaction: BEGIN, one statement per row, COMMIT; on the first
+ * failing row ROLLBACK, then the failure. Each next statement is queued first
+ * (wpg_query_next), so no other request's statement runs inside it. */
+static void batch_step(ac_op_t *op, PGresult *res)
+{
+    ac_repo_t *r = op->r;
+    int ok = res && wpg_res_ok(res);
+
+    if (!res) {   /* the connection is gone: so is the transaction, unless the
+                   * COMMIT itself was sent and not answered */
+        if (op->fail.rc != AC_OK)
+            finish(op, op->fail.rc, NULL, 0, op->fail.bad);
+        else if (op->next == op->n && wpg_sent(r->pg))
+            finish(op, AC_UNKNOWN, NULL, 0, 0);
+        else
+            finish(op, AC_UNAVAILABLE, NULL, 0, op->next);
+        return;
+    }
+    if (op->fail.rc != AC_OK) {   /* the ROLLBACK's answer */
+        finish(op, op->fail.rc, NULL, 0, op->fail.bad);
+        return;
+    }
+    if (op->next == (size_t)-1) {   /* BEGIN */
+        if (!ok) {
+            finish(op, classify(r, res), NULL, 0, 0);
+            return;
+        }
+        op->next = 0;
+        batch_row(op);
+        return;
+    }
+    if (op->next < op->n) {
+        ac_rc_t rc = !ok ? classify(r, res) : PQntuples(res) == 0 ? AC_NOT_FOUND : AC_OK;
+        if (rc == AC_OK) {
+            jarr_add(&op->a, PQgetvalue(res, 0, 0));
+            op->rows[op->next] = xstrdup(PQgetvalue(res, 0, 0));
+        }
+        if (rc != AC_OK) {
+            op->fail.rc = rc;
+            op->fail.bad = op->next;
+            send_op(op, 1, -1, "ROLLBACK", 0, NULL);
+            return;
+        }
+        if (++op->next < op->n)
+            batch_row(op);
+        else
+            send_op(op, 1, -1, "COMMIT", 0, NULL);
+        return;
+    }
+    /* COMMIT */
+    if (!ok) {
+        finish(op, classify(r, res), NULL, 0, 0);
+        return;
+    }
+    jarr_add(&op->a, "");   /* room for the closing bracket (a batch has rows) */
+    op->a.buf[op->a.len - 1] = ']';
+    finish(op, AC_OK, op->a.buf, (long long)op->n, 0);
+}
+
+static void result_cb(PGresult *res, void *arg)
+{
+    ac_op_t *op = arg;
+    ac_repo_t *r = op->r;
+    int ok = res && wpg_res_ok(res);
+
+    if (op->kind == OP_BATCH) {
+        batch_step(op, res);
+        PQclear(res);
+        return;
+    }
+    if (!ok) {
+        finish(op, !res && wpg_sent(r->pg) ? AC_UNKNOWN : classify(r, res), NULL, 0, 0);
+        PQclear(res);
+        return;
+    }
+    switch (op->kind) {
+    case OP_TEXT:
+    case OP_COUNT:
+        if (PQntuples(res) == 0)
+            finish(op, AC_NOT_FOUND, NULL, 0, 0);
+        else
+            finish(op, AC_OK, PQgetvalue(res, 0, 0), strtoll(PQgetvalue(res, 0, 0), NULL, 10), 0);
+        break;
+    case OP_DELETE: {
+        long long n = strtoll(PQcmdTuples(res), NULL, 10);
+        finish(op, n == 0 ? AC_NOT_FOUND : AC_OK, NULL, n, 0);
+        break;
+    }
+    case OP_REMOVED:
+        for (int i = 0; op->each && i < PQntuples(res); i++)
+            op->each(PQgetvalue(res, i, 0), op->each_arg);
+        finish(op, AC_OK, NULL, PQntuples(res), 0);
+        break;
+    case OP_CORRELATED: {   /* the event exists: now its correlated events */
+        const char *vals[1] = { op->id };
+        if (PQntuples(res) == 0) {
+            finish(op, AC_NOT_FOUND, NULL, 0, 0);
+            break;
+        }
+        op->kind = OP_TEXT;
+        send_op(op, 1, SQL_CORRELATED, NULL, 1, vals);
+        break;
+    }
+    default:
+        break;
     }
     PQclear(res);
-    return rc;
 }
 
-static ac_rc_t affected(ac_repo_t *r, int which, int n, const char *const *vals,
-                        long long *count)
+void ac_repo_create(ac_repo_t *r, const ac_event_t *ev, ac_repo_cb cb, void *arg)
 {
-    PGresult *res = exec(r, which, n, vals);
-    ac_rc_t rc = AC_OK;
-
-    if (!res || !wpg_res_ok(res))
-        rc = classify(r, res);
-    else
-        *count = strtoll(PQcmdTuples(res), NULL, 10);
-    PQclear(res);
-    return rc;
+    send_op(op_new(r, OP_TEXT, cb, arg), 0, SQL_INSERT, NULL, AC_P_COUNT, ev->p);
 }
 
-ac_rc_t ac_repo_create(ac_repo_t *r, const ac_event_t *ev, char **out)
-{
-    return one_text(r, SQL_INSERT, AC_P_COUNT, ev->p, out);
-}
-
-ac_rc_t ac_repo_get(ac_repo_t *r, const char *id, char **out)
+void ac_repo_get(ac_repo_t *r, const char *id, ac_repo_cb cb, void *arg)
 {
     const char *vals[1] = { id };
-    return one_text(r, SQL_GET, 1, vals, out);
+    send_op(op_new(r, OP_TEXT, cb, arg), 0, SQL_GET, NULL, 1, vals);
 }
 
-ac_rc_t ac_repo_update(ac_repo_t *r, const char *id, const ac_event_t *ev, char **out)
+void ac_repo_update(ac_repo_t *r, const char *id, const ac_event_t *ev, ac_repo_cb cb,
+                    void *arg)
 {
     const char *vals[AC_P_COUNT];
     memcpy(vals, ev->p, sizeof(vals));
     vals[AC_P_ID] = id;
-    return one_text(r, SQL_UPDATE, AC_P_COUNT, vals, out);
+    send_op(op_new(r, OP_TEXT, cb, arg), 0, SQL_UPDATE, NULL, AC_P_COUNT, vals);
 }
 
-ac_rc_t ac_repo_delete(ac_repo_t *r, const char *id)
+void ac_repo_delete(ac_repo_t *r, const char *id, ac_repo_cb cb, void *arg)
 {
     const char *vals[1] = { id };
-    long long n = 0;
-    ac_rc_t rc = affected(r, SQL_DELETE, 1, vals, &n);
-    return rc == AC_OK && n == 0 ? AC_NOT_FOUND : rc;
+    send_op(op_new(r, OP_DELETE, cb, arg), 0, SQL_DELETE, NULL, 1, vals);
 }
 
 static void filter_vals(const ac_filter_t *f, const char *vals[8])
@@ -258,160 +422,72 @@ static void filter_vals(const ac_filter_t *f, const char *vals[8])
     vals[7] = f->offset ? f->offset : "0";
 }
 
-ac_rc_t ac_repo_count(ac_repo_t *r, const ac_filter_t *f, long long *n)
-{
-    const char *vals[8];
-    char *s = NULL;
-    ac_rc_t rc;
-
-    filter_vals(f, vals);
-    rc = one_text(r, SQL_COUNT, 6, vals, &s);
-    if (rc == AC_OK)
-        *n = strtoll(s, NULL, 10);
-    free(s);
-    return rc;
-}
-
-ac_rc_t ac_repo_query(ac_repo_t *r, const ac_filter_t *f, char **out)
+void ac_repo_count(ac_repo_t *r, const ac_filter_t *f, ac_repo_cb cb, void *arg)
 {
     const char *vals[8];
     filter_vals(f, vals);
-    return one_text(r, SQL_QUERY, 8, vals, out);
+    send_op(op_new(r, OP_COUNT, cb, arg), 0, SQL_COUNT, NULL, 6, vals);
 }
 
-ac_rc_t ac_repo_correlated(ac_repo_t *r, const char *id, char **out)
+void ac_repo_query(ac_repo_t *r, const ac_filter_t *f, ac_repo_cb cb, void *arg)
 {
-    char *self = NULL;
-    const char *vals[1] = { id };
-    ac_rc_t rc = ac_repo_get(r, id, &self);
-
-    free(self);
-    if (rc != AC_OK)
-        return rc;
-    return one_text(r, SQL_CORRELATED, 1, vals, out);
+    const char *vals[8];
+    filter_vals(f, vals);
+    send_op(op_new(r, OP_TEXT, cb, arg), 0, SQL_QUERY, NULL, 8, vals);
 }
 
-/* A statement returning one id per removed row. */
-static ac_rc_t removed(ac_repo_t *r, int which, const char *cutoff, long long *n,
-                       ac_each_id_cb each, void *arg)
+void ac_repo_correlated(ac_repo_t *r, const char *id, ac_repo_cb cb, void *arg)
 {
+    ac_op_t *op = op_new(r, OP_CORRELATED, cb, arg);
+    const char *vals[1] = { op->id };
+    snprintf(op->id, sizeof(op->id), "%s", id);
+    send_op(op, 0, SQL_GET, NULL, 1, vals);
+}
+
+static void removed(ac_repo_t *r, int which, const char *cutoff, ac_each_id_cb each,
+                    void *each_arg, ac_repo_cb cb, void *arg)
+{
+    ac_op_t *op = op_new(r, OP_REMOVED, cb, arg);
     const char *vals[1] = { cutoff };
-    PGresult *res = exec(r, which, 1, vals);
-    ac_rc_t rc = AC_OK;
-
-    if (!res || !wpg_res_ok(res)) {
-        rc = classify(r, res);
-    } else {
-        *n = PQntuples(res);
-        for (int i = 0; each && i < PQntuples(res); i++)
-            each(PQgetvalue(res, i, 0), arg);
-    }
-    PQclear(res);
-    return rc;
+    op->each = each;
+    op->each_arg = each_arg;
+    send_op(op, 0, which, NULL, 1, vals);
 }
 
-ac_rc_t ac_repo_delete_older(ac_repo_t *r, const char *cutoff, long long *n, ac_each_id_cb each,
-                             void *arg)
+void ac_repo_delete_older(ac_repo_t *r, const char *cutoff, ac_each_id_cb each,
+                          void *each_arg, ac_repo_cb cb, void *arg)
 {
-    return removed(r, SQL_DELETE_OLDER, cutoff, n, each, arg);
+    removed(r, SQL_DELETE_OLDER, cutoff, each, each_arg, cb, arg);
 }
 
-ac_rc_t ac_repo_archive_older(ac_repo_t *r, const char *cutoff, long long *n,
-                              ac_each_id_cb each, void *arg)
+void ac_repo_archive_older(ac_repo_t *r, const char *cutoff, ac_each_id_cb each,
+                           void *each_arg, ac_repo_cb cb, void *arg)
 {
     /* One statement (DELETE ... RETURNING feeding the INSERT) is one transaction:
      * a row is either still live or in the archive, never both or neither. */
-    return removed(r, SQL_ARCHIVE_OLDER, cutoff, n, each, arg);
+    removed(r, SQL_ARCHIVE_OLDER, cutoff, each, each_arg, cb, arg);
 }
 
-static ac_rc_t simple(ac_repo_t *r, const char *sql)
+static void batch(ac_repo_t *r, int update, const ac_event_t *evs, size_t n, ac_repo_cb cb,
+                  void *arg)
 {
-    PGresult *res = wpg_exec(r->pg, sql, 0, NULL);
-    ac_rc_t rc = res && wpg_res_ok(res) ? AC_OK : classify(r, res);
-    PQclear(res);
-    return rc;
+    ac_op_t *op = op_new(r, OP_BATCH, cb, arg);
+    op->update = update;
+    op->evs = evs;
+    op->n = n;
+    op->next = (size_t)-1;   /* BEGIN's answer comes first */
+    op->rows = xcalloc(n, sizeof(*op->rows));
+    send_op(op, 0, -1, "BEGIN", 0, NULL);
 }
 
-/* The rows of a batch as one JSON array text, built from each row's JSON. */
-typedef struct jarr {
-    char *buf;
-    size_t len, cap;
-} jarr_t;
-
-static int jarr_add(jarr_t *a, const char *s)
+void ac_repo_create_batch(ac_repo_t *r, const ac_event_t *evs, size_t n, ac_repo_cb cb,
+                          void *arg)
 {
-    size_t n = strlen(s);
-    if (a->len + n + 3 > a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 4096;
-        char *nb;
-        while (cap < a->len + n + 3)
-            cap *= 2;
-        nb = realloc(a->buf, cap);
-        if (!nb)
-            return -1;
-        a->buf = nb;
-        a->cap = cap;
-    }
-    a->buf[a->len] = a->len == 0 ? '[' : ',';
-    a->len++;
-    memcpy(a->buf + a->len, s, n);
-    a->len += n;
-    a->buf[a->len] = '\0';
-    return 0;
+    batch(r, 0, evs, n, cb, arg);
 }
 
-static ac_rc_t batch(ac_repo_t *r, int update, const ac_event_t *evs, size_t n, char **out,
-                     size_t *bad)
+void ac_repo_update_batch(ac_repo_t *r, const ac_event_t *evs, size_t n, ac_repo_cb cb,
+                          void *arg)
 {
-    jarr_t a = { 0 };
-    ac_rc_t rc;
-
-    *bad = 0;
-    if ((rc = simple(r, "BEGIN")) != AC_OK)
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        char *row = NULL;
-        rc = update ? ac_repo_update(r, evs[i].p[AC_P_ID], &evs[i], &row)
-                    : ac_repo_create(r, &evs[i], &row);
-        if (rc == AC_OK && jarr_add(&a, row) < 0)
-            rc = AC_ERROR;
-        free(row);
-        if (rc != AC_OK) {
-            *bad = i;
-            goto rollback;
-        }
-    }
-    if ((rc = simple(r, "COMMIT")) != AC_OK) {
-        free(a.buf);
-        return rc;
-    }
-    if (!a.buf) {
-        *out = strdup("[]");
-        return *out ? AC_OK : AC_ERROR;
-    }
-    a.buf[a.len] = '\0';
-    if (jarr_add(&a, "") < 0) { /* room for the closing bracket */
-        free(a.buf);
-        return AC_ERROR;
-    }
-    a.buf[a.len - 1] = ']';
-    *out = a.buf;
-    return AC_OK;
-rollback:
-    free(a.buf);
-    if (rc != AC_UNAVAILABLE)
-        simple(r, "ROLLBACK");
-    return rc;
-}
-
-ac_rc_t ac_repo_create_batch(ac_repo_t *r, const ac_event_t *evs, size_t n, char **out,
-                             size_t *bad)
-{
-    return batch(r, 0, evs, n, out, bad);
-}
-
-ac_rc_t ac_repo_update_batch(ac_repo_t *r, const ac_event_t *evs, size_t n, char **out,
-                             size_t *bad)
-{
-    return batch(r, 1, evs, n, out, bad);
+    batch(r, 1, evs, n, cb, arg);
 }

@@ -291,14 +291,21 @@ out:
     return rc;
 }
 
+static void heartbeat_done(PGresult *res, void *arg)
+{
+    const char *instance = arg;
+    if (res && !wpg_res_ok(res))
+        log_warn("service_registrations heartbeat failed", "instance", instance,
+                 "error", PQresultErrorMessage(res));
+    PQclear(res);
+}
+
 int ac_schema_heartbeat(wpg_t *pg, const char *discovery_key, const char *service,
                         const char *instance, int port, const char *metadata_json)
 {
     char *table = wpg_qualify(pg, "service_registrations");
     char sql[768], portbuf[16];
     const char *vals[5] = { discovery_key, service, instance, portbuf, metadata_json };
-    PGresult *res;
-    int ok;
 
     if (!table)
         return -1;
@@ -310,11 +317,6 @@ int ac_schema_heartbeat(wpg_t *pg, const char *discovery_key, const char *servic
              " status = 'running', metadata = EXCLUDED.metadata, last_heartbeat = now()",
              table);
     free(table);
-    res = wpg_exec(pg, sql, 5, vals);
-    ok = res && wpg_res_ok(res);
-    if (res && !ok)
-        log_warn("service_registrations heartbeat failed", "instance", instance,
-                 "error", PQresultErrorMessage(res));
-    PQclear(res);
-    return ok ? 0 : -1;
+    /* Queued, not waited for; instance is the configuration's and outlives it. */
+    return wpg_query(pg, sql, 5, vals, WPG_QUERY_TIMEOUT_MS, heartbeat_done, (void *)instance);
 }

@@ -12,7 +12,8 @@ int ac_schema_setup(wpg_t *pg, const char *schema, const char *instance);
 
 /* Upsert the instance's own row of service_registrations (a legacy table): the
  * registration metadata and a last_heartbeat, so the table mirrors the discovery key.
- * Returns 0 or -1 (PostgreSQL unavailable or refused; logged). */
+ * Queued on the connection, not waited for (a failure is logged); returns -1 when
+ * PostgreSQL is not ready. */
 int ac_schema_heartbeat(wpg_t *pg, const char *discovery_key, const char *service,
                         const char *instance, int port, const char *metadata_json);
 

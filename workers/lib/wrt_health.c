@@ -6,9 +6,22 @@
 #include <stdio.h>
 #include <time.h>
 
+wh_check_t wh_judge(int up, long long stalled_ms, long long since_answer_ms, const char *msg)
+{
+    wh_check_t c = { 0, msg, 0 };
+    c.ok = up && stalled_ms < WH_STALL_MS;
+    if (c.ok)
+        c.msg = NULL;
+    else
+        c.grace = since_answer_ms >= 0 && since_answer_ms < WH_GRACE_MS;
+    return c;
+}
+
+static int down(const wh_check_t *c) { return !c->ok && !c->grace; }
+
 wh_status_t wh_aggregate(const wh_check_t *pg, const wh_check_t *redis, int pg_required)
 {
-    if (!pg->ok && (pg_required || !redis->ok))
+    if (down(pg) && (pg_required || down(redis)))
         return WH_UNHEALTHY;
     if (!pg->ok || !redis->ok)
         return WH_DEGRADED;
@@ -28,7 +41,8 @@ int wh_http_code(wh_status_t s) { return s == WH_UNHEALTHY ? 503 : 200; }
 
 static json_t *check_json(const wh_check_t *c)
 {
-    json_t *o = json_pack("{s:s}", "status", c->ok ? "healthy" : "unhealthy");
+    json_t *o = json_pack("{s:s}", "status",
+                          c->ok ? "healthy" : c->grace ? "degraded" : "unhealthy");
     if (o && c->msg && *c->msg)
         json_object_set_new(o, "message", json_string(c->msg));
     return o;

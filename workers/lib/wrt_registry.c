@@ -4,9 +4,11 @@
 #include "wrt_registry.h"
 
 #include "log.h"
+#include "xalloc.h"
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 char *wreg_json(const wcfg_t *c, const char *host, long pid, const char *started_at)
 {
@@ -24,23 +26,41 @@ char *wreg_json(const wcfg_t *c, const char *host, long pid, const char *started
     return s;
 }
 
-int wreg_register(wrd_t *rd, const wcfg_t *c, const char *json)
+typedef struct {
+    const wcfg_t *c;
+    void (*done)(int ok, void *arg);
+    void *arg;
+} wreg_pending_t;
+
+static void registered(wrd_t *rd, redisReply *r, void *arg)
+{
+    wreg_pending_t *p = arg;
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    (void)rd;
+    if (r && !ok)
+        log_warn("service registration failed", "instance", p->c->instance,
+                 "key", p->c->discovery_key, "error", r->str);
+    if (p->done)
+        p->done(ok ? 0 : -1, p->arg);
+    free(p);
+}
+
+int wreg_register(wrd_t *rd, const wcfg_t *c, const char *json,
+                  void (*done)(int ok, void *arg), void *arg)
 {
     char ttl[16];
     const char *argv[] = { "SET", c->discovery_key, json, "EX", ttl };
-    redisReply *r;
-    int ok;
+    wreg_pending_t *p = xmalloc(sizeof(*p));
 
+    p->c = c;
+    p->done = done;
+    p->arg = arg;
     snprintf(ttl, sizeof(ttl), "%d", WREG_TTL_SECONDS);
-    r = wrd_argv(rd, 5, argv, NULL);
-    if (!r)
+    if (wrd_send(rd, 5, argv, NULL, registered, p) < 0) {
+        free(p);
         return -1;
-    ok = r->type != REDIS_REPLY_ERROR;
-    if (!ok)
-        log_warn("service registration failed", "instance", c->instance,
-                 "key", c->discovery_key, "error", r->str);
-    freeReplyObject(r);
-    return ok ? 0 : -1;
+    }
+    return 0;
 }
 
 int wreg_deregister(wrd_t *rd, const wcfg_t *c)

@@ -28,6 +28,7 @@ struct wrt {
     time_t started;
     time_t last_register;
     int registered;
+    int register_pending;
     int stopping;
     unsigned long heartbeats;
 };
@@ -39,18 +40,28 @@ whttp_t *wrt_http(wrt_t *rt) { return rt->http; }
 struct event_base *wrt_base(wrt_t *rt) { return rt->base; }
 const char *wrt_registration(const wrt_t *rt) { return rt->reg_json; }
 
+static void register_done(int ok, void *arg)
+{
+    wrt_t *rt = arg;
+    rt->register_pending = 0;
+    if (ok < 0)
+        return;
+    if (!rt->registered)
+        log_info("service registered", "instance", rt->cfg.instance,
+                 "key", rt->cfg.discovery_key, "ttl", LOG_INT(WREG_TTL_SECONDS));
+    rt->registered = 1;
+    rt->heartbeats++;
+}
+
+/* Asynchronous: the SET's reply comes through register_done. */
 static void do_register(wrt_t *rt)
 {
-    if (rt->stopping || !rt->reg_json)
+    if (rt->stopping || !rt->reg_json || rt->register_pending)
         return;
-    if (wreg_register(rt->rd, &rt->cfg, rt->reg_json) == 0) {
-        if (!rt->registered)
-            log_info("service registered", "instance", rt->cfg.instance,
-                     "key", rt->cfg.discovery_key, "ttl", LOG_INT(WREG_TTL_SECONDS));
-        rt->registered = 1;
-        rt->heartbeats++;
-        rt->last_register = time(NULL);
-    }
+    rt->last_register = time(NULL);
+    rt->register_pending = 1;
+    if (wreg_register(rt->rd, &rt->cfg, rt->reg_json, register_done, rt) < 0)
+        rt->register_pending = 0;
 }
 
 static void redis_ready(wrd_t *rd, void *arg)
@@ -73,14 +84,12 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (rt->stopping)
         return;
-    if (wpg_ok(rt->pg))
-        wpg_check(rt->pg);
-    if (wrd_ok(rt->rd)) {
-        if (time(NULL) - rt->last_register >= WREG_HEARTBEAT_SECONDS)
-            do_register(rt);
-        else
-            wrd_check(rt->rd);
-    }
+    /* The checks are queued, never waited for: their answers (or their silence)
+     * become the state the health answer reads. */
+    wpg_probe(rt->pg);
+    wrd_probe(rt->rd);
+    if (wrd_ok(rt->rd) && time(NULL) - rt->last_register >= WREG_HEARTBEAT_SECONDS)
+        do_register(rt);
     if (rt->hooks->tick)
         rt->hooks->tick(rt, rt->hooks->arg);
 }
@@ -105,16 +114,14 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 static void health_cb(struct evhttp_request *req, const char *path, const char *rest, void *arg)
 {
     wrt_t *rt = arg;
-    wh_check_t pg, rd;
+    char pgmsg[300], rdmsg[300], ts[40];
+    /* From the state the asynchronous checks keep: this handler never waits. */
+    wh_check_t pg = wpg_health(rt->pg, pgmsg, sizeof(pgmsg));
+    wh_check_t rd = wrd_health(rt->rd, rdmsg, sizeof(rdmsg));
     wh_status_t s;
-    char ts[40];
     (void)path;
     (void)rest;
 
-    pg.ok = wpg_ok(rt->pg) ? wpg_check(rt->pg) : 0;
-    pg.msg = pg.ok ? NULL : wpg_error(rt->pg);
-    rd.ok = wrd_ok(rt->rd) ? wrd_check(rt->rd) : 0;
-    rd.msg = rd.ok ? NULL : wrd_error(rt->rd);
     s = wh_aggregate(&pg, &rd, rt->hooks->pg_required);
     wh_rfc3339(time(NULL), ts, sizeof(ts));
     whttp_json(req, wh_http_code(s), wh_json(&rt->cfg, s, ts, &pg, &rd));
@@ -126,8 +133,9 @@ static void metrics_cb(struct evhttp_request *req, const char *path, const char 
     wrt_t *rt = arg;
     const wcfg_t *c = &rt->cfg;
     wmet_t m;
-    wh_check_t pg = { wpg_ok(rt->pg), NULL }, rd = { wrd_ok(rt->rd), NULL };
-    char code[8];
+    char pgmsg[300], rdmsg[300], code[8];
+    wh_check_t pg = wpg_health(rt->pg, pgmsg, sizeof(pgmsg));
+    wh_check_t rd = wrd_health(rt->rd, rdmsg, sizeof(rdmsg));
     (void)path;
     (void)rest;
 
@@ -145,8 +153,8 @@ static void metrics_cb(struct evhttp_request *req, const char *path, const char 
                 NULL);
     wmet_family(&m, "worker_dependency_up", "gauge",
                 "1 when the dependency is connected and validated.");
-    wmet_sample(&m, "worker_dependency_up", pg.ok, "dependency", "postgres", NULL);
-    wmet_sample(&m, "worker_dependency_up", rd.ok, "dependency", "redis", NULL);
+    wmet_sample(&m, "worker_dependency_up", wpg_ok(rt->pg), "dependency", "postgres", NULL);
+    wmet_sample(&m, "worker_dependency_up", wrd_ok(rt->rd), "dependency", "redis", NULL);
     wmet_family(&m, "worker_reconnects_total", "counter",
                 "Successful reconnects after a lost connection.");
     wmet_sample(&m, "worker_reconnects_total", (double)wpg_reconnects(rt->pg),
@@ -224,9 +232,11 @@ static void teardown(wrt_t *rt)
         event_free(rt->sigterm);
     if (rt->sigint)
         event_free(rt->sigint);
-    whttp_free(rt->http);
+    /* The connections first: statements still queued answer their requests (503)
+     * while those requests still exist. */
     wpg_free(rt->pg);
     wrd_free(rt->rd);
+    whttp_free(rt->http);
     if (rt->base)
         event_base_free(rt->base);
     free(rt->reg_json);
