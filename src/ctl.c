@@ -51,7 +51,7 @@ enum {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: instancectl [-s SOCKET | -c FILE] [-t SECONDS] [--json] COMMAND\n"
+            "Usage: instancectl [-s SOCKET | -c FILE] [-t SECONDS] [--json] [--wait] COMMAND\n"
             "\n"
             "Commands:\n"
             "  status [NAME]     table of instances (or one); exit 0 healthy, 1 degraded,\n"
@@ -78,6 +78,10 @@ static void usage(FILE *out)
             "  -t, --timeout SECONDS  give up when the whole exchange takes longer\n"
             "                      (default 10; exit 5)\n"
             "  -j, --json          print the supervisor's JSON answer as is\n"
+            "  -w, --wait          start, stop, restart, pause, resume: return when the\n"
+            "                      instance got there (stopped: its processes are all\n"
+            "                      gone; started: running); exit 1 if it failed,\n"
+            "                      5 at the timeout (-t)\n"
             "  -h, --help          show this help\n"
             "  -V, --version       show the version\n");
 }
@@ -272,6 +276,66 @@ fail:
     return NULL;
 }
 
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* instancectl -w CMD NAME: poll NAME's state until CMD's end is reached: stopped (or
+ * failed) after stop, paused after pause, running after start, restart and resume
+ * (failed: exit 1 with its last exit). The core reports `stopped` only once every
+ * process of the instance is gone (its cgroup is empty), so a stop that returns has
+ * left nothing behind. The whole exchange keeps to the -t timeout (exit 5). */
+static int wait_for_state(const char *sock, const char *cmd, const char *name, double timeout,
+                          double t0)
+{
+    char line[300];
+    int want_stop = strcmp(cmd, "stop") == 0, want_pause = strcmp(cmd, "pause") == 0;
+
+    snprintf(line, sizeof line, "status %s", name);
+    for (;;) {
+        double left = timeout - (mono_s() - t0);
+        json_t *answer, *in;
+        const char *st;
+        char *reply;
+        int rc;
+
+        if (left <= 0) {
+            fprintf(stderr, "instancectl: %s: not %s within %g s\n", name,
+                    want_stop ? "stopped" : want_pause ? "paused" : "running", timeout);
+            return EXIT_TIMEOUT;
+        }
+        if (!(reply = request(sock, line, left, &rc)))
+            return rc;
+        answer = json_loads(reply, 0, NULL);
+        free(reply);
+        in = json_array_get(json_object_get(answer, "instances"), 0);
+        st = jstr(in, "state");
+        if (!in) {
+            json_decref(answer);
+            fprintf(stderr, "instancectl: %s: gone while waiting\n", name);
+            return EXIT_NOT_FOUND;
+        }
+        if (strcmp(st, "failed") == 0 && !want_stop) {
+            fprintf(stderr, "instancectl: %s failed: %s\n", name, jstr(in, "last_exit"));
+            json_decref(answer);
+            return EXIT_REFUSED;
+        }
+        if ((want_stop && (strcmp(st, "stopped") == 0 || strcmp(st, "failed") == 0)) ||
+            (want_pause && strcmp(st, "paused") == 0) ||
+            (!want_stop && !want_pause && strcmp(st, "running") == 0)) {
+            json_decref(answer);
+            return EXIT_OK;
+        }
+        json_decref(answer);
+        {
+            struct timespec ts = { 0, 50 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
 /* "-t SECONDS": a positive number of seconds, fractions allowed. */
 static int parse_timeout(const char *s, double *out)
 {
@@ -286,11 +350,6 @@ static int parse_timeout(const char *s, double *out)
     return 0;
 }
 
-static const char *jstr(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
 
 static void fmt_uptime(char *buf, size_t len, json_t *v)
 {
@@ -768,6 +827,7 @@ int ctl_main(int argc, char **argv)
         { "socket", required_argument, NULL, 's' },
         { "config", required_argument, NULL, 'c' },
         { "timeout", required_argument, NULL, 't' },
+        { "wait", no_argument, NULL, 'w' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -778,10 +838,11 @@ int ctl_main(int argc, char **argv)
     json_t *answer;
     json_error_t jerr;
     double timeout = DEFAULT_TIMEOUT_S;
-    int json = 0, c, rc, nargs;
+    int json = 0, wait = 0, c, rc, nargs;
+    double t0 = mono_s();
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+s:c:t:jhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+s:c:t:jwhV", opts, NULL)) != -1) {
         switch (c) {
         case 's': sock = optarg; break;
         case 'c': config = optarg; break;
@@ -793,6 +854,7 @@ int ctl_main(int argc, char **argv)
             }
             break;
         case 'j': json = 1; break;
+        case 'w': wait = 1; break;
         case 'h': usage(stdout); return EXIT_OK;
         case 'V': printf("instancectl %s\n", PACKAGE_VERSION); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
@@ -857,6 +919,15 @@ int ctl_main(int argc, char **argv)
     if (json)
         fputs(reply, stdout);
     free(reply);
+    if (wait && nargs == 1 && json_is_true(json_object_get(answer, "ok")) &&
+        strcmp(cmd, "status") != 0) {
+        if (!json)
+            printf("%s\n", jstr(answer, "message"));
+        json_decref(answer);
+        rc = wait_for_state(sock, cmd, argv[optind + 1], timeout, t0);
+        free(owned);
+        return rc;
+    }
     free(owned);
 
     if (!json_is_true(json_object_get(answer, "ok"))) {
