@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include "checkconf.h"
+
+#include "cgroup.h"
 #include "probe_conf.h"
 
 #include <jansson.h>
@@ -84,4 +86,55 @@ void checkconf_print_errors(FILE *out, const inv_errors_t *errs)
 {
     for (size_t i = 0; i < errs->n; i++)
         fprintf(out, "%s\n", errs->v[i].text);
+}
+
+/* Whether any instance sets key, and the first that does. */
+static const char *who_sets(const inventory_t *inv, cg_limit_key_t key)
+{
+    for (size_t i = 0; i < inv->ninstances; i++) {
+        const inv_policy_t *p = &inv->instances[i].policy;
+        int set = key == CG_MEMORY_MAX ? p->memory_max != 0
+                  : key == CG_MEMORY_HIGH ? p->memory_high != 0
+                  : key == CG_PIDS_MAX ? p->pids_max != 0
+                  : key == CG_CPU_WEIGHT ? p->cpu_weight != 0
+                  : key == CG_IO_WEIGHT ? p->io_weight != 0
+                  : key == CG_CPU_MAX ? p->cpu_max.quota_us != 0 : 0;
+        if (set)
+            return inv->instances[i].name;
+    }
+    return NULL;
+}
+
+int checkconf_containment(FILE *out, const inventory_t *inv)
+{
+    cg_plan_t plan;
+    char tag[128], err[512];
+    int bad = 0;
+
+    if (!inv->cgroups) {
+        fprintf(out, "containment: off (cgroups = false): the subreaper fallback\n");
+        return 0;
+    }
+    cg_tag_from_path(inv->control_socket && *inv->control_socket ? inv->control_socket
+                                                                 : inv->path,
+                     tag, sizeof(tag));
+    if (cg_plan_probe(inv->cgroup_root, tag, &plan, err, sizeof(err)) < 0) {
+        fprintf(out, "containment: off here (%s): the subreaper fallback\n", err);
+        return 0;
+    }
+    fprintf(out, "containment: a cgroup per instance under %s (%s)\n", plan.base,
+            plan.mode == CG_MODE_SYSTEMD ? "systemd delegation"
+            : plan.mode == CG_MODE_CONFIG ? "cgroup_root" : "below the supervisor's cgroup");
+    for (int k = 0; k < CG_LIMIT_COUNT; k++) {
+        const char *who = who_sets(inv, (cg_limit_key_t)k);
+        char why[512];
+
+        if (!who || cg_limit_check(&plan, (cg_limit_key_t)k, why, sizeof(why)) == 1)
+            continue;
+        fprintf(out, "containment: %s (set for %s%s)\n", why, who,
+                inv->ninstances > 1 ? " and maybe others" : "");
+        bad++;
+    }
+    cg_plan_free(&plan);
+    return bad;
 }

@@ -301,6 +301,7 @@ int main(int argc, char **argv)
             return 1;
         }
         rc = checkconf_print(stdout, inv, json);
+        checkconf_containment(stderr, inv);
         if (!json)
             fprintf(stderr, "instanced: %s: ok, %zu instance%s\n", config, inv->ninstances,
                     inv->ninstances == 1 ? "" : "s");

@@ -9,13 +9,15 @@ t_init sup-unit
 UNIT=$top_builddir/systemd/instanced.service
 ok "unit built" test -s "$UNIT"
 for line in 'Type=notify' 'ExecReload=/bin/kill -HUP $MAINPID' 'KillMode=mixed' \
-    'Restart=on-failure' 'NoNewPrivileges=yes'; do
+    'Restart=on-failure' 'NoNewPrivileges=yes' 'Delegate=yes'; do
     ok "unit has $line" grep -qxF "$line" "$UNIT"
 done
 ok "unit has TimeoutStopSec" grep -q '^TimeoutStopSec=' "$UNIT"
 ok "unit keeps CAP_SETUID and CAP_SETGID to run workers as other users" \
     sh -c "grep '^CapabilityBoundingSet=' '$UNIT' | grep -q CAP_SETUID && grep '^CapabilityBoundingSet=' '$UNIT' | grep -q CAP_SETGID"
 ok "unit does not set User= (workers run as their own users)" sh -c "! grep -q '^User=' '$UNIT'"
+ok "unit leaves the delegated cgroup subtree writable (no ProtectControlGroups)" \
+    sh -c "! grep -q '^ProtectControlGroups=yes' '$UNIT'"
 
 sbin=$(sed -n 's|^ExecStart=\(.*\)/instanced .*|\1|p' "$UNIT")
 sed "s|$sbin/instanced|$top_builddir/src/instanced|g" "$UNIT" >"$T/instanced.service"
