@@ -77,6 +77,28 @@ static void done(cinst_t *x)
     }
 }
 
+/* memory.events' oom_kill of the open cgroup: 0 when there is none (no memory
+ * controller). Read at each start and exit, so kept to one small file. */
+static long long oom_kills(const cinst_t *x)
+{
+    char buf[512];
+    const char *p;
+    ssize_t n;
+    int fd = openat(x->ci.dir_fd, "memory.events", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    for (p = buf; (p = strstr(p, "oom_kill ")); p++)
+        if (p == buf || p[-1] == '\n')
+            return strtoll(p + 9, NULL, 10);
+    return 0;
+}
+
 static int populated(cinst_t *x)
 {
     int r = at(x) >= 0 ? cg_inst_populated(&x->ci) : -1;
@@ -223,7 +245,6 @@ static int c_spawn(void *ctx, supervisor_t *sup, sup_instance_t *in, struct logc
     contain_t *c = ctx;
     char cerr[256];
     cinst_t *x = open_cg(c, in->name, in, cerr, sizeof(cerr));
-    cg_stats_t st;
     int rc;
 
     if (!x) {
@@ -239,7 +260,7 @@ static int c_spawn(void *ctx, supervisor_t *sup, sup_instance_t *in, struct logc
         return -1;
     }
     apply_limits(c, x, &in->cfg->policy);
-    x->oom_before = cg_inst_stats(&x->ci, &st) == 0 && st.oom_kills > 0 ? st.oom_kills : 0;
+    x->oom_before = oom_kills(x);
     in->cgroup_fd = x->ci.dir_fd;
     rc = c->inner.spawn(c->inner.ctx, sup, in, log, pid, report_fd, err, errlen, resource);
     in->cgroup_fd = -1;
@@ -311,25 +332,25 @@ static int h_exit_hold(void *ctx, supervisor_t *sup, sup_instance_t *in)
 {
     contain_t *c = ctx;
     cinst_t *x = find_in(c, in);
-    cg_stats_t st;
+    long long oom;
     char err[256];
 
     (void)sup;
     if (!x || !x->open)
         return 0;
-    if (at(x) >= 0 && cg_inst_stats(&x->ci, &st) == 0 && st.oom_kills > x->oom_before) {
+    if (at(x) >= 0 && (oom = oom_kills(x)) > x->oom_before) {
         char max[32] = "";
         char cause[sizeof(in->last_exit)];
 
         if (in->cfg->policy.memory_max && in->cfg->policy.memory_max != INV_LIMIT_MAX)
             cg_format_size(in->cfg->policy.memory_max, max, sizeof(max));
-        if (cg_oom_cause(x->oom_before, st.oom_kills, max[0] ? max : NULL, cause,
+        if (cg_oom_cause(x->oom_before, oom, max[0] ? max : NULL, cause,
                          sizeof(cause)) > 0) {
             log_warn("worker killed by the OOM killer", "instance", in->name, "cause", cause);
             snprintf(in->last_exit, sizeof(in->last_exit), "%s", cause);
         }
-        in->usage.oom_kills = (unsigned long)st.oom_kills;
-        x->oom_before = st.oom_kills;
+        in->usage.oom_kills = (unsigned long)oom;
+        x->oom_before = oom;
     }
     done(x);
     if (populated(x) != 1)

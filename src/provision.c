@@ -194,6 +194,19 @@ static int commit_file(run_t *r, const char *path)
     return 0;
 }
 
+/* A transaction failed (err, when the failure was not the staging's own, which reported
+ * itself): roll it back, drop the staged credential file and what the report said the
+ * transaction would do. */
+static void abandon(run_t *r, const char *path, int staged, const char *err)
+{
+    if (staged >= 0)
+        run_error(r, "%s", err);
+    ppg_rollback(r->pg);
+    if (!r->dry_run)
+        cred_discard_new(path);
+    rep_discard(&r->rep);
+}
+
 static void free_secret(char *s)
 {
     if (s) {
@@ -238,12 +251,7 @@ static void provision_global(run_t *r)
                    sizeof(err)) < 0 ||
         (content && (staged = stage_file(r, path, content, geteuid(), getegid())) < 0) ||
         ppg_commit(r->pg, err, sizeof(err)) < 0) {
-        if (staged >= 0)
-            run_error(r, "%s", err);
-        ppg_rollback(r->pg);
-        if (!r->dry_run)
-            cred_discard_new(path);
-        rep_discard(&r->rep);
+        abandon(r, path, staged, err);
         goto out;
     }
     if (staged > 0)
@@ -326,12 +334,7 @@ static void provision_instance(run_t *r, const inv_instance_t *in, const char *c
         if (ppg_instance(r->pg, &r->rep, &spec, err, sizeof(err)) < 0 ||
             (staged = stage_file(r, path, content, uid, gid)) < 0 ||
             ppg_commit(r->pg, err, sizeof(err)) < 0) {
-            if (staged >= 0)
-                run_error(r, "%s", err);
-            ppg_rollback(r->pg);
-            if (!r->dry_run)
-                cred_discard_new(path);
-            rep_discard(&r->rep);
+            abandon(r, path, staged, err);
             rep_note(&r->rep, "rolled back: nothing changed for this instance");
             goto out;
         }

@@ -509,14 +509,25 @@ static void deleted(const ac_res_t *res, void *arg)
     pending_free(p);
 }
 
-static void delete_one(ac_api_t *api, struct evhttp_request *req, const char *id)
+/* A request about one event by id, waiting for the database: NULL when it cannot be
+ * sent now (already answered). */
+static ac_pending_t *pending_for_id(ac_api_t *api, struct evhttp_request *req, const char *id)
 {
     ac_pending_t *p;
+
     if (!pg_usable(api, req))
-        return;
+        return NULL;
     p = pending_new(api, req);
     snprintf(p->id, sizeof(p->id), "%s", id);
-    ac_repo_delete(api->repo, p->id, deleted, p);
+    return p;
+}
+
+static void delete_one(ac_api_t *api, struct evhttp_request *req, const char *id)
+{
+    ac_pending_t *p = pending_for_id(api, req, id);
+
+    if (p)
+        ac_repo_delete(api->repo, p->id, deleted, p);
 }
 
 static void correlated_done(const ac_res_t *res, void *arg)
@@ -531,12 +542,10 @@ static void correlated_done(const ac_res_t *res, void *arg)
 
 static void correlated(ac_api_t *api, struct evhttp_request *req, const char *id)
 {
-    ac_pending_t *p;
-    if (!pg_usable(api, req))
-        return;
-    p = pending_new(api, req);
-    snprintf(p->id, sizeof(p->id), "%s", id);
-    ac_repo_correlated(api->repo, p->id, correlated_done, p);
+    ac_pending_t *p = pending_for_id(api, req, id);
+
+    if (p)
+        ac_repo_correlated(api->repo, p->id, correlated_done, p);
 }
 
 /* /api/v1/audit/events/{count | ID | ID/correlated} */

@@ -3,6 +3,8 @@
 
 #include "wrt_health.h"
 
+#include "wrt_conn.h"
+
 #include <stdio.h>
 #include <time.h>
 
@@ -64,4 +66,18 @@ void wh_rfc3339(long long t, char *buf, size_t len)
     struct tm tm;
     gmtime_r(&tt, &tm);
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+wh_check_t wh_check_conn(const struct wcn *cn, int ready, long long oldest_sent_ms, char *msg,
+                         size_t msglen)
+{
+    long long now = wcn_now_ms();
+    long long stalled = ready && oldest_sent_ms >= 0 ? now - oldest_sent_ms : 0;
+    long long since = cn->last_answer_ms < 0 ? -1 : now - cn->last_answer_ms;
+
+    if (ready && stalled >= WH_STALL_MS)
+        snprintf(msg, msglen, "no answer for %lld ms", stalled);
+    else
+        snprintf(msg, msglen, "%s", cn->error);
+    return wh_judge(ready, stalled, since, msg);
 }

@@ -29,6 +29,13 @@ typedef struct wh_check {
  * since the server last answered, -1 when it never did). Pure. */
 wh_check_t wh_judge(int up, long long stalled_ms, long long since_answer_ms, const char *msg);
 
+/* The check of one connection from its state: ready, the send time (monotonic ms) of
+ * its oldest command still waiting (-1: none), and its last answer and error (cn). msg
+ * gets "no answer for N ms" when stalled, else the connection's last error. */
+struct wcn;
+wh_check_t wh_check_conn(const struct wcn *cn, int ready, long long oldest_sent_ms, char *msg,
+                         size_t msglen);
+
 /* healthy when both are ok; PostgreSQL down (beyond its grace) is unhealthy for a
  * worker that cannot work without it (pg_required), else degraded; Redis down alone
  * is degraded; both down is unhealthy; anything in its grace is degraded. Pure. */

@@ -602,13 +602,6 @@ void wpg_probe(wpg_t *pg)
 
 wh_check_t wpg_health(const wpg_t *pg, char *msg, size_t msglen)
 {
-    long long now = wcn_now_ms();
-    long long stalled = pg->ready && pg->inflight ? now - pg->head->sent_ms : 0;
-    long long since = pg->cn.last_answer_ms < 0 ? -1 : now - pg->cn.last_answer_ms;
-
-    if (pg->ready && stalled >= WH_STALL_MS)
-        snprintf(msg, msglen, "no answer for %lld ms", stalled);
-    else
-        snprintf(msg, msglen, "%s", pg->cn.error);
-    return wh_judge(pg->ready, stalled, since, msg);
+    return wh_check_conn(&pg->cn, pg->ready,
+                         pg->ready && pg->inflight ? pg->head->sent_ms : -1, msg, msglen);
 }

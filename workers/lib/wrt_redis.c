@@ -381,13 +381,6 @@ void wrd_probe(wrd_t *rd)
 
 wh_check_t wrd_health(const wrd_t *rd, char *msg, size_t msglen)
 {
-    long long now = wcn_now_ms();
-    long long stalled = rd->ready && rd->head ? now - rd->head->sent_ms : 0;
-    long long since = rd->cn.last_answer_ms < 0 ? -1 : now - rd->cn.last_answer_ms;
-
-    if (rd->ready && stalled >= WH_STALL_MS)
-        snprintf(msg, msglen, "no answer for %lld ms", stalled);
-    else
-        snprintf(msg, msglen, "%s", rd->cn.error);
-    return wh_judge(rd->ready, stalled, since, msg);
+    return wh_check_conn(&rd->cn, rd->ready, rd->ready && rd->head ? rd->head->sent_ms : -1,
+                         msg, msglen);
 }
