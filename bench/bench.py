@@ -1517,6 +1517,8 @@ def main():
     ap.add_argument("--plots", default=None, help="directory for the PNG plots")
     ap.add_argument("--only", default=None, help="comma-separated figure keys")
     ap.add_argument("--sups", default="supervisord,runit,s6,instanced")
+    ap.add_argument("--startup-repeats", dest="startup_repeats_arg", type=int, default=None,
+                    help="start-up runs per supervisor (default 3, quick 1)")
     args = ap.parse_args()
     args.workdir = args.workdir or tempfile.mkdtemp(prefix="instanced-bench-")
     args.scale_step_limit = 90
@@ -1531,6 +1533,8 @@ def main():
         args.storm_rate, args.storm_seconds, args.storm_n, args.probe_n = 20, 20, 100, 500
         args.scale_sizes, args.status_n, args.status_seconds = \
             (10, 100, 500, 1000, 2000, 5000), 500, 10
+    if args.startup_repeats_arg:
+        args.startup_repeats = args.startup_repeats_arg
     only = set(args.only.split(",")) if args.only else None
     sups = [c for c in SUPS if c.name in args.sups.split(",")]
 
