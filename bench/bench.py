@@ -1292,7 +1292,9 @@ def ratio_vs_best(vals, lower):
     """(ratio, best peer name): best peer / instanced for lower-is-better figures,
     instanced / best peer for throughput; > 1 means instanced is better."""
     b = vals.get("instanced")
-    peers = [(v, k) for k, v in vals.items() if k != "instanced" and v is not None]
+    # A peer's 0 for a rate means nothing answered (wrk timed out): no ratio from it.
+    peers = [(v, k) for k, v in vals.items() if k != "instanced" and v is not None
+             and (lower or v > 0)]
     if lower is None or b is None or not peers:
         return "", ""
     v, k = min(peers) if lower else max(peers)
