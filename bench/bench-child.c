@@ -1,6 +1,7 @@
 /* bench-child.c - the trivial child program both supervisors run in `make bench`.
  *
  *   bench-child [-s STAMPFILE] [-p PROBEFILE]
+ *   run            (a symlink named "run" in a runit or s6 service directory)
  *
  * First thing after exec it appends "PID MONO_NS NAME\n" to STAMPFILE (one write()
  * on an O_APPEND descriptor, so lines from many children never interleave), where
@@ -11,7 +12,15 @@
  * Then, when HTTP_PORT is set, it answers every HTTP request on 127.0.0.1:HTTP_PORT
  * with 200 and a healthy JSON body in the worker contract's shape (health probes),
  * appending "MONO_NS NAME\n" to PROBEFILE for each request when -p is given.
- * Otherwise it sleeps until a signal ends it. */
+ * Otherwise it sleeps until a signal ends it.
+ *
+ * runsv and s6-supervise exec ./run in the service directory with no arguments and
+ * no environment of ours. Named "run", the child takes NAME from the directory's name
+ * and appends to ../../stamps (the bench keeps the scan directory beside the stamp
+ * file), so that those peers exec the child directly as the others do, with no shell
+ * in between. When the directory has a notification-fd file (s6's readiness
+ * protocol), it writes a newline on that descriptor and closes it: s6-supervise then
+ * reports the service ready, and does not hold back its next restart by a second. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +34,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include <libgen.h>
 
 static long long mono_ns(void)
 {
@@ -127,10 +137,28 @@ int main(int argc, char **argv)
     const char *name = getenv("SERVICE_INSTANCE_NAME");
     if (!name || !*name)
         name = "-";
+    char cwd[4096];
+    char *base = strrchr(argv[0], '/');
+    if (strcmp(base ? base + 1 : argv[0], "run") == 0 && getcwd(cwd, sizeof cwd)) {
+        name = basename(cwd);
+        stampfile = "../../stamps";
+    }
     if (stampfile) {
         char line[160];
         int l = snprintf(line, sizeof line, "%ld %lld %s\n", (long)getpid(), t0, name);
         append_line(stampfile, line, (size_t)l);
+    }
+    int nfd = open("notification-fd", O_RDONLY | O_CLOEXEC);
+    if (nfd >= 0) {
+        char num[16] = "";
+        ssize_t got = read(nfd, num, sizeof num - 1);
+        close(nfd);
+        int fd = got > 0 ? atoi(num) : -1;
+        if (fd > 2) {
+            ssize_t w = write(fd, "\n", 1);
+            (void)w;
+            close(fd);
+        }
     }
     const char *port = getenv("HTTP_PORT");
     if (port && atoi(port) > 0)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench.py - the same workload under instanced and supervisord, side by side.
+"""bench.py - the same workload under instanced, supervisord, runit and s6, side by side.
 
 Run by `make bench` through bench/run.sh; see BENCHMARKS.md for what each figure
 means. Every figure that cannot be taken is reported as "n/a: reason", never left
@@ -14,6 +14,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -22,11 +23,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import xmlrpc.client
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CHILD_COMM = "bench-child"
+# runsv and s6-supervise exec ./run, a symlink to bench-child: its comm is "run".
+CHILD_COMMS = (CHILD_COMM, "run")
 
 
 def mono_ns():
@@ -180,6 +184,12 @@ class Supervisor:
                                      stdin=subprocess.DEVNULL, cwd=self.dir,
                                      start_new_session=True)
 
+    settle = 0.4        # restart bench: seconds a child lives before the next kill
+    stop_signal = signal.SIGTERM
+
+    def stop_begin(self):
+        self.proc.send_signal(self.stop_signal)
+
     def check_alive(self):
         if self.proc.poll() is not None:
             raise NA("%s exited with status %s: %s" % (self.name, self.proc.returncode,
@@ -203,7 +213,7 @@ class Supervisor:
             st = read_stat(pid)
             if st is None:
                 continue
-            if st[0] == CHILD_COMM:
+            if st[0] in CHILD_COMMS:
                 kids.append(pid)
                 continue
             sup.append(pid)
@@ -265,21 +275,33 @@ class Supervisor:
             return None
         took = None
         if self.proc.poll() is None:
+            sup, kids = self.tree()
             t0 = time.monotonic()
-            self.proc.send_signal(signal.SIGTERM)
+            self.stop_begin()
             try:
                 self.proc.wait(timeout)
+                # runsvdir exits at once and leaves its runsv to take their services
+                # down: stopped means every supervising process and child is gone.
+                end = t0 + timeout
+                while any((read_stat(p) or ("", "Z"))[1] != "Z" for p in sup + kids):
+                    if time.monotonic() > end:
+                        raise subprocess.TimeoutExpired("stop", timeout)
+                    time.sleep(0.002)
                 took = time.monotonic() - t0
             except subprocess.TimeoutExpired:
                 log("%s did not stop in %d s: SIGKILL" % (self.name, timeout))
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                for p in sup + kids:
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
                 self.proc.wait()
         self.errlog.close()
         # Whatever child survived (orphans) was stamped by us: end those by pid.
         self.stamps.poll()
         for pid in self.stamps.pids:
             st = read_stat(pid)
-            if st and st[0] == CHILD_COMM:
+            if st and st[0] in CHILD_COMMS:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
@@ -362,6 +384,7 @@ class Instanced(Supervisor):
 
 class Supervisord(Supervisor):
     name = "supervisord"
+    settle = 1.3  # past startsecs=1: a child dying sooner goes to BACKOFF
 
     def write_config(self, n, probes=False, interval="5s", probefile=None, policy=None):
         if probes:
@@ -411,7 +434,81 @@ class Supervisord(Supervisor):
         return None
 
 
-SUPS = [Supervisord, Instanced]
+class ScanDir(Supervisor):
+    """runit and s6: a scan directory sv/ with one service directory per instance, its
+    run file a symlink to bench-child (which then takes its name from the directory
+    and stamps into ../../stamps, this supervisor's stamp file)."""
+    settle = 1.3  # runsv waits until a service has run 1 s before it restarts it
+
+    def write_config(self, n, probes=False, interval="5s", probefile=None, policy=None):
+        if probes:
+            raise NA("%s has no health probes" % self.name)
+        self.n = n
+        self.names = ["bench-%d" % i for i in range(1, n + 1)]
+        self.svdir = os.path.join(self.dir, "sv")
+        os.makedirs(self.svdir)
+        self.svcs = []
+        for name in self.names:
+            d = os.path.join(self.svdir, name)
+            os.mkdir(d)
+            os.symlink(self.args.child, os.path.join(d, "run"))
+            self.service_files(d)
+            self.svcs.append(d)
+        # runsvdir skips a scan directory whose mtime is the current second (it could
+        # still be changing) until its next scan, 5 s later: put the mtime in the past,
+        # as an init script that prepared the directory earlier would find it.
+        past = time.time() - 10
+        os.utime(self.svdir, (past, past))
+
+    def service_files(self, d):
+        pass
+
+    def run_status(self, cmd):
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        return r.stdout.decode(errors="replace").splitlines()
+
+    def status_url(self):
+        return None
+
+    def metrics_url(self):
+        return None
+
+
+class Runit(ScanDir):
+    name = "runit"
+    stop_signal = signal.SIGHUP  # runsvdir: TERM to every runsv (down, then exit)
+
+    def cmdline(self):
+        return [self.args.runsvdir, "-P", self.svdir]
+
+    def reported_running(self):
+        # sv needs absolute paths (a bare name is looked up in /etc/service).
+        lines = self.run_status([self.args.sv, "status"] + self.svcs)
+        return sum(1 for x in lines if x.startswith("run: ")), len(self.svcs)
+
+
+class S6(ScanDir):
+    name = "s6"
+    settle = 1.3  # s6-supervise holds a restart until 1 s after the last start
+
+    def service_files(self, d):
+        # Readiness notification on fd 3: bench-child writes a newline there.
+        with open(os.path.join(d, "notification-fd"), "w") as f:
+            f.write("3\n")
+
+    def cmdline(self):
+        # -c: s6-svscan supervises at most 1000 services unless told more.
+        return [self.args.s6_svscan, "-c", str(max(1000, self.n + 10)), self.svdir]
+
+    def reported_running(self):
+        # s6-svstat takes one service directory: one shell runs it for each.
+        lines = self.run_status(["/bin/sh", "-c", 'for d in "$@"; do "$0" -o up,ready "$d"; done',
+                                 self.args.s6_svstat] + self.svcs)
+        return sum(1 for x in lines if x.split() == ["true", "true"]), len(self.svcs)
+
+
+SUPS = [Supervisord, Runit, S6, Instanced]
+PEERS = [c.name for c in SUPS if c is not Instanced]
 
 
 def with_sup(cls, args, tag, fn):
@@ -471,19 +568,22 @@ def bench_bare_spawn(args):
 def summarize_ms(v):
     v = sorted(v)
     p95 = v[min(len(v) - 1, int(round(0.95 * (len(v) - 1))))]
+    p99 = v[min(len(v) - 1, int(round(0.99 * (len(v) - 1))))]
     return {"median_ms": round(statistics.median(v), 3), "p95_ms": round(p95, 3),
+            "p99_ms": round(p99, 3),
             "min_ms": round(v[0], 3), "max_ms": round(v[-1], 3), "samples": len(v)}
 
 
 # ---- 1. restart latency ---------------------------------------------------------------
 
 def bench_restart(args, cls, policy=None, samples=None, tag="restart"):
-    samples = samples or args.restarts
+    # The peers wait 1.3 s between kills (their 1 s hold-back): fewer samples for them.
+    samples = samples or (args.restarts if cls is Instanced else args.restarts_peers)
     n = 10
     # Spacing: a kill only once the child has been up longer than the supervisor's
     # "it started fine" window (supervisord startsecs=1; instanced stable_after), so
     # that no backoff applies.
-    settle = 1.3 if cls is Supervisord else 0.4
+    settle = cls.settle
     if policy and "stable_after" in policy:
         settle = max(settle, float(policy["stable_after"].strip('"').rstrip("ms")) / 1000 + 0.3)
 
@@ -808,103 +908,372 @@ def num(v, key):
     return None
 
 
+# ---- 8. cost as N grows ----------------------------------------------------------------
+
+def probe_rounds(probefile, t_from, n, interval):
+    """Span first -> last probe request of each full round seen after t_from (s)."""
+    arrivals = []
+    try:
+        with open(probefile) as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 2 and p[0].isdigit() and int(p[0]) >= t_from:
+                    arrivals.append((int(p[0]), p[1]))
+    except OSError:
+        return []
+    arrivals.sort()
+    rounds, cur = [], []
+    for a in arrivals:
+        if cur and a[0] - cur[-1][0] > interval * 1e9 / 4:
+            rounds.append(cur)
+            cur = []
+        cur.append(a)
+    if cur:
+        rounds.append(cur)
+    return [(rd[-1][0] - rd[0][0]) / 1e9 for rd in rounds if len({x[1] for x in rd}) >= n]
+
+
+def get_latency_ms(url, count=20, headers=None):
+    """Median and max of count sequential GETs on one keep-alive connection."""
+    import http.client
+    u = urllib.parse.urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    lat, size = [], 0
+    for _ in range(count):
+        t = time.monotonic()
+        c.request("GET", u.path, headers=headers or {})
+        r = c.getresponse()
+        body = r.read()
+        lat.append((time.monotonic() - t) * 1000)
+        size = len(body)
+        enc = r.getheader("Content-Encoding") or "identity"
+    c.close()
+    return {"median_ms": round(statistics.median(lat), 3), "max_ms": round(max(lat), 3),
+            "bytes": size, "encoding": enc}
+
+
+def emfile_count(sup):
+    """How many 'Too many open files' lines the supervisor's output and logs hold."""
+    hits = 0
+    for dirpath, _, files in os.walk(sup.dir):
+        for fn in files:
+            if fn.endswith((".log", ".err")) or fn in ("stderr.log", "current"):
+                try:
+                    with open(os.path.join(dirpath, fn), "rb") as f:
+                        hits += f.read().count(b"Too many open files")
+                except OSError:
+                    pass
+        if hits > 100000:
+            break
+    return hits
+
+
+def bench_scale(args, cls, n):
+    interval = 5.0
+    probes = cls is Instanced
+
+    def run(sup):
+        probefile = os.path.join(sup.dir, "probes") if probes else None
+        sup.write_config(n, probes=probes, interval="5s", probefile=probefile)
+        sup.launch()
+        try:
+            r = {"all_execd_s": round(sup.wait_exec(n, args.scale_step_limit), 3)}
+        except NA as e:
+            sup.stamps.poll()
+            reason = str(e)
+            emf = emfile_count(sup)
+            if emf:
+                reason += "; %d 'Too many open files' in its logs (ulimit -n %d)" % (
+                    emf, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+            raise NA(reason)
+        try:
+            r["all_running_s"] = round(sup.wait_running(n, args.scale_step_limit,
+                                                       interval=0.1), 3)
+        except NA as e:
+            r["all_running_s"] = {"na": str(e)}
+        time.sleep(2)
+        rss, pss, nproc = sup.memory()
+        r["rss_kb"], r["pss_kb"], r["processes"] = rss, pss, nproc
+        if probes:
+            try:
+                r["status_latency"] = get_latency_ms(sup.status_url())
+            except Exception as e:
+                r["status_latency"] = {"na": "GET /api/v1/health: %r" % (e,)}
+            t_from = mono_ns()
+            time.sleep(2 * interval + 1)
+            sup.check_alive()
+            spans = probe_rounds(probefile, t_from, n, interval)
+            r["probe_round_s"] = round(statistics.median(spans), 4) if spans else \
+                {"na": "no complete probe round in two intervals"}
+            try:
+                with urllib.request.urlopen(sup.metrics_url(), timeout=10) as resp:
+                    m = PROBE_METRIC.findall(resp.read().decode())
+                for x in m:
+                    if x[0].endswith("probe_cycle_duration_seconds"):
+                        r["probe_cycle_metric_s"] = float(x[4])
+            except Exception as e:
+                r["probe_cycle_metric_s"] = {"na": "GET /metrics: %r" % (e,)}
+        took = sup.stop()
+        r["stop_all_s"] = round(took, 3) if took is not None else None
+        return r
+    return with_sup(cls, args, "scale%d" % n, run)
+
+
+def run_scale(args, sups, results):
+    """Every N for instanced; a peer stops at the first step that fails or takes
+    longer than a minute (the remaining sizes say so)."""
+    res = results.setdefault("scale", {})
+    for cls in sups:
+        stopped = None
+        for n in args.scale_sizes:
+            key = "%s" % n
+            if stopped:
+                res.setdefault(key, {})[cls.name] = {"na": "not run: %s" % stopped}
+                continue
+            v = figure(res, key, cls.name, lambda: bench_scale(args, cls, n))
+            if cls is not Instanced:
+                t = num(v, "all_execd_s")
+                tr = num(v, "all_running_s")
+                if t is None:
+                    stopped = "N=%d failed" % n
+                elif max(t, tr or 0) > 60:
+                    stopped = "N=%d took longer than a minute" % n
+
+
+# ---- 9. the status endpoint against nginx ---------------------------------------------
+
+NGINX_CONF = """daemon off;
+{user}
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/tmp;
+    proxy_temp_path {d}/tmp;
+    fastcgi_temp_path {d}/tmp;
+    uwsgi_temp_path {d}/tmp;
+    scgi_temp_path {d}/tmp;
+    server {{
+        listen 127.0.0.1:{port};
+        root {d}/www;
+        location = /api/v1/health {{ default_type application/json; gzip_static on; }}
+    }}
+}}
+"""
+
+
+def run_wrk(args, url, seconds, headers=()):
+    cmd = [args.wrk, "-t1", "-c8", "-d%ds" % seconds, "--latency", "--timeout", "5s"]
+    for h in headers:
+        cmd += ["-H", h]
+    cmd.append(url)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=seconds + 60)
+    return parse_wrk(r.stdout.decode(errors="replace"))
+
+
+def kill_storm(sup, rate, seconds):
+    """kill -9 of a random current child rate times a second for seconds."""
+    t0 = time.monotonic()
+    k = kills = 0
+    killed = set()
+    while time.monotonic() - t0 < seconds:
+        sup.stamps.poll()
+        cand = [v[0] for v in sup.stamps.latest.values() if v[0] not in killed]
+        if cand:
+            pid = random.choice(cand)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                kills += 1
+            except ProcessLookupError:
+                pass
+            killed.add(pid)
+        k += 1
+        delay = t0 + k / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    return kills
+
+
+def bench_status(args, n):
+    """wrk -t1 -c8 on GET /api/v1/health with n instances (probes on, so the document
+    carries every instance's health), plain and with Accept-Encoding: gzip, and during
+    a kill storm; the same wrk against nginx serving a static copy of the same bytes."""
+    import gzip
+    import threading
+    dur = args.status_seconds
+    gz = ("Accept-Encoding: gzip",)
+
+    def run(sup):
+        sup.write_config(n, probes=True, interval="5s")
+        sup.launch()
+        sup.wait_exec(n, 120)
+        sup.wait_running(n, 120, interval=0.5)
+        time.sleep(6)  # a first probe round is in the document
+        url = sup.status_url()
+        r = {"n": n}
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            body = resp.read()
+        r["bytes"] = len(body)
+        r["instanced"] = run_wrk(args, url, dur)
+        r["instanced_gzip"] = run_wrk(args, url, dur, gz)
+        try:
+            r["instanced_gzip"]["answer"] = get_latency_ms(url, 3, {"Accept-Encoding": "gzip"})
+        except Exception as e:
+            r["instanced_gzip"]["answer"] = {"na": repr(e)}
+        # During a kill storm (storm_rate kills a second) for the same duration.
+        box = {}
+        th = threading.Thread(target=lambda: box.update(w=run_wrk(args, url, dur)))
+        th.start()
+        box["kills"] = kill_storm(sup, args.storm_rate, dur)
+        th.join()
+        r["instanced_storm"] = dict(box["w"], kills=box["kills"])
+        sup.check_alive()
+        # nginx: the same bytes from a file (and gzip_static with the same body gzipped).
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        d = os.path.join(sup.dir, "nginx")
+        os.makedirs(os.path.join(d, "www/api/v1"))
+        os.makedirs(os.path.join(d, "tmp"))
+        with open(os.path.join(d, "www/api/v1/health"), "wb") as f:
+            f.write(body)
+        with open(os.path.join(d, "www/api/v1/health.gz"), "wb") as f:
+            f.write(gzip.compress(body, 6))
+        port = free_port()
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            # As root, nginx's worker would run as nobody, who cannot enter the temp dir.
+            f.write(NGINX_CONF.format(d=d, port=port,
+                                      user="user root;" if os.geteuid() == 0 else ""))
+        ng = subprocess.Popen([nginx, "-c", os.path.join(d, "nginx.conf"), "-p", d],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            nurl = "http://127.0.0.1:%d/api/v1/health" % port
+            end = time.monotonic() + 10
+            while True:
+                try:
+                    urllib.request.urlopen(nurl, timeout=1).read()
+                    break
+                except Exception:
+                    if time.monotonic() > end or ng.poll() is not None:
+                        raise NA("nginx did not answer: see %s/error.log" % d)
+                    time.sleep(0.05)
+            r["nginx"] = run_wrk(args, nurl, dur)
+            r["nginx_gzip"] = run_wrk(args, nurl, dur, gz)
+            r["nginx_version"] = cmd_out([nginx, "-v"])
+        finally:
+            ng.terminate()
+            ng.wait(10)
+        return r
+    return with_sup(Instanced, args, "status%d" % n, run)
+
+
+# ---- report ------------------------------------------------------------------------------
+
+def cmd_out(cmd):
+    try:
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=10).stdout.decode(errors="replace").strip()
+    except Exception as e:
+        return "n/a (%r)" % (e,)
+
+
+def machine_facts(args):
+    f = {}
+    f["date_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    f["nproc"] = os.cpu_count()
+    with open("/proc/meminfo") as fh:
+        f["memory"] = fh.readline().split(":")[1].strip()
+    model = ""
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    f["cpu"] = model
+    f["kernel"] = os.uname().release
+    try:
+        with open("/etc/debian_version") as fh:
+            f["debian"] = fh.read().strip()
+    except OSError:
+        pass
+    f["loadavg_at_start"] = open("/proc/loadavg").read().split()[:3]
+    f["nofile_limit"] = resource.getrlimit(resource.RLIMIT_NOFILE)
+    f["supervisord"] = cmd_out([args.supervisord, "--version"])
+    f["packages"] = cmd_out(["dpkg-query", "-W", "-f", "${Package} ${Version}, ",
+                             "supervisor", "runit", "s6", "nginx", "wrk", "gnuplot-nox"])
+    f["wrk"] = cmd_out([args.wrk, "--version"]).splitlines()[0]
+    f["python"] = sys.version.split()[0]
+    f["libevent"] = cmd_out(["pkg-config", "--modversion", "libevent"])
+    commit = cmd_out(["git", "-C", args.srcdir, "rev-parse", "--short", "HEAD"])
+    f["instanced_commit"] = commit if re.fullmatch(r"[0-9a-f]{4,40}", commit) else "(not a git tree)"
+    f["instanced"] = cmd_out([args.instanced, "--version"]).splitlines()[0][:80]
+    f["gcc"] = cmd_out(["gcc", "-dumpfullversion"])
+    return f
+
+
+def fmt(v, key):
+    if v is None:
+        return "-"
+    if isinstance(v, dict):
+        if "na" in v:
+            return "n/a: " + v["na"]
+        v = v.get(key) if key else None
+        if isinstance(v, dict) and "na" in v:
+            return "n/a: " + v["na"]
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return ("%.3f" % v).rstrip("0").rstrip(".") if v < 100 else "%.0f" % v
+    return str(v)
+
+
+def num(v, key):
+    if isinstance(v, dict) and "na" not in v:
+        x = v.get(key)
+        if isinstance(x, (int, float)):
+            return x
+    return None
+
+
 ROWS = [
-    # label, results key, value key, unit, lower_is_better, target (sup/inst ratio)
-    ("restart latency kill -9 -> exec, median", "restart", "median_ms", "ms", True, 100),
-    ("restart latency kill -9 -> exec, p95", "restart", "p95_ms", "ms", True, None),
-    ("  same, instanced with restart_delay=100ms (the default): median", "restart_default", "median_ms",
-     "ms", True, None),
-    ("start-up N={small}: all exec'd (median of runs)", "startup100", "all_execd_s", "s", True, None),
-    ("start-up N={small}: all reported running", "startup100", "all_running_s", "s", True, None),
-    ("start-up N={big}: all exec'd (median of runs)", "startup500", "all_execd_s", "s", True, 20),
-    ("start-up N={big}: all reported running", "startup500", "all_running_s", "s", True, None),
-    ("stop N={big}: all stopped", "startup500", "stop_all_s", "s", True, None),
-    ("memory N={big}: RSS of supervising processes", "startup500", "rss_kb", "kB", True, 4),
-    ("memory N={big}: PSS of supervising processes", "startup500", "pss_kb", "kB", True, 4),
-    ("idle CPU N={small}, {idle} s, no probes (utime+stime)", "idle100", "cpu_ms_stat", "ms", True, 1),
-    ("idle CPU N={small}, {idle} s, no probes (schedstat)", "idle100", "cpu_ms_schedstat", "ms", True,
-     1),
-    ("idle CPU N={small}, {idle} s, probes every 5 s (utime+stime)", "idle100probes", "cpu_ms_stat",
-     "ms", True, None),
+    # label, results key, value key, unit, lower_is_better (None: no ratio)
+    ("restart kill -9 -> exec, median", "restart", "median_ms", "ms", True),
+    ("restart kill -9 -> exec, p99", "restart", "p99_ms", "ms", True),
+    ("restart kill -9 -> exec, p95", "restart", "p95_ms", "ms", True),
+    ("  instanced with restart_delay=100ms (the default): median", "restart_default",
+     "median_ms", "ms", True),
+    ("start-up N={small}: all exec'd (median of runs)", "startup100", "all_execd_s", "s", True),
+    ("start-up N={small}: all reported running", "startup100", "all_running_s", "s", True),
+    ("start-up N={big}: all exec'd (median of runs)", "startup500", "all_execd_s", "s", True),
+    ("start-up N={big}: all reported running", "startup500", "all_running_s", "s", True),
+    ("stop N={big}: all stopped", "startup500", "stop_all_s", "s", True),
+    ("memory N={big}: RSS of supervising processes", "startup500", "rss_kb", "kB", True),
+    ("memory N={big}: PSS of supervising processes", "startup500", "pss_kb", "kB", True),
+    ("memory N={big}: supervising processes", "startup500", "processes", "", None),
+    ("idle CPU N={small}, {idle} s, no probes (utime+stime)", "idle100", "cpu_ms_stat", "ms", True),
+    ("idle CPU N={small}, {idle} s, no probes (schedstat)", "idle100", "cpu_ms_schedstat", "ms",
+     True),
     ("idle CPU N={small}, {idle} s, probes every 5 s (schedstat)", "idle100probes",
-     "cpu_ms_schedstat", "ms", True, None),
-    ("probe round over N={probe}: first->last probe", "probe500", "round_span_s", "s", True, None),
-    ("probe round over N={probe}: fraction of 5 s interval", "probe500", "fraction_of_interval",
-     "", True, None),
-    ("probe-cycle metric from /metrics", "probe500", "metric", "", True, None),
-    ("storm N={storm}: kills sent", "storm", "kills", "", None, None),
-    ("storm N={storm}: restarts seen", "storm", "restarts", "", None, None),
-    ("storm N={storm}: zombies (max of 4 Hz samples)", "storm", "zombies_max", "", True, None),
-    ("storm N={storm}: zombies (mean)", "storm", "zombies_mean", "", True, None),
-    ("storm N={storm}: all alive again after storm", "storm", "all_alive_again_s", "s", True, None),
-    ("storm N={storm}: all reported running again", "storm", "all_running_again_s", "s", True,
-     None),
+     "cpu_ms_schedstat", "ms", True),
+    ("probe round over N={probe}: first->last probe", "probe500", "round_span_s", "s", True),
+    ("probe-cycle metric from /metrics", "probe500", "metric", "", True),
+    ("storm N={storm}: kills sent", "storm", "kills", "", None),
+    ("storm N={storm}: restarts seen", "storm", "restarts", "", None),
+    ("storm N={storm}: zombies (max of 4 Hz samples)", "storm", "zombies_max", "", True),
+    ("storm N={storm}: all alive again after storm", "storm", "all_alive_again_s", "s", True),
+    ("storm N={storm}: all reported running again", "storm", "all_running_again_s", "s", True),
 ]
 HTTP_ROWS = [
-    ("status endpoint under storm: req/s (supervisord: XML-RPC getAllProcessInfo)", "http_status", "req_per_s", "", False),
-    ("status endpoint under storm: p99", "http_status", "p99_ms", "ms", True),
-    ("status endpoint under storm: p50", "http_status", "p50_ms", "ms", True),
-    ("/metrics under storm: req/s", "http_metrics", "req_per_s", "", False),
-    ("/metrics under storm: p99", "http_metrics", "p99_ms", "ms", True),
+    ("storm: status endpoint req/s (supervisord: XML-RPC getAllProcessInfo)", "http_status",
+     "req_per_s", "", False),
+    ("storm: status endpoint p99", "http_status", "p99_ms", "ms", True),
+    ("storm: /metrics req/s", "http_metrics", "req_per_s", "", False),
 ]
 
 
-def table(results, sizes):
-    out = ["| figure | supervisord | instanced | ratio (better: >1) | target |",
-           "|---|---|---|---|---|"]
-    ref = results.get("bare_spawn", {}).get("reference")
-    if ref:
-        out.append("| reference: bare posix_spawn -> exec (from Python), median / p95 | %s / %s ms "
-                   "| | | |" % (fmt(ref, "median_ms"), fmt(ref, "p95_ms")))
-
-    def add(label, res_key, vkey, unit, lower, target, sub=None):
-        d = results.get(res_key, {})
-        a, b = d.get("supervisord"), d.get("instanced")
-        if sub:
-            a = a.get(sub) if isinstance(a, dict) and "na" not in a else a
-            b = b.get(sub) if isinstance(b, dict) and "na" not in b else b
-        sa, sb = fmt(a, vkey), fmt(b, vkey)
-        if vkey == "metric" and isinstance(b, dict) and "metric" in b:
-            m = b["metric"]
-            if "na" in m:
-                sb = "n/a: " + m["na"]
-            else:
-                parts = []
-                for k, x in m.items():
-                    if k.endswith("probe_cycle_duration_seconds"):
-                        parts.append("%s %.4f s (%.1f%% of the interval)"
-                                     % (k, x, 100 * x / b.get("interval_s", 5)))
-                    elif "overrun" in k:
-                        parts.append("%s %g" % (k, x))
-                sb = ", ".join(parts) or ", ".join("%s=%g" % kv for kv in m.items())
-        if a is None and res_key in ("probe500", "idle100probes", "restart_default"):
-            sa = "n/a: no health probes" if res_key != "restart_default" else "-"
-        ra, rb = num(a, vkey), num(b, vkey)
-        ratio = ""
-        if lower is not None and ra is not None and rb is not None:
-            if lower and rb > 0:
-                ratio = "%.1f×" % (ra / rb)
-            elif lower and rb == 0:
-                ratio = "∞" if ra > 0 else "="
-            elif not lower and ra > 0:
-                ratio = "%.1f×" % (rb / ra)
-        tgt = ""
-        if target:
-            tgt = "≥ %g×" % target if target != 1 else "≥ 1× (≤ supervisord)"
-            if ratio:
-                r = ra / rb if rb else float("inf")
-                tgt += " met" if r >= target else " **missed**"
-        if res_key == "restart" and vkey == "median_ms" and rb is not None:
-            tgt += "; < 2 ms " + ("met" if rb < 2 else "**missed**")
-        u = (" " + unit) if unit else ""
-        out.append("| %s | %s | %s | %s | %s |" % (label.format(**sizes), sa + (u if num(a, vkey) is not None else ""),
-                                                  sb + (u if num(b, vkey) is not None else ""),
-                                                  ratio, tgt))
-    for row in ROWS:
-        add(*row)
-    for label, sub, vkey, unit, lower in HTTP_ROWS:
-        add(label, "storm", vkey, unit, lower, None, sub=sub)
-    # Long "n/a: reason" cells become footnotes, each reason once.
+def notes_out(out):
+    """Long "n/a: reason" cells become footnotes, each reason once."""
     notes = []
 
     def note(m):
@@ -919,30 +1288,255 @@ def table(results, sizes):
     return text
 
 
+def ratio_vs_best(vals, lower):
+    """(ratio, best peer name): best peer / instanced for lower-is-better figures,
+    instanced / best peer for throughput; > 1 means instanced is better."""
+    b = vals.get("instanced")
+    # A peer's 0 for a rate means nothing answered (wrk timed out): no ratio from it.
+    peers = [(v, k) for k, v in vals.items() if k != "instanced" and v is not None
+             and (lower or v > 0)]
+    if lower is None or b is None or not peers:
+        return "", ""
+    v, k = min(peers) if lower else max(peers)
+    if lower:
+        if b == 0:
+            return ("∞" if v > 0 else "="), k
+        return "%.1f×" % (v / b), k
+    return ("%.1f×" % (b / v) if v > 0 else "∞"), k
+
+
+def table(results, sizes, sups):
+    names = [c.name for c in sups]
+    out = ["| figure | %s | instanced vs best peer (>1: instanced better) |" % " | ".join(names),
+           "|---|%s---|" % ("---|" * len(names))]
+    ref = results.get("bare_spawn", {}).get("reference")
+    if ref:
+        out.append("| reference: bare posix_spawn -> exec (from Python), median / p99 | %s / %s ms "
+                   "|%s |" % (fmt(ref, "median_ms"), fmt(ref, "p99_ms"), " |" * len(names)))
+
+    def add(label, res_key, vkey, unit, lower, sub=None):
+        d = results.get(res_key, {})
+        cells, vals = [], {}
+        for nm in names:
+            a = d.get(nm)
+            if sub:
+                a = a.get(sub) if isinstance(a, dict) and "na" not in a else a
+            if a is None and res_key in ("probe500", "idle100probes") and nm != "instanced":
+                cells.append("n/a: no health probes")
+                continue
+            sa = fmt(a, vkey)
+            if vkey == "metric" and isinstance(a, dict) and isinstance(a.get("metric"), dict):
+                m = a["metric"]
+                sa = "n/a: " + m["na"] if "na" in m else ", ".join(
+                    "%s %.4g" % (k.replace("instanced_", ""), x) for k, x in m.items())
+            x = num(a, vkey)
+            if x is not None:
+                vals[nm] = x
+                sa += (" " + unit) if unit else ""
+            cells.append(sa)
+        ratio, best = ratio_vs_best(vals, lower)
+        out.append("| %s | %s | %s |" % (label.format(**sizes), " | ".join(cells),
+                                        ("%s (%s)" % (ratio, best)) if ratio else ""))
+    for row in ROWS:
+        add(*row)
+    for label, sub, vkey, unit, lower in HTTP_ROWS:
+        add(label, "storm", vkey, unit, lower, sub=sub)
+    return notes_out(out)
+
+
+def scale_table(results, sups):
+    sc = results.get("scale", {})
+    if not sc:
+        return ""
+    out = ["| N | supervisor | all exec'd | all reported running | RSS | PSS | "
+           "PSS per instance (marginal) | probe round (first->last) | probe-cycle metric | "
+           "GET /api/v1/health (median of 20) |", "|---" * 10 + "|"]
+    for cls in sups:
+        prev = None
+        for n in sorted(int(k) for k in sc):
+            v = sc[str(n)].get(cls.name)
+            if v is None:
+                continue
+            if "na" in v:
+                out.append("| %d | %s | n/a: %s | | | | | | | |" % (n, cls.name, v["na"]))
+                continue
+            marg = ""
+            if prev and num(v, "pss_kb") is not None:
+                marg = "%.1f kB" % ((v["pss_kb"] - prev[1]) / (n - prev[0]))
+            prev = (n, v["pss_kb"])
+            lat = v.get("status_latency")
+            out.append("| %d | %s | %s s | %s | %.1f MB | %.1f MB | %s | %s | %s | %s |" % (
+                n, cls.name, fmt(v, "all_execd_s"),
+                fmt(v, "all_running_s") + (" s" if num(v, "all_running_s") is not None else ""),
+                v["rss_kb"] / 1024, v["pss_kb"] / 1024, marg,
+                (fmt(v, "probe_round_s") + " s") if num(v, "probe_round_s") is not None else
+                (fmt(v, "probe_round_s") if "probe_round_s" in v else "-"),
+                (fmt(v, "probe_cycle_metric_s") + " s") if num(v, "probe_cycle_metric_s")
+                is not None else "-",
+                ("%s ms (%d bytes)" % (fmt(lat, "median_ms"), lat["bytes"]))
+                if isinstance(lat, dict) and "na" not in lat else fmt(lat, None)))
+    return notes_out(out)
+
+
+def status_table(results):
+    st = results.get("status", {}).get("instanced")
+    if not st:
+        return ""
+    if "na" in st:
+        return "status endpoint: n/a: " + st["na"]
+    out = ["| GET /api/v1/health, N=%d (%d bytes), wrk -t1 -c8 | req/s | p50 | p99 |"
+           % (st["n"], st["bytes"]), "|---|---|---|---|"]
+    for key, label in (("instanced", "instanced"),
+                       ("instanced_gzip", "instanced, Accept-Encoding: gzip"),
+                       ("instanced_storm", "instanced during a kill storm"),
+                       ("nginx", "nginx, static copy"),
+                       ("nginx_gzip", "nginx, static copy, gzip_static")):
+        v = st.get(key, {})
+        extra = ""
+        if key == "instanced_gzip" and isinstance(v.get("answer"), dict):
+            a = v["answer"]
+            extra = " (answered %s, %s bytes)" % (a.get("encoding", "?"), a.get("bytes", "?"))
+        if key == "instanced_storm" and "kills" in v:
+            extra = " (%d kills)" % v["kills"]
+        out.append("| %s%s | %s | %s ms | %s ms |" % (label, extra, fmt(v, "req_per_s"),
+                                                     fmt(v, "p50_ms"), fmt(v, "p99_ms")))
+    return notes_out(out)
+
+
+def verdicts(results):
+    """Each target of this round, met or not, with the figure."""
+    rows = []
+
+    def add(target, ok, figure):
+        rows.append("| %s | %s | %s |" % (target, figure,
+                                          "n/a" if ok is None else ("met" if ok else "**not met**")))
+    sc = results.get("scale", {})
+    i5 = sc.get("5000", {}).get("instanced")
+    t = num(i5, "all_execd_s")
+    add("5,000 instances all exec'd in < 3 s", None if i5 is None else (t is not None and t < 3),
+        ("%.3f s" % t) if t is not None else fmt(i5, "all_execd_s"))
+    pr = num(i5, "probe_cycle_metric_s")
+    pe = num(i5, "probe_round_s")
+    add("probe round over 5,000 < 25 % of 5 s", None if i5 is None else
+        (pr is not None and pr < 1.25),
+        ("metric %.3f s (%.1f %%), first->last request %s s" % (pr, pr * 20, fmt(i5, "probe_round_s")))
+        if pr is not None else fmt(i5, "probe_cycle_metric_s"))
+    rss = num(i5, "rss_kb")
+    add("supervisor RSS at 5,000 < 40 MB", None if i5 is None else (rss is not None and rss < 40960),
+        ("%.1f MB" % (rss / 1024)) if rss is not None else fmt(i5, "rss_kb"))
+    st = results.get("status", {}).get("instanced") or {}
+    a, g, ng, s = (num(st.get(k), "req_per_s") for k in ("instanced", "instanced_gzip", "nginx",
+                                                          "instanced_storm"))
+    p99 = num(st.get("instanced"), "p99_ms")
+    if a is not None:
+        add("status endpoint ≥ 10k req/s with 500", a >= 10000, "%.0f req/s (gzip: %s)" %
+            (a, fmt(st.get("instanced_gzip"), "req_per_s")))
+        if ng:
+            add("status endpoint ≥ half of nginx's rate on the same bytes", a >= ng / 2,
+                "%.0f vs nginx %.0f req/s (%.2f)" % (a, ng, a / ng))
+        add("status endpoint p99 < 5 ms", p99 is not None and p99 < 5, "%s ms" % fmt(p99, None))
+        if s is not None:
+            add("status endpoint ≥ 5k req/s during the kill storm", s >= 5000, "%.0f req/s" % s)
+    ref = num(results.get("bare_spawn", {}).get("reference"), "median_ms")
+    rm = num(results.get("restart", {}).get("instanced"), "median_ms")
+    if ref and rm:
+        add("restart median ≤ 2× bare posix_spawn", rm <= 2 * ref,
+            "%.3f ms vs %.3f ms (%.2f×)" % (rm, ref, rm / ref))
+    if not rows:
+        return ""
+    return "\n".join(["| target | measured | verdict |", "|---|---|---|"] + rows)
+
+
+def plots(results, sups, outdir, gnuplot):
+    """One PNG per scale figure, made with gnuplot from the scale results."""
+    sc = results.get("scale", {})
+    if not sc or not gnuplot:
+        return []
+    os.makedirs(outdir, exist_ok=True)
+    figs = [("scale-startup", "start-up: all exec'd", "seconds", lambda v: num(v, "all_execd_s"),
+             None),
+            ("scale-rss", "RSS of the supervising processes", "MB",
+             lambda v: num(v, "rss_kb") and v["rss_kb"] / 1024, None),
+            ("scale-pss", "PSS of the supervising processes", "MB",
+             lambda v: num(v, "pss_kb") and v["pss_kb"] / 1024, None),
+            ("scale-probe", "probe round (instanced_probe_cycle_duration_seconds)", "seconds",
+             lambda v: num(v, "probe_cycle_metric_s"), "instanced"),
+            ("scale-status", "GET /api/v1/health latency, median of 20", "ms",
+             lambda v: num(v.get("status_latency"), "median_ms") if isinstance(v, dict) else None,
+             "instanced")]
+    made = []
+    for fname, title, ylabel, get, only in figs:
+        series = []
+        for cls in sups:
+            if only and cls.name != only:
+                continue
+            pts = []
+            for n in sorted(int(k) for k in sc):
+                v = sc[str(n)].get(cls.name)
+                y = get(v) if isinstance(v, dict) and "na" not in v else None
+                if y is not None:
+                    pts.append((n, y))
+            if pts:
+                dat = os.path.join(outdir, "%s-%s.dat" % (fname, cls.name))
+                with open(dat, "w") as f:
+                    f.write("".join("%d %g\n" % p for p in pts))
+                series.append((cls.name, dat))
+        if not series:
+            continue
+        png = os.path.join(outdir, fname + ".png")
+        script = ["set terminal pngcairo size 800,500", "set output '%s'" % png,
+                  "set title \"%s (%s)\"" % (title, results["machine"]["date_utc"]),
+                  "set xlabel 'instances (N)'", "set ylabel '%s'" % ylabel,
+                  "set logscale x", "set key left top", "set grid",
+                  "plot " + ", ".join("'%s' using 1:2 with linespoints title '%s'" % (d, nm)
+                                      for nm, d in series)]
+        r = subprocess.run([gnuplot], input="\n".join(script).encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode == 0:
+            made.append(png)
+        else:
+            log("gnuplot %s: %s" % (fname, r.stdout.decode(errors="replace")[:300]))
+    return made
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--instanced", required=True)
     ap.add_argument("--child", required=True)
     ap.add_argument("--supervisord", default=shutil.which("supervisord") or "supervisord")
+    ap.add_argument("--runsvdir", default=shutil.which("runsvdir") or "runsvdir")
+    ap.add_argument("--sv", default=shutil.which("sv") or "sv")
+    ap.add_argument("--s6-svscan", dest="s6_svscan", default=shutil.which("s6-svscan") or "s6-svscan")
+    ap.add_argument("--s6-svstat", dest="s6_svstat", default=shutil.which("s6-svstat") or "s6-svstat")
     ap.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
+    ap.add_argument("--gnuplot", default=shutil.which("gnuplot"))
     ap.add_argument("--srcdir", default=os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json", default=None)
     ap.add_argument("--md", default=None)
+    ap.add_argument("--plots", default=None, help="directory for the PNG plots")
     ap.add_argument("--only", default=None, help="comma-separated figure keys")
-    ap.add_argument("--sups", default="supervisord,instanced")
+    ap.add_argument("--sups", default="supervisord,runit,s6,instanced")
+    ap.add_argument("--startup-repeats", dest="startup_repeats_arg", type=int, default=None,
+                    help="start-up runs per supervisor (default 3, quick 1)")
     args = ap.parse_args()
     args.workdir = args.workdir or tempfile.mkdtemp(prefix="instanced-bench-")
+    args.scale_step_limit = 90
     if args.quick:
-        args.restarts, args.sizes, args.idle_seconds = 10, (50, 100), 5
+        args.restarts, args.restarts_peers, args.sizes, args.idle_seconds = 10, 10, (50, 100), 5
         args.startup_repeats = 1
         args.storm_rate, args.storm_seconds, args.storm_n, args.probe_n = 20, 6, 50, 100
+        args.scale_sizes, args.status_n, args.status_seconds = (10, 100, 500), 100, 3
     else:
-        args.restarts, args.sizes, args.idle_seconds = 50, (100, 500), 30
+        args.restarts, args.restarts_peers, args.sizes, args.idle_seconds = 100, 50, (100, 500), 30
         args.startup_repeats = 3
         args.storm_rate, args.storm_seconds, args.storm_n, args.probe_n = 20, 20, 100, 500
+        args.scale_sizes, args.status_n, args.status_seconds = \
+            (10, 100, 500, 1000, 2000, 5000), 500, 10
+    if args.startup_repeats_arg:
+        args.startup_repeats = args.startup_repeats_arg
     only = set(args.only.split(",")) if args.only else None
     sups = [c for c in SUPS if c.name in args.sups.split(",")]
 
@@ -966,7 +1560,7 @@ def main():
     small, big = args.sizes
     if want("startup"):
         # Start-up is the figure most sensitive to other load on the machine: run it
-        # several times, the two supervisors taking turns, and report the median.
+        # several times, the supervisors taking turns, and report the median.
         runs = {}
         for rep in range(args.startup_repeats):
             for cls in sups:
@@ -999,11 +1593,22 @@ def main():
     for cls in sups:
         if want("storm"):
             figure(results, "storm", cls.name, lambda: bench_storm(args, cls, args.storm_n))
+    if want("status") and Instanced in sups:
+        figure(results, "status", "instanced", lambda: bench_status(args, args.status_n))
+    if want("scale"):
+        run_scale(args, sups, results)
     results["elapsed_s"] = round(time.monotonic() - t_start, 1)
 
     try:
-        md = table(results, dict(small=small, big=big, idle=args.idle_seconds,
-                                 storm=args.storm_n, probe=args.probe_n))
+        sizes = dict(small=small, big=big, idle=args.idle_seconds, storm=args.storm_n,
+                     probe=args.probe_n)
+        parts = [table(results, sizes, sups), scale_table(results, sups),
+                 status_table(results), verdicts(results)]
+        made = plots(results, sups, args.plots or os.path.join(os.getcwd(), "bench-plots"),
+                     args.gnuplot)
+        if made:
+            parts.append("plots: " + " ".join(made))
+        md = "\n\n".join(p for p in parts if p)
         print()
         print(md)
         print()

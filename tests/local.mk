@@ -18,6 +18,8 @@ AM_TESTS_ENVIRONMENT = srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_buildd
 TEST_TIMEOUT = 900
 LOG_COMPILER = timeout --kill-after=10 $(TEST_TIMEOUT)
 TESTS += tests/it_servers.sh tests/it_hardening.sh
+TESTS += tests/it_bench_deps.sh
+EXTRA_DIST += tests/it_bench_deps.sh
 EXTRA_DIST += tests/lsan.supp
 EXTRA_DIST += tests/lib tests/it_servers.sh tests/it_hardening.sh
 include $(srcdir)/tests/supervisor.mk
