@@ -130,7 +130,7 @@ static json_t *cmd_status(supervisor_t *sup, const char *name)
     }
     o = json_object();
     json_object_set_new(o, "ok", json_true());
-    json_object_set_new(o, "status", json_string(health_name(st)));
+    json_object_set_new(o, "status", json_string(health_status_name(st)));
     json_object_set_new(o, "version", json_string(PACKAGE_VERSION));
     json_object_set_new(o, "instances", arr);
     if (!name) {

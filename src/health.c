@@ -8,34 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "monitor.h"
 #include "probe_conf.h"
 #include "xalloc.h"
-
-const char *health_name(health_status_t h)
-{
-    switch (h) {
-    case HEALTH_HEALTHY: return "healthy";
-    case HEALTH_DEGRADED: return "degraded";
-    case HEALTH_UNHEALTHY: return "unhealthy";
-    case HEALTH_UNKNOWN: break;
-    }
-    return "unknown";
-}
-
-const char *health_state_label(sup_state_t s)
-{
-    switch (s) {
-    case SUP_STOPPED: return "stopped";
-    case SUP_WAITING: return "waiting";
-    case SUP_STARTING: return "starting";
-    case SUP_RUNNING: return "running";
-    case SUP_STOPPING: return "stopping";
-    case SUP_BACKOFF: return "backoff";
-    case SUP_FAILED: return "failed";
-    }
-    return "unknown";
-}
 
 health_status_t health_judge(long http_code, const char *body, size_t len, char *msg,
                              size_t msglen)
@@ -170,11 +144,6 @@ health_status_t health_overall(sup_instance_t *const *inst, size_t n)
             degraded = 1;
     }
     return degraded ? HEALTH_DEGRADED : HEALTH_HEALTHY;
-}
-
-health_status_t monitor_overall(const supervisor_t *sup)
-{
-    return health_overall(sup->inst, sup->ninst);
 }
 
 int health_exit_code(health_status_t h)

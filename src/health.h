@@ -11,10 +11,6 @@
 /* Largest health body read from a worker; more is an "oversized" failure. */
 #define HEALTH_BODY_MAX (64 * 1024)
 
-/* Names that do not depend on supervisor.c (the unit tests link this module alone). */
-const char *health_name(health_status_t h);  /* "healthy", "degraded", ... */
-const char *health_state_label(sup_state_t s); /* "running", "backoff", ... */
-
 /* Judge one answer of a worker's health endpoint: HTTP code and body (len bytes, not
  * NUL-terminated). A JSON object with "status" healthy/degraded on a 2xx code is
  * healthy/degraded; anything else is unhealthy, with the reason written to msg. */

@@ -2150,7 +2150,7 @@ static int strv_eq(char **a, char **b)
     return (!a || !*a) && (!b || !*b);
 }
 
-static int policy_eq(const inv_policy_t *x, const inv_policy_t *y)
+const char *inv_policy_diff(const inv_policy_t *x, const inv_policy_t *y)
 {
     for (size_t i = 0; i < NKEYS; i++) {
         const inv_key_t *k = &keys[i];
@@ -2159,9 +2159,9 @@ static int policy_eq(const inv_policy_t *x, const inv_policy_t *y)
             continue;
         if (is_string(k->type) ? !str_eq(*(char *const *)a, *(char *const *)b)
                                : memcmp(a, b, field_size(k->type)) != 0)
-            return 0;
+            return k->name;
     }
-    return 1;
+    return NULL;
 }
 
 int inv_instance_same(const inventory_t *a, const inv_instance_t *x,
@@ -2184,7 +2184,7 @@ int inv_instance_same(const inventory_t *a, const inv_instance_t *x,
         !str_eq(x->namespace, y->namespace) || !strv_eq(x->env, y->env) ||
         !strv_eq(x->depends_on, y->depends_on))
         return 0;
-    return policy_eq(&x->policy, &y->policy);
+    return inv_policy_diff(&x->policy, &y->policy) == NULL;
 }
 
 static int env_add(char **v, size_t *n, const char *name, const char *value)

@@ -155,6 +155,10 @@ const inv_instance_t *inv_find_instance(const inventory_t *inv, const char *name
 int inv_instance_same(const inventory_t *a, const inv_instance_t *x,
                       const inventory_t *b, const inv_instance_t *y);
 
+/* The name of the first per-instance policy key (restart, stop_timeout, health_path,
+ * user, ...) whose value differs between x and y; NULL when they all match. */
+const char *inv_policy_diff(const inv_policy_t *x, const inv_policy_t *y);
+
 /* The worker's environment per the worker contract, NULL-terminated, newly allocated;
  * free with inv_strv_free(). path_env is the PATH to pass (NULL: a safe default).
  * Allocation failure aborts (xalloc.h). */

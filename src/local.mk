@@ -4,6 +4,7 @@
 noinst_LIBRARIES += src/libinstanced.a
 src_libinstanced_a_SOURCES = \
 	src/naming.c src/naming.h \
+	src/states.c \
 	src/errbuf.c src/errbuf.h \
 	src/xalloc.c src/xalloc.h \
 	src/mask.c src/mask.h \

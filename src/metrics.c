@@ -82,7 +82,7 @@ int metrics_render(FILE *out, const supervisor_t *sup, const metrics_stats_t *st
            "Combined health of all instances: 1 for the current status, else 0.");
     for (k = 0; k + 1 < NELEM(all_health); k++)
         fprintf(out, "instanced_health_status{status=\"%s\"} %d\n",
-                health_name(all_health[k]), all_health[k] == overall);
+                health_status_name(all_health[k]), all_health[k] == overall);
 
     header(out, "instanced_reloads_total", "counter", "Successful inventory reloads.");
     fprintf(out, "instanced_reloads_total %lu\n", sup->reloads);
@@ -143,7 +143,7 @@ int metrics_render(FILE *out, const supervisor_t *sup, const metrics_stats_t *st
     for (i = 0; i < sup->ninst; i++)
         for (k = 0; k < NELEM(all_states); k++) {
             series(out, "instanced_instance_state", sup->inst[i], "state",
-                   health_state_label(all_states[k]));
+                   sup_state_name(all_states[k]));
             fprintf(out, "%d\n", sup->inst[i]->state == all_states[k]);
         }
 
@@ -153,7 +153,7 @@ int metrics_render(FILE *out, const supervisor_t *sup, const metrics_stats_t *st
         health_status_t h = health_effective(sup->inst[i]);
         for (k = 0; k < NELEM(all_health); k++) {
             series(out, "instanced_instance_health_status", sup->inst[i], "status",
-                   health_name(all_health[k]));
+                   health_status_name(all_health[k]));
             fprintf(out, "%d\n", h == all_health[k]);
         }
     }

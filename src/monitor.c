@@ -1,11 +1,10 @@
-/* monitor.c - the monitoring side's hooks (monitor.h): owns the prober, the status
- * endpoint and the control socket, and follows reloads. */
+/* monitor.c - the monitoring side (monitor.h): owns the prober, the status endpoint
+ * and the control socket, and follows the supervisor through its hooks. */
 #include "config.h"
 
 #include "monitor.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "control.h"
 #include "log.h"
 #include "probe.h"
+#include "probe_exec.h"
 #include "status_http.h"
 #include "xalloc.h"
 
@@ -44,13 +44,20 @@ static int status_max_conns(const supervisor_t *sup)
     return (int)n;
 }
 
+static void reloaded(void *ctx, supervisor_t *sup);
+static void started(void *ctx, supervisor_t *sup, sup_instance_t *in);
+static void exited(void *ctx, supervisor_t *sup, sup_instance_t *in);
+static void removed(void *ctx, supervisor_t *sup, sup_instance_t *in);
+static int reaped(void *ctx, supervisor_t *sup, pid_t pid, int status);
+
 int monitor_init(supervisor_t *sup, char *err, size_t errlen)
 {
+    static const sup_hooks_t hooks = {
+        .started = started, .exited = exited, .removed = removed, .reloaded = reloaded,
+        .reaped = reaped,
+    };
     monitor_t *m = xcalloc(1, sizeof *m);
 
-    /* evhttp writes without MSG_NOSIGNAL and libcurl runs with NOSIGNAL: a peer that
-     * goes away must not kill the supervisor. (Children get SIG_DFL back.) */
-    signal(SIGPIPE, SIG_IGN);
     sup->monitor = m;
     if (!(m->prober = probe_new(sup, err, errlen)))
         goto fail;
@@ -61,6 +68,10 @@ int monitor_init(supervisor_t *sup, char *err, size_t errlen)
     if (sup->inv->control_socket && *sup->inv->control_socket &&
         !(m->control = control_new(sup, sup->inv->control_socket, err, errlen)))
         goto fail;
+    if (sup_add_hooks(sup, &hooks, m) < 0) {
+        snprintf(err, errlen, "too many hooks");
+        goto fail;
+    }
     return 0;
 fail:
     monitor_shutdown(sup);
@@ -72,9 +83,9 @@ static int same(const char *a, const char *b)
     return (!a || !*a) ? (!b || !*b) : (b && strcmp(a, b) == 0);
 }
 
-void monitor_reloaded(supervisor_t *sup)
+static void reloaded(void *ctx, supervisor_t *sup)
 {
-    monitor_t *m = sup->monitor;
+    monitor_t *m = ctx;
     const char *listen = sup->inv->status_listen, *path = sup->inv->control_socket;
     char err[512];
 
@@ -107,28 +118,29 @@ void monitor_reloaded(supervisor_t *sup)
     }
 }
 
-void monitor_instance_started(supervisor_t *sup, sup_instance_t *in)
+static void started(void *ctx, supervisor_t *sup, sup_instance_t *in)
 {
-    monitor_t *m = sup->monitor;
-
-    if (m)
-        probe_instance_started(m->prober, in);
+    (void)sup;
+    probe_instance_started(((monitor_t *)ctx)->prober, in);
 }
 
-void monitor_instance_exited(supervisor_t *sup, sup_instance_t *in)
+static void exited(void *ctx, supervisor_t *sup, sup_instance_t *in)
 {
-    monitor_t *m = sup->monitor;
-
-    if (m)
-        probe_instance_exited(m->prober, in);
+    (void)sup;
+    probe_instance_exited(((monitor_t *)ctx)->prober, in);
 }
 
-void monitor_instance_removed(supervisor_t *sup, sup_instance_t *in)
+static void removed(void *ctx, supervisor_t *sup, sup_instance_t *in)
 {
-    monitor_t *m = sup->monitor;
+    (void)sup;
+    probe_instance_removed(((monitor_t *)ctx)->prober, in);
+}
 
-    if (m)
-        probe_instance_removed(m->prober, in);
+/* Exec probes (health_check = exec) are children of the supervisor too. */
+static int reaped(void *ctx, supervisor_t *sup, pid_t pid, int status)
+{
+    (void)ctx, (void)sup;
+    return pexec_reaped(pid, status);
 }
 
 void monitor_shutdown(supervisor_t *sup)
@@ -137,6 +149,7 @@ void monitor_shutdown(supervisor_t *sup)
 
     if (!m)
         return;
+    sup_remove_hooks(sup, m);
     control_free(m->control);
     status_http_free(m->http);
     probe_free(m->prober);

@@ -353,13 +353,13 @@ static void probe_result(prober_t *p, probe_t *q, health_status_t seen, const ch
     if (in->health.status != before &&
         !(before == HEALTH_UNKNOWN && in->health.status == HEALTH_HEALTHY))
         log_kv(in->health.status == HEALTH_UNHEALTHY ? LOG_LVL_WARN : LOG_LVL_INFO,
-               "health changed", "instance", in->name, "from", health_name(before), "to",
-               health_name(in->health.status), "reason", msg, NULL);
+               "health changed", "instance", in->name, "from", health_status_name(before), "to",
+               health_status_name(in->health.status), "reason", msg, NULL);
     else if (seen == HEALTH_UNHEALTHY)
         log_debug("health probe failed", "instance", in->name, "reason", msg, "consecutive",
                   LOG_INT(in->health.consecutive_fail));
     if (seen != HEALTH_UNHEALTHY && in->state == SUP_STARTING && !in->ready) {
-        log_info("instance ready", "instance", in->name, "health", health_name(seen));
+        log_info("instance ready", "instance", in->name, "health", health_status_name(seen));
         sup_instance_ready(sup, in);
     }
     if (restart && in->pid > 0 && in->state != SUP_STOPPING) {

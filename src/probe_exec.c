@@ -22,7 +22,7 @@
 #include "log.h"
 #include "placeholder.h"
 #include "probe_verdict.h"
-#include "provisioner.h"
+#include "sup_spawn.h"
 #include "spawn.h"
 #include "xalloc.h"
 
@@ -208,18 +208,11 @@ pexec_t *pexec_start(supervisor_t *sup, sup_instance_t *in, long timeout_ms,
     ph_values_of(cfg, &v);
     if (!(argv = ph_expand_strv(NULL, cfg->policy.health_command, &v, err, errlen)))
         return NULL;
-    env = inv_worker_env(sup->inv, cfg, NULL);
     x = xcalloc(1, sizeof *x);
     x->out_fd = x->report_fd = -1;
-    if (provisioner_worker_env(sup, in, env, err, errlen) < 0)
+    /* The worker's own environment, its placeholders and credentials included. */
+    if (!(env = sup_spawn_env(sup, in, NULL, err, errlen)))
         goto fail;
-    {
-        char **unused = NULL;
-        /* The user's env entries get their placeholders, as the worker's do. */
-        if (ph_spawn_prepare(cfg, &unused, env, err, errlen) < 0)
-            goto fail;
-        inv_strv_free(unused);
-    }
     for (char **e = env; *e; e++)
         if (strncmp(*e, "PATH=", 5) == 0)
             path_env = *e + 5;

@@ -33,13 +33,17 @@
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 60000
 
-/* One supervisor per process. */
-static struct event *retry_ev;
-static long retry_ms = RETRY_MIN_MS;
-static pid_t run_pid;      /* the provisioning child, or 0 */
-static int run_fd = -1;    /* read end of its error pipe */
-static int run_again;      /* a reload came while it ran: run once more after it */
-static unsigned cache_gen = 1; /* bumped when a run starts or ends: cached files stale */
+/* The provisioner of one supervisor (provisioner_new); the supervisor's `prov`
+ * counters are written only here. */
+struct provisioner {
+    supervisor_t *sup;
+    struct event *retry_ev;
+    long retry_ms;
+    pid_t run_pid;      /* the provisioning child, or 0 */
+    int run_fd;         /* read end of its error pipe, -1: none */
+    int run_again;      /* a reload came while it ran: run once more after it */
+    unsigned cache_gen; /* bumped when a run starts or ends: cached files stale */
+};
 
 /* An instance's credentials as last read (sup_instance_t.prov_cache); owns the URLs. */
 typedef struct prov_cache {
@@ -66,8 +70,9 @@ static void cache_clear(prov_cache_t *c)
     c->pg = c->redis = NULL;
 }
 
-void provisioner_forget(sup_instance_t *in)
+static void forget(void *ctx, supervisor_t *sup, sup_instance_t *in)
 {
+    (void)ctx, (void)sup;
     if (in->prov_cache) {
         cache_clear(in->prov_cache);
         free(in->prov_cache);
@@ -76,8 +81,9 @@ void provisioner_forget(sup_instance_t *in)
 }
 
 /* in's credentials: from memory while the file is the one read last, else read now. */
-static const prov_cache_t *cached_urls(supervisor_t *sup, sup_instance_t *in)
+static const prov_cache_t *cached_urls(provisioner_t *pv, sup_instance_t *in)
 {
+    supervisor_t *sup = pv->sup;
     prov_cache_t *c = in->prov_cache;
     char *path;
     struct stat st;
@@ -102,7 +108,7 @@ static const prov_cache_t *cached_urls(supervisor_t *sup, sup_instance_t *in)
         c->err = st_err;
         return c;
     }
-    if (c->gen == cache_gen && c->dev == st.st_dev && c->ino == st.st_ino &&
+    if (c->gen == pv->cache_gen && c->dev == st.st_dev && c->ino == st.st_ino &&
         c->size == st.st_size && c->mtime.tv_sec == st.st_mtim.tv_sec &&
         c->mtime.tv_nsec == st.st_mtim.tv_nsec)
         return c;
@@ -111,7 +117,7 @@ static const prov_cache_t *cached_urls(supervisor_t *sup, sup_instance_t *in)
     c->err = c->rc < 0 ? errno : 0;
     /* Only an answer the file itself gives is kept: a failure to read it (EMFILE,
      * ENOMEM, EIO) is tried again at the next start. */
-    c->gen = c->rc == 0 || c->err == ESTALE ? cache_gen : 0;
+    c->gen = c->rc == 0 || c->err == ESTALE ? pv->cache_gen : 0;
     c->dev = st.st_dev;
     c->ino = st.st_ino;
     c->size = st.st_size;
@@ -126,61 +132,63 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A run ended: err is empty on success, else the reason. */
-static void finish(supervisor_t *sup, const char *err)
+static void finish(provisioner_t *pv, const char *err)
 {
+    supervisor_t *sup = pv->sup;
     struct timeval tv;
 
     sup->prov.running = 0;
     sup->prov.runs++;
-    cache_gen++; /* the run may have rewritten any credential file */
+    pv->cache_gen++; /* the run may have rewritten any credential file */
     snprintf(sup->prov.last_error, sizeof(sup->prov.last_error), "%s", err);
     if (err[0]) {
         sup->prov.failures++;
         sup->prov.last_failure = time(NULL);
     } else {
         sup->prov.last_success = time(NULL);
-        retry_ms = RETRY_MIN_MS;
+        pv->retry_ms = RETRY_MIN_MS;
         log_info("provisioning done", "instances", LOG_INT(sup->inv->ninstances));
     }
     if (sup->shutting_down)
         return;
-    if (run_again) {
-        run_again = 0;
-        provisioner_run(sup);
+    if (pv->run_again) {
+        pv->run_again = 0;
+        provisioner_run(pv);
     } else if (err[0]) {
         log_error("provisioning failed, will retry", "error", err, "retry_in_ms",
-                  LOG_INT(retry_ms));
-        if (!retry_ev)
-            retry_ev = evtimer_new(sup->base, retry_cb, sup);
-        tv.tv_sec = retry_ms / 1000;
-        tv.tv_usec = (retry_ms % 1000) * 1000;
-        if (retry_ev)
-            evtimer_add(retry_ev, &tv);
-        retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
+                  LOG_INT(pv->retry_ms));
+        if (!pv->retry_ev)
+            pv->retry_ev = evtimer_new(sup->base, retry_cb, pv);
+        tv.tv_sec = pv->retry_ms / 1000;
+        tv.tv_usec = (pv->retry_ms % 1000) * 1000;
+        if (pv->retry_ev)
+            evtimer_add(pv->retry_ev, &tv);
+        pv->retry_ms = pv->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : pv->retry_ms * 2;
     }
     /* Instances waiting for their credentials; after a failure, those provisioned by
      * an earlier run. */
     sup_wake_waiting(sup);
 }
 
-void provisioner_run(supervisor_t *sup)
+void provisioner_run(provisioner_t *pv)
 {
+    supervisor_t *sup = pv->sup;
     char err[512];
     int fds[2];
     pid_t pid;
 
     if (!sup->inv->provision || sup->shutting_down)
         return;
-    if (run_pid) {
-        run_again = 1; /* it works from the inventory it was forked with */
+    if (pv->run_pid) {
+        pv->run_again = 1; /* it works from the inventory it was forked with */
         return;
     }
-    if (retry_ev)
-        event_del(retry_ev);
-    cache_gen++; /* a new inventory: roles, paths may differ */
+    if (pv->retry_ev)
+        event_del(pv->retry_ev);
+    pv->cache_gen++; /* a new inventory: roles, paths may differ */
     if (pipe2(fds, O_CLOEXEC) < 0) {
         snprintf(err, sizeof(err), "cannot start a provisioning process: %s", strerror(errno));
-        finish(sup, err);
+        finish(pv, err);
         return;
     }
     pid = spawn_helper(fds[1]); /* it closes every other descriptor, fds[0] too */
@@ -197,54 +205,74 @@ void provisioner_run(supervisor_t *sup)
     if (pid < 0) {
         snprintf(err, sizeof(err), "cannot start a provisioning process: %s", strerror(errno));
         close(fds[0]);
-        finish(sup, err);
+        finish(pv, err);
         return;
     }
-    run_pid = pid;
-    run_fd = fds[0];
+    pv->run_pid = pid;
+    pv->run_fd = fds[0];
     sup->prov.running = 1;
     log_info("provisioning started", "pid", LOG_INT(pid), "instances",
              LOG_INT(sup->inv->ninstances));
 }
 
-int provisioner_reaped(supervisor_t *sup, pid_t pid, int status)
+static int reaped(void *ctx, supervisor_t *sup, pid_t pid, int status)
 {
+    provisioner_t *pv = ctx;
     char err[512];
     ssize_t n;
 
-    if (run_pid == 0 || pid != run_pid)
+    (void)sup;
+    if (pv->run_pid == 0 || pid != pv->run_pid)
         return 0;
     /* The child has exited: whatever it wrote is in the pipe. */
-    n = read(run_fd, err, sizeof(err) - 1);
+    n = read(pv->run_fd, err, sizeof(err) - 1);
     err[n > 0 ? n : 0] = '\0';
-    close(run_fd);
-    run_fd = -1;
-    run_pid = 0;
+    close(pv->run_fd);
+    pv->run_fd = -1;
+    pv->run_pid = 0;
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !err[0])
         pol_describe_exit(status, err, sizeof(err));
-    finish(sup, err);
+    finish(pv, err);
     return 1;
 }
 
-void provisioner_stop(int sig)
+static void stopping(void *ctx, supervisor_t *sup, int sig)
 {
-    if (run_pid)
-        kill(run_pid, sig);
+    provisioner_t *pv = ctx;
+
+    (void)sup;
+    if (pv->run_pid)
+        kill(pv->run_pid, sig); /* on SIGTERM its open transactions roll back */
 }
 
-int provisioner_instance_ready(supervisor_t *sup, sup_instance_t *in)
+static int busy(void *ctx, supervisor_t *sup)
 {
+    (void)sup;
+    return ((provisioner_t *)ctx)->run_pid != 0;
+}
+
+static void reloaded(void *ctx, supervisor_t *sup)
+{
+    (void)sup;
+    provisioner_run(ctx); /* new and changed instances need their credentials */
+}
+
+/* NULL when in may start as far as provisioning goes: provisioning is off, or no run
+ * is in progress and its credential file is there and names its current role. */
+static const char *may_start(void *ctx, supervisor_t *sup, sup_instance_t *in)
+{
+    provisioner_t *pv = ctx;
     const prov_cache_t *c;
 
     if (!sup->inv->provision)
-        return 1;
+        return NULL;
     /* A run in progress may be rewriting this instance's file (new role, new server
      * address after a reload): start from what it leaves, as the old synchronous order
      * did. Only starts wait; the loop goes on. */
-    if (run_pid)
-        return 0;
-    c = cached_urls(sup, in);
-    return c->rc == 0;
+    if (pv->run_pid)
+        return "provisioning";
+    c = cached_urls(pv, in);
+    return c->rc == 0 ? NULL : "provisioning";
 }
 
 static void replace(char **env, const char *name, const char *value)
@@ -261,14 +289,16 @@ static void replace(char **env, const char *name, const char *value)
     }
 }
 
-int provisioner_worker_env(supervisor_t *sup, sup_instance_t *in, char **env,
-                           char *err, size_t errlen)
+/* With provisioning on, POSTGRES_URL and REDIS_URL become the instance's own; a
+ * worker without them must not start (the admin URLs would break the walls). */
+static int worker_env(void *ctx, supervisor_t *sup, sup_instance_t *in, char **env,
+                      char *err, size_t errlen)
 {
     const prov_cache_t *c;
 
     if (!sup->inv->provision)
         return 0;
-    c = cached_urls(sup, in);
+    c = cached_urls(ctx, in);
     if (c->rc < 0) {
         snprintf(err, errlen, "not provisioned yet (%s)",
                  c->err == ESTALE ? "credentials are for another role" : strerror(c->err));
@@ -282,20 +312,39 @@ int provisioner_worker_env(supervisor_t *sup, sup_instance_t *in, char **env,
     return 0;
 }
 
-void provisioner_free(supervisor_t *sup)
+provisioner_t *provisioner_new(supervisor_t *sup)
 {
-    (void)sup;
-    if (run_pid) {
-        int status;
-        kill(run_pid, SIGKILL);
-        while (waitpid(run_pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        run_pid = 0;
+    static const sup_hooks_t hooks = {
+        .freed = forget, .reloaded = reloaded, .may_start = may_start,
+        .worker_env = worker_env, .reaped = reaped, .busy = busy, .stopping = stopping,
+    };
+    provisioner_t *pv = xcalloc(1, sizeof(*pv));
+
+    pv->sup = sup;
+    pv->retry_ms = RETRY_MIN_MS;
+    pv->run_fd = -1;
+    pv->cache_gen = 1;
+    if (sup_add_hooks(sup, &hooks, pv) < 0) {
+        free(pv);
+        return NULL;
     }
-    if (run_fd >= 0)
-        close(run_fd);
-    run_fd = -1;
-    if (retry_ev)
-        event_free(retry_ev);
-    retry_ev = NULL;
+    return pv;
+}
+
+void provisioner_free(provisioner_t *pv)
+{
+    if (!pv)
+        return;
+    if (pv->run_pid) {
+        int status;
+        kill(pv->run_pid, SIGKILL);
+        while (waitpid(pv->run_pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        pv->run_pid = 0;
+    }
+    if (pv->run_fd >= 0)
+        close(pv->run_fd);
+    if (pv->retry_ev)
+        event_free(pv->retry_ev);
+    free(pv);
 }

@@ -5,38 +5,25 @@
 
 #include "supervisor.h"
 
+typedef struct provisioner provisioner_t;
+
+/* The provisioner of sup, registered as its hooks (supervisor.h): it holds back the
+ * starts of instances without credentials (may_start), gives each worker its own
+ * POSTGRES_URL and REDIS_URL (worker_env), reaps its child, runs again after a reload
+ * and stops its child at shutdown. Each instance's credential file is read once and
+ * kept in in->prov_cache until the file changes (its inode, size or mtime: a run
+ * rewrote it), a run ends or a reload comes; no start reads it. NULL when sup has no
+ * room for more hooks. */
+provisioner_t *provisioner_new(supervisor_t *sup);
+
 /* Start a provisioning run if sup->inv->provision is set: a child process runs
  * prov_apply() off the loop. On failure it is logged and retried later with backoff,
  * from 1 s doubling to 60 s; instances already provisioned start meanwhile. Called at
  * start and after each successful reload; a call while a run is going makes one more
  * run, with the inventory of that moment, once it ends. */
-void provisioner_run(supervisor_t *sup);
+void provisioner_run(provisioner_t *pv);
 
-/* The supervisor's reaper hands every pid here first: 1 when it was the provisioning
- * child (its result is then acted on: waiting instances woken, or a retry armed). */
-int provisioner_reaped(supervisor_t *sup, pid_t pid, int status);
-
-/* Send sig to the provisioning child, if any (shutdown: its transaction rolls back). */
-void provisioner_stop(int sig);
-
-/* 1 when in may start as far as provisioning goes: provisioning is off, or no run is
- * in progress and its credential file is there and names its current role. */
-int provisioner_instance_ready(supervisor_t *sup, sup_instance_t *in);
-
-/* With provisioning on, replace POSTGRES_URL and REDIS_URL in env (a NULL-terminated
- * array of malloc'd "K=V" strings, as inv_worker_env() returns) by the instance's
- * own. 0, or -1 with a reason in err (the worker must then not start: falling back
- * to the admin URLs would break the walls). */
-int provisioner_worker_env(supervisor_t *sup, sup_instance_t *in, char **env,
-                           char *err, size_t errlen);
-
-/* Both read the instance's credential file once and keep it in memory (in
- * in->prov_cache), read again only when the file changes (its inode, size or mtime:
- * a run rewrote it) or a run ended or a reload came since. No start reads it. This
- * frees the copy; entries call it before they go. */
-void provisioner_forget(sup_instance_t *in);
-
-/* Cancel the retry timer and kill a provisioning child still running (shutdown). */
-void provisioner_free(supervisor_t *sup);
+/* Cancel the retry timer, kill a provisioning child still running, free. */
+void provisioner_free(provisioner_t *pv);
 
 #endif

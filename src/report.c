@@ -46,8 +46,8 @@ static json_t *health_entry(const sup_instance_t *in)
     char ts[32];
     json_t *o = json_object();
 
-    json_object_set_new(o, "status", json_string(health_name(eff)));
-    json_object_set_new(o, "state", json_string(health_state_label(in->state)));
+    json_object_set_new(o, "status", json_string(health_status_name(eff)));
+    json_object_set_new(o, "state", json_string(sup_state_name(in->state)));
     json_object_set_new(o, "pid", in->pid > 0 ? json_integer(in->pid) : json_null());
     json_object_set_new(o, "restarts", json_integer((json_int_t)in->restarts));
     json_object_set_new(o, "service", str_or_null(c && c->service ? c->service->name : NULL));
@@ -84,7 +84,7 @@ json_t *report_health(const supervisor_t *sup, const char *version, time_t now)
                         json_integer((json_int_t)counts[HEALTH_UNHEALTHY]));
     json_object_set_new(summary, "unknown", json_integer((json_int_t)counts[HEALTH_UNKNOWN]));
     report_time(ts, sizeof ts, now);
-    json_object_set_new(o, "status", json_string(health_name(health_overall(sup->inst,
+    json_object_set_new(o, "status", json_string(health_status_name(health_overall(sup->inst,
                                                                              sup->ninst))));
     json_object_set_new(o, "service", json_string("instanced"));
     json_object_set_new(o, "version", json_string(version));
@@ -104,7 +104,7 @@ json_t *report_instance(const supervisor_t *sup, const sup_instance_t *in, time_
 
     (void)sup;
     json_object_set_new(o, "name", json_string(in->name));
-    json_object_set_new(o, "health", json_string(health_name(in->health.status)));
+    json_object_set_new(o, "health", json_string(health_status_name(in->health.status)));
     json_object_set_new(o, "port", c && c->port ? json_integer(c->port) : json_null());
     json_object_set_new(o, "health_path", str_or_null(c ? c->policy.health_path : NULL));
     json_object_set_new(o, "critical", json_boolean(c ? c->policy.critical : 1));
@@ -153,7 +153,7 @@ json_t *report_instances(const supervisor_t *sup, time_t now)
     for (size_t i = 0; i < sup->ninst; i++)
         json_array_append_new(arr, report_instance(sup, sup->inst[i], now));
     json_object_set_new(o, "status",
-                        json_string(health_name(health_overall(sup->inst, sup->ninst))));
+                        json_string(health_status_name(health_overall(sup->inst, sup->ninst))));
     json_object_set_new(o, "instances", arr);
     if ((prov = report_provisioning(sup)))
         json_object_set_new(o, "provisioning", prov);

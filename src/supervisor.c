@@ -1,4 +1,15 @@
-/* supervisor.c - the master process: the instance table, its event loop, and reload. */
+/* supervisor.c - the supervision core: the instance table and its state machine.
+ *
+ * Every event about an instance (a start asked for, an exec confirmed, an exit, a
+ * timer, a probe's verdict, a reload's plan) goes through dispatch(), which asks the
+ * restart policy (policy.c, pure) what to do and does it. Processes are started and
+ * signalled through a spawner (sup_spawn.c; a fake in tests/unit_core.c); everything
+ * else that follows an instance (probes, listeners, provisioning) registers hooks
+ * (supervisor.h) and is never called by name from here.
+ *
+ * Longer than the project's other files on purpose: every transition of an instance,
+ * its timers and its process's end are in this one file, so that what happens to an
+ * instance reads in one place (docs/architecture.md: "where are restarts decided"). */
 #include "config.h"
 
 #include "supervisor.h"
@@ -15,19 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkconf.h"
 #include "detach.h"
-#include "evglue.h"
 #include "log.h"
 #include "logcap.h"
-#include "monitor.h"
 #include "notify.h"
-#include "placeholder.h"
 #include "policy.h"
-#include "portcheck.h"
 #include "probe_conf.h"
-#include "probe_exec.h"
-#include "provisioner.h"
+#include "reload.h"
+#include "sup_hooks.h"
 #include "spawn.h"
 #include "xalloc.h"
 
@@ -56,7 +62,6 @@ typedef struct inst_priv {
     unsigned plain_before : 1;
     unsigned res_short : 1;     /* starts are deferred: the supervisor is short of fds... */
     unsigned res_retries;       /* deferred starts in this episode */
-    char port_note[112];        /* at the last start its port was held: by whom; "" */
     /* user/group resolved once per inventory load (resolve_creds), so that no start
      * waits on NSS (a remote directory may take seconds); cred_err: why not. */
     spawn_cred_t cred;
@@ -67,19 +72,18 @@ typedef struct inst_priv {
     unsigned retiring : 1;      /* removed by a reload: free once exited */
     unsigned manual_next : 1;   /* the next spawn is manual: not counted in the start limit */
     unsigned plain_next : 1;    /* the next spawn is `instancectl start`: not a restart */
-    unsigned kept : 1;          /* scratch flag of sup_reload */
-    unsigned dirs_ready : 1;    /* volume dirs made for the current config: a restart
-                                 * does not redo their mkdir/lstat/chown */
+    unsigned kept : 1;          /* scratch flag of sup_apply_reload */
 } inst_priv_t;
 
 /* Private state of the supervisor (supervisor_t.priv). */
 typedef struct sup_priv {
-    struct event *sigs[4];
-    struct event *log_ev;       /* stderr writable: flush the log queue (log.h) */
     sup_instance_t **retiring;  /* removed by a reload, still stopping; owned */
     size_t nretiring;
     int killing;                /* a second SIGTERM/SIGINT: SIGKILL everything */
+    int done;                   /* shut down: nothing left running */
     long long log_rate;         /* per-instance output bytes/s before dropping */
+    sup_spawner_t spawner;
+    sup_hookset_t hooks;        /* the registered tables (sup_hooks.c) */
 } sup_priv_t;
 
 #define PRIV(in) ((inst_priv_t *)(in)->priv)
@@ -106,19 +110,6 @@ static struct timeval ms_tv(long ms)
 {
     struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
     return tv;
-}
-
-const char *sup_state_name(sup_state_t s)
-{
-    static const char *const names[] = { "stopped", "waiting", "starting", "running",
-                                         "stopping", "backoff", "failed" };
-    return (unsigned)s <= SUP_FAILED ? names[s] : "unknown";
-}
-
-const char *health_status_name(health_status_t h)
-{
-    static const char *const names[] = { "unknown", "healthy", "degraded", "unhealthy" };
-    return (unsigned)h <= HEALTH_UNHEALTHY ? names[h] : "unknown";
 }
 
 sup_instance_t *sup_find(supervisor_t *sup, const char *name)
@@ -248,7 +239,7 @@ static void entry_free(sup_instance_t *in)
     event_free(p->stop_ev);
     event_free(p->ready_ev);
     logcap_free(p->log);
-    provisioner_forget(in);
+    hookset_freed(&SPRIV(p->sup)->hooks, p->sup, in);
     free(p);
     free(in->name);
     free(in);
@@ -322,7 +313,7 @@ static void exec_settle(supervisor_t *sup, sup_instance_t *in)
         p->res_short = 0;
         p->res_retries = 0;
         if (!p->retiring)
-            monitor_instance_started(sup, in);
+            hookset_started(&SPRIV(sup)->hooks, sup, in);
     }
 }
 
@@ -401,51 +392,18 @@ static void defer_start(supervisor_t *sup, sup_instance_t *in, const char *err)
     arm(p->restart_ev, ms);
 }
 
-/* Before a start: is the instance's port already held by a listener, typically a
- * child of a worker of a previous supervisor that was killed without its workers? The
- * worker would then crash-loop on "Address already in use": say why, in the log (once
- * per holder) and, through port_note, in the exit message the status shows. Only
- * procfs is read (portcheck.c): nothing here blocks. */
-static void check_port(sup_instance_t *in)
-{
-    inst_priv_t *p = PRIV(in);
-    char note[sizeof(p->port_note)];
-    int port = in->cfg->port;
-    pid_t holder;
-
-    if (port <= 0 || portcheck_listener("/proc", port, &holder) != 1) {
-        p->port_note[0] = '\0';
-        return;
-    }
-    if (holder > 0)
-        snprintf(note, sizeof(note),
-                 "port %d is held by another process (pid %ld, left from a previous run?)",
-                 port, (long)holder);
-    else
-        snprintf(note, sizeof(note),
-                 "port %d is held by another process (left from a previous run?)", port);
-    if (strcmp(note, p->port_note) != 0)
-        log_warn("the worker's port is already in use: it will likely fail to listen",
-                 "instance", in->name, "port", LOG_INT(port), "holder_pid",
-                 holder > 0 ? LOG_INT(holder) : "unknown", "message", note);
-    memcpy(p->port_note, note, sizeof(note));
-}
-
-/* Build argv (owned by the caller, strings borrowed from cfg) and fork/exec.
- * 0 on success, -1 with the reason in err and *resource = 1 when the reason is the
- * supervisor's shortage of resources (the start is then not counted). */
+/* Start in's process through the spawner, with the bookkeeping of a start: the
+ * start-limit window, the counters (undone when the start is deferred for want of
+ * the supervisor's resources). 0, or -1 with the reason in err and *resource = 1 when
+ * the reason is such a shortage. */
 static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen,
                     int *resource)
 {
     const inv_instance_t *cfg = in->cfg;
     inst_priv_t *p = PRIV(in);
-    spawn_cred_t cred;
-    spawn_req_t req;
-    char path[4096], lerr[256];
-    char **env = NULL, **argv = NULL;
-    const char *path_env = NULL;
-    pid_t pid;
-    int report_fd;
+    sup_spawner_t *sw = &SPRIV(sup)->spawner;
+    pid_t pid = -1;
+    int report_fd = -1;
 
     *resource = 0;
     p->track_before = p->track;
@@ -467,80 +425,39 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
         snprintf(err, errlen, "%s", p->cred_err);
         return -1;
     }
-    cred = p->cred;
-    if (!p->dirs_ready &&
-        spawn_prepare_dirs(cfg->data_dir, cfg->logs_dir, &cred, err, errlen) < 0) {
-        if (pol_errno_is_resource(errno)) {
-            *resource = 1;
+    if (sw->spawn(sw->ctx, sup, in, p->log, &pid, &report_fd, err, errlen,
+                  resource) < 0) {
+        if (*resource)
             uncount_start(in);
-        }
         return -1;
     }
-    p->dirs_ready = 1;
-    if (logcap_configure(p->log, cfg->logs_dir, cfg->policy.log_max_bytes,
-                         cfg->policy.log_backups, lerr, sizeof(lerr)) < 0)
-        log_warn("worker output will be dropped", "instance", in->name, "error", lerr);
-    env = inv_worker_env(sup->inv, cfg, NULL);
-    /* Placeholders (%i, %p, ...) in command, args and the inventory's env entries,
-     * before the credentials join env (a password may hold a '%'). */
-    errno = 0;
-    if (ph_spawn_prepare(cfg, &argv, env, err, errlen) < 0 ||
-        provisioner_worker_env(sup, in, env, err, errlen) < 0)
-        goto fail;
-    for (char **e = env; *e; e++)
-        if (strncmp(*e, "PATH=", 5) == 0)
-            path_env = *e + 5;
-    if (spawn_resolve(argv[0], path_env, path, sizeof(path), err, errlen) < 0) {
-        errno = 0; /* not found: the worker's configuration */
-        goto fail;
-    }
-    check_port(in);
-    {
-        struct stat st;
-        if (stat(path, &st) == 0) {
-            in->exe_dev = st.st_dev;
-            in->exe_ino = st.st_ino;
-        } else {
-            in->exe_dev = 0;
-            in->exe_ino = 0;
-        }
-    }
-    req.path = path;
-    req.argv = argv;
-    req.envp = env;
-    req.cwd = cfg->data_dir;
-    req.out_fd = logcap_child_fd(p->log);
-    req.cred = &cred;
-    pid = spawn_run(&req, &report_fd, err, errlen);
-    if (pid < 0)
-        goto fail;
-    inv_strv_free(argv);
-    inv_strv_free(env);
-
-    /* The exec is confirmed (or refuted) by the report pipe, on the loop: a child slow
-     * to be scheduled never stalls the supervisor. */
-    p->exec_fd = report_fd;
-    p->exec_err[0] = '\0';
-    if (p->exec_ev)
-        event_free(p->exec_ev); /* the previous start's, long settled */
-    p->exec_ev = event_new(sup->base, report_fd, EV_READ | EV_PERSIST, exec_cb, p);
-    if (!p->exec_ev || event_priority_set(p->exec_ev, PRIO_CONTROL) < 0 ||
-        event_add(p->exec_ev, NULL) < 0)
-        log_warn("cannot watch the exec of a worker", "instance", in->name);
     in->pid = pid;
     in->ready = 0;
     in->started_at = time(NULL);
     clock_gettime(CLOCK_MONOTONIC, &in->started_mono);
     in->waiting_for[0] = '\0';
-    return 0;
-fail:
-    if (pol_errno_is_resource(errno)) {
-        *resource = 1;
-        uncount_start(in);
+    p->exec_err[0] = '\0';
+    if (p->exec_ev) {
+        event_free(p->exec_ev); /* the previous start's, long settled */
+        p->exec_ev = NULL;
     }
-    inv_strv_free(argv);
-    inv_strv_free(env);
-    return -1;
+    if (report_fd < 0) {
+        /* The spawner vouches for the exec itself. */
+        log_info("worker started", "instance", in->name, "pid", LOG_INT(in->pid),
+                 "restarts", LOG_INT(in->restarts));
+        p->res_short = 0;
+        p->res_retries = 0;
+        hookset_started(&SPRIV(sup)->hooks, sup, in);
+        return 0;
+    }
+    /* The exec is confirmed (or refuted) by the report pipe, on the loop: a child slow
+     * to be scheduled never stalls the supervisor. */
+    p->exec_fd = report_fd;
+    p->exec_ev = event_new(sup->base, report_fd, EV_READ | EV_PERSIST, exec_cb, p);
+    if (!p->exec_ev || event_priority_set(p->exec_ev, PRIO_CONTROL) < 0 ||
+        event_add(p->exec_ev, NULL) < 0)
+        log_warn("cannot watch the exec of a worker", "instance", in->name);
+    return 0;
 }
 
 /* ---- the state machine driver ----------------------------------------------------- */
@@ -579,11 +496,12 @@ static void apply_exit_decision(supervisor_t *sup, sup_instance_t *in, int wait_
     }
 }
 
-static void signal_group(sup_instance_t *in, int sig)
+static void signal_group(supervisor_t *sup, sup_instance_t *in, int sig)
 {
-    /* The worker leads its own process group (setsid): signal everything it forked. */
-    if (in->pid > 0 && kill(-in->pid, sig) < 0 && errno == ESRCH)
-        kill(in->pid, sig);
+    sup_spawner_t *sw = &SPRIV(sup)->spawner;
+
+    if (in->pid > 0)
+        sw->signal(sw->ctx, sup, in, sig);
 }
 
 static void dispatch(supervisor_t *sup, sup_instance_t *in, pol_event_t ev, int wait_status,
@@ -642,15 +560,15 @@ static void dispatch(supervisor_t *sup, sup_instance_t *in, pol_event_t ev, int 
                  "timeout_ms", LOG_INT(p->stop_timeout_ms));
         set_state(in, SUP_STOPPING);
         if (SPRIV(sup)->killing) {
-            signal_group(in, SIGKILL);
+            signal_group(sup, in, SIGKILL);
         } else {
-            signal_group(in, SIGTERM);
+            signal_group(sup, in, SIGTERM);
             arm(p->stop_ev, p->stop_timeout_ms);
         }
         break;
     case PACT_KILL:
         log_warn("stop timeout: killing worker", "instance", in->name, "pid", LOG_INT(in->pid));
-        signal_group(in, SIGKILL);
+        signal_group(sup, in, SIGKILL);
         break;
     case PACT_CANCEL:
         event_del(p->restart_ev);
@@ -677,8 +595,7 @@ static int old_self_stopping(supervisor_t *sup, const sup_instance_t *in)
 
 static void try_start(supervisor_t *sup, sup_instance_t *in)
 {
-    const char *dep;
-    int creds;
+    const char *dep, *gate;
 
     if (!in->wanted || sup->shutting_down || PRIV(in)->retiring)
         return;
@@ -687,13 +604,14 @@ static void try_start(supervisor_t *sup, sup_instance_t *in)
                  in->name);
         return;
     }
-    /* With provision = true a worker gets its own credentials or does not start. */
-    creds = !provisioner_instance_ready(sup, in);
-    dep = creds ? "provisioning" : unready_dep(sup, in);
+    /* A hook may hold the start (provisioning: a worker gets its own credentials or
+     * does not start), then the dependencies. */
+    gate = hookset_may_start(&SPRIV(sup)->hooks, sup, in);
+    dep = gate ? gate : unready_dep(sup, in);
     if (dep) {
         if (strcmp(in->waiting_for, dep) != 0) {
-            if (creds)
-                log_info("waiting for its credentials from provisioning", "instance", in->name);
+            if (gate)
+                log_info("waiting before its start", "instance", in->name, "for", gate);
             else
                 log_info("waiting for dependency", "instance", in->name, "depends_on", dep);
         }
@@ -723,8 +641,8 @@ static sup_instance_t *find_pid(supervisor_t *sup, pid_t pid, size_t *retiring_i
     return NULL;
 }
 
-/* reaped(): group_killed is 1 when the caller SIGKILLed pid's process group while pid
- * was still an unreaped zombie (see signal_cb). */
+/* One child was reaped: the hook's that owns it, or an instance's (see
+ * sup_child_exited). */
 static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, int detached)
 {
     sup_priv_t *sp = SPRIV(sup);
@@ -732,7 +650,7 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
     sup_instance_t *in = find_pid(sup, pid, &ri);
     char cause[96], up[48];
 
-    if (provisioner_reaped(sup, pid, status) || pexec_reaped(pid, status))
+    if (hookset_reaped(&SPRIV(sup)->hooks, sup, pid, status))
         return;
     if (!in) {
         detach_forget(pid);
@@ -745,7 +663,7 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
         /* The child ran out of the supervisor's resources before exec (its /dev/null,
          * its memory): not the worker's failure either. */
         uncount_start(in);
-        PRIV(in)->dirs_ready = 0;
+        in->dirs_ready = 0;
         defer_start(sup, in, PRIV(in)->exec_err);
         PRIV(in)->exec_err[0] = '\0';
         return;
@@ -754,7 +672,7 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
         /* It never ran: a failed start, not an exit. Its directories are checked
          * again before the next try (one may have been removed: chdir failed). */
         in->pid = 0;
-        PRIV(in)->dirs_ready = 0;
+        in->dirs_ready = 0;
         in->last_exit_status = -1;
         log_error("worker failed to start", "instance", in->name, "error", PRIV(in)->exec_err,
                   "command", in->cfg->service->command);
@@ -780,9 +698,9 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
     }
     in->pid = 0;
     in->last_exit_status = status;
-    if (PRIV(in)->port_note[0] && ri == (size_t)-1)
+    if (in->port_note[0] && ri == (size_t)-1)
         snprintf(in->last_exit, sizeof(in->last_exit), "%.70s; %.110s", cause,
-                 PRIV(in)->port_note);
+                 in->port_note);
     else
         snprintf(in->last_exit, sizeof(in->last_exit), "%s", cause);
     log_kv(in->state == SUP_STOPPING || (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -805,11 +723,11 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
         logcap_note(PRIV(in)->log, "[instanced] " DETACH_MESSAGE);
         event_del(PRIV(in)->ready_ev);
         in->ready = 0;
-        monitor_instance_exited(sup, in);
+        hookset_exited(&SPRIV(sup)->hooks, sup, in);
         set_state(in, SUP_FAILED);
         return;
     }
-    monitor_instance_exited(sup, in);
+    hookset_exited(&SPRIV(sup)->hooks, sup, in);
     dispatch(sup, in, PEV_EXIT, status, 0);
 }
 
@@ -817,7 +735,7 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
 
 static int live_processes(supervisor_t *sup)
 {
-    int n = (int)SPRIV(sup)->nretiring + sup->prov.running;
+    int n = (int)SPRIV(sup)->nretiring + hookset_busy(&SPRIV(sup)->hooks, sup);
     for (size_t i = 0; i < sup->ninst; i++)
         n += sup->inst[i]->pid > 0;
     return n;
@@ -834,13 +752,19 @@ static void shutdown_step(supervisor_t *sup)
         if (!has_live_dependent(sup, in))
             dispatch(sup, in, PEV_STOP, 0, 0);
     }
-    if (live_processes(sup) == 0) {
+    if (live_processes(sup) == 0 && !SPRIV(sup)->done) {
         log_info("all workers stopped");
+        SPRIV(sup)->done = 1;
         event_base_loopbreak(sup->base);
     }
 }
 
-static void begin_shutdown(supervisor_t *sup, const char *why)
+int sup_done(const supervisor_t *sup)
+{
+    return SPRIV(sup)->done;
+}
+
+void sup_begin_shutdown(supervisor_t *sup, const char *why)
 {
     sup_priv_t *sp = SPRIV(sup);
 
@@ -850,15 +774,15 @@ static void begin_shutdown(supervisor_t *sup, const char *why)
         sp->killing = 1;
         log_warn("second stop signal: killing every worker now", "signal", why);
         for (size_t i = 0; i < sup->ninst; i++)
-            signal_group(sup->inst[i], SIGKILL);
+            signal_group(sup, sup->inst[i], SIGKILL);
         for (size_t i = 0; i < sp->nretiring; i++)
-            signal_group(sp->retiring[i], SIGKILL);
-        provisioner_stop(SIGKILL);
+            signal_group(sup, sp->retiring[i], SIGKILL);
+        hookset_stopping(&SPRIV(sup)->hooks, sup, SIGKILL);
         return;
     }
     sup->shutting_down = 1;
     notify_stopping();
-    provisioner_stop(SIGTERM); /* its open transactions roll back */
+    hookset_stopping(&SPRIV(sup)->hooks, sup, SIGTERM);
     log_info("shutting down", "signal", why, "workers", LOG_INT(live_processes(sup)));
     /* Nothing waits or backs off any more. */
     for (size_t i = 0; i < sup->ninst; i++)
@@ -867,77 +791,55 @@ static void begin_shutdown(supervisor_t *sup, const char *why)
     shutdown_step(sup);
 }
 
-/* ---- signals ---------------------------------------------------------------------- */
+/* ---- reaping ---------------------------------------------------------------------- */
 
-static void signal_cb(evutil_socket_t sig, short what, void *arg)
+void sup_reap_children(supervisor_t *sup)
 {
-    supervisor_t *sup = arg;
-    (void)what;
+    siginfo_t si;
+    sup_instance_t *w;
+    size_t ri;
+    pid_t r;
+    int status, killed, detached;
 
-    switch (sig) {
-    case SIGCHLD: {
-        siginfo_t si;
-        sup_instance_t *w;
-        size_t ri;
-        pid_t r;
-        int status, killed, detached;
-        /* Signals coalesce: one SIGCHLD may stand for many exits. Each exited child is
-         * looked at first without being reaped (WNOWAIT): while a worker is an unreaped
-         * zombie its number cannot be reused, so its process group can be SIGKILLed
-         * without any risk of hitting an unrelated group that took the number. Once
-         * reaped, kill(-pid) could. (pidfd_send_signal would not help: it signals one
-         * process, not a group.) signal_group() is safe for the same reason: it only
-         * signals in->pid, which is cleared when that process is reaped. */
-        for (;;) {
-            memset(&si, 0, sizeof(si));
-            if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
-                break;
-            ri = (size_t)-1; /* find_pid sets it only for a retiring entry */
-            w = find_pid(sup, si.si_pid, &ri);
-            /* A clean exit while processes it started live on: the program daemonized.
-             * It fails with that message instead of a restart loop (its copy would hold
-             * the port against every restart); the copy is killed. Looked for before
-             * the group kill, which would take a child that has not yet left the
-             * group with setsid() and hide the detach. */
-            detached = w && ri == (size_t)-1 && w->state != SUP_STOPPING &&
-                       si.si_code == CLD_EXITED && si.si_status == 0 &&
-                       detach_reap(sup, w) > 0;
-            killed = w && kill(-si.si_pid, SIGKILL) == 0;
-            /* A zombie: this returns at once (retried only if a signal interrupts). */
-            while ((r = waitpid(si.si_pid, &status, 0)) < 0 && errno == EINTR)
-                ;
-            if (r != si.si_pid)
-                break;
-            reaped(sup, si.si_pid, status, killed, detached);
-        }
-        if (sup->shutting_down)
-            shutdown_step(sup);
-        break;
-    }
-    case SIGTERM:
-    case SIGINT:
-        begin_shutdown(sup, sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        break;
-    case SIGHUP: {
-        inv_errors_t errs;
-        char summary[512];
-
-        if (sup->shutting_down) {
-            log_warn("SIGHUP ignored: shutting down");
+    /* Signals coalesce: one SIGCHLD may stand for many exits. Each exited child is
+     * looked at first without being reaped (WNOWAIT): while a worker is an unreaped
+     * zombie its number cannot be reused, so its process group can be SIGKILLed
+     * without any risk of hitting an unrelated group that took the number. Once
+     * reaped, kill(-pid) could. (pidfd_send_signal would not help: it signals one
+     * process, not a group.) signal_group() is safe for the same reason: it only
+     * signals in->pid, which is cleared when that process is reaped. */
+    for (;;) {
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
             break;
-        }
-        log_info("reloading", "path", sup->inv->path);
-        inv_errors_init(&errs);
-        if (sup_reload(sup, &errs, summary, sizeof(summary)) < 0) {
-            for (size_t i = 0; i < errs.n; i++)
-                log_error("reload rejected", "error", errs.v[i].text);
-            log_error("reload failed: still running the previous inventory",
-                      "errors", LOG_INT(errs.n), "reason", summary);
-        }
-        inv_errors_free(&errs);
-        break;
+        ri = (size_t)-1; /* find_pid sets it only for a retiring entry */
+        w = find_pid(sup, si.si_pid, &ri);
+        /* A clean exit while processes it started live on: the program daemonized.
+         * It fails with that message instead of a restart loop (its copy would hold
+         * the port against every restart); the copy is killed. Looked for before
+         * the group kill, which would take a child that has not yet left the
+         * group with setsid() and hide the detach. */
+        detached = w && ri == (size_t)-1 && w->state != SUP_STOPPING &&
+                   si.si_code == CLD_EXITED && si.si_status == 0 &&
+                   detach_reap(sup, w) > 0;
+        killed = w && kill(-si.si_pid, SIGKILL) == 0;
+        /* A zombie: this returns at once (retried only if a signal interrupts). */
+        while ((r = waitpid(si.si_pid, &status, 0)) < 0 && errno == EINTR)
+            ;
+        if (r != si.si_pid)
+            break;
+        reaped(sup, si.si_pid, status, killed, detached);
     }
-    }
+    if (sup->shutting_down)
+        shutdown_step(sup);
+}
+
+void sup_child_exited(supervisor_t *sup, pid_t pid, int status, int group_killed,
+                      int detached)
+{
+    reaped(sup, pid, status, group_killed, detached);
+    if (sup->shutting_down)
+        shutdown_step(sup);
 }
 
 /* ---- the open-file budget --------------------------------------------------------- */
@@ -1047,7 +949,7 @@ static void retire(supervisor_t *sup, sup_instance_t *in)
     sup_priv_t *sp = SPRIV(sup);
     inst_priv_t *p = PRIV(in);
 
-    monitor_instance_removed(sup, in);
+    hookset_removed(&SPRIV(sup)->hooks, sup, in);
     p->retiring = 1;
     in->cfg = NULL; /* its inventory is about to be freed */
     if (in->pid == 0) {
@@ -1060,116 +962,58 @@ static void retire(supervisor_t *sup, sup_instance_t *in)
     log_info("stopping worker", "instance", in->name, "pid", LOG_INT(in->pid),
              "timeout_ms", LOG_INT(p->stop_timeout_ms), "reason", "removed");
     in->state = SUP_STOPPING;
-    signal_group(in, SIGTERM);
+    signal_group(sup, in, SIGTERM);
     arm(p->stop_ev, p->stop_timeout_ms);
 }
 
-static int same_str(const char *a, const char *b)
+/* The inventory a reload brought, applied as plan says (reload.c made it). Entries of
+ * unchanged and changed instances are the same objects (same pointers for the hooks,
+ * same PIDs); only new instances get new entries. */
+int sup_apply_reload(supervisor_t *sup, inventory_t *ninv, const reload_plan_t *plan,
+                     char *summary, size_t len)
 {
-    return (!a || !*a) ? (!b || !*b) : (b && strcmp(a, b) == 0);
-}
-
-/* A reload never moves the control socket or the status endpoint: the client that
- * asked for the reload, and every script and scraper, talk to the running ones, and
- * a move that half fails would leave the supervisor deaf. When the new inventory
- * changes key, the running value is put back into it (nfield is owned by ninv: freed
- * and replaced) and the change is reported in note, to be applied by a restart. */
-static void keep_listener(char **nfield, const char *ofield, const char *key, char *note,
-                          size_t notelen)
-{
-    size_t used = strlen(note);
-
-    if (same_str(*nfield, ofield))
-        return;
-    log_warn("reload does not move this listener: restart instanced to apply the change",
-             "key", key, "running", ofield ? ofield : "", "configured",
-             *nfield ? *nfield : "");
-    if (used + 2 + strlen(key) < notelen) {
-        if (used) {
-            memcpy(note + used, ", ", 2);
-            used += 2;
-        }
-        memcpy(note + used, key, strlen(key) + 1);
-    }
-    free(*nfield);
-    *nfield = ofield ? xstrdup(ofield) : NULL;
-}
-
-int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
-{
-    char restart_note[64] = "";
-    inventory_t *ninv, *oinv = sup->inv;
+    inventory_t *oinv = sup->inv;
     sup_instance_t **nt;
-    size_t added = 0, removed = 0, changed = 0, same = 0;
-    unsigned char *is_changed;
 
-    if (sup->shutting_down) {
-        snprintf(summary, len, "shutting down");
-        return -1;
-    }
-    notify_reloading();
-    ninv = inv_load(oinv->path, errs);
-    if (!ninv) {
-        sup->reload_failures++;
-        snprintf(summary, len, "%zu error%s in %s", errs->n, errs->n == 1 ? "" : "s",
-                 oinv->path);
-        notify_ready();
-        return -1;
-    }
-    keep_listener(&ninv->control_socket, oinv->control_socket, "control_socket",
-                  restart_note, sizeof(restart_note));
-    keep_listener(&ninv->status_listen, oinv->status_listen, "status_listen", restart_note,
-                  sizeof(restart_note));
     /* xcalloc returns a unique pointer for an empty inventory too. */
     nt = xcalloc(ninv->ninstances, sizeof(*nt));
-    is_changed = xcalloc(ninv->ninstances, 1);
     for (size_t i = 0; i < sup->ninst; i++)
         PRIV(sup->inst[i])->kept = 0;
-    /* Build the new table; entries for unchanged and changed instances are the same
-     * objects (same pointers for the monitor, same PIDs). */
-    for (size_t i = 0; i < ninv->ninstances; i++) {
-        const inv_instance_t *ncfg = &ninv->instances[i];
-        sup_instance_t *old = sup_find(sup, ncfg->name);
+    for (size_t k = 0; k < plan->n; k++) {
+        const rp_item_t *it = &plan->v[k];
+        const inv_instance_t *ncfg;
+        sup_instance_t *old;
 
+        if (it->action == RP_REMOVE)
+            continue;
+        ncfg = &ninv->instances[it->new_index];
+        old = it->action == RP_ADD ? NULL : sup_find(sup, ncfg->name);
         if (old) {
             PRIV(old)->kept = 1;
-            if (!inv_instance_same(oinv, old->cfg, ninv, ncfg)) {
-                is_changed[i] = 1;
-                changed++;
-                PRIV(old)->dirs_ready = 0;
-            } else {
-                same++;
-            }
+            if (it->action != RP_KEEP)
+                old->dirs_ready = 0;
             old->cfg = ncfg;
-            nt[i] = old;
-        } else {
-            nt[i] = entry_new(sup, ncfg, i);
-            if (!nt[i]) {
-                /* Roll back: the old table and inventory stay. */
-                for (size_t k = 0; k < i; k++) {
-                    if (!PRIV(nt[k])->kept)
-                        entry_free(nt[k]);
-                }
-                for (size_t k = 0; k < sup->ninst; k++)
-                    sup->inst[k]->cfg = inv_find_instance(oinv, sup->inst[k]->name);
-                free(nt);
-                free(is_changed);
-                inv_free(ninv);
-                sup->reload_failures++;
-                snprintf(summary, len, "cannot create an entry for %s", ncfg->name);
-                notify_ready();
-                return -1;
-            }
-            nt[i]->wanted = 1;
-            added++;
+            nt[it->new_index] = old;
+            continue;
         }
+        nt[it->new_index] = entry_new(sup, ncfg, it->new_index);
+        if (!nt[it->new_index]) {
+            /* Roll back: the old table and inventory stay. */
+            for (size_t i = 0; i < ninv->ninstances; i++)
+                if (nt[i] && !PRIV(nt[i])->kept)
+                    entry_free(nt[i]);
+            for (size_t i = 0; i < sup->ninst; i++)
+                sup->inst[i]->cfg = inv_find_instance(oinv, sup->inst[i]->name);
+            free(nt);
+            inv_free(ninv);
+            snprintf(summary, len, "cannot create an entry for %s", ncfg->name);
+            return -1;
+        }
+        nt[it->new_index]->wanted = 1;
     }
-    for (size_t i = 0; i < sup->ninst; i++) {
-        if (!PRIV(sup->inst[i])->kept) {
-            removed++;
+    for (size_t i = 0; i < sup->ninst; i++)
+        if (!PRIV(sup->inst[i])->kept)
             retire(sup, sup->inst[i]);
-        }
-    }
     free(sup->inst);
     sup->inst = nt;
     sup->ninst = ninv->ninstances;
@@ -1183,27 +1027,25 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
         if (ninv->log_level && log_parse_level(ninv->log_level, &lvl) == 0)
             log_setup(lvl, 2);
     }
-    monitor_reloaded(sup);
-    /* New and changed instances need their credentials before they start. */
-    provisioner_run(sup);
+    hookset_reloaded(&SPRIV(sup)->hooks, sup);
 
-    for (size_t i = 0; i < sup->ninst; i++) {
-        sup_instance_t *in = sup->inst[i];
-        inst_priv_t *p = PRIV(in);
+    for (size_t k = 0; k < plan->n; k++) {
+        const rp_item_t *it = &plan->v[k];
+        sup_instance_t *in;
+        inst_priv_t *p;
 
-        if (!is_changed[i])
+        if (it->action != RP_RESTART && it->action != RP_START && it->action != RP_UPDATE)
             continue;
+        in = sup->inst[it->new_index];
+        p = PRIV(in);
         log_info("instance changed: restarting", "instance", in->name,
-                 "state", sup_state_name(in->state));
+                 "state", sup_state_name(in->state), "changed", it->reason);
         pol_track_reset(&p->track); /* a changed instance gets a fresh start, even failed */
-        if (in->state == SUP_FAILED)
-            in->wanted = 1;
-        if (!in->wanted)
-            continue;
-        if (in->pid > 0) {
+        if (it->action == RP_RESTART) {
             p->restart_after_stop = 1;
             dispatch(sup, in, PEV_STOP, 0, 0);
-        } else {
+        } else if (it->action == RP_START) {
+            in->wanted = 1;
             event_del(p->restart_ev);
             try_start(sup, in);
         }
@@ -1212,172 +1054,81 @@ int sup_reload(supervisor_t *sup, inv_errors_t *errs, char *summary, size_t len)
         if (sup->inst[i]->state == SUP_STOPPED && sup->inst[i]->starts == 0)
             try_start(sup, sup->inst[i]);
     wake_waiting(sup);
-    free(is_changed);
-    snprintf(summary, len, "%zu added, %zu removed, %zu changed, %zu unchanged%s%s%s", added,
-             removed, changed, same, restart_note[0] ? "; needs a restart to change: " : "",
-             restart_note, restart_note[0] ? " (still the running one)" : "");
-    log_info("reloaded", "summary", summary);
     update_status(sup);
-    notify_ready();
     return 0;
 }
 
-/* ---- main ------------------------------------------------------------------------- */
+/* ---- life ------------------------------------------------------------------------- */
 
-/* The supervisor's own log never blocks the loop (log_async_begin): lines that stderr
- * does not take at once wait in log.c's queue, written when it becomes writable. */
-static void log_wake(void *arg)
+void sup_free(supervisor_t *sup)
 {
-    supervisor_t *sup = arg;
-    struct event *ev = sup->priv ? SPRIV(sup)->log_ev : NULL;
+    sup_priv_t *sp;
 
-    if (ev && !event_pending(ev, EV_WRITE, NULL))
-        event_add(ev, NULL);
-}
-
-static void log_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd, (void)what;
-    if (log_flush())
-        log_wake(arg);
-}
-
-static void log_async_setup(supervisor_t *sup)
-{
-    sup_priv_t *sp = SPRIV(sup);
-    int fd = log_async_begin(log_wake, sup);
-
-    if (fd < 0)
+    if (!sup)
         return;
-    sp->log_ev = event_new(sup->base, fd, EV_WRITE, log_write_cb, sup);
-    if (!sp->log_ev) {
-        log_async_end();
-        return;
-    }
-    event_priority_set(sp->log_ev, PRIO_CONTROL);
-    if (log_flush())
-        log_wake(sup);
-}
-
-static void sup_free(supervisor_t *sup)
-{
-    sup_priv_t *sp = SPRIV(sup);
-
-    if (sp->log_ev) {
-        log_async_end();
-        event_free(sp->log_ev);
-        sp->log_ev = NULL;
-    }
-    for (size_t i = 0; i < 4; i++)
-        if (sp->sigs[i])
-            event_free(sp->sigs[i]);
+    sp = SPRIV(sup);
     for (size_t i = 0; i < sp->nretiring; i++)
         entry_free(sp->retiring[i]);
     free(sp->retiring);
-    free(sp);
     for (size_t i = 0; i < sup->ninst; i++)
         entry_free(sup->inst[i]);
     free(sup->inst);
-    notify_shutdown();
+    free(sp);
     inv_free(sup->inv);
-    if (sup->base)
-        event_base_free(sup->base);
     free(sup);
 }
 
-int sup_main(const char *config, int foreground)
+supervisor_t *sup_new(struct event_base *base, inventory_t *inv, int foreground,
+                      long long log_rate, const sup_spawner_t *spawner, char *err,
+                      size_t errlen)
 {
-    static const int sigs[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
-    supervisor_t *sup;
-    inv_errors_t errs;
-    inventory_t *inv;
-    log_level_t lvl;
-    char err[512];
-    int rc;
+    supervisor_t *sup = xcalloc(1, sizeof(*sup));
+    sup_priv_t *sp = xcalloc(1, sizeof(*sp));
 
-    inv_errors_init(&errs);
-    inv = inv_load(config, &errs);
-    if (!inv) {
-        checkconf_print_errors(stderr, &errs);
-        fprintf(stderr, "instanced: %s: %zu error%s, not starting\n", config, errs.n,
-                errs.n == 1 ? "" : "s");
-        inv_errors_free(&errs);
-        return 1;
-    }
-    inv_errors_free(&errs);
-    if (inv->log_level && log_parse_level(inv->log_level, &lvl) == 0)
-        log_setup(lvl, 2);
-    /* Writes to a closed pipe or socket must fail with EPIPE, not kill the supervisor;
-     * children get SIG_DFL back in spawn.c. */
-    signal(SIGPIPE, SIG_IGN);
-
-    sup = xcalloc(1, sizeof(*sup));
+    sup->base = base;
     sup->inv = inv;
     sup->foreground = foreground;
     sup->started_at = time(NULL);
-    sup->priv = xcalloc(1, sizeof(sup_priv_t));
-    evglue_log_to_logfmt();
-    sup->base = event_base_new();
-    if (!sup->base || event_base_priority_init(sup->base, 2) < 0) {
-        fprintf(stderr, "instanced: cannot set up the event loop\n");
-        sup_free(sup);
-        return 1;
-    }
-    /* A tuning knob, not an inventory key: how much output per second and instance is
-     * written before the rest is dropped ("4MiB", "512k", ...). */
-    SPRIV(sup)->log_rate = LOGCAP_RATE_BYTES;
-    if (getenv("INSTANCED_LOG_RATE") &&
-        inv_parse_size(getenv("INSTANCED_LOG_RATE"), &SPRIV(sup)->log_rate) < 0) {
-        fprintf(stderr, "instanced: INSTANCED_LOG_RATE=%s is not a size\n",
-                getenv("INSTANCED_LOG_RATE"));
-        sup_free(sup);
-        return 1;
-    }
-    log_async_setup(sup);
+    sup->priv = sp;
+    sp->log_rate = log_rate;
+    sp->spawner = *spawner;
     sup->inst = xcalloc(inv->ninstances, sizeof(*sup->inst));
     for (size_t i = 0; i < inv->ninstances; i++) {
         sup->inst[i] = entry_new(sup, &inv->instances[i], i);
         if (!sup->inst[i]) {
+            snprintf(err, errlen, "cannot create an entry for %s", inv->instances[i].name);
             sup_free(sup);
-            return 1;
+            return NULL;
         }
         sup->inst[i]->wanted = 1;
         sup->ninst++;
     }
-    for (size_t i = 0; i < 4; i++) {
-        SPRIV(sup)->sigs[i] = evsignal_new(sup->base, sigs[i], signal_cb, sup);
-        if (!SPRIV(sup)->sigs[i] || event_priority_set(SPRIV(sup)->sigs[i], PRIO_CONTROL) < 0 ||
-            event_add(SPRIV(sup)->sigs[i], NULL) < 0) {
-            fprintf(stderr, "instanced: cannot watch signals\n");
-            sup_free(sup);
-            return 1;
-        }
-    }
-    if (monitor_init(sup, err, sizeof(err)) < 0) {
-        log_error("cannot start monitoring", "error", err);
-        fprintf(stderr, "instanced: %s\n", err);
-        sup_free(sup);
-        return 1;
-    }
-    notify_init(sup->base);
-    detach_init();
-    spawn_raise_nofile();
     check_fd_budget(sup->ninst);
     resolve_creds(sup);
-    provisioner_run(sup);
-    log_info("instanced started", "version", PACKAGE_VERSION, "config", config,
-             "instances", LOG_INT(sup->ninst), "pid", LOG_INT(getpid()));
+    return sup;
+}
+
+void sup_start_all(supervisor_t *sup)
+{
     for (size_t i = 0; i < sup->ninst; i++)
         try_start(sup, sup->inst[i]);
     update_status(sup);
-    notify_ready();
+}
 
-    rc = event_base_dispatch(sup->base);
-    if (rc < 0)
-        log_error("event loop failed");
-    monitor_shutdown(sup);
-    provisioner_free(sup);
-    log_info("instanced stopped");
-    sup_free(sup);
-    return rc < 0 ? 1 : 0;
+/* ---- hooks ------------------------------------------------------------------------ */
+
+int sup_add_hooks(supervisor_t *sup, const sup_hooks_t *hooks, void *ctx)
+{
+    return hookset_add(&SPRIV(sup)->hooks, hooks, ctx);
+}
+
+void sup_remove_hooks(supervisor_t *sup, void *ctx)
+{
+    hookset_remove(&SPRIV(sup)->hooks, ctx);
+}
+
+int sup_worker_env(supervisor_t *sup, sup_instance_t *in, char **env, char *err,
+                   size_t errlen)
+{
+    return hookset_worker_env(&SPRIV(sup)->hooks, sup, in, env, err, errlen);
 }

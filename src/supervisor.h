@@ -1,9 +1,11 @@
-/* supervisor.h - the master process: one worker per instance on one event loop.
+/* supervisor.h - the supervision core: one worker per instance on one event loop.
  *
- * This header is the contract between the supervision side (supervisor.c and the
- * modules it uses: spawning, restart policy, log capture, systemd) and the
- * monitoring side (health probes, the status HTTP endpoint, metrics, the control
- * socket; see monitor.h). Both run on the same event_base, single-threaded. */
+ * This header is the contract between the core (supervisor.c: the instance table and
+ * its state machine; reload.c: reload as plan, then apply) and everything around it:
+ * the spawner that starts processes (sup_spawn.c), and the modules that follow
+ * instances through hooks (monitor.c: probes, status endpoint, control socket;
+ * provisioner.c). All run on the same event_base, single-threaded; the core includes
+ * none of them. docs/architecture.md draws the whole. */
 #ifndef INSTANCED_SUPERVISOR_H
 #define INSTANCED_SUPERVISOR_H
 
@@ -14,6 +16,7 @@
 #include "inventory.h"
 
 struct event_base;
+struct logcap;
 
 /* Process state of an instance (docs/design.md, "States"). */
 typedef enum {
@@ -34,8 +37,9 @@ typedef enum {
     HEALTH_UNHEALTHY,
 } health_status_t;
 
-const char *sup_state_name(sup_state_t s);         /* "running", ... */
-const char *health_status_name(health_status_t h); /* "healthy", ... */
+/* Their names, as the status API, metrics and logs spell them (states.c). */
+const char *sup_state_name(sup_state_t s);         /* "running", "backoff", ... */
+const char *health_status_name(health_status_t h); /* "healthy", "degraded", ... */
 
 /* Health of one instance, written only by the monitoring side. */
 typedef struct sup_health {
@@ -67,14 +71,21 @@ typedef struct sup_instance {
                                   * "; port 8081 is held by another process (...)" */
     char waiting_for[128];       /* SUP_WAITING: the dependency it waits for */
     unsigned long log_dropped_bytes;
+    /* Written by the spawner (sup_spawn.c) at each start: */
     dev_t exe_dev;               /* the program file of the last exec (stat at spawn): */
     ino_t exe_ino;               /* tells a detached copy of it apart (detach.c) */
+    char port_note[112];         /* its port was held at the last start: by whom; "" */
+    int dirs_ready;              /* volume dirs made for the current config: a restart
+                                  * does not redo their mkdir/lstat/chown (the core
+                                  * clears it when the config changes or a start fails) */
     sup_health_t health;
     void *priv;                  /* the supervision side's private data */
     void *prov_cache;            /* provisioner.c's: its credentials, read once */
 } sup_instance_t;
 
-typedef struct supervisor {
+typedef struct supervisor supervisor_t;
+
+struct supervisor {
     struct event_base *base;
     inventory_t *inv;            /* current inventory; replaced whole by a reload */
     sup_instance_t **inst;       /* array of pointers, in inventory order */
@@ -94,13 +105,90 @@ typedef struct supervisor {
     } prov;
     void *monitor;               /* the monitoring side's private data */
     void *priv;                  /* the supervision side's private data */
-} supervisor_t;
+};
 
-/* Load config, start every instance and run until SIGTERM/SIGINT. Returns the
- * process exit code. */
-int sup_main(const char *config, int foreground);
+/* ---- hooks: what the other modules learn and say -------------------------------
+ *
+ * The core (this module) knows nothing of probes, listeners, provisioning or any
+ * other module: they register a table of hooks, and the core calls every table in the
+ * order they were added. Any member may be NULL. ctx is the registrant's own. */
+typedef struct sup_hooks {
+    /* in's process was exec'd (state SUP_STARTING). */
+    void (*started)(void *ctx, supervisor_t *sup, sup_instance_t *in);
+    /* in's process is gone (reaped), before the restart decision. */
+    void (*exited)(void *ctx, supervisor_t *sup, sup_instance_t *in);
+    /* in was removed by a reload: drop every reference to it (its process may still
+     * be stopping; the entry is freed once it is gone). */
+    void (*removed)(void *ctx, supervisor_t *sup, sup_instance_t *in);
+    /* in's entry is about to be freed (removed, or the supervisor ends). */
+    void (*freed)(void *ctx, supervisor_t *sup, sup_instance_t *in);
+    /* A reload put a new inventory in place (the table has its new entries). */
+    void (*reloaded)(void *ctx, supervisor_t *sup);
+    /* May in start now? NULL: yes; else what it waits for ("provisioning"), and the
+     * registrant calls sup_wake_waiting() when that changes. */
+    const char *(*may_start)(void *ctx, supervisor_t *sup, sup_instance_t *in);
+    /* Add to or change the worker's environment (a NULL-terminated array of malloc'd
+     * "K=V", enough room for no more entries: replace only). 0, or -1 with err: the
+     * worker must then not start. */
+    int (*worker_env)(void *ctx, supervisor_t *sup, sup_instance_t *in, char **env,
+                      char *err, size_t errlen);
+    /* A child the core did not start was reaped: 1 when it was the registrant's. */
+    int (*reaped)(void *ctx, supervisor_t *sup, pid_t pid, int status);
+    /* Processes of the registrant's still running: shutdown waits for them too. */
+    int (*busy)(void *ctx, supervisor_t *sup);
+    /* Shutdown began (SIGTERM) or was hurried (SIGKILL): stop what you run. */
+    void (*stopping)(void *ctx, supervisor_t *sup, int sig);
+} sup_hooks_t;
 
-/* ---- for the monitoring side (control socket, health probes) ----------------- */
+/* Add a hooks table (copied). At most SUP_MAX_HOOKS tables: -1 past that. */
+#define SUP_MAX_HOOKS 8
+int sup_add_hooks(supervisor_t *sup, const sup_hooks_t *hooks, void *ctx);
+/* Remove every table registered with ctx (its owner is going away). */
+void sup_remove_hooks(supervisor_t *sup, void *ctx);
+/* The worker_env hooks, in order, on env (for the spawner). 0, or -1 with err. */
+int sup_worker_env(supervisor_t *sup, sup_instance_t *in, char **env, char *err,
+                   size_t errlen);
+
+/* How the core starts and signals processes: the real one is sup_spawn.c's; tests
+ * give a fake. spawn() starts in's worker with its output to the capture log (after
+ * pointing it at the instance's logs directory) and fills *pid,
+ * and *report_fd (the exec report pipe, spawn.h; -1: the exec is confirmed already).
+ * It returns 0, or -1 with err, and sets *resource = 1 when the reason is the
+ * supervisor's own shortage (descriptors, memory): the start is then deferred, not
+ * counted. signal() sends sig to everything in's process started. */
+typedef struct sup_spawner {
+    int (*spawn)(void *ctx, supervisor_t *sup, sup_instance_t *in, struct logcap *log,
+                 pid_t *pid, int *report_fd, char *err, size_t errlen, int *resource);
+    void (*signal)(void *ctx, supervisor_t *sup, sup_instance_t *in, int sig);
+    void *ctx;
+} sup_spawner_t;
+
+/* ---- life of the supervisor (instanced.c drives it) ------------------------------ */
+
+/* A supervisor for inv (owned from now on) on base: every instance wanted, none
+ * started. foreground mirrors worker output to stdout; log_rate caps each instance's
+ * output in bytes per second. NULL with err on failure (inv is then freed). */
+supervisor_t *sup_new(struct event_base *base, inventory_t *inv, int foreground,
+                      long long log_rate, const sup_spawner_t *spawner, char *err,
+                      size_t errlen);
+/* Start (or queue behind dependencies) every wanted instance. */
+void sup_start_all(supervisor_t *sup);
+/* SIGCHLD: reap every exited child, each handed to the hook that owns it or to its
+ * instance. */
+void sup_reap_children(supervisor_t *sup);
+/* One child was reaped (sup_reap_children, or a test): pid, its wait status;
+ * group_killed: its process group was SIGKILLed while it was a zombie; detached: it
+ * exited 0 leaving a copy of itself behind (detach.h). */
+void sup_child_exited(supervisor_t *sup, pid_t pid, int status, int group_killed,
+                      int detached);
+/* SIGTERM/SIGINT (why names it): stop everything, dependents first; a second call
+ * kills. The loop ends when nothing is left (sup_done() is then 1). */
+void sup_begin_shutdown(supervisor_t *sup, const char *why);
+int sup_done(const supervisor_t *sup);
+/* Free everything (processes must be gone). Does not free the event base. */
+void sup_free(supervisor_t *sup);
+
+/* ---- requests (control socket, health probes) ----------------------------------- */
 
 sup_instance_t *sup_find(supervisor_t *sup, const char *name);
 
@@ -131,7 +219,7 @@ struct spawn_cred;
 int sup_instance_cred(const sup_instance_t *in, struct spawn_cred *out, char *err,
                       size_t errlen);
 
-/* Try again to start every instance in SUP_WAITING (provisioning finished). */
+/* Try again to start every instance in SUP_WAITING (a may_start hook's reason went). */
 void sup_wake_waiting(supervisor_t *sup);
 
 #endif

@@ -8,10 +8,20 @@ tests_test_worker_LDADD = $(LIBEVENT_LIBS)
 
 # The restart policy, linked alone (it is pure).
 check_PROGRAMS += tests/unit_policy
-tests_unit_policy_SOURCES = tests/unit_policy.c src/policy.c src/policy.h
+tests_unit_policy_SOURCES = tests/unit_policy.c src/policy.c src/policy.h src/states.c
 tests_unit_policy_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_policy_LDADD = $(CUNIT_LIBS)
 TESTS += tests/unit_policy
+
+# The supervision core with a fake spawner and fake hooks: dispatch, dependency
+# gating, shutdown order, reload as plan then apply.
+check_PROGRAMS += tests/unit_core
+tests_unit_core_SOURCES = tests/unit_core.c src/supervisor.c src/reload.c src/reload.h \
+	src/sup_hooks.c src/sup_hooks.h \
+	src/policy.c src/logcap.c src/notify.c src/detach.c src/spawn.c
+tests_unit_core_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LIBEVENT_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_unit_core_LDADD = $(CORE_LIBS) $(LIBEVENT_LIBS) $(SYSTEMD_LIBS) $(CUNIT_LIBS)
+TESTS += tests/unit_core
 
 SUPERVISOR_IT = \
 	tests/it_supervisor_restart.sh \

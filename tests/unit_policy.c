@@ -262,13 +262,6 @@ static void test_describe_exit(void)
 }
 
 /* sup_state_name lives in supervisor.c; the test only needs names for messages. */
-const char *sup_state_name(sup_state_t s)
-{
-    static const char *const names[] = { "stopped", "waiting", "starting", "running",
-                                         "stopping", "backoff", "failed" };
-    return (unsigned)s <= SUP_FAILED ? names[s] : "?";
-}
-
 int main(void)
 {
     CU_pSuite s;

@@ -1,0 +1,153 @@
+/* sup_spawn.c - the supervisor's real spawner: from an instance's config to its exec.
+ *
+ * The core (supervisor.c) decides when a worker starts and keeps the books; this
+ * module does the start itself: the volume directories (once per config), the
+ * worker's environment (the contract, then the hooks: provisioning's own URLs),
+ * placeholders in command, args and env, the program looked up in the worker's PATH,
+ * a warning when the port is already held, and the fork/exec with its exec report
+ * pipe. Signals go to the worker's whole process group. */
+#include "config.h"
+
+#include "sup_spawn.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "logcap.h"
+#include "placeholder.h"
+#include "policy.h"
+#include "portcheck.h"
+#include "spawn.h"
+
+/* Before a start: is the instance's port already held by a listener, typically a
+ * child of a worker of a previous supervisor that was killed without its workers? The
+ * worker would then crash-loop on "Address already in use": say why, in the log (once
+ * per holder) and, through port_note, in the exit message the status shows. Only
+ * procfs is read (portcheck.c): nothing here blocks. */
+static void check_port(sup_instance_t *in)
+{
+    char note[sizeof(in->port_note)];
+    int port = in->cfg->port;
+    pid_t holder;
+
+    if (port <= 0 || portcheck_listener("/proc", port, &holder) != 1) {
+        in->port_note[0] = '\0';
+        return;
+    }
+    if (holder > 0)
+        snprintf(note, sizeof(note),
+                 "port %d is held by another process (pid %ld, left from a previous run?)",
+                 port, (long)holder);
+    else
+        snprintf(note, sizeof(note),
+                 "port %d is held by another process (left from a previous run?)", port);
+    if (strcmp(note, in->port_note) != 0)
+        log_warn("the worker's port is already in use: it will likely fail to listen",
+                 "instance", in->name, "port", LOG_INT(port), "holder_pid",
+                 holder > 0 ? LOG_INT(holder) : "unknown", "message", note);
+    memcpy(in->port_note, note, sizeof(note));
+}
+
+char **sup_spawn_env(supervisor_t *sup, sup_instance_t *in, char ***argv, char *err,
+                     size_t errlen)
+{
+    char **env = inv_worker_env(sup->inv, in->cfg, NULL), **av = NULL;
+
+    /* Placeholders (%i, %p, ...) in command, args and the inventory's env entries,
+     * before the hooks' entries join env (a password may hold a '%'). */
+    errno = 0;
+    if (ph_spawn_prepare(in->cfg, &av, env, err, errlen) < 0 ||
+        sup_worker_env(sup, in, env, err, errlen) < 0) {
+        inv_strv_free(av);
+        inv_strv_free(env);
+        return NULL;
+    }
+    if (argv)
+        *argv = av;
+    else
+        inv_strv_free(av);
+    return env;
+}
+
+static int real_spawn(void *ctx, supervisor_t *sup, sup_instance_t *in, logcap_t *log,
+                      pid_t *pidp, int *report_fd, char *err, size_t errlen, int *resource)
+{
+    const inv_instance_t *cfg = in->cfg;
+    spawn_cred_t cred;
+    spawn_req_t req;
+    char path[4096], lerr[256];
+    char **env = NULL, **argv = NULL;
+    const char *path_env = NULL;
+    pid_t pid;
+
+    (void)ctx;
+    *resource = 0;
+    if (sup_instance_cred(in, &cred, err, errlen) < 0)
+        return -1;
+    if (!in->dirs_ready &&
+        spawn_prepare_dirs(cfg->data_dir, cfg->logs_dir, &cred, err, errlen) < 0) {
+        *resource = pol_errno_is_resource(errno);
+        return -1;
+    }
+    in->dirs_ready = 1;
+    if (logcap_configure(log, cfg->logs_dir, cfg->policy.log_max_bytes,
+                         cfg->policy.log_backups, lerr, sizeof(lerr)) < 0)
+        log_warn("worker output will be dropped", "instance", in->name, "error", lerr);
+    if (!(env = sup_spawn_env(sup, in, &argv, err, errlen)))
+        goto fail;
+    for (char **e = env; *e; e++)
+        if (strncmp(*e, "PATH=", 5) == 0)
+            path_env = *e + 5;
+    if (spawn_resolve(argv[0], path_env, path, sizeof(path), err, errlen) < 0) {
+        errno = 0; /* not found: the worker's configuration */
+        goto fail;
+    }
+    check_port(in);
+    {
+        struct stat st;
+        if (stat(path, &st) == 0) {
+            in->exe_dev = st.st_dev;
+            in->exe_ino = st.st_ino;
+        } else {
+            in->exe_dev = 0;
+            in->exe_ino = 0;
+        }
+    }
+    memset(&req, 0, sizeof(req));
+    req.path = path;
+    req.argv = argv;
+    req.envp = env;
+    req.cwd = cfg->data_dir;
+    req.out_fd = logcap_child_fd(log);
+    req.cred = &cred;
+    pid = spawn_run(&req, report_fd, err, errlen);
+    if (pid < 0)
+        goto fail;
+    inv_strv_free(argv);
+    inv_strv_free(env);
+    *pidp = pid;
+    return 0;
+fail:
+    *resource = pol_errno_is_resource(errno);
+    inv_strv_free(argv);
+    inv_strv_free(env);
+    return -1;
+}
+
+static void real_signal(void *ctx, supervisor_t *sup, sup_instance_t *in, int sig)
+{
+    (void)ctx, (void)sup;
+    /* The worker leads its own process group (setsid): signal everything it forked. */
+    if (in->pid > 0 && kill(-in->pid, sig) < 0 && errno == ESRCH)
+        kill(in->pid, sig);
+}
+
+sup_spawner_t sup_spawn_real(void)
+{
+    sup_spawner_t s = { real_spawn, real_signal, NULL };
+    return s;
+}
