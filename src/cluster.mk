@@ -4,3 +4,6 @@
 # cluster mode is wired in.
 EXTRA_DIST += src/etcd.c src/etcd.h src/placement.c src/placement.h
 EXTRA_DIST += docs/cluster.md
+
+# The inventory's cluster keys, part of the core library (the loader calls them).
+src_libinstanced_a_SOURCES += src/inv_cluster.c src/inv_cluster.h

@@ -13,6 +13,7 @@
 #include "checkconf.h"
 #include "detach.h"
 #include "evglue.h"
+#include "inv_cluster.h"
 #include "inventory.h"
 #include "log.h"
 #include "logcap.h"
@@ -224,7 +225,7 @@ static int run(const char *config, int foreground)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: instanced -c FILE [--foreground]\n"
+            "Usage: instanced -c FILE [--foreground] [--node NAME]\n"
             "       instanced --check-config -c FILE [--json]\n"
             "\n"
             "Supervise one worker per named instance of the inventory FILE.\n"
@@ -233,6 +234,8 @@ static void usage(FILE *out)
             "  -f, --foreground     mirror worker output to the terminal\n"
             "  -t, --check-config   validate FILE, print the derived table, exit 0 or 1\n"
             "  -j, --json           with --check-config: print JSON\n"
+            "  -N, --node NAME      cluster mode: this node's name (default: node = in\n"
+            "                       the cluster section, else the host name)\n"
             "  -h, --help           show this help\n"
             "  -V, --version        show the version\n");
 }
@@ -246,18 +249,20 @@ int main(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
+        { "node", required_argument, NULL, 'N' },
         { NULL, 0, NULL, 0 },
     };
     const char *config = NULL;
     int check = 0, json = 0, foreground = 0, c;
 
-    while ((c = getopt_long(argc, argv, "c:ftjhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:ftjhVN:", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'f': foreground = 1; break;
         case 't': check = 1; break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
+        case 'N': invc_set_node_override(optarg); break;
         case 'V': printf("instanced %s\n", PACKAGE_VERSION); return 0;
         default: usage(stderr); return 2;
         }

@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include "inventory.h"
+#include "inv_cluster.h"
 #include "log.h"
 #include "mask.h"
 #include "naming.h"
@@ -1974,6 +1975,12 @@ static int parse_globals(loader_t *ld, const scan_t *sc, char *text, kcfg_t *roo
     return 0;
 }
 
+/* inv_cluster.c's errors, with the loader's file name. */
+static void cluster_report(void *ld, int line, const char *msg)
+{
+    add_error(ld, line, "%s", msg);
+}
+
 /* Load from text (len bytes, NUL-terminated, owned and modified in place for a
  * moment by parse_chunks, freed here). */
 static inventory_t *load_text(const char *name, char *text, size_t len, inv_errors_t *errs)
@@ -1984,9 +1991,15 @@ static inventory_t *load_text(const char *name, char *text, size_t len, inv_erro
     kcfg_t root = { 0 }, svc = { 0 }, inst = { 0 };
     inventory_t *inv = NULL;
     int syntax_failed = 0, failed = 0;
+    inv_cluster_t *cl = NULL;
+    char *cdir;
 
     if (prescan(&ld, text, len) < 0)
         goto out;
+    /* The cluster keys are taken out of the text first (inv_cluster.c). */
+    cdir = dir_of(name);
+    cl = invc_extract(text, len, cdir, cluster_report, &ld);
+    free(cdir);
     scan_text(&ld, text, &sc, &syntax_failed);
     if (syntax_failed)
         goto out;
@@ -2021,10 +2034,14 @@ static inventory_t *load_text(const char *name, char *text, size_t len, inv_erro
         add_error(&ld, 0, "no instance is defined: an inventory names at least one "
                   "instance to supervise (instance \"NAME\" { service = \"SERVICE\" })");
     check_across(&ld, &sc, inv);
+    invc_attach(cl, inv, cluster_report, &ld);
+    inv->cluster = cl;
+    cl = NULL;
     if (inv->log_level && log_parse_level(inv->log_level, &(log_level_t){ 0 }) < 0)
         add_error(&ld, line_of(&sc, NULL, NULL, "log_level"),
                   "log_level \"%.40s\" is not debug, info, warn or error", inv->log_level);
 out:
+    invc_free(cl);
     if (root.cfg)
         cfg_free(root.cfg);
     if (svc.cfg)
@@ -2119,6 +2136,7 @@ void inv_free(inventory_t *inv)
     free(inv->postgres_url);
     free(inv->redis_url);
     free(inv->log_level);
+    invc_free(inv->cluster);
     if (inv->index)
         hm_free(&inv->index->by_name);
     free(inv->index);

@@ -27,3 +27,10 @@ TESTS += tests/unit_etcd
 CLUSTER_IT = tests/it_etcd_client.sh
 TESTS += $(CLUSTER_IT)
 EXTRA_DIST += $(CLUSTER_IT)
+
+# The inventory's cluster keys through the real loader.
+check_PROGRAMS += tests/unit_inv_cluster
+tests_unit_inv_cluster_SOURCES = tests/unit_inv_cluster.c
+tests_unit_inv_cluster_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_inv_cluster_LDADD = $(CORE_LIBS) $(CUNIT_LIBS)
+TESTS += tests/unit_inv_cluster
