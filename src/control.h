@@ -48,6 +48,7 @@ typedef enum {
     CONTROL_RESTART,
     CONTROL_RELOAD,
     CONTROL_LOGS,
+    CONTROL_CLUSTER, /* cluster status|drain NODE|undrain NODE|move NAME NODE|rebalance */
 } control_verb_t;
 
 /* Lines sent for "logs" without -n, as tail does. */

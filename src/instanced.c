@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "checkconf.h"
+#include "cluster.h"
 #include "detach.h"
 #include "evglue.h"
 #include "inv_cluster.h"
@@ -131,6 +132,7 @@ static int run(const char *config, int foreground)
     sup_spawner_t spawner = sup_spawn_real();
     daemon_t d = { 0 };
     provisioner_t *pv = NULL;
+    cluster_t *cl = NULL;
     inv_errors_t errs;
     inventory_t *inv;
     log_level_t lvl;
@@ -203,6 +205,16 @@ static int run(const char *config, int foreground)
         daemon_free(&d);
         return 1;
     }
+    /* Cluster mode: join before anything starts (its hook holds contested instances). */
+    if (cluster_start(d.sup, &cl, err, sizeof(err)) < 0) {
+        log_error("cannot join the cluster", "error", err);
+        fprintf(stderr, "instanced: %s\n", err);
+        monitor_shutdown(d.sup);
+        sup_remove_hooks(d.sup, pv);
+        provisioner_free(pv);
+        daemon_free(&d);
+        return 1;
+    }
     notify_init(d.base);
     detach_init();
     provisioner_run(pv);
@@ -217,6 +229,10 @@ static int run(const char *config, int foreground)
     monitor_shutdown(d.sup);
     sup_remove_hooks(d.sup, pv);
     provisioner_free(pv);
+    if (cl) {
+        sup_remove_hooks(d.sup, cl);
+        cluster_free(cl);
+    }
     log_info("instanced stopped");
     daemon_free(&d);
     return rc < 0 ? 1 : 0;

@@ -59,6 +59,9 @@ static const health_status_t all_health[] = {
 };
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+/* cluster.c is linked into instanced only: weak, so metrics.c links alone in tests. */
+void cluster_metrics(FILE *out) __attribute__((weak));
+
 int metrics_render(FILE *out, const supervisor_t *sup, const metrics_stats_t *st,
                    const char *version)
 {
@@ -214,5 +217,7 @@ int metrics_render(FILE *out, const supervisor_t *sup, const metrics_stats_t *st
         series(out, "instanced_instance_log_dropped_bytes_total", sup->inst[i], NULL, NULL);
         fprintf(out, "%lu\n", sup->inst[i]->log_dropped_bytes);
     }
+    if (cluster_metrics) /* instanced_cluster_* in cluster mode (cluster.c) */
+        cluster_metrics(out);
     return ferror(out) ? -1 : 0;
 }

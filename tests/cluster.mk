@@ -25,8 +25,6 @@ tests_unit_etcd_LDADD = $(tests_etcd_client_test_LDADD)
 TESTS += tests/unit_etcd
 
 CLUSTER_IT = tests/it_etcd_client.sh
-TESTS += $(CLUSTER_IT)
-EXTRA_DIST += $(CLUSTER_IT)
 
 # The inventory's cluster keys through the real loader.
 check_PROGRAMS += tests/unit_inv_cluster
@@ -34,3 +32,9 @@ tests_unit_inv_cluster_SOURCES = tests/unit_inv_cluster.c
 tests_unit_inv_cluster_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_inv_cluster_LDADD = $(CORE_LIBS) $(CUNIT_LIBS)
 TESTS += tests/unit_inv_cluster
+
+# Cluster mode end to end: three instanced nodes on this machine against a real etcd.
+CLUSTER_IT += tests/it_cluster_basic.sh
+EXTRA_DIST += tests/lib/cluster.sh
+TESTS += $(CLUSTER_IT)
+EXTRA_DIST += $(CLUSTER_IT)
