@@ -34,7 +34,7 @@ tests_unit_inv_cluster_LDADD = $(CORE_LIBS) $(CUNIT_LIBS)
 TESTS += tests/unit_inv_cluster
 
 # Cluster mode end to end: three instanced nodes on this machine against a real etcd.
-CLUSTER_IT += tests/it_cluster_basic.sh
-EXTRA_DIST += tests/lib/cluster.sh
+CLUSTER_IT += tests/it_cluster_basic.sh tests/it_cluster_partition.sh
+EXTRA_DIST += tests/lib/cluster.sh tests/cluster_relay.py
 TESTS += $(CLUSTER_IT)
 EXTRA_DIST += $(CLUSTER_IT)

@@ -18,33 +18,7 @@ ok "--check-config shows the cluster section" sh -c \
     "ND=$T/x SPORT=1 '$INSTANCED' --check-config -c '$T/inv.conf' --node n1 2>&1 |
      grep -q 'cluster itc: node n1, lease_ttl ${CL_TTL}s'"
 
-# The duplicate checker: every 100 ms, for the whole test.
-python3 - "$CL_MARK" "$T/dups" <<'PY' &
-import os, sys, time
-mark = ("CT_MARK=" + sys.argv[1]).encode()
-out = open(sys.argv[2], "w")
-while True:
-    seen = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            env = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
-            st = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if mark in env and st != "Z":
-            n = [e for e in env if e.startswith(b"SERVICE_INSTANCE_NAME=")]
-            if n:
-                seen.setdefault(n[0], []).append(pid)
-    for k, v in seen.items():
-        if len(v) > 1:
-            out.write("%.1f %s %s\n" % (time.time(), k.decode(), " ".join(v)))
-            out.flush()
-    time.sleep(0.1)
-PY
-CHECKER=$!
-at_exit "kill $CHECKER"
+cl_checker_start
 
 for n in 1 2 3; do cl_node_start "$n"; done
 ok "12 contested instances each run exactly once on 3 nodes" wait_for 20 cl_exactly_once
@@ -146,9 +120,7 @@ is "$(cl_copies | awk '$1 == "w-x1"' | wc -l)" 0 "w-x1 does not run"
 cl_node_kill 4 TERM
 
 for n in 2 3; do cl_node_kill "$n" TERM; done
-kill "$CHECKER" 2>/dev/null
-wait "$CHECKER" 2>/dev/null
-dups=$(wc -l <"$T/dups")
+dups=$(cl_checker_stop)
 is "$dups" 0 "the checker (every 100 ms) saw no instance running twice"
 [ "$dups" -eq 0 ] || head "$T/dups"
 [ "$T_FAILS" -eq 0 ] || for n in 1 2 3 4; do echo "# --- n$n"; tail -n 30 "$T/n$n/log" 2>/dev/null; done

@@ -11,6 +11,8 @@
 #   cl_copies                       # "instance supervisor-pid" per live marked worker
 #   cl_exactly_once                 # each of the 12 contested runs once, none twice
 #   cl_no_duplicate                 # no instance runs twice (at this moment)
+#   cl_checker_start                # sample every 100 ms until cl_checker_stop,
+#   cl_checker_stop                 # which prints how many moments had two copies
 #
 # One inventory file serves every node: the per-node parts come from the environment
 # (ND, SPORT), so each node's inventory hash is the same.
@@ -130,4 +132,39 @@ cl_exactly_once() {
 cl_api() {
     eval "_sport=\$CL_SPORT_$1"
     curl -sS --max-time 5 "http://127.0.0.1:$_sport$2"
+}
+
+cl_checker_start() {
+    python3 - "$CL_MARK" "$T/dups" <<'PY' &
+import os, sys, time
+mark = ("CT_MARK=" + sys.argv[1]).encode()
+out = open(sys.argv[2], "w")
+while True:
+    seen = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            env = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
+            st = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if mark in env and st != "Z":
+            n = [e for e in env if e.startswith(b"SERVICE_INSTANCE_NAME=")]
+            if n:
+                seen.setdefault(n[0], []).append(pid)
+    for k, v in seen.items():
+        if len(v) > 1:
+            out.write("%.1f %s %s\n" % (time.time(), k.decode(), " ".join(v)))
+            out.flush()
+    time.sleep(0.1)
+PY
+    CL_CHECKER=$!
+    at_exit "kill $CL_CHECKER"
+}
+
+cl_checker_stop() {
+    kill "$CL_CHECKER" 2>/dev/null
+    wait "$CL_CHECKER" 2>/dev/null
+    wc -l <"$T/dups"
 }
