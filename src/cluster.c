@@ -104,6 +104,7 @@ typedef enum { PH_CONNECTING, PH_SETTLING, PH_READY, PH_REFUSED } phase_t;
 struct cluster {
     supervisor_t *sup;
     etcd_client_t *etcd;
+    char *name;                /* the cluster's name, as at the start */
     char *prefix;              /* "<name>/" */
     char *node;
     long ttl_ms;
@@ -112,9 +113,9 @@ struct cluster {
     phase_t phase;
     char conn[256];            /* "connected", "disconnected: why", ... */
     long long lease;           /* 0: none */
+    int registered;            /* the node key exists under this lease */
     long long last_ok_ms;      /* send time of the last renewal (or grant) that held */
-    long long ka_sent_ms;      /* send time of the keepalive in flight */
-    etcd_req_t *ka;            /* keepalive in flight */
+    long long ka_sent_ms;      /* send time of the last keepalive */
     etcd_req_t *reg;           /* grant or registration in flight */
     long long retry_at_ms;     /* next registration attempt */
     long long dup_deadline_ms; /* the node key is held: refuse past this */
@@ -137,6 +138,8 @@ struct cluster {
     smap_t releasing;          /* instance -> target node: fenced, then let go */
     smap_t published;          /* instance -> the status JSON written last */
     long long last_publish_ms;
+    long long last_recompute_ms; /* placement runs at least once a second: failed
+                                  * claims are tried again */
     char reason[160];          /* may_start's answer (copied by the core at once) */
     /* metrics */
     unsigned long etcd_errors, failovers;
@@ -154,11 +157,6 @@ static long long mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const inv_cluster_t *cfg(const cluster_t *cl)
-{
-    return cl->sup->inv->cluster;
 }
 
 static int lease_fresh(const cluster_t *cl)
@@ -339,9 +337,9 @@ static void register_cb(const etcd_result_t *r, void *arg)
         if (now >= cl->dup_deadline_ms) {
             cl->phase = PH_REFUSED;
             snprintf(cl->conn, sizeof(cl->conn), "refused: node name \"%s\" is held by "
-                     "another live instanced in cluster \"%s\"", cl->node, cfg(cl)->name);
+                     "another live instanced in cluster \"%s\"", cl->node, cl->name);
             log_error("cluster: another live instanced holds this node name: stopping",
-                      "node", cl->node, "cluster", cfg(cl)->name);
+                      "node", cl->node, "cluster", cl->name);
             return;
         }
         snprintf(cl->conn, sizeof(cl->conn), "joining: node name \"%s\" still held, "
@@ -350,8 +348,9 @@ static void register_cb(const etcd_result_t *r, void *arg)
         return;
     }
     cl->dup_deadline_ms = 0;
+    cl->registered = 1;
     snprintf(cl->conn, sizeof(cl->conn), "connected");
-    log_info("cluster: joined", "cluster", cfg(cl)->name, "node", cl->node, "lease",
+    log_info("cluster: joined", "cluster", cl->name, "node", cl->node, "lease",
              LOG_INT(cl->lease), "endpoint", r->endpoint ? r->endpoint : "");
     if (cl->phase == PH_CONNECTING) {
         cl->phase = PH_SETTLING;
@@ -389,14 +388,23 @@ static void grant(cluster_t *cl)
 {
     cl->last_ok_ms = mono_ms();
     cl->lease = 0;
+    cl->registered = 0;
     cl->reg = etcd_lease_grant(cl->etcd, cl->ttl_ms / 1000, grant_cb, cl);
 }
 
+typedef struct ka_arg { cluster_t *cl; long long sent_ms, lease; } ka_arg_t;
+
+static void forget_arg(cluster_t *cl, void *a);
+
 static void keepalive_cb(const etcd_result_t *r, void *arg)
 {
-    cluster_t *cl = arg;
+    ka_arg_t *ka = arg;
+    cluster_t *cl = ka->cl;
+    long long sent = ka->sent_ms, lease = ka->lease;
 
-    cl->ka = NULL;
+    forget_arg(cl, ka);
+    if (lease != cl->lease)
+        return; /* a renewal of a lease given up since */
     if (!r->ok) {
         note_error(cl, "renewing the lease", r->error);
         return;
@@ -406,13 +414,14 @@ static void keepalive_cb(const etcd_result_t *r, void *arg)
         log_error("cluster: lease expired: fencing contested instances and joining again",
                   "lease", LOG_INT(cl->lease));
         cl->lease = 0;
+        cl->registered = 0;
         snprintf(cl->conn, sizeof(cl->conn), "disconnected: the lease expired");
         cl->retry_at_ms = mono_ms();
         return;
     }
-    cl->renew_latency_s = (double)(mono_ms() - cl->ka_sent_ms) / 1000.0;
-    if (cl->ka_sent_ms > cl->last_ok_ms)
-        cl->last_ok_ms = cl->ka_sent_ms;
+    cl->renew_latency_s = (double)(mono_ms() - sent) / 1000.0;
+    if (sent > cl->last_ok_ms)
+        cl->last_ok_ms = sent;
     if (strncmp(cl->conn, "connected", 9) != 0 && cl->phase != PH_REFUSED) {
         log_info("cluster: etcd reachable again");
         snprintf(cl->conn, sizeof(cl->conn), "connected");
@@ -613,7 +622,7 @@ static void fence_all(cluster_t *cl, const char *why)
 
     for (size_t i = 0; i < sup->ninst; i++) {
         sup_instance_t *in = sup->inst[i];
-        if (invc_contested(sup->inv, in->cfg) && in->pid > 0)
+        if (!invc_place(sup->inv, in->cfg)->pin && in->pid > 0)
             sup_fence(sup, in, why);
     }
 }
@@ -651,21 +660,21 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
             cl->watch = NULL;
         }
         grant(cl);
-    } else if (cl->lease && !cl->reg && now >= cl->retry_at_ms &&
-               strncmp(cl->conn, "connected", 9) != 0 && cl->phase == PH_CONNECTING) {
-        do_register(cl);
-    } else if (cl->lease && !cl->reg && cl->dup_deadline_ms && now >= cl->retry_at_ms) {
-        do_register(cl);
+    } else if (cl->lease && !cl->registered && !cl->reg && now >= cl->retry_at_ms) {
+        do_register(cl); /* a failed registration, or the name still held */
     }
-    if (cl->lease && !cl->dup_deadline_ms && cl->phase != PH_CONNECTING &&
-        now - cl->ka_sent_ms >= cl->ttl_ms / 3 - TICK_MS) {
-        if (cl->ka) /* one in flight at a time: a slow one is replaced */
-            etcd_cancel(cl->ka);
+    /* Renewals every lease_ttl / 6, each on its own: a slow or lost one does not hold
+     * the next, so two or three get a chance before the lease_ttl / 2 deadline. */
+    if (cl->lease && cl->registered && now - cl->ka_sent_ms >= cl->ttl_ms / 6) {
+        ka_arg_t *ka = xmalloc(sizeof(*ka));
+        *ka = (ka_arg_t){ cl, now, cl->lease };
+        cl->args = xreallocarray(cl->args, cl->nargs + 1, sizeof(void *));
+        cl->args[cl->nargs++] = ka;
         cl->ka_sent_ms = now;
-        cl->ka = etcd_lease_keepalive(cl->etcd, cl->lease, keepalive_cb, cl);
+        if (!etcd_lease_keepalive(cl->etcd, cl->lease, keepalive_cb, ka))
+            forget_arg(cl, ka);
     }
-    if (cl->lease && !cl->watch && !cl->load && cl->phase != PH_CONNECTING &&
-        now >= cl->retry_at_ms)
+    if (cl->lease && cl->registered && !cl->watch && !cl->load && now >= cl->retry_at_ms)
         load_all(cl);
     if (cl->phase == PH_SETTLING && now >= cl->settle_until_ms) {
         cl->phase = PH_READY;
@@ -680,6 +689,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         }
         i++;
     }
+    if (cl->phase == PH_READY && now - cl->last_recompute_ms >= 1000) {
+        cl->last_recompute_ms = now;
+        schedule_recompute(cl);
+    }
     publish(cl, now);
 }
 
@@ -688,12 +701,11 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 static const char *may_start(void *ctx, supervisor_t *sup, sup_instance_t *in)
 {
     cluster_t *cl = ctx;
-    const inv_cluster_t *c = sup->inv->cluster;
     const inv_place_t *p;
     const char *owner;
 
-    if (!c || !c->enabled)
-        return NULL;
+    /* Even if a reload took the cluster section away, contested stays contested
+     * until a restart (no instance may suddenly run on every node). */
     p = invc_place(sup->inv, in->cfg);
     if (p->pin) {
         if (strcmp(p->pin, cl->node) == 0)
@@ -730,8 +742,9 @@ static void reloaded(void *ctx, supervisor_t *sup)
     cluster_t *cl = ctx;
     const inv_cluster_t *c = sup->inv->cluster;
 
+    /* The connection, the prefix and the node name stay those of the start. */
     if (!c || !c->enabled || strcmp(c->node, cl->node) != 0 ||
-        strcmp(c->name, cfg(cl)->name ? cfg(cl)->name : "") != 0)
+        strcmp(cl->name, c->name) != 0)
         log_warn("cluster: the cluster section changed: restart instanced to apply it");
     if (c && strcmp(c->hash, cl->hash) != 0) {
         char *key = xasprintf("%snodes/%s", cl->prefix, cl->node), *val;
@@ -798,6 +811,7 @@ int cluster_start(supervisor_t *sup, cluster_t **out, char *err, size_t errlen)
         return -1;
     cl = xcalloc(1, sizeof(*cl));
     cl->sup = sup;
+    cl->name = xstrdup(c->name);
     cl->prefix = xasprintf("%s/", c->name);
     cl->node = xstrdup(c->node);
     cl->ttl_ms = c->lease_ttl_ms;
@@ -811,15 +825,17 @@ int cluster_start(supervisor_t *sup, cluster_t **out, char *err, size_t errlen)
     opt.key_file = c->etcd_key;
     opt.user = c->etcd_user;
     opt.password = password;
-    /* A request must not outlast the margin: a renewal that takes longer than a third
-     * of the lease is replaced by the next one anyway. */
-    opt.request_timeout_ms = cl->ttl_ms / 3 > 5000 ? 5000 : cl->ttl_ms / 3;
+    /* A request must not outlast the margin: lease_ttl / 4 per member, between 1 s
+     * and 5 s (renewals go out every lease_ttl / 6 regardless). */
+    opt.request_timeout_ms = cl->ttl_ms / 4 > 5000 ? 5000 : cl->ttl_ms / 4 < 1000 ? 1000
+                                                                           : cl->ttl_ms / 4;
     cl->etcd = etcd_new(sup->base, &opt, err, errlen);
     if (password) {
         explicit_bzero(password, strlen(password));
         free(password);
     }
     if (!cl->etcd) {
+        free(cl->name);
         free(cl->prefix);
         free(cl->node);
         free(cl);
@@ -905,6 +921,7 @@ void cluster_free(cluster_t *cl)
     sm_free(&cl->claiming);
     sm_free(&cl->releasing);
     sm_free(&cl->published);
+    free(cl->name);
     free(cl->prefix);
     free(cl->node);
     if (the_cluster == cl)
@@ -933,7 +950,7 @@ json_t *cluster_report_json(void)
     root = json_object();
     nodes = json_array();
     insts = json_array();
-    json_object_set_new(root, "cluster", json_string(cfg(cl)->name));
+    json_object_set_new(root, "cluster", json_string(cl->name));
     json_object_set_new(root, "node", json_string(cl->node));
     json_object_set_new(root, "connection", json_string(cl->conn));
     json_object_set_new(root, "lease_fresh", json_boolean(lease_fresh(cl)));

@@ -8,3 +8,4 @@ EXTRA_DIST += docs/cluster.md
 
 # The inventory's cluster keys, part of the core library (the loader calls them).
 src_libinstanced_a_SOURCES += src/inv_cluster.c src/inv_cluster.h
+EXTRA_DIST += etc/prometheus-cluster.yml
