@@ -454,7 +454,9 @@ static void claim_cb(const etcd_result_t *r, void *arg)
         note_error(cl, "claiming an instance", r->error);
     } else if (r->succeeded || (r->n_kvs == 1 && r->kvs[0].lease == cl->lease)) {
         const char *before = sm_get(&cl->lost, c->name);
-        if (before && strcmp(before, cl->node) != 0) {
+        /* A failover when its node is gone (its lease expired or was revoked: the
+         * node key went with the owner key); a drain or move is no failover. */
+        if (before && strcmp(before, cl->node) != 0 && !sm_get(&cl->nodes, before)) {
             cl->failovers++;
             log_warn("cluster: failover: instance taken over", "instance", c->name,
                      "from", before, "node", cl->node);

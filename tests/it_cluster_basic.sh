@@ -49,6 +49,24 @@ ok "instancectl cluster status prints the fleet" sh -c \
 ok "metrics carry instanced_cluster_nodes_alive 3" sh -c \
     "curl -s http://127.0.0.1:$CL_SPORT_3/metrics | grep -q '^instanced_cluster_nodes_alive 3'"
 
+# drain, undrain, move, rebalance: orders written in etcd that every node acts on.
+CTL2="$INSTANCECTL -s $T/n2/ctl.sock"
+ok "instancectl cluster drain n3" $CTL2 cluster drain n3
+n3_empty() { [ -z "$(cl_on_node 3)" ]; }
+victim_on_n3() { [ "$(cl_copies | awk -v i="$victim" '$1 == i {print $2}')" = "$CL_PID_3" ]; }
+balanced() { [ "$(cl_counts)" = "4 4 4 " ]; }
+ok "drain: n3 ends up running no contested instance" wait_for 20 n3_empty
+ok "drain: every instance runs exactly once, on n1 and n2" wait_for 20 cl_exactly_once
+is "$(cl_api 1 /api/v1/cluster | python3 -c 'import json,sys; print([n["drained"] for n in json.load(sys.stdin)["nodes"] if n["name"] == "n3"][0])')" \
+    True "the fleet view shows n3 drained"
+ok "instancectl cluster undrain n3" $CTL2 cluster undrain n3
+victim=$(cl_on_node 1 | awk '{print $1}')
+ok "instancectl cluster move $victim n3" $CTL2 cluster move "$victim" n3
+ok "move: $victim runs on n3, once" wait_for 20 victim_on_n3
+ok "instancectl cluster rebalance" $CTL2 cluster rebalance
+ok "rebalance: 4 contested instances per node again" wait_for 30 balanced
+ok "after the moves every instance runs exactly once" wait_for 10 cl_exactly_once
+
 # A second process named n2 while n2 is alive: refused, and n2 keeps its instances.
 mkdir -p "$T/n2b"
 ND="$T/n2b" SPORT=$(free_port) "$INSTANCED" -c "$T/inv.conf" --node n2 \

@@ -118,6 +118,21 @@ cl_node_of() {
     echo "?"
 }
 
+# contested instances node N runs now, space-separated
+cl_on_node() {
+    eval "_p=\$CL_PID_$1"
+    cl_copies | awk -v p="$_p" '$2 == p && $1 !~ /^w-p/ {print $1}' | tr '\n' ' '
+}
+
+# how many contested instances each of nodes 1..3 runs: "4 4 4 "
+cl_counts() {
+    _c=$(cl_copies)
+    for _k in 1 2 3; do
+        eval "_p=\$CL_PID_$_k"
+        echo "$_c" | awk -v p="$_p" '$2 == p && $1 !~ /^w-p/' | wc -l
+    done | tr '\n' ' '
+}
+
 cl_no_duplicate() {
     [ -z "$(cl_copies | awk '{print $1}' | sort | uniq -d)" ]
 }
