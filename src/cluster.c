@@ -851,6 +851,11 @@ int cluster_start(supervisor_t *sup, cluster_t **out, char *err, size_t errlen)
         return -1;
     }
     the_cluster = cl;
+    if (sup->inv->provision)
+        log_warn("cluster: provision = true runs on every node, each with its own "
+                 "passwords: the last node to provision wins and the others' workers lose "
+                 "database access; provision from one node and copy its credential files "
+                 "(docs/cluster.md, \"Not done yet\")");
     grant(cl);
     /* Join before anything starts, for a bounded time: a duplicate node name is
      * refused here, before any worker runs. */
