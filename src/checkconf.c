@@ -4,6 +4,7 @@
 #include "checkconf.h"
 
 #include "cgroup.h"
+#include "inv_cluster.h"
 #include "probe_conf.h"
 
 #include <jansson.h>
@@ -79,6 +80,7 @@ int checkconf_print(FILE *out, const inventory_t *inv, int json)
             fprintf(out, "%-*s%s", c + 1 < NCOLS ? (int)width[c] : 0, v[c],
                     c + 1 < NCOLS ? "  " : "\n");
     }
+    invc_print(out, inv); /* the cluster section, when there is one */
     return ferror(out) ? -1 : 0;
 }
 

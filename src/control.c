@@ -294,6 +294,19 @@ int control_parse(const char *line, size_t len, control_cmd_t *out, char *err,
         snprintf(err, errlen, "empty request");
         return -1;
     }
+    if (arglen[0] == 7 && memcmp(argv[0], "cluster", 7) == 0 && argc >= 2 && p == end) {
+        /* cluster.c checks the words: they go on as NUL-separated names, as for logs */
+        size_t used = 0;
+        out->verb = CONTROL_CLUSTER;
+        for (int i = 1; i < argc; i++) {
+            memcpy(out->name + used, argv[i], arglen[i]);
+            out->name[used + arglen[i]] = '\0';
+            used += arglen[i] + 1;
+            out->nnames++;
+        }
+        out->has_name = 1;
+        return 0;
+    }
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         int mutation = verbs[i].verb != CONTROL_STATUS && verbs[i].verb != CONTROL_RELOAD;
 
@@ -326,6 +339,38 @@ int control_parse(const char *line, size_t len, control_cmd_t *out, char *err,
                  word);
     }
     return -1;
+}
+
+/* Cluster mode's commands (cluster.c, linked into instanced only: weak here so that
+ * control.c still links alone in its tests). */
+json_t *cluster_report_json(void) __attribute__((weak));
+int cluster_admin(const char *verb, const char *a, const char *b, char *err, size_t errlen)
+    __attribute__((weak));
+
+static json_t *cmd_cluster(const control_cmd_t *cmd)
+{
+    const char *w[3] = { NULL, NULL, NULL }, *p = cmd->name;
+    char err[256];
+    json_t *o, *r;
+
+    for (size_t i = 0; i < cmd->nnames && i < 3; i++, p += strlen(p) + 1)
+        w[i] = p;
+    r = cluster_report_json ? cluster_report_json() : NULL;
+    if (!r)
+        return answer_error("%s", "not in cluster mode (no cluster section)");
+    if (cmd->nnames == 1 && strcmp(w[0], "status") == 0) {
+        o = json_object();
+        json_object_set_new(o, "ok", json_true());
+        json_object_set_new(o, "cluster", r);
+        return o;
+    }
+    json_decref(r);
+    if (cmd->nnames > 3 || cluster_admin(w[0], w[1], w[2], err, sizeof err) < 0)
+        return answer_error("%s", cmd->nnames > 3 ? "too many words" : err);
+    o = json_object();
+    json_object_set_new(o, "ok", json_true());
+    json_object_set_new(o, "message", json_string("done: every node acts on it"));
+    return o;
 }
 
 /* The colour `instanced --foreground` gives the instance at index i (ANSI 1-6). */
@@ -405,6 +450,8 @@ json_t *control_run(supervisor_t *sup, const control_cmd_t *cmd)
         return cmd_reload(sup);
     if (cmd->verb == CONTROL_LOGS)
         return cmd_logs(sup, cmd);
+    if (cmd->verb == CONTROL_CLUSTER)
+        return cmd_cluster(cmd);
     for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++) {
         sup_instance_t *in;
         char err[256] = "", msg[320];

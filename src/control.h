@@ -50,6 +50,7 @@ typedef enum {
     CONTROL_LOGS,
     CONTROL_PAUSE,
     CONTROL_RESUME,
+    CONTROL_CLUSTER, /* cluster status|drain NODE|undrain NODE|move NAME NODE|rebalance */
 } control_verb_t;
 
 /* Lines sent for "logs" without -n, as tail does. */

@@ -70,6 +70,9 @@ static void usage(FILE *out)
             "                    create PostgreSQL schemas and Redis users for the inventory\n"
             "                    of -c FILE (before or after provision; instancectl(8))\n"
             "  list              the instances' names, one a line (for completion)\n"
+            "  cluster status | drain NODE | undrain NODE | move NAME NODE | rebalance\n"
+            "                    cluster mode: the fleet view, or an order every node\n"
+            "                    acts on (instancectl(8))\n"
             "\n"
             "Options:\n"
             "  -s, --socket PATH   control socket (default " DEFAULT_SOCKET ")\n"
@@ -821,6 +824,69 @@ static const char *pick_socket(const char *sock, const char *config, char **owne
     return env ? env : DEFAULT_SOCKET;
 }
 
+/* instancectl cluster ...: the fleet view, or an administrative order every node acts
+ * on (cluster.c). */
+static int ctl_cluster(const char *sock, double timeout, int json, int nargs, char **args)
+{
+    char line[600];
+    char *reply;
+    json_t *answer, *cl, *e;
+    size_t i, used = 0;
+    int rc;
+
+    if (nargs < 1 || nargs > 3) {
+        fprintf(stderr, "instancectl: cluster status | drain NODE | undrain NODE | "
+                        "move NAME NODE | rebalance\n");
+        return EXIT_USAGE;
+    }
+    used = (size_t)snprintf(line, sizeof line, "cluster");
+    for (int k = 0; k < nargs; k++) {
+        if (strlen(args[k]) > 120 || strpbrk(args[k], " \t\r\n") || !args[k][0]) {
+            fprintf(stderr, "instancectl: not a name: \"%s\"\n", args[k]);
+            return EXIT_USAGE;
+        }
+        used += (size_t)snprintf(line + used, sizeof line - used, " %s", args[k]);
+    }
+    reply = request(sock, line, timeout, &rc);
+    if (!reply)
+        return rc;
+    answer = json_loads(reply, 0, NULL);
+    if (json)
+        fputs(reply, stdout);
+    free(reply);
+    if (!answer) {
+        fprintf(stderr, "instancectl: %s: the supervisor's answer is not JSON\n", sock);
+        return EXIT_UNREACHABLE;
+    }
+    if (!json_is_true(json_object_get(answer, "ok"))) {
+        fprintf(stderr, "instancectl: %s\n", jstr(answer, "error"));
+        json_decref(answer);
+        return EXIT_REFUSED;
+    }
+    cl = json_object_get(answer, "cluster");
+    if (!json && cl) {
+        printf("cluster %s, this node %s: %s\n", jstr(cl, "cluster"), jstr(cl, "node"),
+               jstr(cl, "connection"));
+        printf("%-16s %-6s %-8s %s\n", "NODE", "ALIVE", "DRAINED", "INVENTORY");
+        json_array_foreach(json_object_get(cl, "nodes"), i, e)
+            printf("%-16s %-6s %-8s %s\n", jstr(e, "name"),
+                   json_is_true(json_object_get(e, "alive")) ? "yes" : "no",
+                   json_is_true(json_object_get(e, "drained")) ? "yes" : "no",
+                   !json_is_true(json_object_get(e, "alive")) ? "-"
+                   : json_is_true(json_object_get(e, "inventory_matches")) ? "same" : "DIFFERS");
+        printf("%-24s %-16s %-10s %s\n", "INSTANCE", "NODE", "STATE", "HEALTH");
+        json_array_foreach(json_object_get(cl, "instances"), i, e)
+            printf("%-24s %-16s %-10s %s\n", jstr(e, "name"),
+                   json_string_value(json_object_get(e, "node")) ? jstr(e, "node") : "-",
+                   jstr(e, "state"), jstr(e, "health"));
+        printf("overall: %s\n", jstr(cl, "status"));
+    } else if (!json) {
+        printf("%s\n", jstr(answer, "message"));
+    }
+    json_decref(answer);
+    return EXIT_OK;
+}
+
 int ctl_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -867,6 +933,13 @@ int ctl_main(int argc, char **argv)
     }
     cmd = argv[optind];
     nargs = argc - optind - 1;
+    if (strcmp(cmd, "cluster") == 0) {
+        if (!(sock = pick_socket(sock, config, &owned)))
+            return EXIT_UNREACHABLE;
+        rc = ctl_cluster(sock, timeout, json, nargs, argv + optind + 1);
+        free(owned);
+        return rc;
+    }
     if (strcmp(cmd, "logs") == 0) {
         if (!(sock = pick_socket(sock, config, &owned)))
             return EXIT_UNREACHABLE;

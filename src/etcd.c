@@ -11,13 +11,14 @@
 #include <string.h>
 
 #include "etcd.h"
+#include "curlev.h"
 #include "xalloc.h"
 
 /* The flow: etcd_* calls build a JSON body and queue a request; a zero-time "kick"
  * event starts queued requests from the loop (so a callback may start requests
- * without a recursive libcurl call). libcurl tells us which sockets to watch
- * (sock_cb) and when to wake (timer_cb); finished transfers are collected after
- * curl_multi_socket_action returns (drain), where failover and callbacks happen.
+ * without a recursive libcurl call). libcurl runs on the loop through curlev.c;
+ * finished transfers are collected after each of its steps (drain), where failover
+ * and callbacks happen.
  * A watch's stream is appended to a buffer by the write callback and parsed, line by
  * line, from the kick event: no user code ever runs inside libcurl. */
 
@@ -29,10 +30,6 @@
 
 typedef enum { R_QUEUED, R_AUTHWAIT, R_RUNNING } rstate_t;
 
-typedef struct sockctx {
-    struct event *ev;
-    struct sockctx *next;
-} sockctx_t;
 
 struct etcd_req {
     etcd_client_t *c;
@@ -73,9 +70,9 @@ struct etcd_watch {
 
 struct etcd_client {
     struct event_base *base;
-    CURLM *multi;
-    struct event *curl_timer, *kick, *reaper;
-    sockctx_t *dead;
+    curlev_t *cv;          /* libcurl's multi handle on the loop */
+    CURLM *multi;          /* cv's */
+    struct event *kick;
     char **eps;
     size_t n_eps, cur;
     char *ca, *cert, *key, *user, *password;
@@ -1071,6 +1068,11 @@ static void drain(etcd_client_t *c)
     }
 }
 
+static void drain_cb(void *arg)
+{
+    drain(arg);
+}
+
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
 {
     etcd_client_t *c = arg;
@@ -1106,88 +1108,6 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
         watch_parse(w);
         w = c->watches;
     }
-}
-
-static void socket_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-    etcd_client_t *c = arg;
-    int running, action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
-                          ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-
-    curl_multi_socket_action(c->multi, fd, action, &running);
-    drain(c);
-}
-
-static void curl_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-    etcd_client_t *c = arg;
-    int running;
-
-    (void)fd, (void)what;
-    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    drain(c);
-}
-
-static void reaper_cb(evutil_socket_t fd, short what, void *arg)
-{
-    etcd_client_t *c = arg;
-
-    (void)fd, (void)what;
-    while (c->dead) {
-        sockctx_t *sc = c->dead;
-        c->dead = sc->next;
-        event_free(sc->ev);
-        free(sc);
-    }
-}
-
-static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    etcd_client_t *c = userp;
-    sockctx_t *sc = socketp;
-    short kind;
-
-    (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (sc) {
-            /* The event may be the one running now: freed later by the reaper. */
-            event_del(sc->ev);
-            sc->next = c->dead;
-            c->dead = sc;
-            event_active(c->reaper, EV_TIMEOUT, 0);
-        }
-        return 0;
-    }
-    kind = (short)(EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
-                   ((what & CURL_POLL_OUT) ? EV_WRITE : 0));
-    if (!sc) {
-        sc = xcalloc(1, sizeof *sc);
-        if (!(sc->ev = event_new(c->base, s, kind, socket_event_cb, c))) {
-            free(sc);
-            return -1;
-        }
-        curl_multi_assign(c->multi, s, sc);
-    } else {
-        event_del(sc->ev);
-        event_assign(sc->ev, c->base, s, kind, socket_event_cb, c);
-    }
-    return event_add(sc->ev, NULL) == 0 ? 0 : -1;
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    etcd_client_t *c = userp;
-    struct timeval tv;
-
-    (void)multi;
-    if (timeout_ms < 0) {
-        evtimer_del(c->curl_timer);
-        return 0;
-    }
-    /* 0 means "now", but socket_action must not run from here: a 0 timer runs it. */
-    tv.tv_sec = timeout_ms / 1000;
-    tv.tv_usec = (timeout_ms % 1000) * 1000;
-    return evtimer_add(c->curl_timer, &tv) == 0 ? 0 : -1;
 }
 
 etcd_client_t *etcd_new(struct event_base *base, const etcd_options_t *opt, char *err,
@@ -1240,19 +1160,14 @@ etcd_client_t *etcd_new(struct event_base *base, const etcd_options_t *opt, char
                                                 : ETCD_DEFAULT_TIMEOUT_MS;
     c->connect_ms = opt->connect_timeout_ms > 0 ? opt->connect_timeout_ms
                                                 : ETCD_DEFAULT_CONNECT_MS;
-    c->multi = curl_multi_init();
-    c->curl_timer = evtimer_new(base, curl_timer_cb, c);
+    c->cv = curlev_new(base, drain_cb, c);
+    c->multi = c->cv ? curlev_multi(c->cv) : NULL;
     c->kick = event_new(base, -1, 0, kick_cb, c);
-    c->reaper = event_new(base, -1, 0, reaper_cb, c);
-    if (!c->multi || !c->curl_timer || !c->kick || !c->reaper) {
+    if (!c->multi || !c->kick) {
         snprintf(err, errlen, "etcd: libcurl or libevent refused a handle");
         etcd_free(c);
         return NULL;
     }
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     return c;
 }
 
@@ -1269,15 +1184,9 @@ void etcd_free(etcd_client_t *c)
         watch_free(c->watches);
     while (c->reqs)
         req_free(c->reqs);
-    if (c->multi)
-        curl_multi_cleanup(c->multi); /* after the handles: it may close sockets */
-    reaper_cb(-1, 0, c);
-    if (c->curl_timer)
-        event_free(c->curl_timer);
+    curlev_free(c->cv); /* after the handles: it may close sockets */
     if (c->kick)
         event_free(c->kick);
-    if (c->reaper)
-        event_free(c->reaper);
     for (size_t i = 0; i < c->n_eps; i++)
         free(c->eps[i]);
     free(c->eps);

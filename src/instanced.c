@@ -12,8 +12,10 @@
 
 #include "checkconf.h"
 #include "contain.h"
+#include "cluster.h"
 #include "detach.h"
 #include "evglue.h"
+#include "inv_cluster.h"
 #include "inventory.h"
 #include "log.h"
 #include "logcap.h"
@@ -132,6 +134,7 @@ static int run(const char *config, int foreground)
     daemon_t d = { 0 };
     provisioner_t *pv = NULL;
     contain_t *cn = NULL;
+    cluster_t *cl = NULL;
     inv_errors_t errs;
     inventory_t *inv;
     log_level_t lvl;
@@ -190,7 +193,8 @@ static int run(const char *config, int foreground)
             return 1;
         }
     }
-    /* Hooks are called in this order: the monitoring side, provisioning, containment. */
+    /* Hooks are called in this order: the monitoring side, provisioning, containment,
+     * the cluster. */
     if (monitor_init(d.sup, err, sizeof(err)) < 0) {
         log_error("cannot start monitoring", "error", err);
         fprintf(stderr, "instanced: %s\n", err);
@@ -204,14 +208,26 @@ static int run(const char *config, int foreground)
         daemon_free(&d);
         return 1;
     }
-    /* Containment last: it wraps the spawner and kills leftovers of a previous run
-     * before anything starts. */
+    /* Containment: it wraps the spawner and kills leftovers of a previous run before
+     * anything starts. */
     cn = contain_new(d.sup);
     if (!cn) {
         fprintf(stderr, "instanced: cannot set up containment\n");
         sup_remove_hooks(d.sup, pv);
         provisioner_free(pv);
         monitor_shutdown(d.sup);
+        daemon_free(&d);
+        return 1;
+    }
+    /* Cluster mode: join before anything starts (its hook holds contested instances). */
+    if (cluster_start(d.sup, &cl, err, sizeof(err)) < 0) {
+        log_error("cannot join the cluster", "error", err);
+        fprintf(stderr, "instanced: %s\n", err);
+        monitor_shutdown(d.sup);
+        sup_remove_hooks(d.sup, pv);
+        provisioner_free(pv);
+        sup_remove_hooks(d.sup, cn);
+        contain_free(cn);
         daemon_free(&d);
         return 1;
     }
@@ -228,6 +244,10 @@ static int run(const char *config, int foreground)
     monitor_shutdown(d.sup);
     sup_remove_hooks(d.sup, pv);
     provisioner_free(pv);
+    if (cl) {
+        sup_remove_hooks(d.sup, cl);
+        cluster_free(cl);
+    }
     sup_remove_hooks(d.sup, cn);
     contain_free(cn);
     log_info("instanced stopped");
@@ -238,7 +258,7 @@ static int run(const char *config, int foreground)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: instanced -c FILE [--foreground]\n"
+            "Usage: instanced -c FILE [--foreground] [--node NAME]\n"
             "       instanced --check-config -c FILE [--json]\n"
             "\n"
             "Supervise one worker per named instance of the inventory FILE.\n"
@@ -247,6 +267,8 @@ static void usage(FILE *out)
             "  -f, --foreground     mirror worker output to the terminal\n"
             "  -t, --check-config   validate FILE, print the derived table, exit 0 or 1\n"
             "  -j, --json           with --check-config: print JSON\n"
+            "  -N, --node NAME      cluster mode: this node's name (default: node = in\n"
+            "                       the cluster section, else the host name)\n"
             "  -h, --help           show this help\n"
             "  -V, --version        show the version\n");
 }
@@ -260,18 +282,20 @@ int main(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
+        { "node", required_argument, NULL, 'N' },
         { NULL, 0, NULL, 0 },
     };
     const char *config = NULL;
     int check = 0, json = 0, foreground = 0, c;
 
-    while ((c = getopt_long(argc, argv, "c:ftjhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:ftjhVN:", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'f': foreground = 1; break;
         case 't': check = 1; break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
+        case 'N': invc_set_node_override(optarg); break;
         case 'V': printf("instanced %s\n", PACKAGE_VERSION); return 0;
         default: usage(stderr); return 2;
         }

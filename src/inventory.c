@@ -28,6 +28,7 @@
 
 #include "inv_private.h"
 #include "inventory.h"
+#include "inv_cluster.h"
 #include "log.h"
 #include "mask.h"
 #include "naming.h"
@@ -323,6 +324,12 @@ static int read_inventory(const char *path, char **buf, size_t *len, char *err, 
     return 0;
 }
 
+/* inv_cluster.c's errors, with the loader's file name. */
+static void cluster_report(void *ld, int line, const char *msg)
+{
+    inv_add_error(ld, line, "%s", msg);
+}
+
 /* Load from text (len bytes, NUL-terminated, owned and modified in place for a
  * moment by parse_chunks, freed here). */
 static inventory_t *load_text(const char *name, char *text, size_t len, inv_errors_t *errs)
@@ -333,9 +340,15 @@ static inventory_t *load_text(const char *name, char *text, size_t len, inv_erro
     kcfg_t root = { 0 }, svc = { 0 }, inst = { 0 };
     inventory_t *inv = NULL;
     int syntax_failed = 0, failed = 0;
+    inv_cluster_t *cl = NULL;
+    char *cdir;
 
     if (inv_prescan(&ld, text, len) < 0)
         goto out;
+    /* The cluster keys are taken out of the text first (inv_cluster.c). */
+    cdir = inv_dir_of(name);
+    cl = invc_extract(text, len, cdir, cluster_report, &ld);
+    free(cdir);
     inv_scan_text(&ld, text, &sc, &syntax_failed);
     if (syntax_failed)
         goto out;
@@ -370,10 +383,14 @@ static inventory_t *load_text(const char *name, char *text, size_t len, inv_erro
         inv_add_error(&ld, 0, "no instance is defined: an inventory names at least one "
                       "instance to supervise (instance \"NAME\" { service = \"SERVICE\" })");
     inv_check_across(&ld, &sc, inv);
+    invc_attach(cl, inv, cluster_report, &ld);
+    inv->cluster = cl;
+    cl = NULL;
     if (inv->log_level && log_parse_level(inv->log_level, &(log_level_t){ 0 }) < 0)
         inv_add_error(&ld, inv_line_of(&sc, NULL, NULL, "log_level"),
                       "log_level \"%.40s\" is not debug, info, warn or error", inv->log_level);
 out:
+    invc_free(cl);
     if (root.cfg)
         cfg_free(root.cfg);
     if (svc.cfg)
@@ -471,6 +488,7 @@ void inv_free(inventory_t *inv)
     free(inv->redis_url);
     free(inv->log_level);
     free(inv->cgroup_root);
+    invc_free(inv->cluster);
     if (inv->index)
         inv_hm_free(&inv->index->by_name);
     free(inv->index);

@@ -139,6 +139,8 @@ typedef struct inventory {
     size_t nservices;
     inv_instance_t *instances;
     size_t ninstances;
+    struct inv_cluster *cluster; /* the cluster keys (inv_cluster.h); NULL in an
+                                    inventory built by hand */
     struct inv_index *index; /* private to inventory.c: name lookups; NULL in an
                                 inventory built by hand (lookups then scan) */
 } inventory_t;

@@ -137,6 +137,8 @@ static const inst_metric_t per_instance[] = {
       "Share of the last 10 s some task of the instance waited for I/O (PSI avg10).",
       v_io_psi, 1, 1 },
 };
+/* cluster.c is linked into instanced only: weak, so metrics.c links alone in tests. */
+void cluster_metrics(FILE *out) __attribute__((weak));
 
 int metrics_render(FILE *out, const supervisor_t *sup, const metrics_stats_t *st,
                    const char *version)
@@ -259,5 +261,7 @@ int metrics_render(FILE *out, const supervisor_t *sup, const metrics_stats_t *st
                 fprintf(out, "%.0f\n", v);
         }
     }
+    if (cluster_metrics) /* instanced_cluster_* in cluster mode (cluster.c) */
+        cluster_metrics(out);
     return ferror(out) ? -1 : 0;
 }

@@ -9,6 +9,7 @@ MONITOR_PURE = \
 	src/report.c src/report.h
 src_instanced_SOURCES += $(MONITOR_PURE) \
 	src/probe.c src/probe.h \
+	src/curlev.c src/curlev.h \
 	src/status_http.c src/status_http.h \
 	src/control.c src/control.h \
 	src/monitor.c

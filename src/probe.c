@@ -1,13 +1,13 @@
 /* probe.c - concurrent HTTP health probes with the libcurl multi interface on the
  * supervisor's event loop (no thread, no blocking call).
  *
- * The idiom is curl's docs/examples/multi-event.c: libcurl tells us which sockets to
- * watch (sock_cb) and when to call it back (timer_cb); libevent tells libcurl when a
- * socket is ready (socket_event_cb) or the timer is due (curl_timer_cb). libcurl's API
- * must not be re-entered from its own callbacks (CURLM_RECURSIVE_API_CALL), so finished
- * transfers are collected with curl_multi_info_read only after curl_multi_socket_action
- * has returned (drain), and everything that may call back into the supervisor happens
- * there too.
+ * The idiom is curl's docs/examples/multi-event.c, in curlev.c: libcurl tells which
+ * sockets to watch and when to call it back; libevent tells libcurl when a socket is
+ * ready or the timer is due. libcurl's API must not be re-entered from its own
+ * callbacks (CURLM_RECURSIVE_API_CALL), so finished transfers are collected with
+ * curl_multi_info_read only after curl_multi_socket_action has returned (drain, which
+ * curlev calls), and everything that may call back into the supervisor happens there
+ * too.
  *
  * Every health_interval a cycle starts one probe per instance that has a probe (see
  * probe_conf.h: json and http here, tcp in probe_tcp.c, exec in probe_exec.c) and a
@@ -17,6 +17,8 @@
 #include "config.h"
 
 #include "probe.h"
+
+#include "curlev.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -61,22 +63,14 @@ typedef struct probe {
     char errbuf[CURL_ERROR_SIZE];
 } probe_t;
 
-/* A socket libcurl asked us to watch. */
-typedef struct sockctx {
-    struct sockctx *next;    /* on the dead list, once libcurl is done with it */
-    struct event *ev;
-    curl_socket_t fd;
-} sockctx_t;
 
 struct prober {
     supervisor_t *sup;
-    CURLM *multi;
+    curlev_t *cv;              /* libcurl's multi handle on the loop */
+    CURLM *multi;              /* cv's */
     struct curl_slist *headers;
-    struct event *curl_timer;  /* libcurl's own timeout */
     struct event *cycle_timer; /* every health_interval */
     struct event *ready_timer; /* READY_POLL_MS while an instance waits for readiness */
-    struct event *reaper;      /* frees dead sockctx outside their callbacks */
-    sockctx_t *dead;
     probe_t *probes;
     long interval_ms, timeout_ms;
 
@@ -183,7 +177,6 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-static void socket_event_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Workers must inherit no descriptor but 0, 1 and 2: close probe sockets on exec. */
 static int sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
@@ -194,59 +187,6 @@ static int sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
     if (fl >= 0)
         fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
     return CURL_SOCKOPT_OK;
-}
-
-static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    prober_t *p = userp;
-    sockctx_t *sc = socketp;
-    short kind;
-
-    (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (sc) {
-            /* libcurl forgets socketp itself; the event may be the one running now,
-             * so it is freed later by the reaper. */
-            event_del(sc->ev);
-            sc->next = p->dead;
-            p->dead = sc;
-            event_active(p->reaper, EV_TIMEOUT, 0);
-        }
-        return 0;
-    }
-    kind = (short)(EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
-                   ((what & CURL_POLL_OUT) ? EV_WRITE : 0));
-    if (!sc) {
-        sc = xcalloc(1, sizeof *sc);
-        sc->fd = s;
-        if (!(sc->ev = event_new(p->sup->base, s, kind, socket_event_cb, p))) {
-            free(sc);
-            return -1;
-        }
-        curl_multi_assign(p->multi, s, sc);
-    } else {
-        /* New interest on a known socket: re-arm the same event (deleted first, so
-         * event_assign is allowed, as in curl's multi-event.c). */
-        event_del(sc->ev);
-        event_assign(sc->ev, p->sup->base, s, kind, socket_event_cb, p);
-    }
-    return event_add(sc->ev, NULL) == 0 ? 0 : -1;
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    prober_t *p = userp;
-    struct timeval tv;
-
-    (void)multi;
-    if (timeout_ms < 0) {
-        evtimer_del(p->curl_timer);
-        return 0;
-    }
-    /* 0 means "now", but socket_action must not be called from here: a 0 timer runs
-     * it from the loop instead. */
-    tv = ms_tv(timeout_ms);
-    return evtimer_add(p->curl_timer, &tv) == 0 ? 0 : -1;
 }
 
 /* ---- results ---------------------------------------------------------------- */
@@ -401,37 +341,9 @@ static void drain(prober_t *p)
     }
 }
 
-static void socket_event_cb(evutil_socket_t fd, short what, void *arg)
+static void drain_cb(void *arg)
 {
-    prober_t *p = arg;
-    int running, action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
-                          ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-
-    curl_multi_socket_action(p->multi, fd, action, &running);
-    drain(p);
-}
-
-static void curl_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-    prober_t *p = arg;
-    int running;
-
-    (void)fd, (void)what;
-    curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    drain(p);
-}
-
-static void reaper_cb(evutil_socket_t fd, short what, void *arg)
-{
-    prober_t *p = arg;
-
-    (void)fd, (void)what;
-    while (p->dead) {
-        sockctx_t *sc = p->dead;
-        p->dead = sc->next;
-        event_free(sc->ev);
-        free(sc);
-    }
+    drain(arg);
 }
 
 /* ---- starting probes --------------------------------------------------------- */
@@ -629,22 +541,16 @@ prober_t *probe_new(supervisor_t *sup, char *err, size_t errlen)
     }
     p = xcalloc(1, sizeof *p);
     p->sup = sup;
-    p->multi = curl_multi_init();
+    p->cv = curlev_new(sup->base, drain_cb, p);
+    p->multi = p->cv ? curlev_multi(p->cv) : NULL;
     p->headers = curl_slist_append(NULL, "Accept: application/json");
-    p->curl_timer = evtimer_new(sup->base, curl_timer_cb, p);
     p->cycle_timer = event_new(sup->base, -1, EV_PERSIST, cycle_cb, p);
     p->ready_timer = event_new(sup->base, -1, EV_PERSIST, ready_cb, p);
-    p->reaper = evtimer_new(sup->base, reaper_cb, p);
-    if (!p->multi || !p->headers || !p->curl_timer || !p->cycle_timer || !p->ready_timer ||
-        !p->reaper) {
+    if (!p->multi || !p->headers || !p->cycle_timer || !p->ready_timer) {
         snprintf(err, errlen, "cannot set up health probes: libcurl or libevent refused a handle");
         probe_free(p);
         return NULL;
     }
-    curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
-    curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
     probe_reconfigure(p);
     return p;
 }
@@ -672,17 +578,11 @@ void probe_free(prober_t *p)
         return;
     while (p->probes)
         destroy_probe(p, p->probes);
-    if (p->multi)
-        curl_multi_cleanup(p->multi); /* after the handles: it may close sockets */
-    reaper_cb(-1, 0, p);
-    if (p->curl_timer)
-        event_free(p->curl_timer);
+    curlev_free(p->cv); /* after the handles: it may close sockets */
     if (p->cycle_timer)
         event_free(p->cycle_timer);
     if (p->ready_timer)
         event_free(p->ready_timer);
-    if (p->reaper)
-        event_free(p->reaper);
     curl_slist_free_all(p->headers);
     free(p);
 }

@@ -191,6 +191,10 @@ json_t *report_instances(const supervisor_t *sup, time_t now)
     return o;
 }
 
+/* Cluster mode (cluster.c, in instanced only): a node lists only the workers it runs,
+ * so one Prometheus config naming every node finds each worker once. */
+int cluster_runs_here(const supervisor_t *sup, const sup_instance_t *in) __attribute__((weak));
+
 json_t *report_targets(const supervisor_t *sup)
 {
     json_t *arr = json_array();
@@ -202,6 +206,8 @@ json_t *report_targets(const supervisor_t *sup)
         char hp[64];
 
         if (!c || c->port <= 0)
+            continue;
+        if (cluster_runs_here && !cluster_runs_here(sup, in))
             continue;
         snprintf(hp, sizeof hp, "127.0.0.1:%d", c->port);
         targets = json_array();

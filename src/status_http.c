@@ -406,6 +406,9 @@ static void serve_metrics(status_http_t *h, struct evhttp_request *req)
     free(buf);
 }
 
+/* The fleet view (cluster.c, linked into instanced only). */
+json_t *cluster_report_json(void) __attribute__((weak));
+
 static void request_cb(struct evhttp_request *req, void *arg)
 {
     status_http_t *h = arg;
@@ -450,6 +453,12 @@ static void request_cb(struct evhttp_request *req, void *arg)
         serve_metrics(h, req);
     } else if (strcmp(path, "/api/v1/prometheus/targets") == 0) {
         reply_json(req, 200, "OK", report_targets(h->sup));
+    } else if (strcmp(path, "/api/v1/cluster") == 0) {
+        json_t *v = cluster_report_json ? cluster_report_json() : NULL;
+        if (v)
+            reply_json(req, 200, "OK", v);
+        else
+            reply_error(req, 404, "Not Found", "not in cluster mode (no cluster section)");
     } else {
         reply_error(req, 404, "Not Found",
                     "unknown path; try / (the status page), /api/v1/health, "

@@ -959,6 +959,23 @@ int sup_stop(supervisor_t *sup, sup_instance_t *in, char *err, size_t errlen)
     return 0;
 }
 
+void sup_fence(supervisor_t *sup, sup_instance_t *in, const char *why)
+{
+    inst_priv_t *p = PRIV(in);
+
+    if (sup->shutting_down || !in->wanted)
+        return;
+    if (in->pid > 0) {
+        if (in->state != SUP_STOPPING)
+            log_info("fencing worker", "instance", in->name, "reason", why);
+        p->restart_after_stop = 1; /* then try_start: held by the hook that fenced it */
+        dispatch(sup, in, PEV_STOP, 0, 0);
+    } else if (in->state == SUP_BACKOFF) {
+        dispatch(sup, in, PEV_STOP, 0, 0); /* cancels the restart */
+        try_start(sup, in);
+    }
+}
+
 int sup_restart(supervisor_t *sup, sup_instance_t *in, const char *why, char *err,
                 size_t errlen)
 {

@@ -261,6 +261,11 @@ struct spawn_cred;
 int sup_instance_cred(const sup_instance_t *in, struct spawn_cred *out, char *err,
                       size_t errlen);
 
+/* Stop in for a reason outside it (cluster mode: another node may own it now) without
+ * making it unwanted: once its process is gone it waits in SUP_WAITING on the
+ * may_start hooks, and starts when they let it (sup_wake_waiting). */
+void sup_fence(supervisor_t *sup, sup_instance_t *in, const char *why);
+
 /* Try again to start every instance in SUP_WAITING (a may_start hook's reason went). */
 void sup_wake_waiting(supervisor_t *sup);
 

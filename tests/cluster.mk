@@ -11,7 +11,7 @@ TESTS += tests/unit_placement
 # The etcd client against a real three-member etcd 3.4 (tests/lib/etcd.sh starts it):
 # the program is driven by tests/it_etcd_client.sh, which gives it the endpoints.
 check_PROGRAMS += tests/etcd_client_test
-tests_etcd_client_test_SOURCES = tests/etcd_client_test.c src/etcd.c src/etcd.h \
+tests_etcd_client_test_SOURCES = tests/etcd_client_test.c src/etcd.c src/etcd.h src/curlev.c \
 	src/xalloc.c src/xalloc.h
 tests_etcd_client_test_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LIBCURL_CFLAGS) \
 	$(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
@@ -19,11 +19,22 @@ tests_etcd_client_test_LDADD = $(LIBCURL_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) 
 
 # base64 and prefix ends, without a server.
 check_PROGRAMS += tests/unit_etcd
-tests_unit_etcd_SOURCES = tests/unit_etcd.c src/etcd.c src/etcd.h src/xalloc.c src/xalloc.h
+tests_unit_etcd_SOURCES = tests/unit_etcd.c src/etcd.c src/etcd.h src/curlev.c src/xalloc.c src/xalloc.h
 tests_unit_etcd_CFLAGS = $(tests_etcd_client_test_CFLAGS)
 tests_unit_etcd_LDADD = $(tests_etcd_client_test_LDADD)
 TESTS += tests/unit_etcd
 
 CLUSTER_IT = tests/it_etcd_client.sh
+
+# The inventory's cluster keys through the real loader.
+check_PROGRAMS += tests/unit_inv_cluster
+tests_unit_inv_cluster_SOURCES = tests/unit_inv_cluster.c
+tests_unit_inv_cluster_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_inv_cluster_LDADD = $(CORE_LIBS) $(CUNIT_LIBS)
+TESTS += tests/unit_inv_cluster
+
+# Cluster mode end to end: three instanced nodes on this machine against a real etcd.
+CLUSTER_IT += tests/it_cluster_basic.sh tests/it_cluster_partition.sh
+EXTRA_DIST += tests/lib/cluster.sh tests/cluster_relay.py
 TESTS += $(CLUSTER_IT)
 EXTRA_DIST += $(CLUSTER_IT)

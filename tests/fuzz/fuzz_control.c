@@ -176,8 +176,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t nl;
         if (size > CONTROL_LINE_MAX || has_ctl)
             fail("parsed a line it must refuse", data, size);
-        if ((unsigned)cmd.verb > CONTROL_LOGS)
+        if ((unsigned)cmd.verb > CONTROL_CLUSTER)
             fail("verb out of range", data, size);
+        if (cmd.verb == CONTROL_CLUSTER) {
+            /* "cluster" and 1 to 3 words, each one word of the line; the canonical
+             * form parses the same. */
+            const char *n = cmd.name;
+            size_t len = (size_t)snprintf(line, sizeof line, "cluster");
+            if (cmd.nnames < 1 || cmd.nnames > 3)
+                fail("cluster with a wrong number of words", data, size);
+            for (size_t k = 0; k < cmd.nnames; k++, n += strlen(n) + 1) {
+                if (!*n || strpbrk(n, " \t\r") || !memmem(data, size, n, strlen(n)))
+                    fail("a cluster word is not one word of the line", data, size);
+                len += (size_t)snprintf(line + len, sizeof line - len, " %s", n);
+            }
+            if (control_parse(line, len, &again, err, sizeof err) != 0 ||
+                again.verb != CONTROL_CLUSTER || again.nnames != cmd.nnames ||
+                memcmp(again.name, cmd.name, (size_t)(n - cmd.name)) != 0)
+                fail("the canonical cluster form parses differently", data, size);
+            check_answer(control_run(&sup, &cmd), data, size);
+            goto execute;
+        }
         if (cmd.verb == CONTROL_LOGS) {
             /* Every name one word of the line; the canonical form parses the same. */
             const char *n = cmd.name;
