@@ -4,7 +4,11 @@
  * setsid() or not, stays countable and killable there; cgroup.events says when the
  * last one is gone; a supervisor that died leaves its instances' cgroups behind, and
  * the next one finds what still runs in them (cg_leftovers). Paths are kept as
- * malloc'd strings: a cgroup path has no useful fixed bound. */
+ * malloc'd strings: a cgroup path has no useful fixed bound.
+ *
+ * Longer than most files here on purpose: it is the one place that knows the cgroup v2
+ * file interface (layout choice, creation, kill, freeze, limits, accounting,
+ * leftovers), so that no other module reads or writes /sys/fs/cgroup. */
 #include "config.h"
 
 #include "cgroup.h"

@@ -86,4 +86,7 @@ struct json_t *control_run(supervisor_t *sup, const control_cmd_t *cmd);
  * Exposed for tests. */
 struct json_t *control_execute(supervisor_t *sup, const char *line);
 
+/* {"ok": false, "error": formatted}: the answer to a refused request. */
+struct json_t *control_answer_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -29,24 +29,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_private.h"
 #include "inventory.h"
 #include "xalloc.h"
 
 #define DEFAULT_SOCKET "/run/instanced/control.sock"
-#define ANSWER_MAX (16 * 1024 * 1024)
-#define DEFAULT_TIMEOUT_S 10.0
-#define MAX_TIMEOUT_S 86400.0
-
-enum {
-    EXIT_OK = 0,
-    EXIT_DEGRADED = 1,
-    EXIT_REFUSED = 1,
-    EXIT_UNHEALTHY = 2,
-    EXIT_UNREACHABLE = 3,
-    EXIT_NOT_FOUND = 4,
-    EXIT_TIMEOUT = 5,
-    EXIT_USAGE = 64,
-};
 
 static void usage(FILE *out)
 {
@@ -89,7 +76,7 @@ static void usage(FILE *out)
             "  -V, --version       show the version\n");
 }
 
-static double mono_s(void)
+double ctl_mono_s(void)
 {
     struct timespec ts;
 
@@ -100,14 +87,14 @@ static double mono_s(void)
 /* Milliseconds left until deadline (monotonic seconds), 0 when it has passed. */
 static int left_ms(double deadline)
 {
-    double left = deadline - mono_s();
+    double left = deadline - ctl_mono_s();
 
     return left <= 0 ? 0 : (int)(left * 1000) + 1; /* rounded up: never 0 early */
 }
 
 /* Wait until fd is ready for `events` or the deadline passes: 1 ready, 0 timed out,
  * -1 error (errno). */
-static int wait_fd(int fd, short events, double deadline)
+int ctl_wait_fd(int fd, short events, double deadline)
 {
     for (;;) {
         struct pollfd p = { fd, events, 0 };
@@ -137,7 +124,7 @@ static int connect_by(int fd, const struct sockaddr_un *sa, double deadline)
         if (errno == EINPROGRESS) {
             int err = 0;
             socklen_t len = sizeof err;
-            if (wait_fd(fd, POLLOUT, deadline) <= 0) {
+            if (ctl_wait_fd(fd, POLLOUT, deadline) <= 0) {
                 errno = ETIMEDOUT;
                 return -1;
             }
@@ -162,7 +149,7 @@ static int send_by(int fd, const char *buf, size_t len, double deadline)
     while (len > 0) {
         ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            int r = wait_fd(fd, POLLOUT, deadline);
+            int r = ctl_wait_fd(fd, POLLOUT, deadline);
             if (r == 0)
                 errno = ETIMEDOUT;
             if (r <= 0)
@@ -177,14 +164,14 @@ static int send_by(int fd, const char *buf, size_t len, double deadline)
     return 0;
 }
 
-static void no_answer(const char *path, double timeout)
+void ctl_no_answer(const char *path, double timeout)
 {
     fprintf(stderr, "instancectl: no answer from %s within %g s\n", path, timeout);
 }
 
 /* Connect to path and send line (a newline added) by the deadline: the descriptor
  * (non-blocking), or -1 with a message on stderr and *rc set to the exit code. */
-static int send_request(const char *path, const char *line, double timeout,
+int ctl_send_request(const char *path, const char *line, double timeout,
                         double deadline, int *rc)
 {
     struct sockaddr_un sa;
@@ -202,7 +189,7 @@ static int send_request(const char *path, const char *line, double timeout,
     if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
         connect_by(fd, &sa, deadline) < 0) {
         if (errno == ETIMEDOUT) {
-            no_answer(path, timeout);
+            ctl_no_answer(path, timeout);
             *rc = EXIT_TIMEOUT;
         } else {
             fprintf(stderr, "instancectl: cannot reach the supervisor at %s: %s\n", path,
@@ -215,7 +202,7 @@ static int send_request(const char *path, const char *line, double timeout,
     req = xasprintf("%s\n", line);
     if (send_by(fd, req, strlen(req), deadline) < 0) {
         if (errno == ETIMEDOUT) {
-            no_answer(path, timeout);
+            ctl_no_answer(path, timeout);
             *rc = EXIT_TIMEOUT;
         } else {
             fprintf(stderr, "instancectl: %s: %s\n", path, strerror(errno));
@@ -233,12 +220,12 @@ static int send_request(const char *path, const char *line, double timeout,
  * reached or does not answer in time. */
 static char *request(const char *path, const char *line, double timeout, int *rc)
 {
-    double deadline = mono_s() + timeout;
+    double deadline = ctl_mono_s() + timeout;
     size_t len = 0, cap = 4096;
     char *buf;
     int fd;
 
-    if ((fd = send_request(path, line, timeout, deadline, rc)) < 0)
+    if ((fd = ctl_send_request(path, line, timeout, deadline, rc)) < 0)
         return NULL;
     buf = xmalloc(cap);
     for (;;) {
@@ -250,9 +237,9 @@ static char *request(const char *path, const char *line, double timeout, int *rc
         }
         n = read(fd, buf + len, cap - len - 1);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            int r = wait_fd(fd, POLLIN, deadline);
+            int r = ctl_wait_fd(fd, POLLIN, deadline);
             if (r == 0) {
-                no_answer(path, timeout);
+                ctl_no_answer(path, timeout);
                 *rc = EXIT_TIMEOUT;
                 goto fail;
             }
@@ -279,7 +266,7 @@ fail:
     return NULL;
 }
 
-static const char *jstr(json_t *o, const char *key)
+const char *ctl_jstr(json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
     return s ? s : "";
@@ -298,7 +285,7 @@ static int wait_for_state(const char *sock, const char *cmd, const char *name, d
 
     snprintf(line, sizeof line, "status %s", name);
     for (;;) {
-        double left = timeout - (mono_s() - t0);
+        double left = timeout - (ctl_mono_s() - t0);
         json_t *answer, *in;
         const char *st;
         char *reply;
@@ -314,14 +301,14 @@ static int wait_for_state(const char *sock, const char *cmd, const char *name, d
         answer = json_loads(reply, 0, NULL);
         free(reply);
         in = json_array_get(json_object_get(answer, "instances"), 0);
-        st = jstr(in, "state");
+        st = ctl_jstr(in, "state");
         if (!in) {
             json_decref(answer);
             fprintf(stderr, "instancectl: %s: gone while waiting\n", name);
             return EXIT_NOT_FOUND;
         }
         if (strcmp(st, "failed") == 0 && !want_stop) {
-            fprintf(stderr, "instancectl: %s failed: %s\n", name, jstr(in, "last_exit"));
+            fprintf(stderr, "instancectl: %s failed: %s\n", name, ctl_jstr(in, "last_exit"));
             json_decref(answer);
             return EXIT_REFUSED;
         }
@@ -410,9 +397,9 @@ static void print_table(json_t *answer)
         w[k] = strlen(head[k]);
     json_array_foreach(arr, i, in) {
         json_t *pid = json_object_get(in, "pid");
-        snprintf(cells[i][0], 128, "%s", jstr(in, "name"));
-        snprintf(cells[i][1], 128, "%s", jstr(in, "state"));
-        snprintf(cells[i][2], 128, "%s", jstr(in, "status"));
+        snprintf(cells[i][0], 128, "%s", ctl_jstr(in, "name"));
+        snprintf(cells[i][1], 128, "%s", ctl_jstr(in, "state"));
+        snprintf(cells[i][2], 128, "%s", ctl_jstr(in, "status"));
         if (json_is_integer(pid))
             snprintf(cells[i][3], 128, "%lld", (long long)json_integer_value(pid));
         else
@@ -420,8 +407,8 @@ static void print_table(json_t *answer)
         fmt_uptime(cells[i][4], 128, json_object_get(in, "uptime_seconds"));
         snprintf(cells[i][5], 128, "%lld",
                  (long long)json_integer_value(json_object_get(in, "restarts")));
-        snprintf(cells[i][6], 128, "%s", jstr(in, "schema"));
-        snprintf(cells[i][7], 128, "%s", jstr(in, "namespace"));
+        snprintf(cells[i][6], 128, "%s", ctl_jstr(in, "schema"));
+        snprintf(cells[i][7], 128, "%s", ctl_jstr(in, "namespace"));
         {
             json_t *u = json_object_get(in, "usage");
             json_t *cpu = json_object_get(u, "cpu_percent");
@@ -448,12 +435,12 @@ static void print_table(json_t *answer)
 
     /* Why anything is not fine, below the table. */
     json_array_foreach(arr, i, in) {
-        const char *msg = jstr(in, "message"), *st = jstr(in, "status");
-        const char *wait = jstr(in, "waiting_for");
-        if (*wait && strcmp(jstr(in, "state"), "waiting") == 0)
-            printf("  %s: waiting for %s\n", jstr(in, "name"), wait);
+        const char *msg = ctl_jstr(in, "message"), *st = ctl_jstr(in, "status");
+        const char *wait = ctl_jstr(in, "waiting_for");
+        if (*wait && strcmp(ctl_jstr(in, "state"), "waiting") == 0)
+            printf("  %s: waiting for %s\n", ctl_jstr(in, "name"), wait);
         else if (*msg && strcmp(st, "healthy") != 0)
-            printf("  %s: %s\n", jstr(in, "name"), msg);
+            printf("  %s: %s\n", ctl_jstr(in, "name"), msg);
     }
 }
 
@@ -464,21 +451,21 @@ static void print_provisioning(json_t *p)
         return;
     if (json_is_true(json_object_get(p, "running")))
         printf("provisioning: in progress (starts wait for it)\n");
-    else if (*jstr(p, "last_error"))
-        printf("provisioning: failed at %s, retrying: %s\n", jstr(p, "last_failure"),
-               jstr(p, "last_error"));
+    else if (*ctl_jstr(p, "last_error"))
+        printf("provisioning: failed at %s, retrying: %s\n", ctl_jstr(p, "last_failure"),
+               ctl_jstr(p, "last_error"));
     else if (json_is_string(json_object_get(p, "last_success")))
-        printf("provisioning: done at %s\n", jstr(p, "last_success"));
+        printf("provisioning: done at %s\n", ctl_jstr(p, "last_success"));
 }
 
 static int status_exit(json_t *answer, int one)
 {
-    const char *st = jstr(answer, "status");
+    const char *st = ctl_jstr(answer, "status");
 
     if (one) {
         /* One instance: healthy only when it runs and says so; not running is 2. */
         json_t *in = json_array_get(json_object_get(answer, "instances"), 0);
-        const char *state = jstr(in, "state");
+        const char *state = ctl_jstr(in, "state");
         if (strcmp(state, "stopped") == 0 || strcmp(state, "failed") == 0 ||
             strcmp(state, "backoff") == 0)
             return EXIT_UNHEALTHY;
@@ -490,303 +477,6 @@ static int status_exit(json_t *answer, int one)
     if (strcmp(st, "degraded") == 0)
         return EXIT_DEGRADED;
     return EXIT_UNHEALTHY;
-}
-
-/* ---- logs -------------------------------------------------------------------- */
-
-#define LOGS_MAX_LINES 10000   /* the supervisor's cap too (LOGREAD_MAX_LINES) */
-#define LOGS_LINE_MAX (64 * 1024)
-
-static volatile sig_atomic_t logs_stop;
-
-static void logs_on_signal(int sig)
-{
-    (void)sig;
-    logs_stop = 1;
-}
-
-typedef struct {
-    char *name;
-    int colour;
-} logs_inst_t;
-
-typedef struct {
-    int colour_on;           /* stdout is a terminal and NO_COLOR is not set */
-    logs_inst_t *inst;
-    size_t ninst;
-    char **hist;             /* the history, printed sorted once complete */
-    size_t nhist, caphist;
-    int live;
-} logs_state_t;
-
-static int logs_colour(const logs_state_t *st, const char *name)
-{
-    for (size_t i = 0; i < st->ninst; i++)
-        if (strcmp(st->inst[i].name, name) == 0)
-            return st->inst[i].colour;
-    return 0;
-}
-
-/* One line as `instanced --foreground` shows it: the name, padded, then " | ". */
-static void logs_print(const logs_state_t *st, const char *name, const char *line)
-{
-    int colour = st->colour_on ? logs_colour(st, name) : 0;
-
-    if (colour)
-        printf("\033[3%dm%-16s |\033[0m %s\n", colour, name, line);
-    else
-        printf("%-16s | %s\n", name, line);
-}
-
-/* Print the history sorted by each line's timestamp (its first 24 bytes), each
- * instance's lines staying in their order (a stable merge sort), then forget it.
- * Entries are "<name>\0<line>". */
-static void logs_flush_history(logs_state_t *st)
-{
-    size_t n = st->nhist;
-    size_t *idx = xcalloc(n, sizeof *idx), *tmp = xcalloc(n, sizeof *tmp);
-
-    for (size_t i = 0; i < n; i++)
-        idx[i] = i;
-    for (size_t w = 1; w < n; w *= 2) {
-        for (size_t lo = 0; lo < n; lo += 2 * w) {
-            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-            size_t i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) {
-                const char *a = st->hist[idx[i]], *b = st->hist[idx[j]];
-                const char *la = a + strlen(a) + 1, *lb = b + strlen(b) + 1;
-                tmp[k++] = strncmp(lb, la, 24) < 0 ? idx[j++] : idx[i++];
-            }
-            while (i < mid)
-                tmp[k++] = idx[i++];
-            while (j < hi)
-                tmp[k++] = idx[j++];
-        }
-        memcpy(idx, tmp, n * sizeof *idx);
-    }
-    free(tmp);
-    for (size_t i = 0; i < n; i++) {
-        const char *e = st->hist[idx[i]];
-        logs_print(st, e, e + strlen(e) + 1);
-    }
-    free(idx);
-    for (size_t i = 0; i < n; i++)
-        free(st->hist[i]);
-    free(st->hist);
-    st->hist = NULL;
-    st->nhist = st->caphist = 0;
-}
-
-/* One JSON line of the stream. 1: go on, 0: the stream ended, -1: error (*rc set). */
-static int logs_handle(logs_state_t *st, const char *text, int json, int *rc)
-{
-    json_error_t jerr;
-    json_t *o = json_loads(text, 0, &jerr), *v;
-    int ret = 1;
-
-    if (!o || !json_is_object(o)) {
-        fprintf(stderr, "instancectl: the supervisor's answer is not JSON (%s)\n",
-                o ? "not an object" : jerr.text);
-        json_decref(o);
-        *rc = EXIT_UNREACHABLE;
-        return -1;
-    }
-    if (json) {
-        puts(text);
-    }
-    if ((v = json_object_get(o, "ok"))) {
-        json_t *arr = json_object_get(o, "instances"), *e;
-        size_t i;
-
-        if (!json_is_true(v)) {
-            fprintf(stderr, "instancectl: %s\n", jstr(o, "error"));
-            *rc = json_is_true(json_object_get(o, "not_found")) ? EXIT_NOT_FOUND
-                                                                : EXIT_REFUSED;
-            ret = -1;
-        } else {
-            st->inst = xcalloc(json_array_size(arr) + 1, sizeof *st->inst);
-            json_array_foreach(arr, i, e) {
-                st->inst[i].name = xstrdup(jstr(e, "name"));
-                st->inst[i].colour = (int)json_integer_value(json_object_get(e, "colour"));
-                st->ninst++;
-            }
-        }
-    } else if (json_is_string(json_object_get(o, "line"))) {
-        const char *name = jstr(o, "instance"), *line = jstr(o, "line");
-
-        if (json) {
-            /* printed as it came */
-        } else if (st->live) {
-            logs_print(st, name, line);
-        } else {
-            char *e = xmalloc(strlen(name) + strlen(line) + 2);
-
-            if (st->nhist == st->caphist) {
-                st->caphist = st->caphist ? st->caphist * 2 : 256;
-                st->hist = xreallocarray(st->hist, st->caphist, sizeof *st->hist);
-            }
-            strcpy(e, name);
-            strcpy(e + strlen(name) + 1, line);
-            st->hist[st->nhist++] = e;
-        }
-    } else if (json_is_true(json_object_get(o, "live"))) {
-        logs_flush_history(st);
-        st->live = 1;
-    } else if (json_is_true(json_object_get(o, "end"))) {
-        logs_flush_history(st);
-        if (*jstr(o, "error")) {
-            fprintf(stderr, "instancectl: %s\n", jstr(o, "error"));
-            *rc = EXIT_REFUSED;
-        }
-        ret = 0;
-    }
-    json_decref(o);
-    return ret;
-}
-
-/* instancectl logs [-f] [-n N] [NAME...]: the request, then the streamed answer
- * (control.h) printed as it comes. Without -f the timeout is the longest silence
- * allowed; with -f it holds until the history is out, then the stream is followed
- * until the supervisor ends it, a signal (SIGINT, SIGTERM: exit 0) or the reader of
- * our output going away (a closed pipe: exit 0, quietly). */
-static int ctl_logs(const char *sock, double timeout, int json, int argc, char **argv)
-{
-    char line[1100], names[1000] = "", *buf = NULL;
-    size_t used = 0, cap = 0;
-    long lines = 10;
-    int follow = 0, rc = EXIT_OK, fd, opts = 1, n = 0;
-    logs_state_t st;
-    struct sigaction sa;
-    const char *nc = getenv("NO_COLOR");
-
-    memset(&st, 0, sizeof st);
-    st.colour_on = isatty(1) && !(nc && *nc);
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *num = NULL;
-
-        if (opts && strcmp(a, "--") == 0) {
-            opts = 0;
-            continue;
-        }
-        if (opts && (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0)) {
-            follow = 1;
-            continue;
-        }
-        if (opts && (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0)) {
-            if (++i >= argc) {
-                fprintf(stderr, "instancectl: logs %s: a number of lines is required\n", a);
-                return EXIT_USAGE;
-            }
-            num = argv[i];
-        } else if (opts && strncmp(a, "-n", 2) == 0 && a[2]) {
-            num = a + 2;
-        } else if (opts && strncmp(a, "--lines=", 8) == 0) {
-            num = a + 8;
-        } else if (opts && a[0] == '-') {
-            fprintf(stderr, "instancectl: logs: unknown option \"%s\"\n", a);
-            return EXIT_USAGE;
-        }
-        if (num) {
-            char *end;
-            errno = 0;
-            lines = strtol(num, &end, 10);
-            if (errno || end == num || *end || lines < 0 || lines > LOGS_MAX_LINES) {
-                fprintf(stderr, "instancectl: logs -n: a number of lines from 0 to %d: "
-                        "\"%s\"\n", LOGS_MAX_LINES, num);
-                return EXIT_USAGE;
-            }
-            continue;
-        }
-        if (strlen(a) > 200 || strpbrk(a, " \t\r\n") || !a[0]) {
-            fprintf(stderr, "instancectl: not an instance name: \"%s\"\n", a);
-            return EXIT_USAGE;
-        }
-        if ((size_t)n + strlen(a) + 2 > sizeof names) {
-            fprintf(stderr, "instancectl: logs: too many names for one request\n");
-            return EXIT_USAGE;
-        }
-        names[n++] = ' ';
-        memcpy(names + n, a, strlen(a) + 1);
-        n += (int)strlen(a);
-    }
-    /* Options go first on the wire, the names after them. */
-    snprintf(line, sizeof line, "logs%s -n %ld%s", follow ? " -f" : "", lines, names);
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = logs_on_signal; /* no SA_RESTART: poll returns at once */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);       /* a closed stdout is seen as EPIPE below */
-
-    if ((fd = send_request(sock, line, timeout, mono_s() + timeout, &rc)) < 0)
-        return rc;
-    rc = EXIT_OK;
-    for (;;) {
-        struct pollfd p[2] = { { fd, POLLIN, 0 }, { 1, 0, 0 } };
-        int ms = st.live ? -1 : (int)(timeout * 1000), r;
-        ssize_t got;
-        char *nl;
-
-        if (fflush(stdout) == EOF || ferror(stdout))
-            break; /* EPIPE: whoever read our output is gone */
-        if (logs_stop)
-            break;
-        r = poll(p, 2, ms);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            fprintf(stderr, "instancectl: poll: %s\n", strerror(errno));
-            rc = EXIT_UNREACHABLE;
-            break;
-        }
-        if (r == 0) {
-            no_answer(sock, timeout);
-            rc = EXIT_TIMEOUT;
-            break;
-        }
-        if (p[1].revents & (POLLERR | POLLHUP))
-            break; /* the reader of our output went away while we waited */
-        if (cap - used < 4096) {
-            if (cap >= LOGS_LINE_MAX * 4) {
-                fprintf(stderr, "instancectl: a line of the answer is too long\n");
-                rc = EXIT_UNREACHABLE;
-                break;
-            }
-            cap = cap ? cap * 2 : 8192;
-            buf = xrealloc(buf, cap);
-        }
-        got = read(fd, buf + used, cap - used - 1);
-        if (got < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        if (got <= 0) {
-            if (got < 0)
-                fprintf(stderr, "instancectl: %s: %s\n", sock, strerror(errno));
-            else
-                fprintf(stderr, "instancectl: %s: the supervisor closed the stream\n", sock);
-            rc = EXIT_UNREACHABLE;
-            logs_flush_history(&st);
-            break;
-        }
-        used += (size_t)got;
-        buf[used] = '\0';
-        r = 1;
-        while (r > 0 && (nl = memchr(buf, '\n', used))) {
-            *nl = '\0';
-            r = logs_handle(&st, buf, json, &rc);
-            used -= (size_t)(nl + 1 - buf);
-            memmove(buf, nl + 1, used);
-        }
-        if (r <= 0)
-            break;
-    }
-    fflush(stdout);
-    close(fd);
-    free(buf);
-    logs_flush_history(&st); /* nothing left unless we stopped early: freed */
-    for (size_t i = 0; i < st.ninst; i++)
-        free(st.inst[i].name);
-    free(st.inst);
-    return rc;
 }
 
 /* Socket path from an inventory's control_socket. */
@@ -859,29 +549,29 @@ static int ctl_cluster(const char *sock, double timeout, int json, int nargs, ch
         return EXIT_UNREACHABLE;
     }
     if (!json_is_true(json_object_get(answer, "ok"))) {
-        fprintf(stderr, "instancectl: %s\n", jstr(answer, "error"));
+        fprintf(stderr, "instancectl: %s\n", ctl_jstr(answer, "error"));
         json_decref(answer);
         return EXIT_REFUSED;
     }
     cl = json_object_get(answer, "cluster");
     if (!json && cl) {
-        printf("cluster %s, this node %s: %s\n", jstr(cl, "cluster"), jstr(cl, "node"),
-               jstr(cl, "connection"));
+        printf("cluster %s, this node %s: %s\n", ctl_jstr(cl, "cluster"), ctl_jstr(cl, "node"),
+               ctl_jstr(cl, "connection"));
         printf("%-16s %-6s %-8s %s\n", "NODE", "ALIVE", "DRAINED", "INVENTORY");
         json_array_foreach(json_object_get(cl, "nodes"), i, e)
-            printf("%-16s %-6s %-8s %s\n", jstr(e, "name"),
+            printf("%-16s %-6s %-8s %s\n", ctl_jstr(e, "name"),
                    json_is_true(json_object_get(e, "alive")) ? "yes" : "no",
                    json_is_true(json_object_get(e, "drained")) ? "yes" : "no",
                    !json_is_true(json_object_get(e, "alive")) ? "-"
                    : json_is_true(json_object_get(e, "inventory_matches")) ? "same" : "DIFFERS");
         printf("%-24s %-16s %-10s %s\n", "INSTANCE", "NODE", "STATE", "HEALTH");
         json_array_foreach(json_object_get(cl, "instances"), i, e)
-            printf("%-24s %-16s %-10s %s\n", jstr(e, "name"),
-                   json_string_value(json_object_get(e, "node")) ? jstr(e, "node") : "-",
-                   jstr(e, "state"), jstr(e, "health"));
-        printf("overall: %s\n", jstr(cl, "status"));
+            printf("%-24s %-16s %-10s %s\n", ctl_jstr(e, "name"),
+                   json_string_value(json_object_get(e, "node")) ? ctl_jstr(e, "node") : "-",
+                   ctl_jstr(e, "state"), ctl_jstr(e, "health"));
+        printf("overall: %s\n", ctl_jstr(cl, "status"));
     } else if (!json) {
-        printf("%s\n", jstr(answer, "message"));
+        printf("%s\n", ctl_jstr(answer, "message"));
     }
     json_decref(answer);
     return EXIT_OK;
@@ -905,7 +595,7 @@ int ctl_main(int argc, char **argv)
     json_error_t jerr;
     double timeout = DEFAULT_TIMEOUT_S;
     int json = 0, wait = 0, c, rc, nargs;
-    double t0 = mono_s();
+    double t0 = ctl_mono_s();
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "+s:c:t:jwhV", opts, NULL)) != -1) {
@@ -995,7 +685,7 @@ int ctl_main(int argc, char **argv)
     if (wait && nargs == 1 && json_is_true(json_object_get(answer, "ok")) &&
         strcmp(cmd, "status") != 0) {
         if (!json)
-            printf("%s\n", jstr(answer, "message"));
+            printf("%s\n", ctl_jstr(answer, "message"));
         json_decref(answer);
         rc = wait_for_state(sock, cmd, argv[optind + 1], timeout, t0);
         free(owned);
@@ -1006,7 +696,7 @@ int ctl_main(int argc, char **argv)
     if (!json_is_true(json_object_get(answer, "ok"))) {
         json_t *errs = json_object_get(answer, "errors"), *e;
         size_t i;
-        fprintf(stderr, "instancectl: %s\n", jstr(answer, "error"));
+        fprintf(stderr, "instancectl: %s\n", ctl_jstr(answer, "error"));
         json_array_foreach(errs, i, e)
             fprintf(stderr, "%s\n", json_string_value(e) ? json_string_value(e) : "?");
         rc = json_is_true(json_object_get(answer, "not_found")) ? EXIT_NOT_FOUND
@@ -1016,20 +706,20 @@ int ctl_main(int argc, char **argv)
         size_t i;
         if (!json)
             json_array_foreach(json_object_get(answer, "instances"), i, in)
-                printf("%s\n", jstr(in, "name"));
+                printf("%s\n", ctl_jstr(in, "name"));
         rc = EXIT_OK;
     } else if (strcmp(cmd, "status") == 0) {
         if (!json) {
             print_table(answer);
             if (nargs == 0) {
                 print_provisioning(json_object_get(answer, "provisioning"));
-                printf("overall: %s\n", jstr(answer, "status"));
+                printf("overall: %s\n", ctl_jstr(answer, "status"));
             }
         }
         rc = status_exit(answer, nargs == 1);
     } else {
         if (!json)
-            printf("%s\n", jstr(answer, "message"));
+            printf("%s\n", ctl_jstr(answer, "message"));
         rc = EXIT_OK;
     }
     json_decref(answer);

@@ -1,4 +1,8 @@
-/* etcd.c - asynchronous etcd v3 client over the JSON gateway (libcurl multi on libevent). */
+/* etcd.c - asynchronous etcd v3 client over the JSON gateway (libcurl multi on libevent).
+ *
+ * Longer than most files here on purpose: it is one protocol client (requests,
+ * failover across endpoints, authentication, watches and their resumption), and its
+ * parts share one request state machine that reads best in one place. */
 #include "config.h"
 
 #include <curl/curl.h>

@@ -11,9 +11,9 @@ src_instanced_SOURCES += $(MONITOR_PURE) \
 	src/probe.c src/probe.h \
 	src/curlev.c src/curlev.h \
 	src/status_http.c src/status_http.h \
-	src/control.c src/control.h \
+	src/control.c src/control.h src/control_cmd.c \
 	src/monitor.c
-src_instancectl_SOURCES += src/ctl.c
+src_instancectl_SOURCES += src/ctl.c src/ctl_logs.c src/ctl_private.h
 
 dist_man_MANS += man/instancectl.8
 # Prometheus (scrape config, alert rules and their unit tests) and Grafana

@@ -19,7 +19,7 @@ TESTS += tests/unit_logcap
 
 # The control protocol's request parser (control_parse), the supervision side stubbed.
 check_PROGRAMS += tests/unit_control
-tests_unit_control_SOURCES = tests/unit_control.c $(MONITOR_PURE) src/control.c src/control.h
+tests_unit_control_SOURCES = tests/unit_control.c $(MONITOR_PURE) src/control.c src/control_cmd.c src/control.h
 tests_unit_control_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_control_LDADD = $(CORE_LIBS) $(JANSSON_LIBS) $(LIBEVENT_LIBS) $(CUNIT_LIBS)
 TESTS += tests/unit_control

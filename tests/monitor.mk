@@ -3,7 +3,7 @@
 # Health verdicts, the combined status, metrics text and JSON views, linked alone; and
 # the control protocol (control.c) against a fake supervision side.
 check_PROGRAMS += tests/unit_health
-tests_unit_health_SOURCES = tests/unit_health.c $(MONITOR_PURE) src/control.c src/control.h
+tests_unit_health_SOURCES = tests/unit_health.c $(MONITOR_PURE) src/control.c src/control_cmd.c src/control.h
 # Fixtures fill the inventory's (char *) fields with string literals, which the
 # project-wide -Wwrite-strings would make const: allowed in these fixtures alone.
 tests_unit_health_CFLAGS = $(AM_CFLAGS) -Wno-write-strings $(CUNIT_CFLAGS) $(JANSSON_CFLAGS) \

@@ -10,7 +10,7 @@
 FUZZ_TARGETS = fuzz_inventory fuzz_health fuzz_control fuzz_mask fuzz_worker
 fuzz_inventory_SRC =
 fuzz_health_SRC = src/health.c
-fuzz_control_SRC = src/control.c $(MONITOR_PURE)
+fuzz_control_SRC = src/control.c src/control_cmd.c $(MONITOR_PURE)
 fuzz_mask_SRC =
 fuzz_worker_SRC = workers/audit_correlator/ac_event.c
 
