@@ -24,7 +24,7 @@ while True:
 PY
 STALL_PID=$!
 at_exit "kill $STALL_PID 2>/dev/null"
-wait_for 5 test -e "$T/stall.ready" || { fail "stall listener up"; t_done; }
+wait_for 30 test -e "$T/stall.ready" || { fail "stall listener up"; t_done; }
 
 write_inv() { # write_inv PROVISION_LINES
     {

@@ -18,7 +18,7 @@ with open(sys.argv[2], "a", buffering=1) as out:
 PYEOF
 LISTENER=$!
 at_exit "kill $LISTENER"
-wait_for 5 test -S "$T/notify.sock" || fail "listener up"
+wait_for 30 test -S "$T/notify.sock" || fail "listener up"
 
 cat >"$T/inv.conf" <<EOF
 $(sup_globals)

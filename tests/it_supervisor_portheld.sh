@@ -24,7 +24,7 @@ while True:
 PY
 LEFT_PID=$!
 at_exit "kill $LEFT_PID 2>/dev/null"
-wait_for 5 test -e "$T/leftover.ready" || { fail "leftover listener up"; t_done; }
+wait_for 30 test -e "$T/leftover.ready" || { fail "leftover listener up"; t_done; }
 
 GLOBALS=$(sup_globals)
 STATUS=$(printf '%s\n' "$GLOBALS" | sed -n 's/^status_listen *= *"\(.*\)"/\1/p')

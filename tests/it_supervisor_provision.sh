@@ -103,7 +103,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
 print(s.getsockname()[1], flush=True); time.sleep(120)' >"$T/silent.port" &
 SILENT_PID=$!
 at_exit "kill $SILENT_PID"
-wait_for 5 test -s "$T/silent.port" || fail "the silent listener is up"
+wait_for 30 test -s "$T/silent.port" || fail "the silent listener is up"
 silent=$(cat "$T/silent.port")
 ADMIN_PG="postgresql://postgres:AdminSecret42@127.0.0.1:$silent/trading_ecosystem"
 write_conf exchange-OKX exchange-Binance
