@@ -38,7 +38,8 @@ SUPERVISOR_IT = \
 	tests/it_supervisor_emfile.sh \
 	tests/it_supervisor_portheld.sh \
 	tests/it_supervisor_stderr.sh \
-	tests/it_supervisor_fdcount.sh
+	tests/it_supervisor_fdcount.sh \
+	tests/it_contain.sh tests/it_contain_crash.sh
 TESTS += $(SUPERVISOR_IT)
 EXTRA_DIST += $(SUPERVISOR_IT) tests/it_supervisor_lib.sh
 
