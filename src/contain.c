@@ -40,6 +40,7 @@ typedef struct cinst {
     int held;                  /* its worker's exit waits for the cgroup to empty */
     int gated;                 /* leftovers of a previous run are being killed */
     int limits_warned;         /* a limit that cannot apply was logged */
+    int killed;                /* cgroup.kill was written since it was made */
     long long oom_before;      /* memory.events oom_kill at the last start */
     long long last_cpu_usec;   /* the previous sample, for the CPU percentage */
     struct timespec last_sample;
@@ -110,6 +111,8 @@ static int kill_cg(contain_t *c, cinst_t *x, char *err, size_t errlen)
 {
     int r = at(x) >= 0 ? cg_inst_kill(&c->tree, &x->ci, err, errlen) : -1;
 
+    x->killed = 1;
+
     if (x->ci.dir_fd < 0)
         snprintf(err, errlen, "%s: %s", x->ci.path, strerror(errno));
     done(x);
@@ -120,7 +123,7 @@ static cinst_t *find_name(contain_t *c, const char *name)
 {
     for (size_t i = 0; i < c->n; i++)
         if (c->v[i]->in ? strcmp(c->v[i]->in->name, name) == 0
-                        : strcmp(c->v[i]->ci.name, name) == 0)
+                        : c->v[i]->ci.name && strcmp(c->v[i]->ci.name, name) == 0)
             return c->v[i];
     return NULL;
 }
@@ -244,9 +247,21 @@ static int c_spawn(void *ctx, supervisor_t *sup, sup_instance_t *in, struct logc
 {
     contain_t *c = ctx;
     char cerr[256];
-    cinst_t *x = open_cg(c, in->name, in, cerr, sizeof(cerr));
+    cinst_t *x = find_in(c, in);
     int rc;
 
+    if (x && x->open && x->killed) {
+        /* A cgroup that was once killed through cgroup.kill also kills, on some
+         * kernels (seen with 6.18), every process later created in it with clone3:
+         * the worker starts in a fresh one. The old one is empty (the start waited
+         * for that), so removing it costs an rmdir and a mkdir. */
+        if (cg_inst_remove(&c->tree, &x->ci, cerr, sizeof(cerr)) < 0)
+            log_debug("cannot remove a killed cgroup before a start", "instance", in->name,
+                      "error", cerr);
+        x->open = 0;
+        x->killed = 0;
+    }
+    x = open_cg(c, in->name, in, cerr, sizeof(cerr));
     if (!x) {
         /* Never run a worker uncontained behind the operator's back. */
         snprintf(err, errlen, "cannot create its cgroup: %.200s", cerr);

@@ -25,7 +25,7 @@ nlive_is() { [ "$(nlive "$1")" -eq "$2" ]; }
 pid_gone() { _s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1); [ -z "$_s" ] || [ "$_s" = Z ]; }
 state() { "$CTL" -s "$SOCK" --json status "$1" 2>/dev/null | jq -r '.instances[0].state'; }
 state_is() { [ "$(state "$1")" = "$2" ]; }
-health_is() { [ "$("$CTL" -s "$SOCK" --json status "$1" 2>/dev/null | jq -r '.instances[0].health')" = "$2" ]; }
+health_is() { [ "$("$CTL" -s "$SOCK" --json status "$1" 2>/dev/null | jq -r '.instances[0].status')" = "$2" ]; }
 
 subtrees() { sed -n 's/.*msg="containment: a cgroup per instance" cgroups=\([^ ]*\).*/\1/p' "$T"/sup*.log 2>/dev/null | sort -u; }
 cg_cleanup() {
