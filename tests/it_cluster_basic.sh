@@ -13,7 +13,7 @@ command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
 etcd_start || { fail "etcd cluster starts"; t_done; }
 pass "three etcd members healthy"
 
-cl_inventory "$T/inv.conf"  # settle = 5s: nodes started one after the other on a loaded machine still count as together
+cl_inventory "$T/inv.conf"  # settle = 10s: nodes started one after the other on a loaded machine still count as together
 ok "--check-config shows the cluster section" sh -c \
     "ND=$T/x SPORT=1 '$INSTANCED' --check-config -c '$T/inv.conf' --node n1 2>&1 |
      grep -q 'cluster itc: node n1, lease_ttl ${CL_TTL}s'"

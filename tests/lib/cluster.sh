@@ -36,7 +36,7 @@ cluster {
     etcd_endpoints = { $_eps }
     name = "itc"
     lease_ttl = ${CL_TTL}s
-    settle = 5s
+    settle = 10s
 }
 service "w" {
     command = "/bin/sleep"
