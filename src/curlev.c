@@ -133,6 +133,26 @@ curlev_t *curlev_new(struct event_base *base, void (*after)(void *arg), void *ar
     return cv;
 }
 
+int curlev_done(curlev_t *cv, void **priv, CURLcode *rc)
+{
+    CURLMsg *m;
+    int left;
+
+    while ((m = curl_multi_info_read(cv->multi, &left))) {
+        char *p = NULL;
+
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &p);
+        if (!p)
+            continue;
+        *rc = m->data.result;
+        *priv = p;
+        return 1;
+    }
+    return 0;
+}
+
 CURLM *curlev_multi(curlev_t *cv)
 {
     return cv->multi;

@@ -19,6 +19,11 @@ curlev_t *curlev_new(struct event_base *base, void (*after)(void *arg), void *ar
 /* The multi handle, for curl_multi_add_handle() and curl_multi_info_read(). */
 CURLM *curlev_multi(curlev_t *cv);
 
+/* The next finished transfer: 1 with its CURLOPT_PRIVATE pointer in *priv and its
+ * result in *rc (transfers without a private pointer are skipped), 0 when none is
+ * left. Call it from `after` only (libcurl must not be re-entered). */
+int curlev_done(curlev_t *cv, void **priv, CURLcode *rc);
+
 /* Clean the multi handle up (remove every easy handle first) and free the events. */
 void curlev_free(curlev_t *cv);
 

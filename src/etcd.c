@@ -1048,19 +1048,12 @@ void etcd_watch_cancel(etcd_watch_t *w)
 
 static void drain(etcd_client_t *c)
 {
-    CURLMsg *m;
-    int left;
+    void *priv;
+    CURLcode rc;
 
-    while ((m = curl_multi_info_read(c->multi, &left))) {
-        etcd_req_t *r = NULL;
-        CURLcode rc;
+    while (curlev_done(c->cv, &priv, &rc)) {
+        etcd_req_t *r = priv;
 
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        rc = m->data.result;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-        if (!r)
-            continue;
         /* Lines received before the end are delivered first. */
         if (r->watch && r->watch->dirty) {
             etcd_watch_t *w = r->watch;

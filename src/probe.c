@@ -317,20 +317,12 @@ static void probe_result(prober_t *p, probe_t *q, health_status_t seen, const ch
 /* Collect finished transfers. Called only after curl_multi_socket_action returned. */
 static void drain(prober_t *p)
 {
-    CURLMsg *m;
-    int left;
+    void *priv;
+    CURLcode rc;
 
-    while ((m = curl_multi_info_read(p->multi, &left))) {
-        probe_t *q = NULL;
-        CURLcode rc;
+    while (curlev_done(p->cv, &priv, &rc)) {
+        probe_t *q = priv;
 
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        rc = m->data.result;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
-        if (!q)
-            continue;
-        /* m is invalid after remove_handle: everything needed was read above. */
         curl_multi_remove_handle(p->multi, q->easy);
         unlink_probe(p, q);
         probe_done(p, q, rc);
