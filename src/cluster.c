@@ -18,9 +18,11 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,12 +30,18 @@
 #include "inv_cluster.h"
 #include "log.h"
 #include "placement.h"
+#include "policy.h"
+#include "provision.h"
+#include "spawn.h"
 #include "xalloc.h"
 
 #define TICK_MS 100            /* renewals, fencing, releases, status */
 #define RETRY_MS 1000          /* a failed grant or registration is tried again */
 #define STATUS_MIN_MS 1000     /* status keys are written at most once a second */
 #define JOIN_WAIT_MS 4000      /* cluster_start waits this long for a first answer */
+#define ROTATE_RETRY_MIN_MS 1000  /* a failed rotation is tried again, doubling ... */
+#define ROTATE_RETRY_MAX_MS 16000 /* ... up to this */
+#define LOCK_RETRY_MS 500      /* the provisioning lock, held by another node */
 
 /* A string map (small: linear scans; instances count in the thousands at most). */
 typedef struct { char *k, *v; long long lease; } kv_t;
@@ -141,8 +149,22 @@ struct cluster {
     long long last_recompute_ms; /* placement runs at least once a second: failed
                                   * claims are tried again */
     char reason[160];          /* may_start's answer (copied by the core at once) */
+    /* New credentials at each claim (provision = true): instance -> "" waiting for a
+     * run, "run" in the running one. Its start waits until the entry is gone. */
+    smap_t rotating;
+    pid_t rot_pid;             /* the rotation child, or 0 */
+    int rot_fd;                /* read end of its error pipe, -1: none */
+    long long rot_retry_at_ms;
+    long rot_backoff_ms;
+    char rot_err[200];         /* the last rotation's failure, for waiting_for */
+    /* <name>/locks/provision for the provisioner's runs. */
+    int lock_state;            /* 0 none, 1 wanted, 2 asked, 3 held */
+    long long lock_lease;      /* the lease it is held under */
+    long long lock_retry_at_ms;
+    void (*lock_cb)(void *);
+    void *lock_arg;
     /* metrics */
-    unsigned long etcd_errors, failovers;
+    unsigned long etcd_errors, failovers, rotations;
     double renew_latency_s;
     void **args;               /* claim arguments in flight, freed at the end */
     size_t nargs;
@@ -465,6 +487,10 @@ static void claim_cb(const etcd_result_t *r, void *arg)
         }
         sm_del(&cl->lost, c->name);
         sm_set(&cl->owners, c->name, cl->node, cl->lease);
+        /* Whoever ran it before (a node gone, partitioned, or draining) knows its
+         * passwords: set new ones before it starts here. */
+        if (cl->sup->inv->provision)
+            sm_set(&cl->rotating, c->name, "", 0);
         /* A move that brought it here is done. */
         if (sm_get(&cl->moves, c->name) && strcmp(sm_get(&cl->moves, c->name), cl->node) == 0) {
             char *k = xasprintf("%sadmin/move/%s", cl->prefix, c->name);
@@ -616,6 +642,213 @@ static void publish(cluster_t *cl, long long now)
     }
 }
 
+/* ---- new credentials at each claim ---------------------------------------------- *
+ *
+ * With provision = true, an instance claimed here gets fresh passwords for its
+ * PostgreSQL role and Redis ACL user, and the role's other sessions and the user's
+ * clients are ended, before it may start: a copy left running on a node cut off from
+ * etcd loses its database access. The work is blocking (libpq, hiredis), so it runs
+ * in a child process, one at a time for every instance claimed meanwhile, and writes
+ * this node's credential files (the passwords never leave the node, etcd sees none).
+ * The child is reaped through the reaped hook. */
+
+static void rotation_start(cluster_t *cl, long long now)
+{
+    const char **names;
+    size_t n = 0;
+    int fds[2];
+    pid_t pid;
+
+    if (cl->rot_pid || now < cl->rot_retry_at_ms || cl->sup->shutting_down)
+        return;
+    names = xcalloc(cl->rotating.n + 1, sizeof(*names));
+    for (size_t i = 0; i < cl->rotating.n;) {
+        kv_t *e = &cl->rotating.v[i];
+        if (!owned(cl, e->k)) {
+            sm_del(&cl->rotating, e->k); /* lost meanwhile: its next claim asks again */
+            continue;
+        }
+        free(e->v);
+        e->v = xstrdup("run");
+        names[n++] = e->k;
+        i++;
+    }
+    if (n == 0 || pipe2(fds, O_CLOEXEC) < 0) {
+        free(names);
+        return;
+    }
+    pid = spawn_helper(fds[1]); /* it closes every other descriptor */
+    if (pid == 0) {
+        char err[512] = "";
+        close(fds[0]);
+        if (prov_apply_only(cl->sup->inv, PROV_ROTATE | PROV_END_SESSIONS | PROV_CLUSTER, names,
+                            err, sizeof(err)) == 0)
+            _exit(0);
+        if (write(fds[1], err, strlen(err)) < 0)
+            _exit(2);
+        _exit(1);
+    }
+    close(fds[1]);
+    free(names);
+    if (pid < 0) {
+        close(fds[0]);
+        for (size_t i = 0; i < cl->rotating.n; i++) {
+            free(cl->rotating.v[i].v);
+            cl->rotating.v[i].v = xstrdup("");
+        }
+        cl->rot_retry_at_ms = now + ROTATE_RETRY_MIN_MS;
+        return;
+    }
+    cl->rot_pid = pid;
+    cl->rot_fd = fds[0];
+    log_info("cluster: setting new credentials", "instances", LOG_INT(n), "pid", LOG_INT(pid));
+}
+
+static int reaped(void *ctx, supervisor_t *sup, pid_t pid, int status)
+{
+    cluster_t *cl = ctx;
+    char err[200];
+    ssize_t got;
+    size_t done = 0;
+
+    if (!cl->rot_pid || pid != cl->rot_pid)
+        return 0;
+    got = read(cl->rot_fd, err, sizeof(err) - 1);
+    err[got > 0 ? got : 0] = '\0';
+    close(cl->rot_fd);
+    cl->rot_fd = -1;
+    cl->rot_pid = 0;
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !err[0])
+        pol_describe_exit(status, err, sizeof(err));
+    for (size_t i = 0; i < cl->rotating.n;) {
+        kv_t *e = &cl->rotating.v[i];
+        if (strcmp(e->v, "run") != 0) {
+            i++;
+        } else if (!err[0]) {
+            sm_del(&cl->rotating, e->k);
+            done++;
+        } else {
+            free(e->v);
+            e->v = xstrdup(""); /* the whole batch again: a rotation can be repeated */
+            i++;
+        }
+    }
+    if (!err[0]) {
+        cl->rotations += done;
+        cl->rot_backoff_ms = 0;
+        cl->rot_err[0] = '\0';
+        log_info("cluster: new credentials set", "instances", LOG_INT(done));
+    } else {
+        cl->rot_backoff_ms = cl->rot_backoff_ms ? cl->rot_backoff_ms * 2 : ROTATE_RETRY_MIN_MS;
+        if (cl->rot_backoff_ms > ROTATE_RETRY_MAX_MS)
+            cl->rot_backoff_ms = ROTATE_RETRY_MAX_MS;
+        cl->rot_retry_at_ms = mono_ms() + cl->rot_backoff_ms;
+        snprintf(cl->rot_err, sizeof(cl->rot_err), "%s", err);
+        log_error("cluster: setting new credentials failed, will retry", "error", err,
+                  "retry_in_ms", LOG_INT(cl->rot_backoff_ms));
+    }
+    sup_wake_waiting(sup);
+    return 1;
+}
+
+static int busy(void *ctx, supervisor_t *sup)
+{
+    (void)sup;
+    return ((cluster_t *)ctx)->rot_pid != 0;
+}
+
+/* ---- the provisioning lock -------------------------------------------------------- *
+ *
+ * <name>/locks/provision: created if absent under the holder's lease, so a node that
+ * dies lets it go with its lease. The provisioner asks for it before each run. */
+
+static void lock_cb(const etcd_result_t *r, void *arg)
+{
+    cluster_t *cl = arg;
+    long long lease = cl->lock_lease;
+
+    if (cl->lock_state != 2)
+        return; /* given up meanwhile */
+    if (r->ok && (r->succeeded || (r->n_kvs == 1 && r->kvs[0].lease == lease)) &&
+        lease == cl->lease) {
+        void (*cb)(void *) = cl->lock_cb;
+        cl->lock_state = 3;
+        log_info("cluster: provisioning lock taken", "node", cl->node);
+        if (cb)
+            cb(cl->lock_arg);
+        return;
+    }
+    if (!r->ok)
+        note_error(cl, "taking the provisioning lock", r->error);
+    else if (r->n_kvs == 1)
+        log_info("cluster: provisioning lock held by another node, waiting", "holder",
+                 r->kvs[0].value ? r->kvs[0].value : "");
+    cl->lock_state = 1;
+    cl->lock_retry_at_ms = mono_ms() + LOCK_RETRY_MS;
+}
+
+static void lock_tick(cluster_t *cl, long long now)
+{
+    char *key;
+
+    if (cl->lock_state != 1 || now < cl->lock_retry_at_ms || !cl->registered ||
+        !lease_fresh(cl))
+        return;
+    key = xasprintf("%slocks/provision", cl->prefix);
+    cl->lock_state = 2;
+    cl->lock_lease = cl->lease;
+    if (!etcd_create(cl->etcd, key, cl->node, cl->lease, lock_cb, cl)) {
+        cl->lock_state = 1;
+        cl->lock_retry_at_ms = now + LOCK_RETRY_MS;
+    }
+    free(key);
+}
+
+int cluster_lock_provision(void (*cb)(void *arg), void *arg)
+{
+    cluster_t *cl = the_cluster;
+
+    if (!cl)
+        return 0;
+    cl->lock_cb = cb;
+    cl->lock_arg = arg;
+    if (cl->lock_state == 0) {
+        cl->lock_state = 1;
+        cl->lock_retry_at_ms = 0;
+    }
+    lock_tick(cl, mono_ms());
+    return 1;
+}
+
+void cluster_unlock_provision(void)
+{
+    cluster_t *cl = the_cluster;
+    char *key;
+
+    if (!cl)
+        return;
+    cl->lock_cb = NULL;
+    cl->lock_arg = NULL;
+    if (cl->lock_state >= 2 && cl->lock_lease) {
+        /* Only while it is still ours: a create in flight may land after this. */
+        etcd_compare_t cmp;
+        etcd_op_t del;
+        key = xasprintf("%slocks/provision", cl->prefix);
+        cmp = (etcd_compare_t){ key, ETCD_EQUAL, ETCD_TARGET_LEASE, cl->lock_lease, NULL };
+        del = (etcd_op_t){ ETCD_OP_DELETE, key, NULL, 0, 0 };
+        etcd_txn(cl->etcd, &cmp, 1, &del, 1, NULL, 0, NULL, NULL);
+        free(key);
+        if (cl->lock_state == 3)
+            log_info("cluster: provisioning lock released", "node", cl->node);
+    }
+    cl->lock_state = 0;
+}
+
+int cluster_mode(void)
+{
+    return the_cluster != NULL;
+}
+
 /* ---- the tick: renewals, fencing, releases -------------------------------------- */
 
 static void fence_all(cluster_t *cl, const char *why)
@@ -691,6 +924,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         }
         i++;
     }
+    if (cl->rotating.n)
+        rotation_start(cl, now);
+    lock_tick(cl, now);
     if (cl->phase == PH_READY && now - cl->last_recompute_ms >= 1000) {
         cl->last_recompute_ms = now;
         schedule_recompute(cl);
@@ -728,8 +964,16 @@ static const char *may_start(void *ctx, supervisor_t *sup, sup_instance_t *in)
         return "cluster: disconnected";
     if (sm_get(&cl->releasing, in->name))
         return "cluster: moving to another node";
-    if (owned(cl, in->name))
-        return NULL;
+    if (owned(cl, in->name)) {
+        if (!sm_get(&cl->rotating, in->name))
+            return NULL;
+        if (cl->rot_err[0]) {
+            snprintf(cl->reason, sizeof(cl->reason), "cluster: setting new credentials: %.120s",
+                     cl->rot_err);
+            return cl->reason;
+        }
+        return "cluster: setting new credentials";
+    }
     owner = sm_get(&cl->owners, in->name);
     if (owner) {
         snprintf(cl->reason, sizeof(cl->reason), "cluster: owned by node %.60s", owner);
@@ -762,8 +1006,12 @@ static void reloaded(void *ctx, supervisor_t *sup)
 
 static void stopping(void *ctx, supervisor_t *sup, int sig)
 {
-    (void)sup, (void)sig;
-    sm_clear(&((cluster_t *)ctx)->releasing);
+    cluster_t *cl = ctx;
+
+    (void)sup;
+    sm_clear(&cl->releasing);
+    if (cl->rot_pid)
+        kill(cl->rot_pid, sig); /* on SIGTERM its open transaction rolls back */
 }
 
 /* ---- life ----------------------------------------------------------------------- */
@@ -798,6 +1046,7 @@ int cluster_start(supervisor_t *sup, cluster_t **out, char *err, size_t errlen)
 {
     static const sup_hooks_t hooks = {
         .may_start = may_start, .reloaded = reloaded, .stopping = stopping,
+        .reaped = reaped, .busy = busy,
     };
     const inv_cluster_t *c = sup->inv->cluster;
     etcd_options_t opt = { 0 };
@@ -818,6 +1067,7 @@ int cluster_start(supervisor_t *sup, cluster_t **out, char *err, size_t errlen)
     cl->node = xstrdup(c->node);
     cl->ttl_ms = c->lease_ttl_ms;
     cl->settle_ms = c->settle_ms;
+    cl->rot_fd = -1;
     memcpy(cl->hash, c->hash, sizeof(cl->hash));
     snprintf(cl->conn, sizeof(cl->conn), "connecting");
     opt.endpoints = (const char *const *)c->endpoints;
@@ -851,11 +1101,6 @@ int cluster_start(supervisor_t *sup, cluster_t **out, char *err, size_t errlen)
         return -1;
     }
     the_cluster = cl;
-    if (sup->inv->provision)
-        log_warn("cluster: provision = true runs on every node, each with its own "
-                 "passwords: the last node to provision wins and the others' workers lose "
-                 "database access; provision from one node and copy its credential files "
-                 "(docs/cluster.md, \"Not done yet\")");
     grant(cl);
     /* Join before anything starts, for a bounded time: a duplicate node name is
      * refused here, before any worker runs. */
@@ -906,6 +1151,14 @@ void cluster_free(cluster_t *cl)
         event_free(cl->recompute_ev);
     if (cl->watch)
         etcd_watch_cancel(cl->watch);
+    if (cl->rot_pid) {
+        int status;
+        kill(cl->rot_pid, SIGKILL);
+        while (waitpid(cl->rot_pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (cl->rot_fd >= 0)
+        close(cl->rot_fd);
     if (cl->lease) {
         /* Every worker is gone: let the other nodes take over now, not at expiry. */
         int done = 0;
@@ -928,6 +1181,7 @@ void cluster_free(cluster_t *cl)
     sm_free(&cl->claiming);
     sm_free(&cl->releasing);
     sm_free(&cl->published);
+    sm_free(&cl->rotating);
     free(cl->name);
     free(cl->prefix);
     free(cl->node);
@@ -1049,6 +1303,10 @@ void cluster_metrics(FILE *out)
                  "from a node that had lost them.\n"
                  "# TYPE instanced_cluster_failovers_total counter\n"
                  "instanced_cluster_failovers_total %lu\n", cl->failovers);
+    fprintf(out, "# HELP instanced_cluster_credential_rotations_total Instances given new "
+                 "passwords at their claim here.\n"
+                 "# TYPE instanced_cluster_credential_rotations_total counter\n"
+                 "instanced_cluster_credential_rotations_total %lu\n", cl->rotations);
 }
 
 /* ---- administration ------------------------------------------------------------- */
