@@ -535,6 +535,34 @@ static void release_done(cluster_t *cl, const char *name)
     free(key);
 }
 
+/* 1 while a worker of this node that depends on name is alive and leaves too
+ * (drain, move, rebalance): dependents stop first, as at shutdown. */
+static int leaving_dependent(cluster_t *cl, const char *name)
+{
+    supervisor_t *sup = cl->sup;
+
+    for (size_t i = 0; i < sup->ninst; i++) {
+        const sup_instance_t *o = sup->inst[i];
+        if (o->pid <= 0 || !sm_get(&cl->releasing, o->name))
+            continue;
+        for (size_t k = 0; k < o->cfg->ndeps; k++)
+            if (strcmp(o->cfg->depends_on[k], name) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* Stop the workers being released, each once no dependent leaving with it runs. */
+static void release_fence(cluster_t *cl)
+{
+    for (size_t i = 0; i < cl->releasing.n; i++) {
+        sup_instance_t *in = sup_find(cl->sup, cl->releasing.v[i].k);
+        if (in && in->pid > 0 && in->state != SUP_STOPPING &&
+            !leaving_dependent(cl, in->name))
+            sup_fence(cl->sup, in, "cluster: moving to another node");
+    }
+}
+
 static void recompute(cluster_t *cl)
 {
     supervisor_t *sup = cl->sup;
@@ -544,8 +572,12 @@ static void recompute(cluster_t *cl)
     const char **out;
     size_t n = 0, nn = cl->nodes.n;
 
-    if (cl->phase != PH_READY || !lease_fresh(cl))
+    if (cl->phase != PH_READY || !lease_fresh(cl)) {
+        /* Another node's instance may have become ready (status keys): dependents
+         * here look again. */
+        sup_wake_waiting(sup);
         return;
+    }
     pi = xcalloc(sup->ninst + 1, sizeof(*pi));
     out = xcalloc(sup->ninst + 1, sizeof(*out));
     pn = xcalloc(nn + 1, sizeof(*pn));
@@ -578,10 +610,9 @@ static void recompute(cluster_t *cl)
 
         if (owned(cl, name)) {
             if (out[i] && strcmp(out[i], cl->node) != 0 && !sm_get(&cl->releasing, name)) {
+                /* Fenced by release_fence, after the dependents leaving with it. */
                 log_info("cluster: moving instance", "instance", name, "to", out[i]);
                 sm_set(&cl->releasing, name, out[i], 0);
-                if (in)
-                    sup_fence(sup, in, "cluster: moving to another node");
             } else if (!out[i] || strcmp(out[i], cl->node) == 0) {
                 sm_del(&cl->releasing, name);
             }
@@ -595,6 +626,7 @@ static void recompute(cluster_t *cl)
     free(pi);
     free(pn);
     free(out);
+    release_fence(cl);
     sup_wake_waiting(sup);
 }
 
@@ -916,6 +948,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         log_info("cluster: membership settled", "nodes", LOG_INT(cl->nodes.n));
         schedule_recompute(cl);
     }
+    release_fence(cl);
     for (size_t i = 0; i < cl->releasing.n;) {
         sup_instance_t *in = sup_find(cl->sup, cl->releasing.v[i].k);
         if (!in || in->pid == 0) {
@@ -1196,6 +1229,27 @@ int cluster_runs_here(const supervisor_t *sup, const sup_instance_t *in)
 {
     (void)sup;
     return the_cluster ? runs_here(the_cluster, in) : 1;
+}
+
+int cluster_dep_ready(const supervisor_t *sup, const sup_instance_t *dep)
+{
+    cluster_t *cl = the_cluster;
+    const inv_place_t *p;
+    const char *node, *st;
+    json_t *v;
+    int ready;
+
+    if (!cl || cl->sup != sup || runs_here(cl, dep))
+        return -1;
+    p = invc_place(sup->inv, dep->cfg);
+    node = p->pin ? p->pin : sm_get(&cl->owners, dep->name);
+    if (!node || !sm_get(&cl->nodes, node) || !(st = sm_get(&cl->status, dep->name)))
+        return 0;
+    v = json_loads(st, 0, NULL);
+    ready = v && strcmp(json_string_value(json_object_get(v, "node")) ?: "", node) == 0 &&
+            strcmp(json_string_value(json_object_get(v, "state")) ?: "", "running") == 0;
+    json_decref(v);
+    return ready;
 }
 
 json_t *cluster_report_json(void)
