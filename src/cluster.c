@@ -42,16 +42,62 @@
 #define ROTATE_RETRY_MIN_MS 1000  /* a failed rotation is tried again, doubling ... */
 #define ROTATE_RETRY_MAX_MS 16000 /* ... up to this */
 #define LOCK_RETRY_MS 500      /* the provisioning lock, held by another node */
+/* At scale (thousands of instances) a burst of requests must not starve the lease
+ * renewals that share the client: claims in flight and status writes per round are
+ * capped (the rest go in the next rounds), and placement runs at most every
+ * RECOMPUTE_MIN_MS however fast the watch delivers changes. */
+#define CLAIMS_IN_FLIGHT 16
+#define STATUS_PUTS_PER_ROUND 64
+#define RECOMPUTE_MIN_MS 250
 
-/* A string map (small: linear scans; instances count in the thousands at most). */
+/* A string map with a hash index (instances count in the thousands: placement looks
+ * names up many times per run). Entries stay in an array (iteration, removal by
+ * swapping the last in); ix holds entry index + 1 per slot, 0 for an empty slot. A
+ * removal rebuilds the index, linear in the size, which is cheap next to a request. */
 typedef struct { char *k, *v; long long lease; } kv_t;
-typedef struct { kv_t *v; size_t n, cap; } smap_t;
+typedef struct { kv_t *v; size_t n, cap; size_t *ix, ixcap; } smap_t;
+
+static size_t sm_hash(const char *k)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return h;
+}
+
+static void sm_slot(smap_t *m, size_t i)
+{
+    size_t s = sm_hash(m->v[i].k) & (m->ixcap - 1);
+    while (m->ix[s])
+        s = (s + 1) & (m->ixcap - 1);
+    m->ix[s] = i + 1;
+}
+
+static void sm_reindex(smap_t *m)
+{
+    size_t want = 32;
+    while (want < 2 * (m->n + 1))
+        want *= 2;
+    if (want != m->ixcap) {
+        free(m->ix);
+        m->ix = xcalloc(want, sizeof(*m->ix));
+        m->ixcap = want;
+    } else {
+        memset(m->ix, 0, m->ixcap * sizeof(*m->ix));
+    }
+    for (size_t i = 0; i < m->n; i++)
+        sm_slot(m, i);
+}
 
 static kv_t *sm_find(const smap_t *m, const char *k)
 {
-    for (size_t i = 0; i < m->n; i++)
-        if (strcmp(m->v[i].k, k) == 0)
-            return &m->v[i];
+    size_t s;
+
+    if (!m->ixcap)
+        return NULL;
+    for (s = sm_hash(k) & (m->ixcap - 1); m->ix[s]; s = (s + 1) & (m->ixcap - 1))
+        if (strcmp(m->v[m->ix[s] - 1].k, k) == 0)
+            return &m->v[m->ix[s] - 1];
     return NULL;
 }
 
@@ -73,6 +119,10 @@ static void sm_set(smap_t *m, const char *k, const char *v, long long lease)
         e = &m->v[m->n++];
         e->k = xstrdup(k);
         e->v = NULL;
+        if (2 * m->n > m->ixcap)
+            sm_reindex(m);
+        else
+            sm_slot(m, m->n - 1);
     }
     free(e->v);
     e->v = xstrdup(v);
@@ -88,6 +138,7 @@ static void sm_del(smap_t *m, const char *k)
     free(e->k);
     free(e->v);
     *e = m->v[--m->n];
+    sm_reindex(m);
 }
 
 static void sm_clear(smap_t *m)
@@ -97,14 +148,18 @@ static void sm_clear(smap_t *m)
         free(m->v[i].v);
     }
     m->n = 0;
+    if (m->ix)
+        memset(m->ix, 0, m->ixcap * sizeof(*m->ix));
 }
 
 static void sm_free(smap_t *m)
 {
     sm_clear(m);
     free(m->v);
+    free(m->ix);
     m->v = NULL;
-    m->cap = 0;
+    m->ix = NULL;
+    m->cap = m->ixcap = 0;
 }
 
 typedef enum { PH_CONNECTING, PH_SETTLING, PH_READY, PH_REFUSED } phase_t;
@@ -146,6 +201,7 @@ struct cluster {
     smap_t releasing;          /* instance -> target node: fenced, then let go */
     smap_t published;          /* instance -> the status JSON written last */
     long long last_publish_ms;
+    long long recompute_ran_ms;  /* when placement last ran */
     long long last_recompute_ms; /* placement runs at least once a second: failed
                                   * claims are tried again */
     char reason[160];          /* may_start's answer (copied by the core at once) */
@@ -202,8 +258,16 @@ static void note_error(cluster_t *cl, const char *what, const char *why)
 
 static void schedule_recompute(cluster_t *cl)
 {
-    if (!evtimer_pending(cl->recompute_ev, NULL))
+    long long wait = cl->recompute_ran_ms + RECOMPUTE_MIN_MS - mono_ms();
+
+    if (evtimer_pending(cl->recompute_ev, NULL))
+        return;
+    if (wait <= 0) {
         event_active(cl->recompute_ev, EV_TIMEOUT, 1);
+    } else {
+        struct timeval tv = { wait / 1000, (wait % 1000) * 1000 };
+        evtimer_add(cl->recompute_ev, &tv);
+    }
 }
 
 /* ---- the copy of etcd's keys ------------------------------------------------------ */
@@ -472,6 +536,7 @@ static void claim_cb(const etcd_result_t *r, void *arg)
     cluster_t *cl = c->cl;
 
     sm_del(&cl->claiming, c->name);
+    schedule_recompute(cl); /* claims wait their turn (CLAIMS_IN_FLIGHT) */
     if (!r->ok) {
         note_error(cl, "claiming an instance", r->error);
     } else if (r->succeeded || (r->n_kvs == 1 && r->kvs[0].lease == cl->lease)) {
@@ -570,6 +635,7 @@ static void recompute(cluster_t *cl)
     plc_instance_t *pi;
     plc_node_t *pn;
     const char **out;
+    sup_instance_t **ins; /* pi[k]'s entry: no name lookup per instance */
     size_t n = 0, nn = cl->nodes.n;
 
     if (cl->phase != PH_READY || !lease_fresh(cl)) {
@@ -579,6 +645,7 @@ static void recompute(cluster_t *cl)
         return;
     }
     pi = xcalloc(sup->ninst + 1, sizeof(*pi));
+    ins = xcalloc(sup->ninst + 1, sizeof(*ins));
     out = xcalloc(sup->ninst + 1, sizeof(*out));
     pn = xcalloc(nn + 1, sizeof(*pn));
     for (size_t i = 0; i < nn; i++) {
@@ -601,12 +668,13 @@ static void recompute(cluster_t *cl)
         pi[n].owner = owner && sm_get(&cl->nodes, owner) ? owner : NULL;
         /* A move is a pin until the target has it (then the admin key goes). */
         pi[n].pin = move && sm_get(&cl->nodes, move) ? move : NULL;
+        ins[n] = sup->inst[i];
         n++;
     }
     plc_place(pi, n, pn, nn, out);
     for (size_t i = 0; i < n; i++) {
         const char *name = pi[i].name, *owner = sm_get(&cl->owners, name);
-        sup_instance_t *in = sup_find(sup, name);
+        sup_instance_t *in = ins[i];
 
         if (owned(cl, name)) {
             if (out[i] && strcmp(out[i], cl->node) != 0 && !sm_get(&cl->releasing, name)) {
@@ -617,13 +685,14 @@ static void recompute(cluster_t *cl)
                 sm_del(&cl->releasing, name);
             }
         } else if (!owner && out[i] && strcmp(out[i], cl->node) == 0 &&
-                   !sm_get(&cl->claiming, name)) {
+                   cl->claiming.n < CLAIMS_IN_FLIGHT && !sm_get(&cl->claiming, name)) {
             claim(cl, name);
         }
         if (in && in->pid > 0 && !owned(cl, name))
             sup_fence(sup, in, "cluster: owned by another node");
     }
     free(pi);
+    free(ins);
     free(pn);
     free(out);
     release_fence(cl);
@@ -632,8 +701,11 @@ static void recompute(cluster_t *cl)
 
 static void recompute_cb(evutil_socket_t fd, short what, void *arg)
 {
+    cluster_t *cl = arg;
+
     (void)fd, (void)what;
-    recompute(arg);
+    cl->recompute_ran_ms = mono_ms();
+    recompute(cl);
 }
 
 /* ---- the fleet view's keys ------------------------------------------------------ */
@@ -647,6 +719,7 @@ static int runs_here(const cluster_t *cl, const sup_instance_t *in)
 static void publish(cluster_t *cl, long long now)
 {
     supervisor_t *sup = cl->sup;
+    size_t puts = 0;
 
     if (now - cl->last_publish_ms < STATUS_MIN_MS || !lease_fresh(cl) || cl->phase != PH_READY)
         return;
@@ -664,7 +737,7 @@ static void publish(cluster_t *cl, long long now)
                       "pid", (json_int_t)in->pid);
         v = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(o);
-        if (!old || strcmp(old, v) != 0) {
+        if ((!old || strcmp(old, v) != 0) && puts++ < STATUS_PUTS_PER_ROUND) {
             key = xasprintf("%sstatus/%s", cl->prefix, in->name);
             etcd_put(cl->etcd, key, v, cl->lease, NULL, NULL);
             sm_set(&cl->published, in->name, v, 0);
