@@ -79,14 +79,19 @@ echo "instances:            $N over 3 nodes ($(cl_counts)), lease_ttl ${CL_TTL}s
 echo "start to all running: $((t1 - t0)) ms"
 echo "etcd requests, start: $((r1 - r0)) in $((t1 - t0)) ms = $(rate $((r1 - r0)) $((t1 - t0)))/s"
 
-# The steady state: nothing changes, the nodes renew and publish nothing new.
-sleep 3
+# The steady state: nothing changes, the nodes renew and publish nothing new. The
+# status keys of the last starts are written at most 64 per node and second: let them
+# drain first (CS_SETTLE seconds, default 15).
+sleep "${CS_SETTLE:-15}"
 r2=$(etcd_requests)
 t2=$(now_ms)
 sleep "$WINDOW"
 r3=$(etcd_requests)
 t3=$(now_ms)
 echo "etcd requests, steady: $((r3 - r2)) in $((t3 - t2)) ms = $(rate $((r3 - r2)) $((t3 - t2)))/s"
+# How often one instance's status key was written so far (its version).
+echo "status/w-1 written:   $(ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" get bench/status/w-1 -w json |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["kvs"][0]["version"])') times"
 
 had=$(cl_on_node 1 | wc -w)
 k0=$(now_ms)
