@@ -83,6 +83,10 @@ ok "n2 joins" wait_for 20 rejoined
 sleep_settle() { grep -q 'msg="cluster: membership settled"' "$T/n2/log"; }
 ok "n2's membership settles" wait_for 20 sleep_settle
 is "$(runs_on 2)" "" "n2 takes nothing from a live n1"
+ok "n2's provisioning run is done" wait_for 30 grep -q 'msg="provisioning done"' "$T/n2/log"
+# n2 runs none of them: its run must not touch the passwords n1's workers use.
+is "$(pg_login "$old_pg")" "$role" "n1's PostgreSQL credentials still work after n2 provisioned"
+is "$(redis_login "$old_rd")" "PONG" "n1's Redis credentials still work after n2 provisioned"
 
 t0=$(date +%s%N)
 cl_node_kill 1 KILL
