@@ -32,6 +32,7 @@ bench-quick: all bench/bench-child$(EXEEXT)
 # `make bench-inventory`: time `instanced --check-config` on generated inventories of
 # 10,000, 20,000 and 100,000 instances (BENCHMARKS.md, "Inventory validation").
 EXTRA_DIST += bench/inventory_scale.sh
+EXTRA_DIST += bench/cluster_scale.sh
 .PHONY: bench-inventory
 bench-inventory: src/instanced$(EXEEXT)
 	INSTANCED=$(abs_top_builddir)/src/instanced $(SHELL) $(abs_top_srcdir)/bench/inventory_scale.sh

@@ -18,9 +18,11 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,22 +30,74 @@
 #include "inv_cluster.h"
 #include "log.h"
 #include "placement.h"
+#include "policy.h"
+#include "provision.h"
+#include "spawn.h"
 #include "xalloc.h"
 
 #define TICK_MS 100            /* renewals, fencing, releases, status */
 #define RETRY_MS 1000          /* a failed grant or registration is tried again */
 #define STATUS_MIN_MS 1000     /* status keys are written at most once a second */
 #define JOIN_WAIT_MS 4000      /* cluster_start waits this long for a first answer */
+#define ROTATE_RETRY_MIN_MS 1000  /* a failed rotation is tried again, doubling ... */
+#define ROTATE_RETRY_MAX_MS 16000 /* ... up to this */
+#define LOCK_RETRY_MS 500      /* the provisioning lock, held by another node */
+/* At scale (thousands of instances) a burst of requests must not starve the lease
+ * renewals that share the client: claims in flight and status writes per round are
+ * capped (the rest go in the next rounds), and placement runs at most every
+ * RECOMPUTE_MIN_MS however fast the watch delivers changes. */
+#define CLAIMS_IN_FLIGHT 16
+#define STATUS_PUTS_PER_ROUND 64
+#define RECOMPUTE_MIN_MS 250
 
-/* A string map (small: linear scans; instances count in the thousands at most). */
+/* A string map with a hash index (instances count in the thousands: placement looks
+ * names up many times per run). Entries stay in an array (iteration, removal by
+ * swapping the last in); ix holds entry index + 1 per slot, 0 for an empty slot. A
+ * removal rebuilds the index, linear in the size, which is cheap next to a request. */
 typedef struct { char *k, *v; long long lease; } kv_t;
-typedef struct { kv_t *v; size_t n, cap; } smap_t;
+typedef struct { kv_t *v; size_t n, cap; size_t *ix, ixcap; } smap_t;
+
+static size_t sm_hash(const char *k)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return h;
+}
+
+static void sm_slot(smap_t *m, size_t i)
+{
+    size_t s = sm_hash(m->v[i].k) & (m->ixcap - 1);
+    while (m->ix[s])
+        s = (s + 1) & (m->ixcap - 1);
+    m->ix[s] = i + 1;
+}
+
+static void sm_reindex(smap_t *m)
+{
+    size_t want = 32;
+    while (want < 2 * (m->n + 1))
+        want *= 2;
+    if (want != m->ixcap) {
+        free(m->ix);
+        m->ix = xcalloc(want, sizeof(*m->ix));
+        m->ixcap = want;
+    } else {
+        memset(m->ix, 0, m->ixcap * sizeof(*m->ix));
+    }
+    for (size_t i = 0; i < m->n; i++)
+        sm_slot(m, i);
+}
 
 static kv_t *sm_find(const smap_t *m, const char *k)
 {
-    for (size_t i = 0; i < m->n; i++)
-        if (strcmp(m->v[i].k, k) == 0)
-            return &m->v[i];
+    size_t s;
+
+    if (!m->ixcap)
+        return NULL;
+    for (s = sm_hash(k) & (m->ixcap - 1); m->ix[s]; s = (s + 1) & (m->ixcap - 1))
+        if (strcmp(m->v[m->ix[s] - 1].k, k) == 0)
+            return &m->v[m->ix[s] - 1];
     return NULL;
 }
 
@@ -65,6 +119,10 @@ static void sm_set(smap_t *m, const char *k, const char *v, long long lease)
         e = &m->v[m->n++];
         e->k = xstrdup(k);
         e->v = NULL;
+        if (2 * m->n > m->ixcap)
+            sm_reindex(m);
+        else
+            sm_slot(m, m->n - 1);
     }
     free(e->v);
     e->v = xstrdup(v);
@@ -80,6 +138,7 @@ static void sm_del(smap_t *m, const char *k)
     free(e->k);
     free(e->v);
     *e = m->v[--m->n];
+    sm_reindex(m);
 }
 
 static void sm_clear(smap_t *m)
@@ -89,14 +148,18 @@ static void sm_clear(smap_t *m)
         free(m->v[i].v);
     }
     m->n = 0;
+    if (m->ix)
+        memset(m->ix, 0, m->ixcap * sizeof(*m->ix));
 }
 
 static void sm_free(smap_t *m)
 {
     sm_clear(m);
     free(m->v);
+    free(m->ix);
     m->v = NULL;
-    m->cap = 0;
+    m->ix = NULL;
+    m->cap = m->ixcap = 0;
 }
 
 typedef enum { PH_CONNECTING, PH_SETTLING, PH_READY, PH_REFUSED } phase_t;
@@ -138,11 +201,26 @@ struct cluster {
     smap_t releasing;          /* instance -> target node: fenced, then let go */
     smap_t published;          /* instance -> the status JSON written last */
     long long last_publish_ms;
+    long long recompute_ran_ms;  /* when placement last ran */
     long long last_recompute_ms; /* placement runs at least once a second: failed
                                   * claims are tried again */
     char reason[160];          /* may_start's answer (copied by the core at once) */
+    /* New credentials at each claim (provision = true): instance -> "" waiting for a
+     * run, "run" in the running one. Its start waits until the entry is gone. */
+    smap_t rotating;
+    pid_t rot_pid;             /* the rotation child, or 0 */
+    int rot_fd;                /* read end of its error pipe, -1: none */
+    long long rot_retry_at_ms;
+    long rot_backoff_ms;
+    char rot_err[200];         /* the last rotation's failure, for waiting_for */
+    /* <name>/locks/provision for the provisioner's runs. */
+    int lock_state;            /* 0 none, 1 wanted, 2 asked, 3 held */
+    long long lock_lease;      /* the lease it is held under */
+    long long lock_retry_at_ms;
+    void (*lock_cb)(void *);
+    void *lock_arg;
     /* metrics */
-    unsigned long etcd_errors, failovers;
+    unsigned long etcd_errors, failovers, rotations;
     double renew_latency_s;
     void **args;               /* claim arguments in flight, freed at the end */
     size_t nargs;
@@ -180,8 +258,16 @@ static void note_error(cluster_t *cl, const char *what, const char *why)
 
 static void schedule_recompute(cluster_t *cl)
 {
-    if (!evtimer_pending(cl->recompute_ev, NULL))
+    long long wait = cl->recompute_ran_ms + RECOMPUTE_MIN_MS - mono_ms();
+
+    if (evtimer_pending(cl->recompute_ev, NULL))
+        return;
+    if (wait <= 0) {
         event_active(cl->recompute_ev, EV_TIMEOUT, 1);
+    } else {
+        struct timeval tv = { wait / 1000, (wait % 1000) * 1000 };
+        evtimer_add(cl->recompute_ev, &tv);
+    }
 }
 
 /* ---- the copy of etcd's keys ------------------------------------------------------ */
@@ -450,6 +536,7 @@ static void claim_cb(const etcd_result_t *r, void *arg)
     cluster_t *cl = c->cl;
 
     sm_del(&cl->claiming, c->name);
+    schedule_recompute(cl); /* claims wait their turn (CLAIMS_IN_FLIGHT) */
     if (!r->ok) {
         note_error(cl, "claiming an instance", r->error);
     } else if (r->succeeded || (r->n_kvs == 1 && r->kvs[0].lease == cl->lease)) {
@@ -465,6 +552,10 @@ static void claim_cb(const etcd_result_t *r, void *arg)
         }
         sm_del(&cl->lost, c->name);
         sm_set(&cl->owners, c->name, cl->node, cl->lease);
+        /* Whoever ran it before (a node gone, partitioned, or draining) knows its
+         * passwords: set new ones before it starts here. */
+        if (cl->sup->inv->provision)
+            sm_set(&cl->rotating, c->name, "", 0);
         /* A move that brought it here is done. */
         if (sm_get(&cl->moves, c->name) && strcmp(sm_get(&cl->moves, c->name), cl->node) == 0) {
             char *k = xasprintf("%sadmin/move/%s", cl->prefix, c->name);
@@ -509,6 +600,34 @@ static void release_done(cluster_t *cl, const char *name)
     free(key);
 }
 
+/* 1 while a worker of this node that depends on name is alive and leaves too
+ * (drain, move, rebalance): dependents stop first, as at shutdown. */
+static int leaving_dependent(cluster_t *cl, const char *name)
+{
+    supervisor_t *sup = cl->sup;
+
+    for (size_t i = 0; i < sup->ninst; i++) {
+        const sup_instance_t *o = sup->inst[i];
+        if (o->pid <= 0 || !sm_get(&cl->releasing, o->name))
+            continue;
+        for (size_t k = 0; k < o->cfg->ndeps; k++)
+            if (strcmp(o->cfg->depends_on[k], name) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* Stop the workers being released, each once no dependent leaving with it runs. */
+static void release_fence(cluster_t *cl)
+{
+    for (size_t i = 0; i < cl->releasing.n; i++) {
+        sup_instance_t *in = sup_find(cl->sup, cl->releasing.v[i].k);
+        if (in && in->pid > 0 && in->state != SUP_STOPPING &&
+            !leaving_dependent(cl, in->name))
+            sup_fence(cl->sup, in, "cluster: moving to another node");
+    }
+}
+
 static void recompute(cluster_t *cl)
 {
     supervisor_t *sup = cl->sup;
@@ -516,11 +635,17 @@ static void recompute(cluster_t *cl)
     plc_instance_t *pi;
     plc_node_t *pn;
     const char **out;
+    sup_instance_t **ins; /* pi[k]'s entry: no name lookup per instance */
     size_t n = 0, nn = cl->nodes.n;
 
-    if (cl->phase != PH_READY || !lease_fresh(cl))
+    if (cl->phase != PH_READY || !lease_fresh(cl)) {
+        /* Another node's instance may have become ready (status keys): dependents
+         * here look again. */
+        sup_wake_waiting(sup);
         return;
+    }
     pi = xcalloc(sup->ninst + 1, sizeof(*pi));
+    ins = xcalloc(sup->ninst + 1, sizeof(*ins));
     out = xcalloc(sup->ninst + 1, sizeof(*out));
     pn = xcalloc(nn + 1, sizeof(*pn));
     for (size_t i = 0; i < nn; i++) {
@@ -543,39 +668,44 @@ static void recompute(cluster_t *cl)
         pi[n].owner = owner && sm_get(&cl->nodes, owner) ? owner : NULL;
         /* A move is a pin until the target has it (then the admin key goes). */
         pi[n].pin = move && sm_get(&cl->nodes, move) ? move : NULL;
+        ins[n] = sup->inst[i];
         n++;
     }
     plc_place(pi, n, pn, nn, out);
     for (size_t i = 0; i < n; i++) {
         const char *name = pi[i].name, *owner = sm_get(&cl->owners, name);
-        sup_instance_t *in = sup_find(sup, name);
+        sup_instance_t *in = ins[i];
 
         if (owned(cl, name)) {
             if (out[i] && strcmp(out[i], cl->node) != 0 && !sm_get(&cl->releasing, name)) {
+                /* Fenced by release_fence, after the dependents leaving with it. */
                 log_info("cluster: moving instance", "instance", name, "to", out[i]);
                 sm_set(&cl->releasing, name, out[i], 0);
-                if (in)
-                    sup_fence(sup, in, "cluster: moving to another node");
             } else if (!out[i] || strcmp(out[i], cl->node) == 0) {
                 sm_del(&cl->releasing, name);
             }
         } else if (!owner && out[i] && strcmp(out[i], cl->node) == 0 &&
-                   !sm_get(&cl->claiming, name)) {
+                   cl->claiming.n < CLAIMS_IN_FLIGHT && !sm_get(&cl->claiming, name)) {
             claim(cl, name);
         }
         if (in && in->pid > 0 && !owned(cl, name))
             sup_fence(sup, in, "cluster: owned by another node");
     }
     free(pi);
+    free(ins);
     free(pn);
     free(out);
+    release_fence(cl);
     sup_wake_waiting(sup);
 }
 
 static void recompute_cb(evutil_socket_t fd, short what, void *arg)
 {
+    cluster_t *cl = arg;
+
     (void)fd, (void)what;
-    recompute(arg);
+    cl->recompute_ran_ms = mono_ms();
+    recompute(cl);
 }
 
 /* ---- the fleet view's keys ------------------------------------------------------ */
@@ -589,6 +719,7 @@ static int runs_here(const cluster_t *cl, const sup_instance_t *in)
 static void publish(cluster_t *cl, long long now)
 {
     supervisor_t *sup = cl->sup;
+    size_t puts = 0;
 
     if (now - cl->last_publish_ms < STATUS_MIN_MS || !lease_fresh(cl) || cl->phase != PH_READY)
         return;
@@ -606,7 +737,7 @@ static void publish(cluster_t *cl, long long now)
                       "pid", (json_int_t)in->pid);
         v = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(o);
-        if (!old || strcmp(old, v) != 0) {
+        if ((!old || strcmp(old, v) != 0) && puts++ < STATUS_PUTS_PER_ROUND) {
             key = xasprintf("%sstatus/%s", cl->prefix, in->name);
             etcd_put(cl->etcd, key, v, cl->lease, NULL, NULL);
             sm_set(&cl->published, in->name, v, 0);
@@ -614,6 +745,213 @@ static void publish(cluster_t *cl, long long now)
         }
         free(v);
     }
+}
+
+/* ---- new credentials at each claim ---------------------------------------------- *
+ *
+ * With provision = true, an instance claimed here gets fresh passwords for its
+ * PostgreSQL role and Redis ACL user, and the role's other sessions and the user's
+ * clients are ended, before it may start: a copy left running on a node cut off from
+ * etcd loses its database access. The work is blocking (libpq, hiredis), so it runs
+ * in a child process, one at a time for every instance claimed meanwhile, and writes
+ * this node's credential files (the passwords never leave the node, etcd sees none).
+ * The child is reaped through the reaped hook. */
+
+static void rotation_start(cluster_t *cl, long long now)
+{
+    const char **names;
+    size_t n = 0;
+    int fds[2];
+    pid_t pid;
+
+    if (cl->rot_pid || now < cl->rot_retry_at_ms || cl->sup->shutting_down)
+        return;
+    names = xcalloc(cl->rotating.n + 1, sizeof(*names));
+    for (size_t i = 0; i < cl->rotating.n;) {
+        kv_t *e = &cl->rotating.v[i];
+        if (!owned(cl, e->k)) {
+            sm_del(&cl->rotating, e->k); /* lost meanwhile: its next claim asks again */
+            continue;
+        }
+        free(e->v);
+        e->v = xstrdup("run");
+        names[n++] = e->k;
+        i++;
+    }
+    if (n == 0 || pipe2(fds, O_CLOEXEC) < 0) {
+        free(names);
+        return;
+    }
+    pid = spawn_helper(fds[1]); /* it closes every other descriptor */
+    if (pid == 0) {
+        char err[512] = "";
+        close(fds[0]);
+        if (prov_apply_only(cl->sup->inv, PROV_ROTATE | PROV_END_SESSIONS | PROV_CLUSTER, names,
+                            err, sizeof(err)) == 0)
+            _exit(0);
+        if (write(fds[1], err, strlen(err)) < 0)
+            _exit(2);
+        _exit(1);
+    }
+    close(fds[1]);
+    free(names);
+    if (pid < 0) {
+        close(fds[0]);
+        for (size_t i = 0; i < cl->rotating.n; i++) {
+            free(cl->rotating.v[i].v);
+            cl->rotating.v[i].v = xstrdup("");
+        }
+        cl->rot_retry_at_ms = now + ROTATE_RETRY_MIN_MS;
+        return;
+    }
+    cl->rot_pid = pid;
+    cl->rot_fd = fds[0];
+    log_info("cluster: setting new credentials", "instances", LOG_INT(n), "pid", LOG_INT(pid));
+}
+
+static int reaped(void *ctx, supervisor_t *sup, pid_t pid, int status)
+{
+    cluster_t *cl = ctx;
+    char err[200];
+    ssize_t got;
+    size_t done = 0;
+
+    if (!cl->rot_pid || pid != cl->rot_pid)
+        return 0;
+    got = read(cl->rot_fd, err, sizeof(err) - 1);
+    err[got > 0 ? got : 0] = '\0';
+    close(cl->rot_fd);
+    cl->rot_fd = -1;
+    cl->rot_pid = 0;
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !err[0])
+        pol_describe_exit(status, err, sizeof(err));
+    for (size_t i = 0; i < cl->rotating.n;) {
+        kv_t *e = &cl->rotating.v[i];
+        if (strcmp(e->v, "run") != 0) {
+            i++;
+        } else if (!err[0]) {
+            sm_del(&cl->rotating, e->k);
+            done++;
+        } else {
+            free(e->v);
+            e->v = xstrdup(""); /* the whole batch again: a rotation can be repeated */
+            i++;
+        }
+    }
+    if (!err[0]) {
+        cl->rotations += done;
+        cl->rot_backoff_ms = 0;
+        cl->rot_err[0] = '\0';
+        log_info("cluster: new credentials set", "instances", LOG_INT(done));
+    } else {
+        cl->rot_backoff_ms = cl->rot_backoff_ms ? cl->rot_backoff_ms * 2 : ROTATE_RETRY_MIN_MS;
+        if (cl->rot_backoff_ms > ROTATE_RETRY_MAX_MS)
+            cl->rot_backoff_ms = ROTATE_RETRY_MAX_MS;
+        cl->rot_retry_at_ms = mono_ms() + cl->rot_backoff_ms;
+        snprintf(cl->rot_err, sizeof(cl->rot_err), "%s", err);
+        log_error("cluster: setting new credentials failed, will retry", "error", err,
+                  "retry_in_ms", LOG_INT(cl->rot_backoff_ms));
+    }
+    sup_wake_waiting(sup);
+    return 1;
+}
+
+static int busy(void *ctx, supervisor_t *sup)
+{
+    (void)sup;
+    return ((cluster_t *)ctx)->rot_pid != 0;
+}
+
+/* ---- the provisioning lock -------------------------------------------------------- *
+ *
+ * <name>/locks/provision: created if absent under the holder's lease, so a node that
+ * dies lets it go with its lease. The provisioner asks for it before each run. */
+
+static void lock_cb(const etcd_result_t *r, void *arg)
+{
+    cluster_t *cl = arg;
+    long long lease = cl->lock_lease;
+
+    if (cl->lock_state != 2)
+        return; /* given up meanwhile */
+    if (r->ok && (r->succeeded || (r->n_kvs == 1 && r->kvs[0].lease == lease)) &&
+        lease == cl->lease) {
+        void (*cb)(void *) = cl->lock_cb;
+        cl->lock_state = 3;
+        log_info("cluster: provisioning lock taken", "node", cl->node);
+        if (cb)
+            cb(cl->lock_arg);
+        return;
+    }
+    if (!r->ok)
+        note_error(cl, "taking the provisioning lock", r->error);
+    else if (r->n_kvs == 1)
+        log_info("cluster: provisioning lock held by another node, waiting", "holder",
+                 r->kvs[0].value ? r->kvs[0].value : "");
+    cl->lock_state = 1;
+    cl->lock_retry_at_ms = mono_ms() + LOCK_RETRY_MS;
+}
+
+static void lock_tick(cluster_t *cl, long long now)
+{
+    char *key;
+
+    if (cl->lock_state != 1 || now < cl->lock_retry_at_ms || !cl->registered ||
+        !lease_fresh(cl))
+        return;
+    key = xasprintf("%slocks/provision", cl->prefix);
+    cl->lock_state = 2;
+    cl->lock_lease = cl->lease;
+    if (!etcd_create(cl->etcd, key, cl->node, cl->lease, lock_cb, cl)) {
+        cl->lock_state = 1;
+        cl->lock_retry_at_ms = now + LOCK_RETRY_MS;
+    }
+    free(key);
+}
+
+int cluster_lock_provision(void (*cb)(void *arg), void *arg)
+{
+    cluster_t *cl = the_cluster;
+
+    if (!cl)
+        return 0;
+    cl->lock_cb = cb;
+    cl->lock_arg = arg;
+    if (cl->lock_state == 0) {
+        cl->lock_state = 1;
+        cl->lock_retry_at_ms = 0;
+    }
+    lock_tick(cl, mono_ms());
+    return 1;
+}
+
+void cluster_unlock_provision(void)
+{
+    cluster_t *cl = the_cluster;
+    char *key;
+
+    if (!cl)
+        return;
+    cl->lock_cb = NULL;
+    cl->lock_arg = NULL;
+    if (cl->lock_state >= 2 && cl->lock_lease) {
+        /* Only while it is still ours: a create in flight may land after this. */
+        etcd_compare_t cmp;
+        etcd_op_t del;
+        key = xasprintf("%slocks/provision", cl->prefix);
+        cmp = (etcd_compare_t){ key, ETCD_EQUAL, ETCD_TARGET_LEASE, cl->lock_lease, NULL };
+        del = (etcd_op_t){ ETCD_OP_DELETE, key, NULL, 0, 0 };
+        etcd_txn(cl->etcd, &cmp, 1, &del, 1, NULL, 0, NULL, NULL);
+        free(key);
+        if (cl->lock_state == 3)
+            log_info("cluster: provisioning lock released", "node", cl->node);
+    }
+    cl->lock_state = 0;
+}
+
+int cluster_mode(void)
+{
+    return the_cluster != NULL;
 }
 
 /* ---- the tick: renewals, fencing, releases -------------------------------------- */
@@ -683,6 +1021,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         log_info("cluster: membership settled", "nodes", LOG_INT(cl->nodes.n));
         schedule_recompute(cl);
     }
+    release_fence(cl);
     for (size_t i = 0; i < cl->releasing.n;) {
         sup_instance_t *in = sup_find(cl->sup, cl->releasing.v[i].k);
         if (!in || in->pid == 0) {
@@ -691,6 +1030,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         }
         i++;
     }
+    if (cl->rotating.n)
+        rotation_start(cl, now);
+    lock_tick(cl, now);
     if (cl->phase == PH_READY && now - cl->last_recompute_ms >= 1000) {
         cl->last_recompute_ms = now;
         schedule_recompute(cl);
@@ -728,8 +1070,16 @@ static const char *may_start(void *ctx, supervisor_t *sup, sup_instance_t *in)
         return "cluster: disconnected";
     if (sm_get(&cl->releasing, in->name))
         return "cluster: moving to another node";
-    if (owned(cl, in->name))
-        return NULL;
+    if (owned(cl, in->name)) {
+        if (!sm_get(&cl->rotating, in->name))
+            return NULL;
+        if (cl->rot_err[0]) {
+            snprintf(cl->reason, sizeof(cl->reason), "cluster: setting new credentials: %.120s",
+                     cl->rot_err);
+            return cl->reason;
+        }
+        return "cluster: setting new credentials";
+    }
     owner = sm_get(&cl->owners, in->name);
     if (owner) {
         snprintf(cl->reason, sizeof(cl->reason), "cluster: owned by node %.60s", owner);
@@ -762,8 +1112,12 @@ static void reloaded(void *ctx, supervisor_t *sup)
 
 static void stopping(void *ctx, supervisor_t *sup, int sig)
 {
-    (void)sup, (void)sig;
-    sm_clear(&((cluster_t *)ctx)->releasing);
+    cluster_t *cl = ctx;
+
+    (void)sup;
+    sm_clear(&cl->releasing);
+    if (cl->rot_pid)
+        kill(cl->rot_pid, sig); /* on SIGTERM its open transaction rolls back */
 }
 
 /* ---- life ----------------------------------------------------------------------- */
@@ -798,6 +1152,7 @@ int cluster_start(supervisor_t *sup, cluster_t **out, char *err, size_t errlen)
 {
     static const sup_hooks_t hooks = {
         .may_start = may_start, .reloaded = reloaded, .stopping = stopping,
+        .reaped = reaped, .busy = busy,
     };
     const inv_cluster_t *c = sup->inv->cluster;
     etcd_options_t opt = { 0 };
@@ -818,6 +1173,7 @@ int cluster_start(supervisor_t *sup, cluster_t **out, char *err, size_t errlen)
     cl->node = xstrdup(c->node);
     cl->ttl_ms = c->lease_ttl_ms;
     cl->settle_ms = c->settle_ms;
+    cl->rot_fd = -1;
     memcpy(cl->hash, c->hash, sizeof(cl->hash));
     snprintf(cl->conn, sizeof(cl->conn), "connecting");
     opt.endpoints = (const char *const *)c->endpoints;
@@ -851,11 +1207,6 @@ int cluster_start(supervisor_t *sup, cluster_t **out, char *err, size_t errlen)
         return -1;
     }
     the_cluster = cl;
-    if (sup->inv->provision)
-        log_warn("cluster: provision = true runs on every node, each with its own "
-                 "passwords: the last node to provision wins and the others' workers lose "
-                 "database access; provision from one node and copy its credential files "
-                 "(docs/cluster.md, \"Not done yet\")");
     grant(cl);
     /* Join before anything starts, for a bounded time: a duplicate node name is
      * refused here, before any worker runs. */
@@ -906,6 +1257,14 @@ void cluster_free(cluster_t *cl)
         event_free(cl->recompute_ev);
     if (cl->watch)
         etcd_watch_cancel(cl->watch);
+    if (cl->rot_pid) {
+        int status;
+        kill(cl->rot_pid, SIGKILL);
+        while (waitpid(cl->rot_pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (cl->rot_fd >= 0)
+        close(cl->rot_fd);
     if (cl->lease) {
         /* Every worker is gone: let the other nodes take over now, not at expiry. */
         int done = 0;
@@ -928,6 +1287,7 @@ void cluster_free(cluster_t *cl)
     sm_free(&cl->claiming);
     sm_free(&cl->releasing);
     sm_free(&cl->published);
+    sm_free(&cl->rotating);
     free(cl->name);
     free(cl->prefix);
     free(cl->node);
@@ -942,6 +1302,27 @@ int cluster_runs_here(const supervisor_t *sup, const sup_instance_t *in)
 {
     (void)sup;
     return the_cluster ? runs_here(the_cluster, in) : 1;
+}
+
+int cluster_dep_ready(const supervisor_t *sup, const sup_instance_t *dep)
+{
+    cluster_t *cl = the_cluster;
+    const inv_place_t *p;
+    const char *node, *st;
+    json_t *v;
+    int ready;
+
+    if (!cl || cl->sup != sup || runs_here(cl, dep))
+        return -1;
+    p = invc_place(sup->inv, dep->cfg);
+    node = p->pin ? p->pin : sm_get(&cl->owners, dep->name);
+    if (!node || !sm_get(&cl->nodes, node) || !(st = sm_get(&cl->status, dep->name)))
+        return 0;
+    v = json_loads(st, 0, NULL);
+    ready = v && strcmp(json_string_value(json_object_get(v, "node")) ?: "", node) == 0 &&
+            strcmp(json_string_value(json_object_get(v, "state")) ?: "", "running") == 0;
+    json_decref(v);
+    return ready;
 }
 
 json_t *cluster_report_json(void)
@@ -1049,6 +1430,10 @@ void cluster_metrics(FILE *out)
                  "from a node that had lost them.\n"
                  "# TYPE instanced_cluster_failovers_total counter\n"
                  "instanced_cluster_failovers_total %lu\n", cl->failovers);
+    fprintf(out, "# HELP instanced_cluster_credential_rotations_total Instances given new "
+                 "passwords at their claim here.\n"
+                 "# TYPE instanced_cluster_credential_rotations_total counter\n"
+                 "instanced_cluster_credential_rotations_total %lu\n", cl->rotations);
 }
 
 /* ---- administration ------------------------------------------------------------- */

@@ -807,3 +807,20 @@ int ppg_removed(prov_pg_t *pg, prov_report_t *rep, const char *const *keep_roles
     PQclear(res);
     return failures;
 }
+
+int ppg_end_sessions(prov_pg_t *pg, const char *role, int *ended, char *err, size_t errlen)
+{
+    const char *params[1] = { role };
+    PGresult *res;
+
+    *ended = 0;
+    if (pg->dry_run)
+        return 0;
+    res = query(pg, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE usename = $1 AND pid <> pg_backend_pid()", 1, params, err, errlen);
+    if (!res)
+        return -1;
+    *ended = PQntuples(res);
+    PQclear(res);
+    return 0;
+}

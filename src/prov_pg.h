@@ -62,4 +62,10 @@ int ppg_instance(prov_pg_t *pg, prov_report_t *rep, const ppg_spec_t *spec, char
 int ppg_removed(prov_pg_t *pg, prov_report_t *rep, const char *const *keep_roles,
                 const char *const *keep_schemas, int prune, char *err, size_t errlen);
 
+/* End every session of role but this one (pg_terminate_backend), after its password
+ * changed: a copy of the instance left running elsewhere loses its database access
+ * at once, not only at its next connection. Outside any unit (a superuser's
+ * function). *ended: how many. 0 or -1 with err; nothing in a dry run. */
+int ppg_end_sessions(prov_pg_t *pg, const char *role, int *ended, char *err, size_t errlen);
+
 #endif

@@ -484,3 +484,35 @@ int prd_finish(prov_redis_t *rd, prov_report_t *rep, int changed, char *err, siz
                   "(instanced provisions again at start and reload)");
     return 0;
 }
+
+int prd_kill_user(prov_redis_t *rd, const char *user, long long *killed, char *err,
+                  size_t errlen)
+{
+    const char *argv[] = { "CLIENT", "KILL", "USER", user };
+    redisReply *r;
+    int ok;
+
+    *killed = 0;
+    if (rd->dry_run)
+        return 0;
+    if (!(r = cmd(rd, 4, argv, err, errlen)))
+        return -1;
+    ok = r->type == REDIS_REPLY_INTEGER;
+    if (ok)
+        *killed = r->integer;
+    else
+        errbuf_set_masked(err, errlen, "Redis: CLIENT KILL USER %s: %s", user,
+                          r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+int prd_user_exists(prov_redis_t *rd, const char *user, char *err, size_t errlen)
+{
+    char *line = NULL;
+
+    if (acl_line(rd, user, &line, err, errlen) < 0)
+        return -1;
+    free(line);
+    return line != NULL;
+}

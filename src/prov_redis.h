@@ -39,4 +39,12 @@ int prd_removed(prov_redis_t *rd, prov_report_t *rep, const char *const *keep, i
  * something changed; warn when the default user needs no password. 0 or -1. */
 int prd_finish(prov_redis_t *rd, prov_report_t *rep, int changed, char *err, size_t errlen);
 
+/* Disconnect every client authenticated as user (CLIENT KILL USER), after its
+ * password changed. *killed: how many. 0 or -1 with err; nothing in a dry run. */
+int prd_kill_user(prov_redis_t *rd, const char *user, long long *killed, char *err,
+                  size_t errlen);
+
+/* 1 when the ACL user exists, 0 when not, -1 with err. */
+int prd_user_exists(prov_redis_t *rd, const char *user, char *err, size_t errlen);
+
 #endif

@@ -240,8 +240,15 @@ static void provision_global(run_t *r)
             goto out;
         }
         send = st == PPG_ROLE_ABSENT || !from_file;
-        url = ppg_worker_url(r->pg, PROV_MONITOR_ROLE, pw);
-        content = cred_format(PROV_MONITOR_ROLE, url, NULL);
+        if (send && st != PPG_ROLE_ABSENT && (r->flags & PROV_CLUSTER)) {
+            /* Another node knows its password: keep it, write no file here. */
+            send = 0;
+            rep_note(&r->rep, "role %s exists and this node has no file for it: its "
+                              "password is left as it is (cluster mode)", PROV_MONITOR_ROLE);
+        } else {
+            url = ppg_worker_url(r->pg, PROV_MONITOR_ROLE, pw);
+            content = cred_format(PROV_MONITOR_ROLE, url, NULL);
+        }
     }
     if (ppg_begin(r->pg, err, sizeof(err)) < 0) {
         run_error(r, "%s", err);
@@ -312,12 +319,36 @@ static void provision_instance(run_t *r, const inv_instance_t *in, const char *c
         /* A role that exists keeps its password unless --rotate, or unless the file
          * that held it is gone (then nobody knows it any more). */
         send_pg = st == PPG_ROLE_ABSENT || !pg_from_file;
+        if (send_pg && st != PPG_ROLE_ABSENT && (r->flags & PROV_CLUSTER) &&
+            !(r->flags & PROV_ROTATE)) {
+            /* Cluster mode: the node that runs it knows its password; this one gets
+             * its own at its claim. */
+            rep_note(&r->rep, "role %s exists and this node has no credential file for it: "
+                              "left as it is until this node claims the instance", role);
+            rep_end(&r->rep);
+            goto out;
+        }
         pg_url = ppg_worker_url(r->pg, role, pg_pw);
     }
     if (r->rd) {
         if (pick_password(r, c.redis_url, role, &rd_from_file, rd_pw) < 0) {
             run_error(r, "cannot generate a password: %s", strerror(errno));
             goto out;
+        }
+        if (!rd_from_file && (r->flags & PROV_CLUSTER) && !(r->flags & PROV_ROTATE)) {
+            /* As for the role above: another node may hold this user's password. */
+            int ex = prd_user_exists(r->rd, role, err, sizeof(err));
+            if (ex < 0) {
+                run_error(r, "%s", err);
+                goto out;
+            }
+            if (ex) {
+                rep_note(&r->rep, "ACL user %s exists and this node has no credential file "
+                                  "for it: left as it is until this node claims the "
+                                  "instance", role);
+                rep_end(&r->rep);
+                goto out;
+            }
         }
         rd_url = prd_worker_url(r->rd, role, rd_pw);
     }
@@ -338,6 +369,17 @@ static void provision_instance(run_t *r, const inv_instance_t *in, const char *c
             rep_note(&r->rep, "rolled back: nothing changed for this instance");
             goto out;
         }
+        if (send_pg && (r->flags & PROV_END_SESSIONS)) {
+            /* The new password holds from now on: sessions opened with the old one
+             * (a copy of the instance left elsewhere) go too. */
+            int ended = 0;
+            if (ppg_end_sessions(r->pg, role, &ended, err, sizeof(err)) < 0) {
+                run_error(r, "%s", err);
+                goto out;
+            }
+            if (ended)
+                rep_note(&r->rep, "ended %d session(s) of role %s", ended, role);
+        }
     } else if ((staged = stage_file(r, path, content, uid, gid)) < 0) {
         goto out;
     }
@@ -347,10 +389,15 @@ static void provision_instance(run_t *r, const inv_instance_t *in, const char *c
     if (r->rd) {
         prd_spec_t spec = { .user = role, .password = rd_pw, .namespace = in->namespace,
                             .discovery_key = in->discovery_key };
-        if (prd_instance(r->rd, &r->rep, &spec, err, sizeof(err)) < 0) {
+        long long killed = 0;
+        if (prd_instance(r->rd, &r->rep, &spec, err, sizeof(err)) < 0 ||
+            ((r->flags & PROV_END_SESSIONS) &&
+             prd_kill_user(r->rd, role, &killed, err, sizeof(err)) < 0)) {
             run_error(r, "%s", err);
             goto out;
         }
+        if (killed)
+            rep_note(&r->rep, "disconnected %lld Redis client(s) of user %s", killed, role);
     }
     rep_end(&r->rep);
 out:
@@ -424,7 +471,18 @@ static void removed(run_t *r)
     free(names);
 }
 
-static int run_all(const inventory_t *inv, unsigned flags, FILE *out, char *err, size_t errlen)
+static int listed(const char *const *only, const char *name)
+{
+    if (!only)
+        return 1;
+    for (; *only; only++)
+        if (strcmp(*only, name) == 0)
+            return 1;
+    return 0;
+}
+
+static int run_all(const inventory_t *inv, unsigned flags, const char *const *only, FILE *out,
+                   char *err, size_t errlen)
 {
     run_t r = { .inv = inv, .flags = flags, .dry_run = (flags & PROV_DRY_RUN) != 0 };
     char e[ERR_MAX];
@@ -481,11 +539,13 @@ static int run_all(const inventory_t *inv, unsigned flags, FILE *out, char *err,
                      inv->legacy_schemas[i]);
     }
 
-    if (r.pg)
+    if (r.pg && !(only && (flags & PROV_ROTATE)))
         provision_global(&r);
     for (size_t i = 0; i < inv->ninstances; i++)
-        provision_instance(&r, &inv->instances[i], schemas);
-    removed(&r);
+        if (listed(only, inv->instances[i].name))
+            provision_instance(&r, &inv->instances[i], schemas);
+    if (!only)
+        removed(&r);
     if (r.rd && prd_finish(r.rd, &r.rep, r.rep.changes > 0, e, sizeof(e)) < 0)
         run_error(&r, "%s", e);
 
@@ -506,7 +566,13 @@ done:
 
 int prov_apply(const inventory_t *inv, unsigned flags, char *err, size_t errlen)
 {
-    return run_all(inv, flags, NULL, err, errlen);
+    return run_all(inv, flags, NULL, NULL, err, errlen);
+}
+
+int prov_apply_only(const inventory_t *inv, unsigned flags, const char *const *only,
+                    char *err, size_t errlen)
+{
+    return run_all(inv, flags, only, NULL, err, errlen);
 }
 
 static void usage(FILE *f)
@@ -565,7 +631,7 @@ int prov_main(int argc, char **argv)
         return 1;
     }
     inv_errors_free(&errs);
-    rc = run_all(inv, flags, stdout, err, sizeof(err));
+    rc = run_all(inv, flags, NULL, stdout, err, sizeof(err));
     inv_free(inv);
     return rc < 0 ? 1 : 0;
 }

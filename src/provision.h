@@ -10,6 +10,11 @@
 #define PROV_DRY_RUN 0x1u /* print what would change; change nothing */
 #define PROV_ROTATE  0x2u /* new passwords for every instance and the monitor role */
 #define PROV_PRUNE   0x4u /* drop roles, schemas, ACL users and files of removed instances */
+#define PROV_END_SESSIONS 0x8u /* after an instance's new password: end its role's other
+                                * PostgreSQL sessions and its Redis clients */
+#define PROV_CLUSTER 0x10u /* cluster mode: a role or ACL user that exists while this node
+                            * has no credential file for it keeps its password (another
+                            * node holds it); the monitor role likewise */
 
 /* Every provisioned role and ACL user is named PROV_ROLE_PREFIX + the instance's schema
  * ("inst_exchange_okx"); the read-only monitoring role is PROV_MONITOR_ROLE. */
@@ -30,6 +35,14 @@ int prov_main(int argc, char **argv);
  * with the first error in err (always NUL-terminated, secrets masked) when a server
  * is unreachable or any instance failed; the other instances are still provisioned. */
 int prov_apply(const inventory_t *inv, unsigned flags, char *err, size_t errlen);
+
+/* prov_apply() restricted to the instances named in only (NULL-terminated; NULL:
+ * every one). With a list, roles of instances left out are not looked at, nothing is
+ * pruned, and the monitoring role is provisioned only without PROV_ROTATE (a rotation
+ * of a few instances is theirs alone). Cluster mode uses it: the instances a node
+ * runs, and at each claim the claimed ones with PROV_ROTATE | PROV_END_SESSIONS. */
+int prov_apply_only(const inventory_t *inv, unsigned flags, const char *const *only,
+                    char *err, size_t errlen);
 
 /* The role and ACL user name of an instance into out. 0, or -1 when it would be
  * longer than PostgreSQL's 63-byte identifiers. Pure. */

@@ -8,7 +8,12 @@
  * meanwhile; the child is reaped by the supervisor's waitpid loop, which hands it to
  * provisioner_reaped(). Starts wait while a run is in progress (it may be rewriting
  * the credential files); after it, the per-instance gate is the credential file: an
- * instance provisioned by an earlier run starts even while the servers are down. */
+ * instance provisioned by an earlier run starts even while the servers are down.
+ *
+ * In cluster mode each run first takes the etcd lock <name>/locks/provision (one node
+ * provisions at a time) and covers only the instances this node runs (pinned here or
+ * owned); a role another node holds keeps its password (PROV_CLUSTER). A claimed
+ * instance gets its own new passwords from cluster.c before it starts. */
 #include "config.h"
 
 #include <errno.h>
@@ -23,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "log.h"
 #include "policy.h"
 #include "provision.h"
@@ -42,6 +48,7 @@ struct provisioner {
     pid_t run_pid;      /* the provisioning child, or 0 */
     int run_fd;         /* read end of its error pipe, -1: none */
     int run_again;      /* a reload came while it ran: run once more after it */
+    int locking;        /* waiting for the cluster's provisioning lock */
     unsigned cache_gen; /* bumped when a run starts or ends: cached files stale */
 };
 
@@ -137,6 +144,7 @@ static void finish(provisioner_t *pv, const char *err)
     supervisor_t *sup = pv->sup;
     struct timeval tv;
 
+    cluster_unlock_provision(); /* nothing outside cluster mode */
     sup->prov.running = 0;
     sup->prov.runs++;
     sup->changes++;
@@ -171,12 +179,25 @@ static void finish(provisioner_t *pv, const char *err)
     sup_wake_waiting(sup);
 }
 
+static void fork_run(provisioner_t *pv);
+
+/* The cluster's provisioning lock is ours now. */
+static void locked(void *arg)
+{
+    provisioner_t *pv = arg;
+
+    pv->locking = 0;
+    if (pv->sup->shutting_down || !pv->sup->inv->provision) {
+        cluster_unlock_provision();
+        pv->sup->prov.running = 0;
+        return;
+    }
+    fork_run(pv);
+}
+
 void provisioner_run(provisioner_t *pv)
 {
     supervisor_t *sup = pv->sup;
-    char err[512];
-    int fds[2];
-    pid_t pid;
 
     if (!sup->inv->provision || sup->shutting_down)
         return;
@@ -184,25 +205,62 @@ void provisioner_run(provisioner_t *pv)
         pv->run_again = 1; /* it works from the inventory it was forked with */
         return;
     }
+    if (pv->locking)
+        return; /* the run forks once the lock comes, with the inventory of then */
     if (pv->retry_ev)
         event_del(pv->retry_ev);
+    if (cluster_lock_provision(locked, pv)) {
+        pv->locking = 1;
+        sup->prov.running = 1; /* starts that need a run's files wait as for one */
+        sup->changes++;
+        return;
+    }
+    fork_run(pv);
+}
+
+/* The instances this run covers: NULL (every one) outside cluster mode, else those
+ * this node runs, NULL-terminated; names borrowed from sup's table. */
+static const char **run_list(supervisor_t *sup)
+{
+    const char **only;
+    size_t n = 0;
+
+    if (!cluster_mode())
+        return NULL;
+    only = xcalloc(sup->ninst + 1, sizeof(*only));
+    for (size_t i = 0; i < sup->ninst; i++)
+        if (cluster_runs_here(sup, sup->inst[i]))
+            only[n++] = sup->inst[i]->name;
+    return only;
+}
+
+static void fork_run(provisioner_t *pv)
+{
+    supervisor_t *sup = pv->sup;
+    char err[512];
+    int fds[2];
+    pid_t pid;
+    const char **only;
+
     pv->cache_gen++; /* a new inventory: roles, paths may differ */
     if (pipe2(fds, O_CLOEXEC) < 0) {
         snprintf(err, sizeof(err), "cannot start a provisioning process: %s", strerror(errno));
         finish(pv, err);
         return;
     }
+    only = run_list(sup);
     pid = spawn_helper(fds[1]); /* it closes every other descriptor, fds[0] too */
     if (pid == 0) {
         err[0] = '\0';
         close(fds[0]);
-        if (prov_apply(sup->inv, 0, err, sizeof(err)) == 0)
+        if (prov_apply_only(sup->inv, only ? PROV_CLUSTER : 0, only, err, sizeof(err)) == 0)
             _exit(0);
         if (write(fds[1], err, strlen(err)) < 0)
             _exit(2);
         _exit(1);
     }
     close(fds[1]);
+    free(only);
     if (pid < 0) {
         snprintf(err, sizeof(err), "cannot start a provisioning process: %s", strerror(errno));
         close(fds[0]);
@@ -344,6 +402,8 @@ void provisioner_free(provisioner_t *pv)
             ;
         pv->run_pid = 0;
     }
+    if (pv->locking)
+        cluster_unlock_provision();
     if (pv->run_fd >= 0)
         close(pv->run_fd);
     if (pv->retry_ev)
