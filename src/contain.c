@@ -28,8 +28,11 @@
 #include "log.h"
 #include "xalloc.h"
 
-/* How often each instance's accounting is read (cpu.stat, memory.*, pids, PSI). */
+/* How often each instance's accounting is read (cpu.stat, memory.*, pids, PSI): every
+ * STATS_MS, and with many instances no more than STATS_PER_S instances a second (a
+ * round reads about ten small files per instance). */
 #define STATS_MS 2000
+#define STATS_PER_S 250
 
 /* One instance cgroup. `in` is NULL once the entry is gone (removed by a reload):
  * the cgroup then waits to be empty and is removed. */
@@ -539,8 +542,17 @@ static void sample(contain_t *c)
 
 static void stats_cb(evutil_socket_t fd, short what, void *arg)
 {
+    contain_t *c = arg;
+    long ms = STATS_MS;
+    struct timeval tv;
+
     (void)fd, (void)what;
-    sample(arg);
+    sample(c);
+    if ((long)c->n * 1000 / STATS_PER_S > ms)
+        ms = (long)c->n * 1000 / STATS_PER_S;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    evtimer_add(c->stats_ev, &tv);
 }
 
 /* ---- life ------------------------------------------------------------------------------- */
@@ -614,7 +626,7 @@ contain_t *contain_new(supervisor_t *sup)
         return c;
     }
     c->watch_ev = event_new(sup->base, cg_watch_fd(&c->tree), EV_READ | EV_PERSIST, watch_cb, c);
-    c->stats_ev = event_new(sup->base, -1, EV_PERSIST, stats_cb, c);
+    c->stats_ev = evtimer_new(sup->base, stats_cb, c);
     if (!c->watch_ev || !c->stats_ev || event_add(c->watch_ev, NULL) < 0 ||
         event_add(c->stats_ev, &tv) < 0 || sup_add_hooks(sup, &hooks, c) < 0) {
         log_error("containment: cannot watch the cgroups");
