@@ -513,10 +513,13 @@ static void test_instance_same(void)
     a = inv_load(p1, &e);
     b = inv_load(p2, &e);
     CU_ASSERT_FATAL(a && b);
-    CU_ASSERT(!inv_instance_diff(a, inv_find_instance(a, "exchange-A"), b,
-                                inv_find_instance(b, "exchange-A")));
-    CU_ASSERT(inv_instance_diff(a, inv_find_instance(a, "exchange-B"), b,
-                                 inv_find_instance(b, "exchange-B")));
+    CU_ASSERT(inv_instance_diff(a, inv_find_instance(a, "exchange-A"), b,
+                                inv_find_instance(b, "exchange-A")) == NULL);
+    {
+        const char *why = inv_instance_diff(a, inv_find_instance(a, "exchange-B"), b,
+                                            inv_find_instance(b, "exchange-B"));
+        CU_ASSERT(why != NULL && strcmp(why, "port") == 0);
+    }
     inv_free(b);
     unlink(p2);
     free(p2);
@@ -534,8 +537,11 @@ static void test_instance_same(void)
         p2 = write_temp(text);
         b = inv_load(p2, &e);
         CU_ASSERT_FATAL(b != NULL);
-        CU_ASSERT(inv_instance_diff(a, inv_find_instance(a, "exchange-A"), b,
-                                     inv_find_instance(b, "exchange-A")));
+        {
+            const char *why = inv_instance_diff(a, inv_find_instance(a, "exchange-A"), b,
+                                                inv_find_instance(b, "exchange-A"));
+            CU_ASSERT(why != NULL && strcmp(why, k == 0 ? "provision" : "state_dir") == 0);
+        }
         inv_free(b);
         unlink(p2);
         free(p2);
