@@ -5,7 +5,8 @@
  * every process in it, pause freezes it), and registers hooks: a worker's exit is held
  * until its cgroup is empty (what remains is killed with cgroup.kill), a start waits
  * while leftovers of a previous run are being killed, removed instances' cgroups go
- * when empty, and a timer copies each cgroup's accounting into sup_instance_t.usage.
+ * when empty, and each cgroup's accounting is copied into sup_instance_t.usage when a
+ * view is about to show it.
  * Without a writable cgroup2 (or with `cgroups = false`) it falls back to the weaker
  * subreaper: orphans re-parented to the supervisor are killed when a worker exits. */
 #include "config.h"
@@ -28,11 +29,9 @@
 #include "log.h"
 #include "xalloc.h"
 
-/* How often each instance's accounting is read (cpu.stat, memory.*, pids, PSI): every
- * STATS_MS, and with many instances no more than STATS_PER_S instances a second (a
- * round reads about ten small files per instance). */
-#define STATS_MS 2000
-#define STATS_PER_S 250
+/* Accounting is read when someone is about to show it (supervisor_t.refresh_usage),
+ * at most once per STATS_MIN_MS: an idle supervisor reads no cgroup file. */
+#define STATS_MIN_MS 1000
 
 /* One instance cgroup. `in` is NULL once the entry is gone (removed by a reload):
  * the cgroup then waits to be empty and is removed. */
@@ -55,7 +54,8 @@ struct contain {
     char why_off[512];
     cg_tree_t tree;
     sup_spawner_t inner;       /* the real spawner this one wraps */
-    struct event *watch_ev, *stats_ev;
+    struct event *watch_ev;
+    struct timespec last_round; /* of the last accounting round */
     cinst_t **v;
     size_t n;
     detach_t orphans;          /* the fallback's bookkeeping */
@@ -540,19 +540,17 @@ static void sample(contain_t *c)
     }
 }
 
-static void stats_cb(evutil_socket_t fd, short what, void *arg)
+static void refresh(supervisor_t *sup)
 {
-    contain_t *c = arg;
-    long ms = STATS_MS;
-    struct timeval tv;
+    contain_t *c = sup->usage_ctx;
+    struct timespec now;
 
-    (void)fd, (void)what;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (c->last_round.tv_sec &&
+        since(&c->last_round, &now) * 1000 < STATS_MIN_MS)
+        return;
+    c->last_round = now;
     sample(c);
-    if ((long)c->n * 1000 / STATS_PER_S > ms)
-        ms = (long)c->n * 1000 / STATS_PER_S;
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    evtimer_add(c->stats_ev, &tv);
 }
 
 /* ---- life ------------------------------------------------------------------------------- */
@@ -598,7 +596,6 @@ contain_t *contain_new(supervisor_t *sup)
     contain_t *c = xcalloc(1, sizeof(*c));
     const inventory_t *inv = sup->inv;
     char tag[128], err[512];
-    struct timeval tv = { STATS_MS / 1000, (STATS_MS % 1000) * 1000 };
     sup_spawner_t sw;
 
     c->sup = sup;
@@ -626,14 +623,15 @@ contain_t *contain_new(supervisor_t *sup)
         return c;
     }
     c->watch_ev = event_new(sup->base, cg_watch_fd(&c->tree), EV_READ | EV_PERSIST, watch_cb, c);
-    c->stats_ev = evtimer_new(sup->base, stats_cb, c);
-    if (!c->watch_ev || !c->stats_ev || event_add(c->watch_ev, NULL) < 0 ||
-        event_add(c->stats_ev, &tv) < 0 || sup_add_hooks(sup, &hooks, c) < 0) {
+    if (!c->watch_ev || event_add(c->watch_ev, NULL) < 0 ||
+        sup_add_hooks(sup, &hooks, c) < 0) {
         log_error("containment: cannot watch the cgroups");
         contain_free(c);
         return NULL;
     }
     c->inner = *sup_get_spawner(sup);
+    sup->refresh_usage = refresh;
+    sup->usage_ctx = c;
     sw.spawn = c_spawn;
     sw.signal = c_signal;
     sw.freeze = c_freeze;
@@ -659,8 +657,10 @@ void contain_free(contain_t *c)
         return;
     if (c->watch_ev)
         event_free(c->watch_ev);
-    if (c->stats_ev)
-        event_free(c->stats_ev);
+    if (c->sup->usage_ctx == c) {
+        c->sup->refresh_usage = NULL;
+        c->sup->usage_ctx = NULL;
+    }
     while (c->n)
         drop(c, c->v[0]);
     free(c->v);

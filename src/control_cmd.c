@@ -52,6 +52,8 @@ static json_t *cmd_status(supervisor_t *sup, const char *name)
     json_t *o, *arr = json_array();
     health_status_t st;
 
+    if (sup->refresh_usage)
+        sup->refresh_usage(sup);
     if (name) {
         sup_instance_t *in = sup_find(sup, name);
         if (!in) {

@@ -371,6 +371,8 @@ static int health_code(status_http_t *h)
 
 static json_t *render_instances(status_http_t *h, time_t now)
 {
+    if (h->sup->refresh_usage)
+        h->sup->refresh_usage(h->sup);
     return report_instances(h->sup, now);
 }
 
@@ -396,6 +398,8 @@ static void serve_metrics(status_http_t *h, struct evhttp_request *req)
         reply_error(req, 500, "Internal Server Error", "out of memory");
         return;
     }
+    if (h->sup->refresh_usage)
+        h->sup->refresh_usage(h->sup);
     if (h->prober)
         probe_stats(h->prober, &st);
     rc = metrics_render(f, h->sup, h->prober ? &st : NULL, PACKAGE_VERSION);
@@ -444,6 +448,8 @@ static void request_cb(struct evhttp_request *req, void *arg)
                                  ? sup_find(h->sup, name)
                                  : NULL;
 
+        if (in && h->sup->refresh_usage)
+            h->sup->refresh_usage(h->sup);
         if (in)
             reply_json(req, 200, "OK", report_instance(h->sup, in, now));
         else

@@ -117,6 +117,12 @@ struct supervisor {
      * and reload, the monitoring side at each probe result, the provisioner at each
      * run's end): views rendered from the table may be kept while it is unchanged. */
     unsigned long changes;
+    /* Set by the containment module: bring sup_instance_t.usage up to date (it reads
+     * the cgroups at most once a second). Called by whoever is about to show usage (the
+     * status API, /metrics, instancectl status), so that an idle supervisor reads
+     * nothing. NULL: no accounting. */
+    void (*refresh_usage)(supervisor_t *sup);
+    void *usage_ctx;
     struct {                     /* provisioning runs (provision = true), provisioner.c */
         unsigned long runs;      /* ended runs */
         unsigned long failures;  /* ended runs that failed */
