@@ -11,6 +11,8 @@
 
 #include "inv_cluster.h"
 
+#include "inv_private.h"
+
 #include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -44,15 +46,11 @@ typedef struct invc_rec {
 
 /* ---- lexing (the inventory's token rules) ----------------------------------------- */
 
-typedef enum { K_EOF, K_WORD, K_STRING, K_PUNCT } kind_t;
-
-typedef struct {
-    kind_t kind;
-    char *text;   /* WORD, STRING: malloc'd */
-    char punct;   /* { } = ( ) , and '+' for += */
-    int line;
-    size_t off, end;
-} tok_t;
+typedef inv_tok_t tok_t;
+#define K_EOF INV_TK_EOF
+#define K_WORD INV_TK_WORD
+#define K_STRING INV_TK_STRING
+#define K_PUNCT INV_TK_PUNCT
 
 typedef struct {
     const char *base, *p;
@@ -61,78 +59,16 @@ typedef struct {
     size_t prev_end; /* where the token before t ended */
 } lex_t;
 
+/* The next token, by the inventory's own lexer (inv_scan.c). */
 static void lex(lex_t *lx)
 {
-    const char *p = lx->p;
-    tok_t *t = &lx->t;
+    inv_lexer_t sub = { lx->base, lx->p, lx->line };
 
-    lx->prev_end = t->end;
-    free(t->text);
-    memset(t, 0, sizeof(*t));
-    for (;;) {
-        while (*p && isspace((unsigned char)*p)) {
-            if (*p == '\n')
-                lx->line++;
-            p++;
-        }
-        if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-            while (*p && *p != '\n')
-                p++;
-            continue;
-        }
-        if (p[0] == '/' && p[1] == '*') {
-            for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
-                if (*p == '\n')
-                    lx->line++;
-            if (*p)
-                p += 2;
-            continue;
-        }
-        break;
-    }
-    t->line = lx->line;
-    t->off = (size_t)(p - lx->base);
-    if (*p == '\0') {
-        t->kind = K_EOF;
-    } else if (*p == '"' || *p == '\'') {
-        char q = *p++, *out;
-        const char *s = p;
-        size_t n = 0;
-        while (*p && *p != q) {
-            if (*p == '\\' && p[1])
-                p++;
-            if (*p == '\n')
-                lx->line++;
-            p++;
-        }
-        out = xmalloc((size_t)(p - s) + 1);
-        for (const char *c = s; c < p; c++) {
-            if (*c == '\\' && c + 1 < p)
-                c++;
-            out[n++] = *c;
-        }
-        out[n] = '\0';
-        if (*p)
-            p++;
-        t->kind = K_STRING;
-        t->text = out;
-    } else if (p[0] == '+' && p[1] == '=') {
-        t->kind = K_PUNCT;
-        t->punct = '+';
-        p += 2;
-    } else if (strchr("{}=(),", *p)) {
-        t->kind = K_PUNCT;
-        t->punct = *p++;
-    } else {
-        const char *s = p;
-        while (*p && !isspace((unsigned char)*p) && !strchr("{}=(),\"'#", *p) &&
-               !(p[0] == '/' && (p[1] == '/' || p[1] == '*')))
-            p++;
-        t->kind = K_WORD;
-        t->text = xstrndup(s, (size_t)(p - s));
-    }
-    t->end = (size_t)(p - lx->base);
-    lx->p = p;
+    lx->prev_end = lx->t.end;
+    free(lx->t.text);
+    inv_lex_next(&sub, &lx->t);
+    lx->p = sub.p;
+    lx->line = sub.line;
 }
 
 static int is_punct(const tok_t *t, char c) { return t->kind == K_PUNCT && t->punct == c; }
@@ -214,27 +150,6 @@ static int valid_node(const char *s)
         if (!isalnum((unsigned char)*p) && !strchr("-._", *p))
             return 0;
     return 1;
-}
-
-static int parse_dur(const char *s, long *ms)
-{
-    char *end;
-    double v = strtod(s, &end);
-
-    if (end == s || v < 0)
-        return -1;
-    if (strcmp(end, "ms") == 0)
-        ;
-    else if (strcmp(end, "s") == 0 || *end == '\0')
-        v *= 1000;
-    else if (strcmp(end, "m") == 0)
-        v *= 60000;
-    else
-        return -1;
-    if (v > LONG_MAX / 2)
-        return -1;
-    *ms = (long)v;
-    return 0;
 }
 
 static char *resolve(const char *dir, const char *p)
@@ -319,7 +234,7 @@ static int parse_cluster(lex_t *lx, inv_cluster_t *cl, const char *dir, invc_rep
             case 3:
             case 4: {
                 long ms;
-                if (parse_dur(atom, &ms) < 0) {
+                if (inv_parse_duration(atom, &ms) < 0) {
                     reportf(report, ctx, line, "%s \"%.40s\" is not a duration", key, atom);
                 } else if (k == 3 && (ms < 2000 || ms % 1000 != 0 || ms > 3600000)) {
                     reportf(report, ctx, line, "lease_ttl must be whole seconds between 2s "

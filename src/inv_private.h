@@ -214,4 +214,26 @@ void inv_check_probe(loader_t *ld, const scan_t *sc, const kcfg_t *sec, long si,
  * schemas, namespaces and ports, dependencies and their cycles. */
 void inv_check_across(loader_t *ld, const scan_t *sc, inventory_t *inv);
 
+/* ---- the lexer of the inventory's syntax (inv_scan.c) ---- */
+typedef enum { INV_TK_EOF, INV_TK_WORD, INV_TK_STRING, INV_TK_PUNCT } inv_tok_kind_t;
+
+typedef struct inv_tok {
+    inv_tok_kind_t kind;
+    char *text;        /* malloc'd for WORD and STRING */
+    char punct;        /* for PUNCT: { } = ( ) , and '+' for "+=" */
+    int line;
+    int dquoted;       /* STRING in double quotes (libconfuse expands ${} there) */
+    size_t off, end;   /* where the token starts and ends in the text */
+} inv_tok_t;
+
+typedef struct inv_lexer {
+    const char *base;
+    const char *p;
+    int line;
+} inv_lexer_t;
+
+/* The next token at lx->p into *t (zeroed first; the caller frees t->text): comments
+ * (#, //, slash-star) and blanks skipped, lines counted. */
+void inv_lex_next(inv_lexer_t *lx, inv_tok_t *t);
+
 #endif

@@ -53,22 +53,13 @@ int inv_prescan(loader_t *ld, const char *buf, size_t len)
 
 /* ---- the scanner: where things are ------------------------------------------------ */
 
-typedef enum { TK_EOF, TK_WORD, TK_STRING, TK_PUNCT } tok_kind_t;
-
-typedef struct tok {
-    tok_kind_t kind;
-    char *text;        /* malloc'd for WORD and STRING */
-    char punct;        /* for PUNCT: { } = ( ) , and '+' for "+=" */
-    int line;
-    int dquoted;       /* STRING in double quotes (libconfuse expands ${} there) */
-    size_t off;        /* where the token starts in the text */
-} tok_t;
-
-typedef struct lexer {
-    const char *base;
-    const char *p;
-    int line;
-} lexer_t;
+/* The lexer is shared with inv_cluster.c (inv_private.h). */
+typedef inv_tok_t tok_t;
+typedef inv_lexer_t lexer_t;
+#define TK_EOF INV_TK_EOF
+#define TK_WORD INV_TK_WORD
+#define TK_STRING INV_TK_STRING
+#define TK_PUNCT INV_TK_PUNCT
 
 /* The '}' closing "${" at p on the same line, or NULL: never a search through the
  * rest of the file for each "${". */
@@ -80,7 +71,7 @@ static const char *var_end(const char *p)
     return NULL;
 }
 
-static void lex_next(lexer_t *lx, tok_t *t)
+void inv_lex_next(inv_lexer_t *lx, inv_tok_t *t)
 {
     const char *p = lx->p;
 
@@ -156,6 +147,7 @@ static void lex_next(lexer_t *lx, tok_t *t)
         t->kind = TK_WORD;
         t->text = xstrndup(s, (size_t)(p - s));
     }
+    t->end = (size_t)(p - lx->base);
     lx->p = p;
 }
 
@@ -270,7 +262,7 @@ static void p_next(parser_t *p)
 {
     free(p->t.text);
     p->prev_end = (size_t)(p->lx.p - p->lx.base);
-    lex_next(&p->lx, &p->t);
+    inv_lex_next(&p->lx, &p->t);
     /* A quoted string may span lines: bound it as a line is bounded. */
     if ((p->t.kind == TK_STRING || p->t.kind == TK_WORD) && strlen(p->t.text) > INV_MAX_LINE &&
         !p->failed) {
@@ -417,7 +409,7 @@ void inv_scan_text(loader_t *ld, const char *text, scan_t *sc, int *syntax_faile
 {
     parser_t p = { ld, sc, { text, text, 1 }, { 0 }, 0, 0, { 0 } };
 
-    lex_next(&p.lx, &p.t);
+    inv_lex_next(&p.lx, &p.t);
     p_body(&p, -1);
     free(p.t.text);
     *syntax_failed = p.failed;
