@@ -9,6 +9,7 @@
 #include "curlev.h"
 
 #include <event2/event.h>
+#include <fcntl.h>
 #include <stdlib.h>
 
 #include "xalloc.h"
@@ -151,6 +152,16 @@ int curlev_done(curlev_t *cv, void **priv, CURLcode *rc)
         return 1;
     }
     return 0;
+}
+
+int curlev_sockopt_cloexec(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+    int fl = fcntl(fd, F_GETFD);
+
+    (void)arg, (void)purpose;
+    if (fl >= 0)
+        fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+    return CURL_SOCKOPT_OK;
 }
 
 CURLM *curlev_multi(curlev_t *cv)

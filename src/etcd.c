@@ -34,7 +34,6 @@
 
 typedef enum { R_QUEUED, R_AUTHWAIT, R_RUNNING } rstate_t;
 
-
 struct etcd_req {
     etcd_client_t *c;
     etcd_req_t *prev, *next;  /* all live requests */
@@ -378,17 +377,6 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
-/* Descriptors opened here must not leak into children the caller spawns. */
-static int sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
-{
-    int fl = fcntl(fd, F_GETFD);
-
-    (void)arg, (void)purpose;
-    if (fl >= 0)
-        fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
-    return CURL_SOCKOPT_OK;
-}
-
 static void auth_done(const etcd_result_t *res, void *arg);
 
 /* Start (or restart on r->ep) a queued request. 0, or -1 when libcurl refused. */
@@ -443,7 +431,7 @@ static int start_req(etcd_req_t *r)
     curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPIDLE, 5L);
     curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPINTVL, 2L);
-    curl_easy_setopt(r->easy, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+    curl_easy_setopt(r->easy, CURLOPT_SOCKOPTFUNCTION, curlev_sockopt_cloexec);
     if (c->ca)
         curl_easy_setopt(r->easy, CURLOPT_CAINFO, c->ca);
     if (c->cert)

@@ -63,7 +63,6 @@ typedef struct probe {
     char errbuf[CURL_ERROR_SIZE];
 } probe_t;
 
-
 struct prober {
     supervisor_t *sup;
     curlev_t *cv;              /* libcurl's multi handle on the loop */
@@ -175,18 +174,6 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
     memcpy(q->body + q->len, data, n);
     q->len += n;
     return n;
-}
-
-
-/* Workers must inherit no descriptor but 0, 1 and 2: close probe sockets on exec. */
-static int sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
-{
-    int fl = fcntl(fd, F_GETFD);
-
-    (void)arg, (void)purpose;
-    if (fl >= 0)
-        fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
-    return CURL_SOCKOPT_OK;
 }
 
 /* ---- results ---------------------------------------------------------------- */
@@ -408,7 +395,7 @@ static int start_probe(prober_t *p, sup_instance_t *in, unsigned long cycle)
     curl_easy_setopt(q->easy, CURLOPT_TIMEOUT_MS, p->timeout_ms);
     curl_easy_setopt(q->easy, CURLOPT_CONNECTTIMEOUT_MS, p->timeout_ms);
     curl_easy_setopt(q->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(q->easy, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+    curl_easy_setopt(q->easy, CURLOPT_SOCKOPTFUNCTION, curlev_sockopt_cloexec);
     /* A fresh connection per probe: no idle connections kept per worker, and a probe
      * never rides on a half-dead connection of the previous one. */
     curl_easy_setopt(q->easy, CURLOPT_FORBID_REUSE, 1L);
