@@ -295,7 +295,7 @@ int main(int argc, char **argv)
         case 't': check = 1; break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
-        case 'N': invc_set_node_override(optarg); break;
+        case 'N': setenv("INSTANCED_NODE", optarg, 1); break;
         case 'V': printf("instanced %s\n", PACKAGE_VERSION); return 0;
         default: usage(stderr); return 2;
         }

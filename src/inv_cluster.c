@@ -25,14 +25,6 @@
 #include "naming.h"
 #include "xalloc.h"
 
-static char *node_override;
-
-void invc_set_node_override(const char *node)
-{
-    free(node_override);
-    node_override = node ? xstrdup(node) : NULL;
-}
-
 /* One nodes/node/spread statement found in a service or instance section. */
 typedef struct invc_rec {
     int is_service;
@@ -438,9 +430,11 @@ void invc_attach(inv_cluster_t *cl, const inventory_t *inv, invc_report_fn repor
         host[strcspn(host, ".")] = '\0'; /* the short name, as hostname(1) shows it */
         cl->node = xstrdup(host);
     }
-    if (node_override) {
+    /* instanced --node NAME sets it; the environment carries it to every load (a
+     * reload too) without a hidden global here. */
+    if (getenv("INSTANCED_NODE") && *getenv("INSTANCED_NODE")) {
         free(cl->node);
-        cl->node = xstrdup(node_override);
+        cl->node = xstrdup(getenv("INSTANCED_NODE"));
     }
     cl->nplace = inv->ninstances;
     cl->place = xcalloc(cl->nplace ? cl->nplace : 1, sizeof(*cl->place));

@@ -56,8 +56,6 @@ inv_cluster_t *invc_extract(char *text, size_t len, const char *dir, invc_report
 void invc_attach(inv_cluster_t *cl, const inventory_t *inv, invc_report_fn report, void *ctx);
 void invc_free(inv_cluster_t *cl);
 
-/* instanced --node NAME: wins over the inventory's node for every later load. */
-void invc_set_node_override(const char *node);
 
 /* The place of an instance of inv (a zeroed one when inv has no cluster keys). */
 const inv_place_t *invc_place(const inventory_t *inv, const inv_instance_t *in);

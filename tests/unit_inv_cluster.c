@@ -114,11 +114,11 @@ static void test_places(void)
     CU_ASSERT(!invc_contested(inv, &inv->instances[2]));
     inv_free(inv);
     /* --node wins */
-    invc_set_node_override("n9");
+    setenv("INSTANCED_NODE", "n9", 1); /* instanced --node n9 */
     inv = inv_load_buf("t.conf", text, sizeof(text) - 1, &errs);
     CU_ASSERT_FATAL(inv != NULL);
     CU_ASSERT_STRING_EQUAL(inv->cluster->node, "n9");
-    invc_set_node_override(NULL);
+    unsetenv("INSTANCED_NODE");
     inv_free(inv);
     inv_errors_free(&errs);
 }
