@@ -2,7 +2,7 @@
 # Cluster mode under network partitions: three instanced nodes, each reaching the
 # three etcd members only through its own relay (tests/cluster_relay.py) that the test
 # turns into a black hole. One node at a time is cut off for longer than lease_ttl
-# (CL_PARTITIONS rounds, default 3): its contested instances are fenced and run on the
+# (CL_PARTITIONS rounds, default 10): its contested instances are fenced and run on the
 # other nodes, the node comes back and rejoins, every instance runs exactly once
 # again, and a checker sampling every 100 ms over all nodes never sees two live copies.
 . "$srcdir/tests/lib/common.sh"
@@ -36,7 +36,7 @@ rejoined() {
         cl_api "$1" /api/v1/cluster | grep -q '"lease_fresh": *true'
 }
 
-rounds=${CL_PARTITIONS:-3}
+rounds=${CL_PARTITIONS:-10}
 r=1
 while [ "$r" -le "$rounds" ]; do
     n=$(( (r - 1) % 3 + 1 ))
