@@ -42,6 +42,12 @@
 #define PRIO_CONTROL 0
 #define PRIO_LOGS    1
 
+/* Starts asked for at once (the whole fleet at start, everything a gate released) are
+ * made START_BATCH at a time, one batch per turn of the loop: with thousands of
+ * instances the loop still answers probes, the status endpoint, the control socket and
+ * lease renewals between batches. */
+#define START_BATCH 64
+
 /* Private state of one entry (sup_instance_t.priv), owned by the entry. */
 typedef struct inst_priv {
     supervisor_t *sup;
@@ -87,6 +93,9 @@ typedef struct sup_priv {
     long long log_rate;         /* per-instance output bytes/s before dropping */
     sup_spawner_t spawner;
     sup_hookset_t hooks;        /* the registered tables (sup_hooks.c) */
+    struct event *pass_ev;      /* the next batch of a start pass */
+    size_t pass_from;           /* where the pass goes on */
+    int pass_all;               /* the pass starts every instance, not only waiting ones */
     detach_t detach;            /* orphans killed, not yet reaped (detach.h) */
 } sup_priv_t;
 
@@ -285,11 +294,50 @@ static int has_live_dependent(supervisor_t *sup, const sup_instance_t *in)
     return 0;
 }
 
+/* One batch of the start pass: try to start up to START_BATCH instances (every one
+ * with pass_all, else those waiting), then let the loop turn if more are left. */
+static void start_batch(supervisor_t *sup)
+{
+    sup_priv_t *sp = SPRIV(sup);
+    size_t tried = 0;
+
+    while (sp->pass_from < sup->ninst) {
+        sup_instance_t *in = sup->inst[sp->pass_from++];
+
+        if (!sp->pass_all && in->state != SUP_WAITING)
+            continue;
+        try_start(sup, in);
+        if (++tried == START_BATCH && sp->pass_from < sup->ninst) {
+            /* A timer of 0, not event_active: the loop polls its descriptors first. */
+            struct timeval now = { 0, 0 };
+            evtimer_add(sp->pass_ev, &now);
+            return;
+        }
+    }
+    sp->pass_all = 0;
+}
+
+static void pass_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    start_batch(arg);
+}
+
+/* Start a pass from the first instance (a pass under way starts over: what it has
+ * not reached yet is covered, and what it passed may be startable now). */
+static void start_pass(supervisor_t *sup, int all)
+{
+    sup_priv_t *sp = SPRIV(sup);
+
+    event_del(sp->pass_ev);
+    sp->pass_from = 0;
+    sp->pass_all |= all;
+    start_batch(sup);
+}
+
 static void wake_waiting(supervisor_t *sup)
 {
-    for (size_t i = 0; i < sup->ninst; i++)
-        if (sup->inst[i]->state == SUP_WAITING)
-            try_start(sup, sup->inst[i]);
+    start_pass(sup, 0);
 }
 
 void sup_wake_waiting(supervisor_t *sup)
@@ -1189,6 +1237,8 @@ void sup_free(supervisor_t *sup)
     for (size_t i = 0; i < sup->ninst; i++)
         entry_free(sup->inst[i]);
     free(sup->inst);
+    if (sp->pass_ev)
+        event_free(sp->pass_ev);
     free(sp);
     inv_free(sup->inv);
     free(sup);
@@ -1208,6 +1258,16 @@ supervisor_t *sup_new(struct event_base *base, inventory_t *inv, int foreground,
     sup->priv = sp;
     sp->log_rate = log_rate;
     sp->spawner = *spawner;
+    sp->pass_ev = event_new(base, -1, 0, pass_cb, sup);
+    if (!sp->pass_ev || event_priority_set(sp->pass_ev, PRIO_LOGS) < 0) {
+        snprintf(err, errlen, "cannot set up the event loop");
+        if (sp->pass_ev)
+            event_free(sp->pass_ev);
+        free(sp);
+        free(sup);
+        inv_free(inv);
+        return NULL;
+    }
     /* The subreaper, before the first spawn: orphans come back here (detach.h). */
     detach_init(&sp->detach);
     sup->inst = xcalloc(inv->ninstances, sizeof(*sup->inst));
@@ -1228,8 +1288,7 @@ supervisor_t *sup_new(struct event_base *base, inventory_t *inv, int foreground,
 
 void sup_start_all(supervisor_t *sup)
 {
-    for (size_t i = 0; i < sup->ninst; i++)
-        try_start(sup, sup->inst[i]);
+    start_pass(sup, 1);
     update_status(sup);
 }
 

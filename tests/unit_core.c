@@ -559,6 +559,30 @@ static void test_exit_held_until_leftovers_go(void)
     end_sup(sup);
 }
 
+static void test_start_in_batches(void)
+{
+    char extra[16384];
+    size_t used = 0;
+    supervisor_t *sup;
+
+    /* 150 more instances: the first 64 of the pass start at once, the rest in later
+     * turns of the loop, which stays free for everything else in between. */
+    for (int i = 0; i < 150; i++)
+        used += (size_t)snprintf(extra + used, sizeof(extra) - used,
+                                 "instance \"svc-N%d\" {\n service = \"svc\"\n}\n", i);
+    sup = make_sup(extra);
+    CU_ASSERT_EQUAL_FATAL(sup->ninst, 153);
+    sup_start_all(sup);
+    CU_ASSERT_EQUAL(F.spawns, 63); /* 64 tried: svc-A waits for db */
+    event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    CU_ASSERT_EQUAL(F.spawns, 127);
+    event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    CU_ASSERT_EQUAL(F.spawns, 152);
+    CU_ASSERT_EQUAL(I(sup, "svc-N149")->state, SUP_STARTING);
+    CU_ASSERT_EQUAL(I(sup, "svc-A")->state, SUP_WAITING);
+    end_sup(sup);
+}
+
 /* ---- the planner -------------------------------------------------------------------- */
 
 static const char plan_base[] =
@@ -739,6 +763,7 @@ int main(void)
         !CU_add_test(s, "shutdown order", test_shutdown_stops_dependents_first) ||
         !CU_add_test(s, "reload applied", test_reload_applies_plan) ||
         !CU_add_test(s, "pause and resume", test_pause_and_resume) ||
+        !CU_add_test(s, "starts in batches", test_start_in_batches) ||
         !CU_add_test(s, "exit held until leftovers go", test_exit_held_until_leftovers_go) ||
         !CU_add_test(s, "planner: what restarts", test_planner_table) ||
         !CU_add_test(s, "planner: states and membership",
