@@ -279,17 +279,36 @@ static void probe_result(prober_t *p, probe_t *q, health_status_t seen, const ch
     cycle_probe_ended(p, q);
     in->health.last_check = time(NULL);
     in->health.latency_seconds = latency;
-    sup->changes++;
 
     if (q->cycle == 0 && seen == HEALTH_UNHEALTHY) {
         /* A readiness probe of a worker still starting: not a failure yet (cycles
          * count those), but say why it is not ready. */
+        char was[sizeof in->health.message];
+        memcpy(was, in->health.message, sizeof was);
         snprintf(in->health.message, sizeof in->health.message, "starting: %.240s", msg);
+        if (strcmp(was, in->health.message) != 0)
+            sup->changes++;
         return;
     }
     before = in->health.status;
-    restart = health_apply(&in->health, seen, msg, pol->failures_before_unhealthy,
-                           pol->successes_before_healthy, pol->restart_on_unhealthy);
+    {
+        /* The status views are kept while sup->changes stands still (status_http.c)
+         * and rendered again at least once a second, so only what a probe changes
+         * beyond its timestamp, latency and counters is a change here: the status,
+         * the message, the failure count. A steady fleet then keeps its views
+         * cached between seconds instead of invalidating them at every probe result
+         * (100 a second with 500 instances probed every 5 s); last_check, latency
+         * and the counters in a view are at most a second old. */
+        unsigned fails = in->health.consecutive_fail;
+        char was[sizeof in->health.message];
+
+        memcpy(was, in->health.message, sizeof was);
+        restart = health_apply(&in->health, seen, msg, pol->failures_before_unhealthy,
+                               pol->successes_before_healthy, pol->restart_on_unhealthy);
+        if (in->health.status != before || in->health.consecutive_fail != fails ||
+            strcmp(was, in->health.message) != 0)
+            sup->changes++;
+    }
     /* unknown -> healthy after a start is the "instance ready" line below. */
     if (in->health.status != before &&
         !(before == HEALTH_UNKNOWN && in->health.status == HEALTH_HEALTHY))
