@@ -28,8 +28,18 @@
 #include "log.h"
 #include "xalloc.h"
 
-/* How often each instance's accounting is read (cpu.stat, memory.*, pids, PSI). */
+/* How often each instance's accounting is read (cpu.stat, memory.*, pids, PSI): a
+ * sweep over every instance starts at most every STATS_MS. A sweep is cut into slices
+ * of at most STATS_SLICE_MS of the loop's time, each followed by a pause of
+ * STATS_PAUSE_FACTOR times its duration: reading a cgroup's files costs tens of
+ * microseconds (cpu.stat flushes the kernel's per-CPU counters, and more in a VM), so
+ * 5,000 instances read in one go held the loop for seconds, every two seconds (the
+ * status endpoint and the probes waited behind it). Sampling now takes at most a tenth
+ * of the supervisor's time; with many instances a sweep takes longer than STATS_MS and
+ * the figures are that much older. */
 #define STATS_MS 2000
+#define STATS_SLICE_MS 5
+#define STATS_PAUSE_FACTOR 9
 
 /* One instance cgroup. `in` is NULL once the entry is gone (removed by a reload):
  * the cgroup then waits to be empty and is removed. */
@@ -54,6 +64,8 @@ struct contain {
     struct event *watch_ev, *stats_ev;
     cinst_t **v;
     size_t n;
+    size_t stats_next;             /* the sweep's next index into v */
+    struct timespec sweep_started; /* of the current sweep */
     detach_t orphans;          /* the fallback's bookkeeping */
 };
 
@@ -485,16 +497,24 @@ static double since(const struct timespec *a, const struct timespec *b)
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
-static void sample(contain_t *c)
+/* One slice of a sweep: from c->stats_next on, until the end of the table or until
+ * STATS_SLICE_MS have passed. Returns 1 when the sweep is complete. */
+static int sample(contain_t *c)
 {
-    struct timespec now;
+    struct timespec now, t;
+    size_t i;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
-    for (size_t i = 0; i < c->n; i++) {
+    for (i = c->stats_next; i < c->n; i++) {
         cinst_t *x = c->v[i];
         struct sup_usage *u;
         cg_stats_t st;
 
+        if ((i - c->stats_next) % 16 == 15) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if (since(&now, &t) * 1000 >= STATS_SLICE_MS)
+                break;
+        }
         if (!x->in || !x->open)
             continue;
         if (at(x) < 0 || cg_inst_stats(&x->ci, &st) < 0) {
@@ -520,12 +540,44 @@ static void sample(contain_t *c)
         u->memory_pressure = st.mem_some10;
         u->io_pressure = st.io_some10;
     }
+    c->stats_next = i < c->n ? i : 0;
+    return i >= c->n;
 }
 
+static struct timeval ms_timeval(double ms)
+{
+    struct timeval tv;
+    long us = ms < 1 ? 1000 : (long)(ms * 1000);
+    tv.tv_sec = us / 1000000;
+    tv.tv_usec = us % 1000000;
+    return tv;
+}
+
+/* A one-shot timer: the next slice after a pause proportional to this one, the next
+ * sweep STATS_MS after this one started (or after that pause, if later). */
 static void stats_cb(evutil_socket_t fd, short what, void *arg)
 {
+    contain_t *c = arg;
+    struct timespec t0, t1;
+    double took_ms, pause_ms;
+    struct timeval tv;
+    int complete;
+
     (void)fd, (void)what;
-    sample(arg);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (c->stats_next == 0)
+        c->sweep_started = t0;
+    complete = sample(c);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    took_ms = since(&t0, &t1) * 1000;
+    pause_ms = took_ms * STATS_PAUSE_FACTOR;
+    if (complete) {
+        double left = STATS_MS - since(&c->sweep_started, &t1) * 1000;
+        if (left > pause_ms)
+            pause_ms = left;
+    }
+    tv = ms_timeval(pause_ms);
+    event_add(c->stats_ev, &tv);
 }
 
 /* ---- life ------------------------------------------------------------------------------- */
@@ -599,7 +651,7 @@ contain_t *contain_new(supervisor_t *sup)
         return c;
     }
     c->watch_ev = event_new(sup->base, cg_watch_fd(&c->tree), EV_READ | EV_PERSIST, watch_cb, c);
-    c->stats_ev = event_new(sup->base, -1, EV_PERSIST, stats_cb, c);
+    c->stats_ev = event_new(sup->base, -1, 0, stats_cb, c);
     if (!c->watch_ev || !c->stats_ev || event_add(c->watch_ev, NULL) < 0 ||
         event_add(c->stats_ev, &tv) < 0 || sup_add_hooks(sup, &hooks, c) < 0) {
         log_error("containment: cannot watch the cgroups");
