@@ -11,8 +11,6 @@
 #include "sup_spawn.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <sys/ioctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -119,19 +117,6 @@ char **sup_spawn_env(supervisor_t *sup, sup_instance_t *in, char ***argv, char *
     return env;
 }
 
-/* Has the child behind this exec report pipe exec'd? 1 only when the pipe is at end
- * of file with nothing in it (every write end closed by the exec, no failure report);
- * nothing is read, so the core can still read the pipe itself when this says 0. */
-static int exec_confirmed(int fd)
-{
-    struct pollfd pfd = { fd, POLLIN, 0 };
-    int avail = 0;
-
-    if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLHUP))
-        return 0;
-    return ioctl(fd, FIONREAD, &avail) == 0 && avail == 0;
-}
-
 static int real_spawn(void *ctx, supervisor_t *sup, sup_instance_t *in, logcap_t *log,
                       pid_t *pidp, int *report_fd, char *err, size_t errlen, int *resource)
 {
@@ -186,23 +171,12 @@ static int real_spawn(void *ctx, supervisor_t *sup, sup_instance_t *in, logcap_t
     pid = spawn_run_cg(&req, in->cgroup_fd, report_fd, err, errlen);
     /* The child has its copy of the output pipe's write end (CLONE_VFORK: it has
      * exec'd or failed by now); ours goes at once, not when the loop next runs: in a
-     * burst of 5,000 starts within one pass of the loop, every start's write end and
-     * exec report pipe stayed open until the end of the burst, four descriptors per
-     * instance where the open-file budget has two. */
+     * burst of 5,000 starts within one pass of the loop, every start's write end
+     * stayed open until the end of the burst (with the exec report pipe, which the
+     * core reads on the loop, that was four descriptors per instance). */
     logcap_child_spawned(log);
     if (pid < 0)
         goto fail;
-    if (*report_fd >= 0) {
-        /* Most children have exec'd (end of file on the report pipe) by the time
-         * the parent resumes: vouch for the exec here and close the pipe, rather
-         * than keep it until the loop reads it. A report of failure, or an exec
-         * still closing its descriptors (nothing to read yet), stays with the
-         * core, which reads the pipe on the loop. */
-        if (exec_confirmed(*report_fd)) {
-            close(*report_fd);
-            *report_fd = -1;
-        }
-    }
     inv_strv_free(argv);
     inv_strv_free(env);
     *pidp = pid;
