@@ -1521,6 +1521,8 @@ def main():
     ap.add_argument("--sups", default="supervisord,runit,s6,instanced")
     ap.add_argument("--startup-repeats", dest="startup_repeats_arg", type=int, default=None,
                     help="start-up runs per supervisor (default 3, quick 1)")
+    ap.add_argument("--scale-sizes", dest="scale_sizes_arg", default=None,
+                    help="comma-separated N for the scale step (default 10,...,5000)")
     args = ap.parse_args()
     args.workdir = args.workdir or tempfile.mkdtemp(prefix="instanced-bench-")
     args.scale_step_limit = 90
@@ -1537,6 +1539,8 @@ def main():
             (10, 100, 500, 1000, 2000, 5000), 500, 10
     if args.startup_repeats_arg:
         args.startup_repeats = args.startup_repeats_arg
+    if args.scale_sizes_arg:
+        args.scale_sizes = tuple(int(x) for x in args.scale_sizes_arg.split(","))
     only = set(args.only.split(",")) if args.only else None
     sups = [c for c in SUPS if c.name in args.sups.split(",")]
 

@@ -7,7 +7,7 @@
 # BENCH_ONLY=bare_spawn,restart,restart_default,startup,idle,probe,storm,status,scale
 # to run some figures only, BENCH_SUPS=supervisord,runit,s6,instanced,
 # BENCH_REPEATS=N start-up runs per supervisor (default 3; 1 on a busy machine),
-# BENCH_KEEP=1 to keep the temp dirs (configs, logs), BENCH_OUT=DIR for the results
+# BENCH_SCALE_SIZES=500,5000 for the sizes of the scale step, BENCH_KEEP=1 to keep the temp dirs (configs, logs), BENCH_OUT=DIR for the results
 # (default: the current directory: bench-results.json, bench-results.md and the
 # plots in bench-plots/).
 set -eu
@@ -31,6 +31,7 @@ set -- --instanced "$INSTANCED" --child "$BENCH_CHILD" --srcdir "$here" \
 [ -n "${BENCH_KEEP:-}" ] && set -- "$@" --keep
 [ -n "${BENCH_SUPS:-}" ] && set -- "$@" --sups "$BENCH_SUPS"
 [ -n "${BENCH_REPEATS:-}" ] && set -- "$@" --startup-repeats "$BENCH_REPEATS"
+[ -n "${BENCH_SCALE_SIZES:-}" ] && set -- "$@" --scale-sizes "$BENCH_SCALE_SIZES"
 
 echo "bench: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); ulimit -n $(ulimit -n); results in $out/bench-results.{md,json}"
 exec /usr/bin/python3 "$here/bench.py" "$@"

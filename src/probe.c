@@ -76,9 +76,19 @@ struct prober {
     unsigned long ready_ticks;  /* ready_cb runs, for READY_EXEC_EVERY */
     unsigned long cycle;        /* id of the current cycle */
     size_t cycle_pending;       /* its probes still running */
+    size_t cycle_next;          /* the next instance the cycle may start a probe for */
+    int cycle_feeding;          /* instances of the cycle are still to be started */
+    struct event *fill_ev;      /* starts more of them once probes have ended */
     struct timespec cycle_t0;
     metrics_stats_t st;
 };
+
+/* Probes in flight at once, of every kind. A cycle does not start one probe per
+ * instance at once: 5,000 transfers in flight held 5,000 sockets (the descriptor
+ * budget is two per instance) and 5,000 libcurl handles with their buffers (over
+ * 100 MB). It starts up to this many and one more as each ends; a probe's timeout
+ * counts from its own start, so none is judged by the time it waited. */
+#define PROBE_MAX_IN_FLIGHT 256
 
 static double elapsed(const struct timespec *t0)
 {
@@ -123,9 +133,15 @@ static void cycle_probe_ended(prober_t *p, const probe_t *q)
 {
     double d;
 
+    if (p->cycle_feeding) {
+        /* A slot is free (whichever probe this was): start the next ones, on the
+         * loop, never inside a probe's callback. */
+        static const struct timeval now = { 0, 0 };
+        evtimer_add(p->fill_ev, &now);
+    }
     if (q->cycle != p->cycle || p->cycle_pending == 0)
         return;
-    if (--p->cycle_pending > 0)
+    if (--p->cycle_pending > 0 || p->cycle_feeding)
         return;
     d = elapsed(&p->cycle_t0);
     p->st.cycle_seconds = d;
@@ -266,17 +282,36 @@ static void probe_result(prober_t *p, probe_t *q, health_status_t seen, const ch
     cycle_probe_ended(p, q);
     in->health.last_check = time(NULL);
     in->health.latency_seconds = latency;
-    sup->changes++;
 
     if (q->cycle == 0 && seen == HEALTH_UNHEALTHY) {
         /* A readiness probe of a worker still starting: not a failure yet (cycles
          * count those), but say why it is not ready. */
+        char was[sizeof in->health.message];
+        memcpy(was, in->health.message, sizeof was);
         snprintf(in->health.message, sizeof in->health.message, "starting: %.240s", msg);
+        if (strcmp(was, in->health.message) != 0)
+            sup->changes++;
         return;
     }
     before = in->health.status;
-    restart = health_apply(&in->health, seen, msg, pol->failures_before_unhealthy,
-                           pol->successes_before_healthy, pol->restart_on_unhealthy);
+    {
+        /* The status views are kept while sup->changes stands still (status_http.c)
+         * and rendered again at least once a second, so only what a probe changes
+         * beyond its timestamp, latency and counters is a change here: the status,
+         * the message, the failure count. A steady fleet then keeps its views
+         * cached between seconds instead of invalidating them at every probe result
+         * (100 a second with 500 instances probed every 5 s); last_check, latency
+         * and the counters in a view are at most a second old. */
+        unsigned fails = in->health.consecutive_fail;
+        char was[sizeof in->health.message];
+
+        memcpy(was, in->health.message, sizeof was);
+        restart = health_apply(&in->health, seen, msg, pol->failures_before_unhealthy,
+                               pol->successes_before_healthy, pol->restart_on_unhealthy);
+        if (in->health.status != before || in->health.consecutive_fail != fails ||
+            strcmp(was, in->health.message) != 0)
+            sup->changes++;
+    }
     /* unknown -> healthy after a start is the "instance ready" line below. */
     if (in->health.status != before &&
         !(before == HEALTH_UNKNOWN && in->health.status == HEALTH_HEALTHY))
@@ -438,23 +473,20 @@ static void follow_process(sup_instance_t *in)
     }
 }
 
-static void cycle_cb(evutil_socket_t fd, short what, void *arg)
+/* Start the cycle's probes from cycle_next on, while fewer than PROBE_MAX_IN_FLIGHT
+ * are in flight; the cycle ends when every instance has had its turn and its last
+ * probe has ended. */
+static void cycle_fill(prober_t *p)
 {
-    prober_t *p = arg;
     supervisor_t *sup = p->sup;
     probe_t *q;
 
-    (void)fd, (void)what;
-    if (p->cycle_pending > 0) {
-        p->st.cycle_overruns_total++;
-        log_warn("health probe cycle overran the interval", "pending",
-                 LOG_INT(p->cycle_pending), "interval_ms", LOG_INT(p->interval_ms));
-    }
-    p->cycle++;
-    p->cycle_pending = 0;
-    clock_gettime(CLOCK_MONOTONIC, &p->cycle_t0);
-    for (size_t i = 0; i < sup->ninst; i++) {
-        sup_instance_t *in = sup->inst[i];
+    while (p->cycle_feeding && p->cycle_next < sup->ninst) {
+        sup_instance_t *in;
+
+        if (p->st.in_flight >= PROBE_MAX_IN_FLIGHT)
+            return;
+        in = sup->inst[p->cycle_next++];
         if (!in->cfg || !pc_probed(in->cfg)) {
             follow_process(in);
             continue;
@@ -474,10 +506,40 @@ static void cycle_cb(evutil_socket_t fd, short what, void *arg)
         if (start_probe(p, in, p->cycle) == 0)
             p->cycle_pending++;
     }
+    if (!p->cycle_feeding)
+        return;
+    p->cycle_feeding = 0;
     if (p->cycle_pending == 0) {
-        p->st.cycle_seconds = 0;
+        double d = elapsed(&p->cycle_t0);
+        p->st.cycle_seconds = d;
+        if (d > p->st.cycle_max_seconds)
+            p->st.cycle_max_seconds = d;
         p->st.cycles_total++;
     }
+}
+
+static void fill_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    cycle_fill(arg);
+}
+
+static void cycle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    prober_t *p = arg;
+
+    (void)fd, (void)what;
+    if (p->cycle_pending > 0 || p->cycle_feeding) {
+        p->st.cycle_overruns_total++;
+        log_warn("health probe cycle overran the interval", "pending",
+                 LOG_INT(p->cycle_pending), "interval_ms", LOG_INT(p->interval_ms));
+    }
+    p->cycle++;
+    p->cycle_pending = 0;
+    p->cycle_next = 0;
+    p->cycle_feeding = 1;
+    clock_gettime(CLOCK_MONOTONIC, &p->cycle_t0);
+    cycle_fill(p);
 }
 
 static void ready_cb(evutil_socket_t fd, short what, void *arg)
@@ -497,8 +559,8 @@ static void ready_cb(evutil_socket_t fd, short what, void *arg)
         if (in->cfg->policy.health_kind == INV_HEALTH_EXEC &&
             p->ready_ticks % READY_EXEC_EVERY != 0)
             continue;
-        if (!find_probe(p, in))
-            start_probe(p, in, 0);
+        if (p->st.in_flight < PROBE_MAX_IN_FLIGHT && !find_probe(p, in))
+            start_probe(p, in, 0); /* the others at a later tick */
     }
     if (!waiting)
         evtimer_del(p->ready_timer);
@@ -525,7 +587,8 @@ prober_t *probe_new(supervisor_t *sup, char *err, size_t errlen)
     p->headers = curl_slist_append(NULL, "Accept: application/json");
     p->cycle_timer = event_new(sup->base, -1, EV_PERSIST, cycle_cb, p);
     p->ready_timer = event_new(sup->base, -1, EV_PERSIST, ready_cb, p);
-    if (!p->multi || !p->headers || !p->cycle_timer || !p->ready_timer) {
+    p->fill_ev = evtimer_new(sup->base, fill_cb, p);
+    if (!p->multi || !p->headers || !p->cycle_timer || !p->ready_timer || !p->fill_ev) {
         snprintf(err, errlen, "cannot set up health probes: libcurl or libevent refused a handle");
         probe_free(p);
         return NULL;
@@ -562,6 +625,8 @@ void probe_free(prober_t *p)
         event_free(p->cycle_timer);
     if (p->ready_timer)
         event_free(p->ready_timer);
+    if (p->fill_ev)
+        event_free(p->fill_ev);
     curl_slist_free_all(p->headers);
     free(p);
 }

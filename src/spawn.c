@@ -6,7 +6,18 @@
  * the child has exec'd or exited. A plain fork() copied the supervisor's page tables
  * only for exec to throw them away: about 60 % of a restart, and more as the number of
  * instances grows (BENCHMARKS.md, finding 2). So the child may only make system calls
- * and touch its own stack: it allocates nothing and takes no lock. */
+ * and touch its own stack: it allocates nothing and takes no lock.
+ *
+ * The child does not copy the supervisor's descriptor table either, where the kernel
+ * allows it (close_range's CLOSE_RANGE_UNSHARE, Linux 5.9): with thousands of
+ * instances the table holds thousands of pipes and log files, and copying it at each
+ * clone, only for the child to close every copy, made a start's cost grow with the
+ * number of instances. Instead the child is cloned sharing the table (CLONE_FILES),
+ * and its first system call gives it a private copy of the lowest few descriptors
+ * only (close_range(cut, ~0, CLOSE_RANGE_UNSHARE) copies [0, cut)). What the child
+ * needs (its output, the report pipe, the cgroup to join) is placed by the parent in
+ * slots below cut beforehand: descriptors reserved at the first spawn, /dev/null
+ * while unused. See spawn_slots below. */
 #include "config.h"
 
 #include "spawn.h"
@@ -326,12 +337,24 @@ static int join_cgroup(int cgfd)
     return n == 1 ? 0 : -1;
 }
 
-/* join_fd: the cgroup to join first (-1: clone3 already put the child there, or none). */
-static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent, int join_fd)
+/* join_fd: the cgroup to join first (-1: clone3 already put the child there, or none).
+ * out_fd: the descriptor to make stdout and stderr (r->out_fd, or its slot). unshare_at:
+ * when > 0 the child shares the supervisor's descriptor table and must, before
+ * anything else, take its own copy of [0, unshare_at) (the slots, below it, hold
+ * out_fd, rep and join_fd). Until then it must not open, close or dup anything. */
+static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent, int join_fd,
+                            int out_fd, int unshare_at)
 {
     sigset_t none;
     int null;
 
+#ifdef SYS_close_range
+    if (unshare_at > 0 && syscall(SYS_close_range, (unsigned)unshare_at, ~0U,
+                                  CLOSE_RANGE_UNSHARE) < 0)
+        child_fail(rep, STEP_FDS); /* writes only: the shared table is untouched */
+#else
+    (void)unshare_at;
+#endif
     /* First of all, before any step that could let the worker's code run (none before
      * exec does) and while the supervisor's credentials still allow the move. */
     if (join_fd >= 0 && join_cgroup(join_fd) < 0)
@@ -347,7 +370,7 @@ static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent, int joi
     if (setsid() < 0)
         child_fail(rep, STEP_SETSID);
     null = open("/dev/null", O_RDONLY);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(r->out_fd, 1) < 0 || dup2(r->out_fd, 2) < 0)
+    if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
         child_fail(rep, STEP_STDIO);
     if (close_other_fds(rep) < 0)
         child_fail(rep, STEP_FDS);
@@ -387,13 +410,94 @@ struct child_args {
     int rep;
     pid_t parent;
     int join_fd;
+    int out_fd;
+    int unshare_at;
 };
 
 static int child_entry(void *arg)
 {
     const struct child_args *a = arg;
-    child(a->r, a->rep, a->parent, a->join_fd);
+    child(a->r, a->rep, a->parent, a->join_fd, a->out_fd, a->unshare_at);
 }
+
+/* ---- descriptor slots for a child that shares the table --------------------------- */
+
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
+#if defined(SYS_close_range) && !defined(__SANITIZE_ADDRESS__)
+#define SPAWN_HAVE_UNSHARE 1
+#endif
+
+enum { SLOT_OUT, SLOT_REP, SLOT_CG, SLOT_NULL, NSLOTS };
+/* slot[]: reserved descriptors (close-on-exec), each on /dev/null while no spawn uses
+ * it; slot_cut: one above the highest. 0: not set up yet; -1: not available (kernel
+ * without CLOSE_RANGE_UNSHARE, or no descriptor to reserve), the table is copied. */
+static int slot[NSLOTS];
+static int slot_cut;
+
+#ifdef SPAWN_HAVE_UNSHARE
+/* Does this kernel know CLOSE_RANGE_UNSHARE? Asked once, in a forked child (the
+ * supervisor's own table must stay shared with its threads). Signals blocked across
+ * the fork as in spawn_helper: a handler in the child would write to the parent's
+ * signal pipe. */
+static int unshare_supported(void)
+{
+    sigset_t all, old;
+    int st = 0;
+    pid_t pid;
+
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    if (pid == 0)
+        _exit(syscall(SYS_close_range, ~0U, ~0U, CLOSE_RANGE_UNSHARE) == 0 ? 0 : 1);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0)
+        return 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+#endif
+
+#ifdef SPAWN_HAVE_UNSHARE
+/* Reserve the slots at the first spawn, while the low descriptors are few: they land
+ * on the lowest free numbers, so the child's private copy is a handful of entries. */
+static void slots_setup(void)
+{
+    if (slot_cut != 0)
+        return;
+    slot_cut = -1;
+    if (!unshare_supported())
+        return;
+    for (int i = 0; i < NSLOTS; i++) {
+        slot[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (slot[i] < 0) {
+            while (--i >= 0)
+                close(slot[i]);
+            return;
+        }
+    }
+    slot_cut = 0;
+    for (int i = 0; i < NSLOTS; i++)
+        if (slot[i] >= slot_cut)
+            slot_cut = slot[i] + 1;
+}
+
+/* fd into slot i (close-on-exec there, as rep must be); -1 on failure. */
+static int slot_put(int i, int fd)
+{
+    return dup3(fd, slot[i], O_CLOEXEC) < 0 ? -1 : slot[i];
+}
+
+/* Back to /dev/null: the parent must not keep the pipes' ends the child owns. */
+static void slots_clear(void)
+{
+    for (int i = 0; i < SLOT_NULL; i++)
+        (void)dup3(slot[SLOT_NULL], slot[i], O_CLOEXEC);
+}
+#endif
 
 /* ---- clone3 into a cgroup ------------------------------------------------------- */
 
@@ -474,7 +578,7 @@ pid_t spawn_run_cg(const spawn_req_t *r, int cgroup_fd, int *report_fd, char *er
     struct child_args args;
     sigset_t all, old;
     pid_t pid = -1;
-    int p[2], saved, via_clone3 = 0;
+    int p[2], saved, via_clone3 = 0, share = 0;
 
     *report_fd = -1;
     if (!child_stack) {
@@ -496,6 +600,24 @@ pid_t spawn_run_cg(const spawn_req_t *r, int cgroup_fd, int *report_fd, char *er
     args.rep = p[1];
     args.parent = getpid();
     args.join_fd = cgroup_fd;
+    args.out_fd = r->out_fd;
+    args.unshare_at = 0;
+#ifdef SPAWN_HAVE_UNSHARE
+    slots_setup();
+    if (slot_cut > 0) {
+        int o = slot_put(SLOT_OUT, r->out_fd), w = slot_put(SLOT_REP, p[1]);
+        int c = cgroup_fd >= 0 ? slot_put(SLOT_CG, cgroup_fd) : -1;
+        if (o >= 0 && w >= 0 && (cgroup_fd < 0 || c >= 0)) {
+            args.out_fd = o;
+            args.rep = w;
+            args.join_fd = c;
+            args.unshare_at = slot_cut;
+        } else {
+            slots_clear(); /* a copied table then, as before */
+        }
+    }
+    share = args.unshare_at > 0 ? CLONE_FILES : 0;
+#endif
     /* Every signal blocked until the child has reset its dispositions: a handler of
      * the supervisor's running in the child would write into the supervisor's signal
      * pipe, and here even into its memory. */
@@ -515,19 +637,23 @@ pid_t spawn_run_cg(const spawn_req_t *r, int cgroup_fd, int *report_fd, char *er
         long rc;
 
         memset(&ca, 0, sizeof(ca));
-        ca.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP;
+        ca.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP | (unsigned)share;
         ca.exit_signal = SIGCHLD;
         ca.stack = (unsigned long long)(uintptr_t)child_stack;
         ca.stack_size = CHILD_STACK_BYTES;
         ca.cgroup = (unsigned long long)cgroup_fd;
-        args.join_fd = -1; /* born there */
-        rc = instanced_clone3(&ca, sizeof(ca), child_entry, &args);
+        {
+            int join = args.join_fd;
+            args.join_fd = -1; /* born there */
+            rc = instanced_clone3(&ca, sizeof(ca), child_entry, &args);
+            if (rc < 0)
+                args.join_fd = join;
+        }
         if (rc >= 0) {
             pid = (pid_t)rc;
             via_clone3 = 1;
         } else if (rc == -ENOSYS || rc == -E2BIG || rc == -EINVAL) {
             clone3_broken = 1; /* before 5.7: the child joins by itself */
-            args.join_fd = cgroup_fd;
         } else {
             errno = (int)-rc;
             via_clone3 = -1; /* a real error: no second try */
@@ -536,9 +662,14 @@ pid_t spawn_run_cg(const spawn_req_t *r, int cgroup_fd, int *report_fd, char *er
     if (via_clone3 == 0)
 #endif
         pid = clone(child_entry, (char *)child_stack + CHILD_STACK_BYTES,
-                    CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+                    CLONE_VM | CLONE_VFORK | share | SIGCHLD, &args);
 #endif
     saved = errno;
+#ifdef SPAWN_HAVE_UNSHARE
+    if (args.unshare_at > 0)
+        slots_clear();
+#endif
+    (void)share;
     if (pid >= 0 && cgroup_fd >= 0)
         last_cgroup_method = via_clone3 == 1 ? 2 : 1;
     sigprocmask(SIG_SETMASK, &old, NULL);

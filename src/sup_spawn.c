@@ -14,7 +14,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 
 #include "log.h"
 #include "logcap.h"
@@ -23,18 +28,57 @@
 #include "portcheck.h"
 #include "spawn.h"
 
+/* Can a socket of family af bind port on the wildcard address right now? 1: yes (no
+ * listener can hold it), 0: no, or the test could not be made. SO_REUSEADDR makes a
+ * TIME_WAIT or a reusable socket no obstacle; a listener always is. The answer is
+ * only a filter: 0 sends the caller to procfs for the truth. */
+static int port_bindable(int af, int port)
+{
+    union {
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } a;
+    socklen_t alen;
+    int one = 1, ok, fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return af == AF_INET6 && errno == EAFNOSUPPORT; /* no IPv6: nothing to hold */
+    memset(&a, 0, sizeof(a));
+    if (af == AF_INET) {
+        a.v4.sin_family = AF_INET;
+        a.v4.sin_port = htons((uint16_t)port);
+        a.v4.sin_addr.s_addr = htonl(INADDR_ANY);
+        alen = sizeof(a.v4);
+    } else {
+        a.v6.sin6_family = AF_INET6;
+        a.v6.sin6_port = htons((uint16_t)port);
+        a.v6.sin6_addr = in6addr_any;
+        alen = sizeof(a.v6);
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    ok = bind(fd, (struct sockaddr *)&a, alen) == 0;
+    close(fd);
+    return ok;
+}
+
 /* Before a start: is the instance's port already held by a listener, typically a
  * child of a worker of a previous supervisor that was killed without its workers? The
  * worker would then crash-loop on "Address already in use": say why, in the log (once
- * per holder) and, through port_note, in the exit message the status shows. Only
- * procfs is read (portcheck.c): nothing here blocks. */
+ * per holder) and, through port_note, in the exit message the status shows. Nothing
+ * here blocks. Reading /proc/net/tcp costs a walk of every socket on the host (with
+ * 5,000 workers listening, most of a start's time), so a bind() to the port on the
+ * wildcard address comes first: when both families bind, no listener holds the port
+ * and procfs is not read; otherwise procfs (portcheck.c) says whether a listener
+ * really does and whose it is. */
 static void check_port(sup_instance_t *in)
 {
     char note[sizeof(in->port_note)];
     int port = in->cfg->port;
     pid_t holder;
 
-    if (port <= 0 || portcheck_listener("/proc", port, &holder) != 1) {
+    if (port <= 0 || (port_bindable(AF_INET, port) && port_bindable(AF_INET6, port)) ||
+        portcheck_listener("/proc", port, &holder) != 1) {
         in->port_note[0] = '\0';
         return;
     }
@@ -125,6 +169,12 @@ static int real_spawn(void *ctx, supervisor_t *sup, sup_instance_t *in, logcap_t
     req.out_fd = logcap_child_fd(log);
     req.cred = &cred;
     pid = spawn_run_cg(&req, in->cgroup_fd, report_fd, err, errlen);
+    /* The child has its copy of the output pipe's write end (CLONE_VFORK: it has
+     * exec'd or failed by now); ours goes at once, not when the loop next runs: in a
+     * burst of 5,000 starts within one pass of the loop, every start's write end
+     * stayed open until the end of the burst (with the exec report pipe, which the
+     * core reads on the loop, that was four descriptors per instance). */
+    logcap_child_spawned(log);
     if (pid < 0)
         goto fail;
     inv_strv_free(argv);

@@ -14,7 +14,8 @@ PROBE_IT = \
 	tests/it_probe_detach.sh \
 	tests/it_probe_nginx.sh \
 	tests/it_probe_examples.sh \
-	tests/it_probe_scale.sh
+	tests/it_probe_scale.sh \
+	tests/it_probe_inflight.sh
 TESTS += $(PROBE_IT)
 EXTRA_DIST += $(PROBE_IT)
 EXTRA_DIST += etc/examples/redis.conf etc/examples/nginx.conf etc/examples/python-http.conf \

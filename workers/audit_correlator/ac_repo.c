@@ -182,7 +182,8 @@ static ac_rc_t classify(ac_repo_t *r, PGresult *res)
 }
 
 /* One call in progress: what to do with each result and whom to tell. */
-typedef enum { OP_TEXT, OP_COUNT, OP_DELETE, OP_REMOVED, OP_CORRELATED, OP_BATCH } op_kind_t;
+typedef enum { OP_TEXT, OP_COUNT, OP_DELETE, OP_REMOVED, OP_CORRELATED, OP_BATCH,
+               OP_MULTI } op_kind_t;
 
 /* The rows of a batch as one JSON array text, built from each row's JSON. */
 typedef struct jarr {
@@ -334,6 +335,8 @@ static void batch_step(ac_op_t *op, PGresult *res)
     finish(op, AC_OK, op->a.buf, (long long)op->n, 0);
 }
 
+static void multi_result(ac_op_t *op, PGresult *res);
+
 static void result_cb(PGresult *res, void *arg)
 {
     ac_op_t *op = arg;
@@ -342,6 +345,11 @@ static void result_cb(PGresult *res, void *arg)
 
     if (op->kind == OP_BATCH) {
         batch_step(op, res);
+        PQclear(res);
+        return;
+    }
+    if (op->kind == OP_MULTI) {
+        multi_result(op, res);
         PQclear(res);
         return;
     }
@@ -480,10 +488,98 @@ static void batch(ac_repo_t *r, int update, const ac_event_t *evs, size_t n, ac_
     send_op(op, 0, -1, "BEGIN", 0, NULL);
 }
 
+/* ---- a create batch as one multi-row INSERT ---------------------------------------- */
+
+/* One row of the multi-row INSERT: SQL_INSERT's VALUES with the parameters of row i
+ * ($(11i+1) .. $(11i+11)); the text columns are cast, since a multi-row VALUES list
+ * does not take unknown parameters' types from the target columns. */
+#define MULTI_ROW \
+    "(COALESCE($%zu::uuid, gen_random_uuid()), $%zu::text, $%zu::text, $%zu::text," \
+    " $%zu::text, $%zu::text, COALESCE($%zu::timestamptz, now()), $%zu::bigint," \
+    " COALESCE($%zu::text, 'ok'), COALESCE($%zu::jsonb, '{}'::jsonb)," \
+    " ARRAY(SELECT jsonb_array_elements_text(COALESCE($%zu::jsonb, '[]'::jsonb))))"
+
+/* The statement for n rows; malloc'd, NULL on failure. */
+static char *multi_sql(ac_repo_t *r, size_t n)
+{
+    char *ev = wpg_qualify(r->pg, "audit_events"), *s = NULL;
+    size_t cap, len;
+
+    if (!ev)
+        return NULL;
+    cap = strlen(ev) + 256 + n * (sizeof(MULTI_ROW) + 11 * 8 + 2);
+    s = xmalloc(cap);
+    len = (size_t)snprintf(s, cap,
+                           "INSERT INTO %s AS t (id, trace_id, span_id, correlation_id,"
+                           " service_name, event_type, \"timestamp\", duration_ms, status,"
+                           " metadata, tags) VALUES ", ev);
+    for (size_t i = 0; i < n; i++) {
+        size_t b = i * AC_P_COUNT;
+        if (i > 0)
+            s[len++] = ',';
+        len += (size_t)snprintf(s + len, cap - len, MULTI_ROW, b + 1, b + 2, b + 3, b + 4,
+                                b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11);
+    }
+    snprintf(s + len, cap - len, " RETURNING to_jsonb(t)::text");
+    free(ev);
+    return s;
+}
+
+/* The multi-row INSERT's answer. Its RETURNING rows come in the VALUES' order (as
+ * PostgreSQL processes a plain INSERT's VALUES list). A statement is atomic: on a row
+ * PostgreSQL refuses, nothing is stored, and the batch runs again the slow way (BEGIN,
+ * a statement per row, COMMIT) only to learn which row it was. */
+static void multi_result(ac_op_t *op, PGresult *res)
+{
+    ac_repo_t *r = op->r;
+
+    if (!res) {
+        finish(op, wpg_sent(r->pg) ? AC_UNKNOWN : AC_UNAVAILABLE, NULL, 0, 0);
+        return;
+    }
+    if (!wpg_res_ok(res) || PQntuples(res) != (int)op->n) {
+        ac_rc_t rc = !wpg_res_ok(res) ? classify(r, res) : AC_ERROR;
+        if (rc == AC_CONFLICT || rc == AC_INVALID) {
+            op->kind = OP_BATCH;
+            op->next = (size_t)-1;
+            send_op(op, 0, -1, "BEGIN", 0, NULL);
+        } else {
+            finish(op, rc, NULL, 0, 0);
+        }
+        return;
+    }
+    for (size_t i = 0; i < op->n; i++) {
+        jarr_add(&op->a, PQgetvalue(res, (int)i, 0));
+        op->rows[i] = xstrdup(PQgetvalue(res, (int)i, 0));
+    }
+    jarr_add(&op->a, "");
+    op->a.buf[op->a.len - 1] = ']';
+    finish(op, AC_OK, op->a.buf, (long long)op->n, 0);
+}
+
+/* Creates go as one statement: one round trip and one commit for the whole batch
+ * instead of BEGIN, a round trip per row and COMMIT. */
 void ac_repo_create_batch(ac_repo_t *r, const ac_event_t *evs, size_t n, ac_repo_cb cb,
                           void *arg)
 {
-    batch(r, 0, evs, n, cb, arg);
+    ac_op_t *op;
+    const char **vals;
+    char *sql;
+
+    if (n == 0 || n > 65535 / AC_P_COUNT || !(sql = multi_sql(r, n))) {
+        batch(r, 0, evs, n, cb, arg);
+        return;
+    }
+    op = op_new(r, OP_MULTI, cb, arg);
+    op->evs = evs;
+    op->n = n;
+    op->rows = xcalloc(n, sizeof(*op->rows));
+    vals = xcalloc(n * AC_P_COUNT, sizeof(*vals));
+    for (size_t i = 0; i < n; i++)
+        memcpy(vals + i * AC_P_COUNT, evs[i].p, sizeof(evs[i].p));
+    send_op(op, 0, -1, sql, (int)(n * AC_P_COUNT), vals);
+    free(vals);
+    free(sql);
 }
 
 void ac_repo_update_batch(ac_repo_t *r, const ac_event_t *evs, size_t n, ac_repo_cb cb,
