@@ -10,7 +10,12 @@
  * by a keepalive sent less than lease_ttl / 2 ago. When it is not fresh every
  * contested worker is fenced (stopped, still wanted), which the inventory's margin
  * check makes finish before the lease can expire on the server; only then can another
- * node see the owner key vanish and claim the instance. */
+ * node see the owner key vanish and claim the instance.
+ *
+ * Longer than most files here, for now: membership, claims, fencing, credential
+ * rotation and the fleet view share one copy of the etcd keys and one lease, and are
+ * kept together until they settle; the etcd protocol (etcd.c) and placement
+ * (placement.c) are already apart. */
 #include "config.h"
 
 #include "cluster.h"

@@ -4,7 +4,10 @@
  * differs, so a second run issues no statement at all. Identifiers always go through
  * PQescapeIdentifier and literals through PQescapeLiteral (DDL takes no parameters);
  * catalog queries use PQexecParams. A password reaches the server only as the SCRAM
- * verifier made by PQencryptPasswordConn, and is shown as '***'. */
+ * verifier made by PQencryptPasswordConn, and is shown as '***'.
+ *
+ * A little over the project's ~800 lines: every PostgreSQL statement provisioning
+ * issues is here, next to the catalog query that decides whether it is needed. */
 #include "config.h"
 
 #include "prov_pg.h"
