@@ -1153,11 +1153,13 @@ static char *read_password(const char *path, char *err, size_t errlen)
     }
 }
 
+static int dep_ready(void *ctx, supervisor_t *sup, const sup_instance_t *dep);
+
 int cluster_start(supervisor_t *sup, cluster_t **out, char *err, size_t errlen)
 {
     static const sup_hooks_t hooks = {
         .may_start = may_start, .reloaded = reloaded, .stopping = stopping,
-        .reaped = reaped, .busy = busy,
+        .reaped = reaped, .busy = busy, .dep_ready = dep_ready,
     };
     const inv_cluster_t *c = sup->inv->cluster;
     etcd_options_t opt = { 0 };
@@ -1309,9 +1311,9 @@ int cluster_runs_here(const supervisor_t *sup, const sup_instance_t *in)
     return the_cluster ? runs_here(the_cluster, in) : 1;
 }
 
-int cluster_dep_ready(const supervisor_t *sup, const sup_instance_t *dep)
+static int dep_ready(void *ctx, supervisor_t *sup, const sup_instance_t *dep)
 {
-    cluster_t *cl = the_cluster;
+    cluster_t *cl = ctx;
     const inv_place_t *p;
     const char *node, *st;
     json_t *v;

@@ -40,10 +40,6 @@ int cluster_admin(const char *verb, const char *a, const char *b, char *err, siz
  * outside cluster mode): http_sd lists only those. */
 int cluster_runs_here(const supervisor_t *sup, const sup_instance_t *in);
 
-/* Cross-node depends_on: -1 when dep runs on this node (its local state decides),
- * else 1 when its owner (or pinned node) is alive and publishes it running under
- * <name>/status/<dep>, 0 when not. The core asks it for each dependency. */
-int cluster_dep_ready(const supervisor_t *sup, const sup_instance_t *dep);
 
 /* 1 in cluster mode (a cluster section, cluster_start done). */
 int cluster_mode(void);

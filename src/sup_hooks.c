@@ -89,6 +89,16 @@ int hookset_exit_hold(sup_hookset_t *hs, supervisor_t *sup, sup_instance_t *in)
     return held;
 }
 
+int hookset_dep_ready(sup_hookset_t *hs, supervisor_t *sup, const sup_instance_t *dep)
+{
+    for (size_t i = 0; i < hs->n; i++) {
+        int r;
+        if (hs->v[i].h.dep_ready && (r = hs->v[i].h.dep_ready(hs->v[i].ctx, sup, dep)) >= 0)
+            return r;
+    }
+    return -1;
+}
+
 int hookset_busy(sup_hookset_t *hs, supervisor_t *sup)
 {
     int n = 0;

@@ -28,6 +28,8 @@ int hookset_worker_env(sup_hookset_t *hs, supervisor_t *sup, sup_instance_t *in,
 int hookset_reaped(sup_hookset_t *hs, supervisor_t *sup, pid_t pid, int status);
 /* 1 when an exit_hold hook holds in's exit (sup_exit_released() follows). */
 int hookset_exit_hold(sup_hookset_t *hs, supervisor_t *sup, sup_instance_t *in);
+/* The first dep_ready hook's verdict on dep other than -1, or -1 (it runs here). */
+int hookset_dep_ready(sup_hookset_t *hs, supervisor_t *sup, const sup_instance_t *dep);
 /* The sum of the busy hooks' counts. */
 int hookset_busy(sup_hookset_t *hs, supervisor_t *sup);
 

@@ -264,16 +264,13 @@ static void entry_free(sup_instance_t *in)
     free(in);
 }
 
-/* Cluster mode (cluster.c): whether a dependency run by another node is ready, -1
- * when it runs here (then its own state says). Absent outside the daemon. */
-int cluster_dep_ready(const supervisor_t *sup, const sup_instance_t *dep) __attribute__((weak));
-
 /* The first dependency of in that is not ready, or NULL when all are. */
 static const char *unready_dep(supervisor_t *sup, const sup_instance_t *in)
 {
     for (size_t i = 0; i < in->cfg->ndeps; i++) {
         sup_instance_t *d = sup_find(sup, in->cfg->depends_on[i]);
-        int remote = d && cluster_dep_ready ? cluster_dep_ready(sup, d) : -1;
+        /* A dependency another node runs (cluster mode) is asked of the hooks. */
+        int remote = d ? hookset_dep_ready(&SPRIV(sup)->hooks, sup, d) : -1;
         if (remote == 0 || (remote < 0 && (!d || d->state != SUP_RUNNING)))
             return in->cfg->depends_on[i];
     }

@@ -170,6 +170,9 @@ typedef struct sup_hooks {
      * populated) and the registrant will call sup_exit_released() once they are gone;
      * until then the instance does not count as stopped and cannot start again. */
     int (*exit_hold)(void *ctx, supervisor_t *sup, sup_instance_t *in);
+    /* Is dependency dep ready, when it runs elsewhere (cluster mode: another node)?
+     * 1 or 0; -1 when it runs here and its own state says. */
+    int (*dep_ready)(void *ctx, supervisor_t *sup, const sup_instance_t *dep);
 } sup_hooks_t;
 
 /* Add a hooks table (copied). At most SUP_MAX_HOOKS tables: -1 past that. */
