@@ -64,6 +64,7 @@ typedef struct probe {
 } probe_t;
 
 struct prober {
+    unsigned long max_in_flight; /* PROBE_MAX_IN_FLIGHT, or the environment's */
     supervisor_t *sup;
     curlev_t *cv;              /* libcurl's multi handle on the loop */
     CURLM *multi;              /* cv's */
@@ -87,7 +88,8 @@ struct prober {
  * instance at once: 5,000 transfers in flight held 5,000 sockets (the descriptor
  * budget is two per instance) and 5,000 libcurl handles with their buffers (over
  * 100 MB). It starts up to this many and one more as each ends; a probe's timeout
- * counts from its own start, so none is judged by the time it waited. */
+ * counts from its own start, so none is judged by the time it waited. A tuning knob,
+ * not an inventory key: INSTANCED_PROBE_MAX_IN_FLIGHT (1 to 65536) changes it. */
 #define PROBE_MAX_IN_FLIGHT 256
 
 static double elapsed(const struct timespec *t0)
@@ -484,7 +486,7 @@ static void cycle_fill(prober_t *p)
     while (p->cycle_feeding && p->cycle_next < sup->ninst) {
         sup_instance_t *in;
 
-        if (p->st.in_flight >= PROBE_MAX_IN_FLIGHT)
+        if (p->st.in_flight >= p->max_in_flight)
             return;
         in = sup->inst[p->cycle_next++];
         if (!in->cfg || !pc_probed(in->cfg)) {
@@ -559,7 +561,7 @@ static void ready_cb(evutil_socket_t fd, short what, void *arg)
         if (in->cfg->policy.health_kind == INV_HEALTH_EXEC &&
             p->ready_ticks % READY_EXEC_EVERY != 0)
             continue;
-        if (p->st.in_flight < PROBE_MAX_IN_FLIGHT && !find_probe(p, in))
+        if (p->st.in_flight < p->max_in_flight && !find_probe(p, in))
             start_probe(p, in, 0); /* the others at a later tick */
     }
     if (!waiting)
@@ -581,6 +583,18 @@ prober_t *probe_new(supervisor_t *sup, char *err, size_t errlen)
         curl_ready = 1;
     }
     p = xcalloc(1, sizeof *p);
+    p->max_in_flight = PROBE_MAX_IN_FLIGHT;
+    {
+        const char *v = getenv("INSTANCED_PROBE_MAX_IN_FLIGHT");
+        char *end;
+        long n = v ? strtol(v, &end, 10) : 0;
+
+        if (v && *v && !*end && n >= 1 && n <= 65536)
+            p->max_in_flight = (unsigned long)n;
+        else if (v && *v)
+            log_warn("INSTANCED_PROBE_MAX_IN_FLIGHT ignored: not a number from 1 to 65536",
+                     "value", v);
+    }
     p->sup = sup;
     p->cv = curlev_new(sup->base, drain_cb, p);
     p->multi = p->cv ? curlev_multi(p->cv) : NULL;
