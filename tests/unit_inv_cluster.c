@@ -6,6 +6,7 @@
 
 #include "cunit_run.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "inv_cluster.h"
