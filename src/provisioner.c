@@ -395,6 +395,10 @@ void provisioner_free(provisioner_t *pv)
 {
     if (!pv)
         return;
+    /* The cached credentials of every entry: the table outlives this provisioner
+     * (its freed hook is gone with it). */
+    for (size_t i = 0; i < pv->sup->ninst; i++)
+        forget(pv, pv->sup, pv->sup->inst[i]);
     if (pv->run_pid) {
         int status;
         kill(pv->run_pid, SIGKILL);
