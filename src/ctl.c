@@ -449,12 +449,13 @@ static void print_provisioning(json_t *p)
 {
     if (!json_is_object(p))
         return;
-    if (json_is_true(json_object_get(p, "running")))
-        printf("provisioning: in progress (starts wait for it)\n");
-    else if (*ctl_jstr(p, "last_error"))
+    /* The last failure stays shown while its retry runs: why it is retrying. */
+    if (*ctl_jstr(p, "last_error"))
         printf("provisioning: failed at %s, retrying: %s\n", ctl_jstr(p, "last_failure"),
                ctl_jstr(p, "last_error"));
-    else if (json_is_string(json_object_get(p, "last_success")))
+    if (json_is_true(json_object_get(p, "running")))
+        printf("provisioning: in progress (starts wait for it)\n");
+    else if (!*ctl_jstr(p, "last_error") && json_is_string(json_object_get(p, "last_success")))
         printf("provisioning: done at %s\n", ctl_jstr(p, "last_success"));
 }
 
