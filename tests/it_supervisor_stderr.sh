@@ -81,7 +81,7 @@ ok "and runs" wait_for 10 state_is tw-1 running
 # Read the pipe now: it gets the lines that waited, and the notice of those dropped.
 # Generous: a sanitizer build forks slowly, and 500 starts take it a while (the
 # start-limit window is an hour, so that they all count however long they take).
-ok "tw-loop crash-looped until failed, stderr still full" wait_for 150 state_is tw-loop failed
+ok "tw-loop crash-looped until failed, stderr still full" wait_for 300 state_is tw-loop failed
 # drain PATTERN: have the holder read the pipe once (it appends to $T/drained); PATTERN
 # is in what was read so far.
 drain() {
