@@ -111,6 +111,18 @@ int sup_restart(supervisor_t *s, sup_instance_t *in, const char *why, char *err,
     return fake_mutation(in, err, len);
 }
 
+int sup_pause(supervisor_t *s, sup_instance_t *in, char *err, size_t len)
+{
+    (void)s;
+    return fake_mutation(in, err, len);
+}
+
+int sup_resume(supervisor_t *s, sup_instance_t *in, char *err, size_t len)
+{
+    (void)s;
+    return fake_mutation(in, err, len);
+}
+
 int sup_reload(supervisor_t *s, inv_errors_t *errs, char *summary, size_t len)
 {
     static const char *const e[] = { "inv.conf:3: unknown key \"x\"",
