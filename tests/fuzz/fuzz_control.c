@@ -165,8 +165,9 @@ static int blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
+    /* In control_verb_t's order. */
     static const char *const verbs[] = { "status", "start", "stop", "restart", "reload",
-                                         "logs" };
+                                         "logs", "pause", "resume", "cluster" };
     control_cmd_t cmd, again;
     char err[256], line[2 * CONTROL_LINE_MAX + 1];
     const char *p = (const char *)data;
