@@ -110,7 +110,7 @@ mon_start() {
     "$INSTANCED" -c "$INV" >"$T/instanced.log" 2>&1 &
     MON_PID=$!
     at_exit "kill $MON_PID 2>/dev/null; wait $MON_PID 2>/dev/null"
-    if ! wait_for 10 mon_up; then
+    if ! wait_for 30 mon_up; then
         echo "# instanced did not come up:"; sed 's/^/#   /' "$T/instanced.log"
         return 1
     fi
