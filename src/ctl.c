@@ -33,7 +33,6 @@
 #include "inventory.h"
 #include "xalloc.h"
 
-#define DEFAULT_SOCKET "/run/instanced/control.sock"
 
 static void usage(FILE *out)
 {
@@ -215,10 +214,7 @@ int ctl_send_request(const char *path, const char *line, double timeout,
     return fd;
 }
 
-/* Send one line and read the whole answer, all within timeout seconds. NULL (with a
- * message on stderr and *rc set to the exit code) when the supervisor cannot be
- * reached or does not answer in time. */
-static char *request(const char *path, const char *line, double timeout, int *rc)
+char *ctl_request(const char *path, const char *line, double timeout, int *rc)
 {
     double deadline = ctl_mono_s() + timeout;
     size_t len = 0, cap = 4096;
@@ -296,7 +292,7 @@ static int wait_for_state(const char *sock, const char *cmd, const char *name, d
                     want_stop ? "stopped" : want_pause ? "paused" : "running", timeout);
             return EXIT_TIMEOUT;
         }
-        if (!(reply = request(sock, line, left, &rc)))
+        if (!(reply = ctl_request(sock, line, left, &rc)))
             return rc;
         answer = json_loads(reply, 0, NULL);
         free(reply);
@@ -538,7 +534,7 @@ static int ctl_cluster(const char *sock, double timeout, int json, int nargs, ch
         }
         used += (size_t)snprintf(line + used, sizeof line - used, " %s", args[k]);
     }
-    reply = request(sock, line, timeout, &rc);
+    reply = ctl_request(sock, line, timeout, &rc);
     if (!reply)
         return rc;
     answer = json_loads(reply, 0, NULL);
@@ -666,7 +662,7 @@ int ctl_main(int argc, char **argv)
     /* list is status, printed as names only. */
     snprintf(line, sizeof line, "%s%s%s", strcmp(cmd, "list") == 0 ? "status" : cmd,
              nargs ? " " : "", nargs ? argv[optind + 1] : "");
-    reply = request(sock, line, timeout, &rc);
+    reply = ctl_request(sock, line, timeout, &rc);
     if (!reply) {
         free(owned);
         return rc;

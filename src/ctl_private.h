@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#define DEFAULT_SOCKET "/run/instanced/control.sock"
 #define ANSWER_MAX (16 * 1024 * 1024)
 #define DEFAULT_TIMEOUT_S 10.0
 #define MAX_TIMEOUT_S 86400.0
@@ -30,6 +31,10 @@ void ctl_no_answer(const char *path, double timeout);
  * reason printed). */
 int ctl_send_request(const char *path, const char *line, double timeout, double deadline,
                      int *rc);
+/* Send one line and read the whole answer, all within timeout seconds (malloc'd,
+ * NUL-terminated). NULL (with a message on stderr and *rc set to the exit code) when
+ * the supervisor cannot be reached or does not answer in time. */
+char *ctl_request(const char *path, const char *line, double timeout, int *rc);
 /* The string member key of o, "" when there is none. */
 const char *ctl_jstr(json_t *o, const char *key);
 

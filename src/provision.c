@@ -481,7 +481,7 @@ static int listed(const char *const *only, const char *name)
     return 0;
 }
 
-static int run_all(const inventory_t *inv, unsigned flags, const char *const *only, FILE *out,
+int prov_run(const inventory_t *inv, unsigned flags, const char *const *only, FILE *out,
                    char *err, size_t errlen)
 {
     run_t r = { .inv = inv, .flags = flags, .dry_run = (flags & PROV_DRY_RUN) != 0 };
@@ -566,72 +566,11 @@ done:
 
 int prov_apply(const inventory_t *inv, unsigned flags, char *err, size_t errlen)
 {
-    return run_all(inv, flags, NULL, NULL, err, errlen);
+    return prov_run(inv, flags, NULL, NULL, err, errlen);
 }
 
 int prov_apply_only(const inventory_t *inv, unsigned flags, const char *const *only,
                     char *err, size_t errlen)
 {
-    return run_all(inv, flags, only, NULL, err, errlen);
-}
-
-static void usage(FILE *f)
-{
-    fputs("usage: instancectl provision -c FILE [--dry-run] [--rotate] [--prune]\n"
-          "  -c, --config FILE  the inventory\n"
-          "  -n, --dry-run      print the SQL and ACL commands that would run (secrets\n"
-          "                     masked); change nothing\n"
-          "      --rotate       new passwords for every instance and the monitor role\n"
-          "      --prune        drop the roles, schemas (with their data), ACL users and\n"
-          "                     credential files of instances no longer in the inventory\n",
-          f);
-}
-
-int prov_main(int argc, char **argv)
-{
-    const char *config = NULL;
-    unsigned flags = 0;
-    inv_errors_t errs;
-    inventory_t *inv;
-    char err[ERR_MAX];
-    int rc;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc)
-            config = argv[++i];
-        else if (strncmp(a, "--config=", 9) == 0)
-            config = a + 9;
-        else if (strcmp(a, "-n") == 0 || strcmp(a, "--dry-run") == 0)
-            flags |= PROV_DRY_RUN;
-        else if (strcmp(a, "--rotate") == 0)
-            flags |= PROV_ROTATE;
-        else if (strcmp(a, "--prune") == 0)
-            flags |= PROV_PRUNE;
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "instancectl provision: unknown argument %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!config) {
-        fprintf(stderr, "instancectl provision: -c FILE is required\n");
-        usage(stderr);
-        return 2;
-    }
-    inv_errors_init(&errs);
-    inv = inv_load(config, &errs);
-    if (!inv) {
-        for (size_t i = 0; i < errs.n; i++)
-            fprintf(stderr, "%s\n", errs.v[i].text);
-        inv_errors_free(&errs);
-        return 1;
-    }
-    inv_errors_free(&errs);
-    rc = run_all(inv, flags, NULL, stdout, err, sizeof(err));
-    inv_free(inv);
-    return rc < 0 ? 1 : 0;
+    return prov_run(inv, flags, only, NULL, err, errlen);
 }

@@ -3,6 +3,7 @@
 #define INSTANCED_PROVISION_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "inventory.h"
 
@@ -43,6 +44,11 @@ int prov_apply(const inventory_t *inv, unsigned flags, char *err, size_t errlen)
  * runs, and at each claim the claimed ones with PROV_ROTATE | PROV_END_SESSIONS. */
 int prov_apply_only(const inventory_t *inv, unsigned flags, const char *const *only,
                     char *err, size_t errlen);
+
+/* prov_apply_only() reporting on out (one line per change, as instancectl provision
+ * prints them; NULL: through log_kv()). */
+int prov_run(const inventory_t *inv, unsigned flags, const char *const *only, FILE *out,
+             char *err, size_t errlen);
 
 /* The role and ACL user name of an instance into out. 0, or -1 when it would be
  * longer than PostgreSQL's 63-byte identifiers. Pure. */

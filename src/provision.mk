@@ -13,5 +13,6 @@ src_libprovision_a_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS) $(HIREDIS_CFLAGS) $(CON
 # The core library again after libprovision.a: static libraries resolve left to right.
 PROVISION_LIBS = src/libprovision.a $(CORE_LIBS) $(LIBPQ_LIBS) $(HIREDIS_LIBS)
 
+src_instancectl_SOURCES += src/prov_cli.c
 src_instancectl_LDADD += $(PROVISION_LIBS)
 src_instanced_LDADD += $(PROVISION_LIBS)

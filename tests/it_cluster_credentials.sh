@@ -65,6 +65,29 @@ old_rd=$(url_of "$f1" REDIS_URL)
 role=$(printf '%s' "$old_pg" | sed 's|postgresql://\([^:]*\):.*|\1|')
 is "$(pg_login "$old_pg")" "$role" "n1's credentials log in to PostgreSQL as $role"
 is "$(redis_login "$old_rd")" "PONG" "n1's credentials log in to Redis"
+
+# instancectl provision on a node's host acts as that node: --rotate sets new passwords
+# for what that node runs, and only for that.
+prov_on() {
+    _n=$1
+    shift
+    eval "_sp=\$CL_SPORT_$_n"
+    ND="$T/n$_n" SPORT=$_sp "$INSTANCECTL" provision -c "$T/inv.conf" "$@" >"$T/prov-n$_n.out" 2>&1
+}
+ok "instancectl provision --rotate on n1's host" prov_on 1 --rotate
+ok "it reports db-2's rotation too" grep -q 'db-2' "$T/prov-n1.out"
+rot_pg=$(url_of "$f1" POSTGRES_URL)
+rot_rd=$(url_of "$f1" REDIS_URL)
+ok "db-1 has a new PostgreSQL password" test "$rot_pg" != "$old_pg"
+ok "db-1 has a new Redis password" test "$rot_rd" != "$old_rd"
+is "$(pg_login "$rot_pg")" "$role" "the rotated PostgreSQL password logs in"
+is "$(redis_login "$rot_rd")" "PONG" "the rotated Redis password logs in"
+case $(pg_login "$old_pg") in
+    *"password authentication failed"*) pass "the password before the rotation no longer works" ;;
+    *) fail "the password before the rotation no longer works: $(pg_login "$old_pg")" ;;
+esac
+old_pg=$rot_pg
+old_rd=$rot_rd
 ok "n1 provisioned under the etcd lock" grep -q 'msg="cluster: provisioning lock taken"' "$T/n1/log"
 ok "n1 set new credentials at its claims" grep -q 'msg="cluster: new credentials set"' "$T/n1/log"
 # A session and a client opened with the old credentials, as a copy left running
@@ -87,6 +110,12 @@ ok "n2's provisioning run is done" wait_for 30 grep -q 'msg="provisioning done"'
 # n2 runs none of them: its run must not touch the passwords n1's workers use.
 is "$(pg_login "$old_pg")" "$role" "n1's PostgreSQL credentials still work after n2 provisioned"
 is "$(redis_login "$old_rd")" "PONG" "n1's Redis credentials still work after n2 provisioned"
+# Nor may an operator's provisioning on n2's host, plain or --rotate: n2 runs nothing.
+ok "instancectl provision on n2's host" prov_on 2
+ok "instancectl provision --rotate on n2's host" prov_on 2 --rotate
+ok "it says n2 runs nothing" grep -q 'no instance runs on this node' "$T/prov-n2.out"
+is "$(pg_login "$old_pg")" "$role" "n1's PostgreSQL credentials still work after both"
+is "$(redis_login "$old_rd")" "PONG" "n1's Redis credentials still work after both"
 
 t0=$(date +%s%N)
 cl_node_kill 1 KILL
