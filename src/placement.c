@@ -41,6 +41,8 @@ typedef struct {
     const char **out;
     size_t *order; /* instance indices in name order */
     size_t n;
+    size_t *svc;   /* per instance: its service's number, SIZE_MAX without one */
+    size_t *held;  /* [service * n_nodes + node]: instances of it placed there so far */
 } pctx_t;
 
 static const plc_instance_t *g_sort_inst; /* qsort has no argument; single-threaded */
@@ -80,14 +82,39 @@ static int usable(const pnode_t *nd)
     return nd && !nd->drained;
 }
 
-/* Does node hold an instance of service already (placed so far)? */
-static int holds_service(const pctx_t *c, const char *service, const char *node)
+/* Does node hold an instance of inst[i]'s service already (placed so far)? */
+static int holds_service(const pctx_t *c, size_t i, const pnode_t *nd)
 {
-    for (size_t i = 0; i < c->n; i++)
-        if (c->out[i] && c->inst[i].service && strcmp(c->inst[i].service, service) == 0 &&
-            strcmp(c->out[i], node) == 0)
-            return 1;
-    return 0;
+    return c->svc[i] != SIZE_MAX && c->held[c->svc[i] * c->n_nodes + (size_t)(nd - c->nodes)];
+}
+
+static int cmp_service(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return strcmp(g_sort_inst[x].service, g_sort_inst[y].service);
+}
+
+/* Number the services (c->svc) and make their per-node counts (c->held). */
+static void number_services(pctx_t *c)
+{
+    size_t *by = xcalloc(c->n ? c->n : 1, sizeof *by), m = 0, nsvc = 0;
+
+    c->svc = xcalloc(c->n ? c->n : 1, sizeof *c->svc);
+    for (size_t i = 0; i < c->n; i++) {
+        c->svc[i] = SIZE_MAX;
+        if (c->inst[i].service)
+            by[m++] = i;
+    }
+    g_sort_inst = c->inst;
+    qsort(by, m, sizeof *by, cmp_service);
+    for (size_t j = 0; j < m; j++) {
+        if (j && strcmp(c->inst[by[j]].service, c->inst[by[j - 1]].service) != 0)
+            nsvc++;
+        c->svc[by[j]] = nsvc;
+    }
+    nsvc += m > 0;
+    c->held = xcalloc(nsvc * c->n_nodes + 1, sizeof *c->held);
+    free(by);
 }
 
 /* Is there a usable allowed node at all? */
@@ -103,6 +130,8 @@ static void assign(pctx_t *c, size_t i, pnode_t *nd)
 {
     c->out[i] = nd->name;
     nd->load++;
+    if (c->svc[i] != SIZE_MAX)
+        c->held[c->svc[i] * c->n_nodes + (size_t)(nd - c->nodes)]++;
 }
 
 /* Choose a node for inst[i] by the share rule (see placement.h). */
@@ -118,7 +147,7 @@ static void place_one(pctx_t *c, size_t i, size_t floor_share, size_t extra)
     if (in->spread && in->service)
         for (size_t k = 0; k < c->n_nodes && !want_distinct; k++)
             if (usable(&c->nodes[k]) && allowed_on(in, c->nodes[k].name) &&
-                !holds_service(c, in->service, c->nodes[k].name))
+                !holds_service(c, i, &c->nodes[k]))
                 want_distinct = 1;
     for (size_t k = 0; k < c->n_nodes; k++)
         if (usable(&c->nodes[k]) && extra && c->nodes[k].load > floor_share)
@@ -130,7 +159,7 @@ static void place_one(pctx_t *c, size_t i, size_t floor_share, size_t extra)
 
         if (!usable(nd) || !allowed_on(in, nd->name))
             continue;
-        if (want_distinct && holds_service(c, in->service, nd->name))
+        if (want_distinct && holds_service(c, i, nd))
             continue;
         w = plc_weight(in->name, nd->name);
         room = nd->load < floor_share || (nd->load == floor_share && at_ceil < extra);
@@ -178,6 +207,7 @@ size_t plc_place(const plc_instance_t *inst, size_t n, const plc_node_t *nodes, 
     for (size_t k = 0; k < c.n_nodes; k++)
         usable_nodes += !c.nodes[k].drained;
 
+    number_services(&c);
     c.order = xcalloc(n ? n : 1, sizeof *c.order);
     for (size_t i = 0; i < n; i++)
         c.order[i] = i;
@@ -219,6 +249,8 @@ size_t plc_place(const plc_instance_t *inst, size_t n, const plc_node_t *nodes, 
     for (size_t i = 0; i < n; i++)
         left += !out[i];
     free(c.order);
+    free(c.svc);
+    free(c.held);
     free(c.nodes);
     return left;
 }

@@ -43,10 +43,13 @@
 #define PRIO_LOGS    1
 
 /* Starts asked for at once (the whole fleet at start, everything a gate released) are
- * made START_BATCH at a time, one batch per turn of the loop: with thousands of
- * instances the loop still answers probes, the status endpoint, the control socket and
- * lease renewals between batches. */
-#define START_BATCH 64
+ * made in batches, one batch per turn of the loop: with thousands of instances the
+ * loop still answers probes, the status endpoint, the control socket and lease
+ * renewals between batches. A batch ends when it has spent PASS_BUDGET: a start costs
+ * START_COST (at most 64 starts a batch), a start a hook or a dependency holds costs 1
+ * (so a pass over thousands of instances held by another node moves on quickly). */
+#define START_COST  16
+#define PASS_BUDGET (64 * START_COST)
 
 /* Private state of one entry (sup_instance_t.priv), owned by the entry. */
 typedef struct inst_priv {
@@ -96,6 +99,9 @@ typedef struct sup_priv {
     struct event *pass_ev;      /* the next batch of a start pass */
     size_t pass_from;           /* where the pass goes on */
     int pass_all;               /* the pass starts every instance, not only waiting ones */
+    int pass_on;                /* a pass is under way (its next batch is queued) */
+    int pass_again;             /* asked for again meanwhile: once at the end, over again */
+    int pass_again_all;         /* ... and then for every instance */
     detach_t detach;            /* orphans killed, not yet reaped (detach.h) */
 } sup_priv_t;
 
@@ -291,27 +297,42 @@ static int has_live_dependent(supervisor_t *sup, const sup_instance_t *in)
     return 0;
 }
 
-/* One batch of the start pass: try to start up to START_BATCH instances (every one
- * with pass_all, else those waiting), then let the loop turn if more are left. */
+/* One batch of the start pass: try to start the instances (every one with pass_all,
+ * else those waiting) until the batch's budget is spent, then let the loop turn if
+ * more are left. A pass asked for again meanwhile runs once more from the first
+ * instance when this one ends: every instance is reached, however often wakes come. */
 static void start_batch(supervisor_t *sup)
 {
     sup_priv_t *sp = SPRIV(sup);
-    size_t tried = 0;
+    size_t spent = 0;
 
-    while (sp->pass_from < sup->ninst) {
-        sup_instance_t *in = sup->inst[sp->pass_from++];
+    for (;;) {
+        sup_instance_t *in;
+        pid_t before;
 
-        if (!sp->pass_all && in->state != SUP_WAITING)
-            continue;
-        try_start(sup, in);
-        if (++tried == START_BATCH && sp->pass_from < sup->ninst) {
+        if (sp->pass_from >= sup->ninst) {
+            if (!sp->pass_again) {
+                sp->pass_on = 0;
+                sp->pass_all = 0;
+                return;
+            }
+            sp->pass_from = 0;
+            sp->pass_all = sp->pass_again_all;
+            sp->pass_again = sp->pass_again_all = 0;
+        }
+        if (spent >= PASS_BUDGET) {
             /* A timer of 0, not event_active: the loop polls its descriptors first. */
             struct timeval now = { 0, 0 };
             evtimer_add(sp->pass_ev, &now);
             return;
         }
+        in = sup->inst[sp->pass_from++];
+        if (!sp->pass_all && in->state != SUP_WAITING)
+            continue;
+        before = in->pid;
+        try_start(sup, in);
+        spent += in->pid != before ? START_COST : 1;
     }
-    sp->pass_all = 0;
 }
 
 static void pass_cb(evutil_socket_t fd, short what, void *arg)
@@ -320,15 +341,20 @@ static void pass_cb(evutil_socket_t fd, short what, void *arg)
     start_batch(arg);
 }
 
-/* Start a pass from the first instance (a pass under way starts over: what it has
- * not reached yet is covered, and what it passed may be startable now). */
+/* Start a pass from the first instance; while one is under way (or from inside it: a
+ * start's hooks may wake waiting instances), ask it to run once more at its end. */
 static void start_pass(supervisor_t *sup, int all)
 {
     sup_priv_t *sp = SPRIV(sup);
 
-    event_del(sp->pass_ev);
+    if (sp->pass_on) {
+        sp->pass_again = 1;
+        sp->pass_again_all |= all;
+        return;
+    }
+    sp->pass_on = 1;
     sp->pass_from = 0;
-    sp->pass_all |= all;
+    sp->pass_all = all;
     start_batch(sup);
 }
 

@@ -566,16 +566,21 @@ static void test_start_in_batches(void)
     supervisor_t *sup;
 
     /* 150 more instances: the first 64 of the pass start at once, the rest in later
-     * turns of the loop, which stays free for everything else in between. */
+     * turns of the loop, which stays free for everything else in between. A wake in
+     * between (a claim, a dependency ready) does not send the pass back to the first
+     * instance: it runs once more at the end, so every instance is reached. */
     for (int i = 0; i < 150; i++)
         used += (size_t)snprintf(extra + used, sizeof(extra) - used,
                                  "instance \"svc-N%d\" {\n service = \"svc\"\n}\n", i);
     sup = make_sup(extra);
     CU_ASSERT_EQUAL_FATAL(sup->ninst, 153);
     sup_start_all(sup);
-    CU_ASSERT_EQUAL(F.spawns, 63); /* 64 tried: svc-A waits for db */
+    CU_ASSERT_EQUAL(F.spawns, 64); /* svc-A, held by its dependency, costs little */
+    sup_wake_waiting(sup);
+    CU_ASSERT_EQUAL(F.spawns, 64); /* the pass goes on where it was, at its turn */
     event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-    CU_ASSERT_EQUAL(F.spawns, 127);
+    CU_ASSERT_EQUAL(F.spawns, 128);
+    sup_wake_waiting(sup);
     event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     CU_ASSERT_EQUAL(F.spawns, 152);
     CU_ASSERT_EQUAL(I(sup, "svc-N149")->state, SUP_STARTING);
