@@ -133,6 +133,15 @@ static struct timeval ms_tv(long ms)
 
 sup_instance_t *sup_find(supervisor_t *sup, const char *name)
 {
+    /* The table follows the inventory's order: its name index finds the entry (a
+     * linear search only while a reload swaps the two). */
+    const inv_instance_t *c = sup->inv ? inv_find_instance(sup->inv, name) : NULL;
+
+    if (c) {
+        size_t i = (size_t)(c - sup->inv->instances);
+        if (i < sup->ninst && sup->inst[i]->cfg == c)
+            return sup->inst[i];
+    }
     for (size_t i = 0; i < sup->ninst; i++)
         if (strcmp(sup->inst[i]->name, name) == 0)
             return sup->inst[i];
