@@ -51,8 +51,10 @@
  * renewals that share the client: claims in flight and status writes per round are
  * capped (the rest go in the next rounds), and placement runs at most every
  * RECOMPUTE_MIN_MS however fast the watch delivers changes. */
-#define CLAIMS_IN_FLIGHT 16
-#define STATUS_PUTS_PER_ROUND 64
+#define CLAIM_BATCH 64        /* instances claimed in one transaction (etcd: 128 ops) */
+#define CLAIMS_IN_FLIGHT 256   /* instances being claimed at once: 4 transactions */
+#define STATUS_BATCH 100       /* status keys written in one transaction ... */
+#define STATUS_PUTS_PER_ROUND 400 /* ... and at most this many a round (a second) */
 #define RECOMPUTE_MIN_MS 250
 
 /* A string map with a hash index (instances count in the thousands: placement looks
@@ -524,6 +526,7 @@ static void keepalive_cb(const etcd_result_t *r, void *arg)
 /* ---- ownership ------------------------------------------------------------------ */
 
 typedef struct claim { cluster_t *cl; char name[]; } claim_t;
+typedef struct claims { cluster_t *cl; size_t n; char *names[]; } claims_t;
 
 static void forget_arg(cluster_t *cl, void *a)
 {
@@ -533,6 +536,40 @@ static void forget_arg(cluster_t *cl, void *a)
             break;
         }
     free(a);
+}
+
+static void keep_arg(cluster_t *cl, void *a)
+{
+    cl->args = xreallocarray(cl->args, cl->nargs + 1, sizeof(void *));
+    cl->args[cl->nargs++] = a;
+}
+
+/* name's owner key is ours now. */
+static void claimed(cluster_t *cl, const char *name)
+{
+    const char *before = sm_get(&cl->lost, name);
+
+    /* A failover when its node is gone (its lease expired or was revoked: the node key
+     * went with the owner key); a drain or move is no failover. */
+    if (before && strcmp(before, cl->node) != 0 && !sm_get(&cl->nodes, before)) {
+        cl->failovers++;
+        log_warn("cluster: failover: instance taken over", "instance", name, "from", before,
+                 "node", cl->node);
+    } else {
+        log_info("cluster: instance claimed", "instance", name, "node", cl->node);
+    }
+    sm_del(&cl->lost, name);
+    sm_set(&cl->owners, name, cl->node, cl->lease);
+    /* Whoever ran it before (a node gone, partitioned, or draining) knows its
+     * passwords: set new ones before it starts here. */
+    if (cl->sup->inv->provision)
+        sm_set(&cl->rotating, name, "", 0);
+    /* A move that brought it here is done. */
+    if (sm_get(&cl->moves, name) && strcmp(sm_get(&cl->moves, name), cl->node) == 0) {
+        char *k = xasprintf("%sadmin/move/%s", cl->prefix, name);
+        etcd_delete(cl->etcd, k, 0, NULL, NULL);
+        free(k);
+    }
 }
 
 static void claim_cb(const etcd_result_t *r, void *arg)
@@ -545,33 +582,14 @@ static void claim_cb(const etcd_result_t *r, void *arg)
     if (!r->ok) {
         note_error(cl, "claiming an instance", r->error);
     } else if (r->succeeded || (r->n_kvs == 1 && r->kvs[0].lease == cl->lease)) {
-        const char *before = sm_get(&cl->lost, c->name);
-        /* A failover when its node is gone (its lease expired or was revoked: the
-         * node key went with the owner key); a drain or move is no failover. */
-        if (before && strcmp(before, cl->node) != 0 && !sm_get(&cl->nodes, before)) {
-            cl->failovers++;
-            log_warn("cluster: failover: instance taken over", "instance", c->name,
-                     "from", before, "node", cl->node);
-        } else {
-            log_info("cluster: instance claimed", "instance", c->name, "node", cl->node);
-        }
-        sm_del(&cl->lost, c->name);
-        sm_set(&cl->owners, c->name, cl->node, cl->lease);
-        /* Whoever ran it before (a node gone, partitioned, or draining) knows its
-         * passwords: set new ones before it starts here. */
-        if (cl->sup->inv->provision)
-            sm_set(&cl->rotating, c->name, "", 0);
-        /* A move that brought it here is done. */
-        if (sm_get(&cl->moves, c->name) && strcmp(sm_get(&cl->moves, c->name), cl->node) == 0) {
-            char *k = xasprintf("%sadmin/move/%s", cl->prefix, c->name);
-            etcd_delete(cl->etcd, k, 0, NULL, NULL);
-            free(k);
-        }
+        claimed(cl, c->name);
         sup_wake_waiting(cl->sup);
     }
     forget_arg(cl, c);
 }
 
+/* Claim one instance: create its owner key if absent, under this node's lease (a
+ * retried request that finds the key under this lease has it too). */
 static void claim(cluster_t *cl, const char *name)
 {
     claim_t *c = xmalloc(sizeof(*c) + strlen(name) + 1);
@@ -579,14 +597,79 @@ static void claim(cluster_t *cl, const char *name)
 
     c->cl = cl;
     strcpy(c->name, name);
-    cl->args = xreallocarray(cl->args, cl->nargs + 1, sizeof(void *));
-    cl->args[cl->nargs++] = c;
+    keep_arg(cl, c);
     sm_set(&cl->claiming, name, "", 0);
     if (!etcd_create(cl->etcd, key, cl->node, cl->lease, claim_cb, c)) {
         sm_del(&cl->claiming, name);
         forget_arg(cl, c);
     }
     free(key);
+}
+
+static void claims_cb(const etcd_result_t *r, void *arg)
+{
+    claims_t *c = arg;
+    cluster_t *cl = c->cl;
+
+    for (size_t i = 0; i < c->n; i++)
+        sm_del(&cl->claiming, c->names[i]);
+    schedule_recompute(cl);
+    if (!r->ok) {
+        note_error(cl, "claiming instances", r->error);
+    } else if (r->succeeded) {
+        for (size_t i = 0; i < c->n; i++)
+            claimed(cl, c->names[i]);
+        sup_wake_waiting(cl->sup);
+    } else {
+        /* Some key existed (another node was faster, or a retry of this very
+         * transaction had gone through): each on its own, which tells which. */
+        for (size_t i = 0; i < c->n; i++)
+            claim(cl, c->names[i]);
+    }
+    forget_arg(cl, c);
+}
+
+/* Claim names[0..n) in one transaction: all owner keys created if none exists. */
+static void claim_many(cluster_t *cl, const char *const *names, size_t n)
+{
+    claims_t *c;
+    etcd_compare_t *cmp;
+    etcd_op_t *put;
+
+    if (n == 1) {
+        claim(cl, names[0]);
+        return;
+    }
+    size_t text = 0;
+    char *at;
+
+    for (size_t i = 0; i < n; i++)
+        text += strlen(names[i]) + 1;
+    /* One block: the pointers, then the names they point to. */
+    c = xmalloc(sizeof(*c) + n * sizeof(char *) + text);
+    at = (char *)&c->names[n];
+    cmp = xcalloc(n, sizeof(*cmp));
+    put = xcalloc(n, sizeof(*put));
+    c->cl = cl;
+    c->n = n;
+    for (size_t i = 0; i < n; i++) {
+        c->names[i] = strcpy(at, names[i]);
+        at += strlen(at) + 1;
+        sm_set(&cl->claiming, names[i], "", 0);
+        cmp[i] = (etcd_compare_t){ xasprintf("%sowners/%s", cl->prefix, names[i]), ETCD_EQUAL,
+                                   ETCD_TARGET_CREATE, 0, NULL };
+        put[i] = (etcd_op_t){ ETCD_OP_PUT, cmp[i].key, cl->node, cl->lease, 0 };
+    }
+    keep_arg(cl, c);
+    if (!etcd_txn(cl->etcd, cmp, n, put, n, NULL, 0, claims_cb, c)) {
+        for (size_t i = 0; i < n; i++)
+            sm_del(&cl->claiming, c->names[i]);
+        forget_arg(cl, c);
+    }
+    for (size_t i = 0; i < n; i++)
+        free((char *)cmp[i].key);
+    free(cmp);
+    free(put);
 }
 
 /* Let go of an instance being released once its worker is gone: delete the owner key
@@ -641,7 +724,8 @@ static void recompute(cluster_t *cl)
     plc_node_t *pn;
     const char **out;
     sup_instance_t **ins; /* pi[k]'s entry: no name lookup per instance */
-    size_t n = 0, nn = cl->nodes.n;
+    const char **batch;   /* instances to claim in the next transaction */
+    size_t n = 0, nn = cl->nodes.n, nbatch = 0;
 
     if (cl->phase != PH_READY || !lease_fresh(cl)) {
         /* Another node's instance may have become ready (status keys): dependents
@@ -677,6 +761,7 @@ static void recompute(cluster_t *cl)
         n++;
     }
     plc_place(pi, n, pn, nn, out);
+    batch = xcalloc(CLAIM_BATCH, sizeof(*batch));
     for (size_t i = 0; i < n; i++) {
         const char *name = pi[i].name, *owner = sm_get(&cl->owners, name);
         sup_instance_t *in = ins[i];
@@ -690,12 +775,19 @@ static void recompute(cluster_t *cl)
                 sm_del(&cl->releasing, name);
             }
         } else if (!owner && out[i] && strcmp(out[i], cl->node) == 0 &&
-                   cl->claiming.n < CLAIMS_IN_FLIGHT && !sm_get(&cl->claiming, name)) {
-            claim(cl, name);
+                   cl->claiming.n + nbatch < CLAIMS_IN_FLIGHT && !sm_get(&cl->claiming, name)) {
+            batch[nbatch++] = name;
+            if (nbatch == CLAIM_BATCH) {
+                claim_many(cl, batch, nbatch);
+                nbatch = 0;
+            }
         }
         if (in && in->pid > 0 && !owned(cl, name))
             sup_fence(sup, in, "cluster: owned by another node");
     }
+    if (nbatch)
+        claim_many(cl, batch, nbatch);
+    free(batch);
     free(pi);
     free(ins);
     free(pn);
@@ -721,18 +813,33 @@ static int runs_here(const cluster_t *cl, const sup_instance_t *in)
     return p->pin ? strcmp(p->pin, cl->node) == 0 : owned(cl, in->name);
 }
 
+/* Write ops[0..*n) in one transaction (no compare: it always applies) and free them. */
+static void publish_flush(cluster_t *cl, etcd_op_t *ops, size_t *n)
+{
+    if (*n == 1)
+        etcd_put(cl->etcd, ops[0].key, ops[0].value, cl->lease, NULL, NULL);
+    else if (*n > 1)
+        etcd_txn(cl->etcd, NULL, 0, ops, *n, NULL, 0, NULL, NULL);
+    for (size_t i = 0; i < *n; i++)
+        free((char *)ops[i].key);
+    *n = 0;
+}
+
+/* Status keys of the instances that run here and changed since they were last
+ * written, STATUS_BATCH to a transaction, at most STATUS_PUTS_PER_ROUND a round. */
 static void publish(cluster_t *cl, long long now)
 {
     supervisor_t *sup = cl->sup;
-    size_t puts = 0;
+    size_t puts = 0, n = 0;
+    etcd_op_t ops[STATUS_BATCH];
 
     if (now - cl->last_publish_ms < STATUS_MIN_MS || !lease_fresh(cl) || cl->phase != PH_READY)
         return;
     cl->last_publish_ms = now;
-    for (size_t i = 0; i < sup->ninst; i++) {
+    for (size_t i = 0; i < sup->ninst && puts < STATUS_PUTS_PER_ROUND; i++) {
         sup_instance_t *in = sup->inst[i];
         const char *old = sm_get(&cl->published, in->name);
-        char *v, *key;
+        char *v;
         json_t *o;
 
         if (!runs_here(cl, in))
@@ -742,14 +849,17 @@ static void publish(cluster_t *cl, long long now)
                       "pid", (json_int_t)in->pid);
         v = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(o);
-        if ((!old || strcmp(old, v) != 0) && puts++ < STATUS_PUTS_PER_ROUND) {
-            key = xasprintf("%sstatus/%s", cl->prefix, in->name);
-            etcd_put(cl->etcd, key, v, cl->lease, NULL, NULL);
+        if (!old || strcmp(old, v) != 0) {
             sm_set(&cl->published, in->name, v, 0);
-            free(key);
+            ops[n++] = (etcd_op_t){ ETCD_OP_PUT, xasprintf("%sstatus/%s", cl->prefix, in->name),
+                                    sm_get(&cl->published, in->name), cl->lease, 0 };
+            puts++;
+            if (n == STATUS_BATCH)
+                publish_flush(cl, ops, &n);
         }
         free(v);
     }
+    publish_flush(cl, ops, &n);
 }
 
 /* ---- new credentials at each claim ---------------------------------------------- *
@@ -1013,8 +1123,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     if (cl->lease && cl->registered && now - cl->ka_sent_ms >= cl->ttl_ms / 6) {
         ka_arg_t *ka = xmalloc(sizeof(*ka));
         *ka = (ka_arg_t){ cl, now, cl->lease };
-        cl->args = xreallocarray(cl->args, cl->nargs + 1, sizeof(void *));
-        cl->args[cl->nargs++] = ka;
+        keep_arg(cl, ka);
         cl->ka_sent_ms = now;
         if (!etcd_lease_keepalive(cl->etcd, cl->lease, keepalive_cb, ka))
             forget_arg(cl, ka);
