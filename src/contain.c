@@ -27,6 +27,7 @@
 #include "cgroup.h"
 #include "detach.h"
 #include "log.h"
+#include "strmap.h"
 #include "xalloc.h"
 
 /* Accounting is read when someone is about to show it (supervisor_t.refresh_usage),
@@ -36,6 +37,7 @@
 /* One instance cgroup. `in` is NULL once the entry is gone (removed by a reload):
  * the cgroup then waits to be empty and is removed. */
 typedef struct cinst {
+    char *name;                /* the instance's name: by_name's key */
     cg_inst_t ci;
     sup_instance_t *in;
     int open;                  /* ci is open and watched */
@@ -58,6 +60,7 @@ struct contain {
     struct timespec last_round; /* of the last accounting round */
     cinst_t **v;
     size_t n;
+    strmap_t by_name;          /* name -> its entry of v */
     detach_t orphans;          /* the fallback's bookkeeping */
 };
 
@@ -124,19 +127,13 @@ static int kill_cg(contain_t *c, cinst_t *x, char *err, size_t errlen)
 
 static cinst_t *find_name(contain_t *c, const char *name)
 {
-    for (size_t i = 0; i < c->n; i++)
-        if (c->v[i]->in ? strcmp(c->v[i]->in->name, name) == 0
-                        : c->v[i]->ci.name && strcmp(c->v[i]->ci.name, name) == 0)
-            return c->v[i];
-    return NULL;
+    return strmap_get(&c->by_name, name);
 }
 
 static cinst_t *find_in(contain_t *c, const sup_instance_t *in)
 {
-    for (size_t i = 0; i < c->n; i++)
-        if (c->v[i]->in == in)
-            return c->v[i];
-    return NULL;
+    cinst_t *x = find_name(c, in->name);
+    return x && x->in == in ? x : NULL;
 }
 
 static void drop(contain_t *c, cinst_t *x)
@@ -153,6 +150,8 @@ static void drop(contain_t *c, cinst_t *x)
         log_debug("cannot remove an instance cgroup", "cgroup", x->ci.path ? x->ci.path : "",
                   "error", err);
     cg_inst_close(&c->tree, &x->ci);
+    strmap_del(&c->by_name, x->name);
+    free(x->name);
     free(x);
 }
 
@@ -166,6 +165,8 @@ static cinst_t *open_cg(contain_t *c, const char *name, sup_instance_t *in, char
         return x;
     if (!x) {
         x = xcalloc(1, sizeof(*x));
+        x->name = xstrdup(name);
+        strmap_set(&c->by_name, name, x);
         x->ci.dir_fd = -1;
         x->ci.wd = -1;
         x->in = in;
@@ -664,6 +665,7 @@ void contain_free(contain_t *c)
     while (c->n)
         drop(c, c->v[0]);
     free(c->v);
+    strmap_free(&c->by_name);
     if (c->on && cg_tree_close(&c->tree, 1, err, sizeof(err)) < 0)
         log_debug("cannot remove the cgroup subtree", "error", err);
     free(c);

@@ -8,6 +8,14 @@ tests_unit_placement_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_placement_LDADD = $(CUNIT_LIBS)
 TESTS += tests/unit_placement
 
+# The string map (contain.c's index by name), linked alone.
+check_PROGRAMS += tests/unit_strmap
+tests_unit_strmap_SOURCES = tests/unit_strmap.c src/strmap.c src/strmap.h \
+	src/xalloc.c src/xalloc.h
+tests_unit_strmap_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_strmap_LDADD = $(CUNIT_LIBS)
+TESTS += tests/unit_strmap
+
 # The etcd client against a real three-member etcd 3.4 (tests/lib/etcd.sh starts it):
 # the program is driven by tests/it_etcd_client.sh, which gives it the endpoints.
 check_PROGRAMS += tests/etcd_client_test
