@@ -4,6 +4,7 @@
 
 #include <event2/event.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,22 @@ typedef struct daemon {
     supervisor_t *sup;
     struct event *sigs[4];
     struct event *log_ev;       /* stderr writable: flush the log queue (log.h) */
+    struct event *trim_ev;      /* every TRIM_EVERY_S: free heap pages back */
 } daemon_t;
+
+/* Bursts (thousands of starts, probe cycles, the status documents they change) leave
+ * free blocks scattered through the heap, which glibc gives back only from its top.
+ * Every TRIM_EVERY_S, when more than TRIM_MIN_FREE bytes of it are free, they are
+ * given back (malloc_trim: madvise of the free pages; well under a millisecond). */
+#define TRIM_EVERY_S  5
+#define TRIM_MIN_FREE (4 * 1024 * 1024)
+
+static void trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    if (mallinfo2().fordblks > TRIM_MIN_FREE)
+        malloc_trim(0);
+}
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -110,6 +126,8 @@ static void log_async_setup(daemon_t *d)
 
 static void daemon_free(daemon_t *d)
 {
+    if (d->trim_ev)
+        event_free(d->trim_ev);
     if (d->log_ev) {
         log_async_end();
         event_free(d->log_ev);
@@ -192,6 +210,12 @@ static int run(const char *config, int foreground)
             daemon_free(&d);
             return 1;
         }
+    }
+    {
+        struct timeval every = { TRIM_EVERY_S, 0 };
+        d.trim_ev = event_new(d.base, -1, EV_PERSIST, trim_cb, NULL);
+        if (d.trim_ev)
+            event_add(d.trim_ev, &every);
     }
     /* Hooks are called in this order: the monitoring side, provisioning, containment,
      * the cluster. */
@@ -287,6 +311,12 @@ int main(int argc, char **argv)
     };
     const char *config = NULL;
     int check = 0, json = 0, foreground = 0, c;
+
+    /* Large buffers (the status documents of thousands of instances, a megabyte or
+     * more each, rendered again after changes) are mapped and unmapped, not carved
+     * from the heap: glibc's threshold would otherwise rise to their size after the
+     * first is freed, and the heap, fragmented by them, would keep its peak size. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
     while ((c = getopt_long(argc, argv, "c:ftjhVN:", opts, NULL)) != -1) {
         switch (c) {

@@ -36,6 +36,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@
 #define CONN_TIMEOUT_S 10
 /* How often tracked connections are checked for their deadline and for being done. */
 #define SWEEP_MS 250
+#define TRIM_AFTER_BYTES (256 * 1024) /* a view this large gives freed pages back */
 
 #define CT_JSON "application/json"
 #define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
@@ -394,6 +396,12 @@ static void serve_view(status_http_t *h, struct evhttp_request *req, view_cache_
             s[n] = '\0';
             v->body = doc_new(s, n);
         }
+        /* The tree a large view is rendered from is thousands of small blocks, freed
+         * at once while longer-lived ones were allocated among them: give the pages
+         * they leave free back now, or the heap keeps the size of its busiest second
+         * (tens of megabytes with 5,000 instances, for ~1 ms per render). */
+        if (v->body->len >= TRIM_AFTER_BYTES)
+            malloc_trim(0);
         v->code = status ? status(h) : 200;
         v->changes = h->sup->changes;
         v->sec = now;
