@@ -478,12 +478,32 @@ static void follow_process(sup_instance_t *in)
     }
 }
 
-/* Start the cycle's probes from cycle_next on, while fewer than PROBE_MAX_IN_FLIGHT
- * are in flight; the cycle ends when every instance has had its turn and its last
- * probe has ended. */
+/* How many of the instances a cycle may have reached by now: its probes are started
+ * at a steady pace over the first PACE_SHARE-th of the interval (500 instances every
+ * 5 s: one every 2 ms), not all at once, so that hundreds of workers do not wake in
+ * the same millisecond and take both cores from everything else (the status endpoint's
+ * answers waited up to 90 ms behind such a burst). PACE_BURST may go at once. */
+#define PACE_SHARE   5
+#define PACE_BURST   8
+#define PACE_TICK_MS 10
+
+static size_t cycle_allowed(const prober_t *p)
+{
+    double spread_ms = (double)p->interval_ms / PACE_SHARE;
+    double ms = elapsed(&p->cycle_t0) * 1000.0;
+
+    if (spread_ms < 1 || ms >= spread_ms)
+        return (size_t)-1;
+    return PACE_BURST + (size_t)((double)p->sup->ninst * ms / spread_ms);
+}
+
+/* Start the cycle's probes from cycle_next on, at the cycle's pace and while fewer
+ * than PROBE_MAX_IN_FLIGHT are in flight; the cycle ends when every instance has had
+ * its turn and its last probe has ended. */
 static void cycle_fill(prober_t *p)
 {
     supervisor_t *sup = p->sup;
+    size_t allowed = cycle_allowed(p);
     probe_t *q;
 
     while (p->cycle_feeding && p->cycle_next < sup->ninst) {
@@ -491,6 +511,12 @@ static void cycle_fill(prober_t *p)
 
         if (p->st.in_flight >= p->max_in_flight)
             return;
+        if (p->cycle_next >= allowed) {
+            struct timeval tick = { 0, PACE_TICK_MS * 1000 };
+            if (!evtimer_pending(p->fill_ev, NULL))
+                evtimer_add(p->fill_ev, &tick);
+            return;
+        }
         in = sup->inst[p->cycle_next++];
         if (!in->cfg || !pc_probed(in->cfg)) {
             follow_process(in);
