@@ -359,14 +359,14 @@ static int h_exit_hold(void *ctx, supervisor_t *sup, sup_instance_t *in)
         return 0;
     if (at(x) >= 0 && (oom = oom_kills(x)) > x->oom_before) {
         char max[32] = "";
-        char cause[sizeof(in->last_exit)];
+        char cause[TEXT_MAX];
 
         if (in->cfg->policy.memory_max && in->cfg->policy.memory_max != INV_LIMIT_MAX)
             cg_format_size(in->cfg->policy.memory_max, max, sizeof(max));
         if (cg_oom_cause(x->oom_before, oom, max[0] ? max : NULL, cause,
                          sizeof(cause)) > 0) {
             log_warn("worker killed by the OOM killer", "instance", in->name, "cause", cause);
-            snprintf(in->last_exit, sizeof(in->last_exit), "%s", cause);
+            text_set(&in->last_exit, "%s", cause);
         }
         in->usage.oom_kills = (unsigned long)oom;
         x->oom_before = oom;

@@ -92,7 +92,7 @@ int health_apply(sup_health_t *h, health_status_t observed, const char *msg,
         h->consecutive_fail = 0;
         if (was_good || h->consecutive_ok >= (unsigned long)successes_before)
             h->status = observed;
-        snprintf(h->message, sizeof h->message, "%s", msg ? msg : "");
+        text_set(&h->message, "%s", msg ? msg : "");
         return 0;
     }
     h->probe_failures_total++;
@@ -100,11 +100,11 @@ int health_apply(sup_health_t *h, health_status_t observed, const char *msg,
     h->consecutive_ok = 0;
     if (h->consecutive_fail >= (unsigned long)failures_before) {
         h->status = HEALTH_UNHEALTHY;
-        snprintf(h->message, sizeof h->message, "%s", msg ? msg : "");
+        text_set(&h->message, "%s", msg ? msg : "");
     } else {
         /* Still within the tolerance: keep the verdict, but say what happened. */
-        snprintf(h->message, sizeof h->message, "%s (%u of %ld failures)", msg ? msg : "",
-                 h->consecutive_fail, failures_before);
+        text_set(&h->message, "%s (%u of %ld failures)", msg ? msg : "", h->consecutive_fail,
+                 failures_before);
     }
     return restart_on_unhealthy > 0 &&
            h->consecutive_fail >= (unsigned long)restart_on_unhealthy;

@@ -6,7 +6,7 @@ src_libinstanced_a_SOURCES = \
 	src/naming.c src/naming.h \
 	src/states.c \
 	src/errbuf.c src/errbuf.h \
-	src/xalloc.c src/xalloc.h src/strmap.c src/strmap.h \
+	src/xalloc.c src/xalloc.h src/strmap.c src/strmap.h src/text.c src/text.h \
 	src/mask.c src/mask.h \
 	src/log.c src/log.h \
 	src/inventory.c src/inventory.h src/inv_private.h \

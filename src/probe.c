@@ -288,10 +288,7 @@ static void probe_result(prober_t *p, probe_t *q, health_status_t seen, const ch
     if (q->cycle == 0 && seen == HEALTH_UNHEALTHY) {
         /* A readiness probe of a worker still starting: not a failure yet (cycles
          * count those), but say why it is not ready. */
-        char was[sizeof in->health.message];
-        memcpy(was, in->health.message, sizeof was);
-        snprintf(in->health.message, sizeof in->health.message, "starting: %.240s", msg);
-        if (strcmp(was, in->health.message) != 0)
+        if (text_set(&in->health.message, "starting: %.240s", msg))
             sup->changes++;
         return;
     }
@@ -305,13 +302,13 @@ static void probe_result(prober_t *p, probe_t *q, health_status_t seen, const ch
          * (100 a second with 500 instances probed every 5 s); last_check, latency
          * and the counters in a view are at most a second old. */
         unsigned fails = in->health.consecutive_fail;
-        char was[sizeof in->health.message];
+        char was[TEXT_MAX + 1];
 
-        memcpy(was, in->health.message, sizeof was);
+        snprintf(was, sizeof was, "%s", text_get(&in->health.message));
         restart = health_apply(&in->health, seen, msg, pol->failures_before_unhealthy,
                                pol->successes_before_healthy, pol->restart_on_unhealthy);
         if (in->health.status != before || in->health.consecutive_fail != fails ||
-            strcmp(was, in->health.message) != 0)
+            strcmp(was, text_get(&in->health.message)) != 0)
             sup->changes++;
     }
     /* unknown -> healthy after a start is the "instance ready" line below. */
@@ -474,7 +471,7 @@ static void follow_process(sup_instance_t *in)
 
     if (in->health.status != h) {
         in->health.status = h;
-        in->health.message[0] = '\0';
+        text_clear(&in->health.message);
     }
 }
 
@@ -691,7 +688,7 @@ void probe_instance_started(prober_t *p, sup_instance_t *in)
     cancel(p, in);
     in->health.status = HEALTH_UNKNOWN;
     in->health.consecutive_ok = in->health.consecutive_fail = 0;
-    snprintf(in->health.message, sizeof in->health.message, "starting");
+    text_set(&in->health.message, "starting");
     /* Not probed(in): the hook may run before the state says "starting". */
     if (in->cfg && pc_probed(in->cfg) &&
         !event_pending(p->ready_timer, EV_TIMEOUT, NULL))
@@ -704,11 +701,11 @@ void probe_instance_exited(prober_t *p, sup_instance_t *in)
     in->health.consecutive_ok = in->health.consecutive_fail = 0;
     if (in->wanted) {
         in->health.status = HEALTH_UNHEALTHY;
-        snprintf(in->health.message, sizeof in->health.message, "process %s",
-                 in->last_exit[0] ? in->last_exit : "exited");
+        text_set(&in->health.message, "process %s",
+                 in->last_exit.s ? text_get(&in->last_exit) : "exited");
     } else {
         in->health.status = HEALTH_UNKNOWN;
-        snprintf(in->health.message, sizeof in->health.message, "stopped");
+        text_set(&in->health.message, "stopped");
     }
 }
 

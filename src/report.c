@@ -24,11 +24,11 @@ static json_t *str_or_null(const char *s)
 /* The message shown for an instance: its probe's, or why its state says unhealthy. */
 static const char *instance_message(const sup_instance_t *in, health_status_t eff)
 {
-    if (in->state == SUP_WAITING && in->waiting_for[0])
-        return in->waiting_for;
+    if (in->state == SUP_WAITING && in->waiting_for.s)
+        return text_get(&in->waiting_for);
     if ((in->state == SUP_FAILED || in->state == SUP_BACKOFF ||
-         (in->state == SUP_STOPPED && in->wanted)) && in->last_exit[0])
-        return in->last_exit;
+         (in->state == SUP_STOPPED && in->wanted)) && in->last_exit.s)
+        return text_get(&in->last_exit);
     if (in->state == SUP_FAILED)
         return "failed";
     if (in->state == SUP_PAUSED)
@@ -37,7 +37,7 @@ static const char *instance_message(const sup_instance_t *in, health_status_t ef
         return in->wanted ? "not running" : "stopped";
     if (eff == HEALTH_HEALTHY && in->health.status == HEALTH_UNKNOWN)
         return ""; /* judged by process state alone */
-    return in->health.message;
+    return text_get(&in->health.message);
 }
 
 /* The fields of an entry of the combined health (docs/design.md, "HTTP endpoints"). */
@@ -151,8 +151,8 @@ json_t *report_instance(const supervisor_t *sup, const sup_instance_t *in, time_
         json_object_set_new(o, "uptime_seconds", json_null());
     }
     json_object_set_new(o, "starts", json_integer((json_int_t)in->starts));
-    json_object_set_new(o, "waiting_for", json_string(in->waiting_for));
-    json_object_set_new(o, "last_exit", json_string(in->last_exit));
+    json_object_set_new(o, "waiting_for", json_string(text_get(&in->waiting_for)));
+    json_object_set_new(o, "last_exit", json_string(text_get(&in->last_exit)));
     json_object_set_new(o, "consecutive_failures", json_integer(in->health.consecutive_fail));
     json_object_set_new(o, "probes", json_integer((json_int_t)in->health.probes_total));
     json_object_set_new(o, "probe_failures",

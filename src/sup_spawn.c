@@ -73,13 +73,13 @@ static int port_bindable(int af, int port)
  * really does and whose it is. */
 static void check_port(sup_instance_t *in)
 {
-    char note[sizeof(in->port_note)];
+    char note[TEXT_MAX];
     int port = in->cfg->port;
     pid_t holder;
 
     if (port <= 0 || (port_bindable(AF_INET, port) && port_bindable(AF_INET6, port)) ||
         portcheck_listener("/proc", port, &holder) != 1) {
-        in->port_note[0] = '\0';
+        text_clear(&in->port_note);
         return;
     }
     if (holder > 0)
@@ -89,11 +89,11 @@ static void check_port(sup_instance_t *in)
     else
         snprintf(note, sizeof(note),
                  "port %d is held by another process (left from a previous run?)", port);
-    if (strcmp(note, in->port_note) != 0)
+    if (strcmp(note, text_get(&in->port_note)) != 0)
         log_warn("the worker's port is already in use: it will likely fail to listen",
                  "instance", in->name, "port", LOG_INT(port), "holder_pid",
                  holder > 0 ? LOG_INT(holder) : "unknown", "message", note);
-    memcpy(in->port_note, note, sizeof(note));
+    text_set(&in->port_note, "%s", note);
 }
 
 char **sup_spawn_env(supervisor_t *sup, sup_instance_t *in, char ***argv, char *err,

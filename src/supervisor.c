@@ -60,7 +60,7 @@ typedef struct inst_priv {
     struct event *ready_ev;     /* ready_after, for instances without health_path */
     struct event *exec_ev;      /* the exec report pipe of a process just forked */
     int exec_fd;                /* its read end, -1: no exec pending */
-    char exec_err[200];         /* the child failed before exec: why */
+    text_t exec_err;            /* the child failed before exec: why */
     int exec_errno;             /* and its errno (0: unknown) */
     pol_track_t track;
     /* What a start deferred for want of the supervisor's resources gives back: the
@@ -77,7 +77,7 @@ typedef struct inst_priv {
     /* user/group resolved once per inventory load (resolve_creds), so that no start
      * waits on NSS (a remote directory may take seconds); cred_err: why not. */
     spawn_cred_t cred;
-    char cred_err[160];
+    text_t cred_err;
     logcap_t *log;
     long stop_timeout_ms;       /* of the config the process was started with */
     unsigned restart_after_stop : 1; /* restart / changed by reload: start once exited */
@@ -274,6 +274,12 @@ static void entry_free(sup_instance_t *in)
     event_free(p->ready_ev);
     logcap_free(p->log);
     hookset_freed(&SPRIV(p->sup)->hooks, p->sup, in);
+    text_clear(&p->exec_err);
+    text_clear(&p->cred_err);
+    text_clear(&in->last_exit);
+    text_clear(&in->waiting_for);
+    text_clear(&in->port_note);
+    text_clear(&in->health.message);
     free(p);
     free(in->name);
     free(in);
@@ -387,19 +393,20 @@ void sup_wake_waiting(supervisor_t *sup)
 static void exec_settle(supervisor_t *sup, sup_instance_t *in)
 {
     inst_priv_t *p = PRIV(in);
+    char why[TEXT_MAX];
     int r;
 
     if (p->exec_fd < 0)
         return;
-    r = spawn_report(p->exec_fd, p->exec_err, sizeof(p->exec_err), &p->exec_errno);
+    r = spawn_report(p->exec_fd, why, sizeof(why), &p->exec_errno);
     if (r < 0)
         return;
+    text_set(&p->exec_err, "%s", r == 1 ? "" : why);
     if (p->exec_ev)
         event_del(p->exec_ev);
     close(p->exec_fd);
     p->exec_fd = -1;
     if (r == 1) {
-        p->exec_err[0] = '\0';
         log_info("worker started", "instance", in->name, "pid", LOG_INT(in->pid),
                  "restarts", LOG_INT(in->restarts));
         if (p->res_short)
@@ -428,10 +435,12 @@ static void resolve_creds(supervisor_t *sup)
         sup_instance_t *in = sup->inst[i];
         inst_priv_t *p = PRIV(in);
 
-        p->cred_err[0] = '\0';
-        if (spawn_lookup_cred(in->cfg->policy.user, in->cfg->policy.group, &p->cred,
-                              p->cred_err, sizeof(p->cred_err)) < 0 && !p->cred_err[0])
-            snprintf(p->cred_err, sizeof(p->cred_err), "user or group lookup failed");
+        char why[TEXT_MAX] = "";
+
+        if (spawn_lookup_cred(in->cfg->policy.user, in->cfg->policy.group, &p->cred, why,
+                              sizeof(why)) < 0 && !why[0])
+            snprintf(why, sizeof(why), "user or group lookup failed");
+        text_set(&p->cred_err, "%s", why);
     }
 }
 
@@ -439,8 +448,8 @@ int sup_instance_cred(const sup_instance_t *in, spawn_cred_t *out, char *err, si
 {
     const inst_priv_t *p = PRIV(in);
 
-    if (p->cred_err[0]) {
-        snprintf(err, errlen, "%s", p->cred_err);
+    if (p->cred_err.s) {
+        snprintf(err, errlen, "%s", text_get(&p->cred_err));
         return -1;
     }
     *out = p->cred;
@@ -482,7 +491,7 @@ static void defer_start(supervisor_t *sup, sup_instance_t *in, const char *err)
     in->pid = 0;
     in->ready = 0;
     event_del(p->ready_ev);
-    snprintf(in->last_exit, sizeof(in->last_exit), "start deferred: %.70s", err);
+    text_set(&in->last_exit, "start deferred: %.70s", err);
     set_state(in, SUP_BACKOFF);
     arm(p->restart_ev, ms);
 }
@@ -516,8 +525,8 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     p->plain_next = 0;
     p->stop_timeout_ms = cfg->policy.stop_timeout_ms;
 
-    if (p->cred_err[0]) {
-        snprintf(err, errlen, "%s", p->cred_err);
+    if (p->cred_err.s) {
+        snprintf(err, errlen, "%s", text_get(&p->cred_err));
         return -1;
     }
     if (sw->spawn(sw->ctx, sup, in, p->log, &pid, &report_fd, err, errlen,
@@ -530,8 +539,8 @@ static int do_spawn(supervisor_t *sup, sup_instance_t *in, char *err, size_t err
     in->ready = 0;
     in->started_at = time(NULL);
     clock_gettime(CLOCK_MONOTONIC, &in->started_mono);
-    in->waiting_for[0] = '\0';
-    p->exec_err[0] = '\0';
+    text_clear(&in->waiting_for);
+    text_clear(&p->exec_err);
     if (p->exec_ev) {
         event_free(p->exec_ev); /* the previous start's, long settled */
         p->exec_ev = NULL;
@@ -621,7 +630,7 @@ static void dispatch(supervisor_t *sup, sup_instance_t *in, pol_event_t ev, int 
             defer_start(sup, in, err);
         } else {
             log_error("worker failed to start", "instance", in->name, "error", err);
-            snprintf(in->last_exit, sizeof(in->last_exit), "failed to start: %.70s", err);
+            text_set(&in->last_exit, "failed to start: %.70s", err);
             in->last_exit_status = -1;
             logcap_note(p->log, "[instanced] failed to start");
             apply_exit_decision(sup, in, 0, 1);
@@ -673,7 +682,7 @@ static void dispatch(supervisor_t *sup, sup_instance_t *in, pol_event_t ev, int 
         break;
     case PACT_CANCEL:
         event_del(p->restart_ev);
-        in->waiting_for[0] = '\0';
+        text_clear(&in->waiting_for);
         set_state(in, SUP_STOPPED);
         break;
     case PACT_RETRY:
@@ -710,16 +719,16 @@ static void try_start(supervisor_t *sup, sup_instance_t *in)
     gate = hookset_may_start(&SPRIV(sup)->hooks, sup, in);
     dep = gate ? gate : unready_dep(sup, in);
     if (dep) {
-        if (strcmp(in->waiting_for, dep) != 0) {
+        if (strcmp(text_get(&in->waiting_for), dep) != 0) {
             if (gate)
                 log_info("waiting before its start", "instance", in->name, "for", gate);
             else
                 log_info("waiting for dependency", "instance", in->name, "depends_on", dep);
         }
-        snprintf(in->waiting_for, sizeof(in->waiting_for), "%s", dep);
+        text_set(&in->waiting_for, "%s", dep);
         dispatch(sup, in, PEV_DEPS_PENDING, 0, 0);
     } else {
-        in->waiting_for[0] = '\0';
+        text_clear(&in->waiting_for);
         dispatch(sup, in, PEV_START, 0, 0);
     }
 }
@@ -759,28 +768,28 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
         return;
     }
     exec_settle(sup, in);
-    if (PRIV(in)->exec_err[0] && ri == (size_t)-1 &&
+    if (PRIV(in)->exec_err.s && ri == (size_t)-1 &&
         pol_errno_is_resource(PRIV(in)->exec_errno)) {
         /* The child ran out of the supervisor's resources before exec (its /dev/null,
          * its memory): not the worker's failure either. */
         uncount_start(in);
         in->dirs_ready = 0;
-        defer_start(sup, in, PRIV(in)->exec_err);
-        PRIV(in)->exec_err[0] = '\0';
+        defer_start(sup, in, text_get(&PRIV(in)->exec_err));
+        text_clear(&PRIV(in)->exec_err);
         return;
     }
-    if (PRIV(in)->exec_err[0] && ri == (size_t)-1) {
+    if (PRIV(in)->exec_err.s && ri == (size_t)-1) {
         /* It never ran: a failed start, not an exit. Its directories are checked
          * again before the next try (one may have been removed: chdir failed). */
         in->pid = 0;
         in->dirs_ready = 0;
         in->last_exit_status = -1;
-        log_error("worker failed to start", "instance", in->name, "error", PRIV(in)->exec_err,
+        log_error("worker failed to start", "instance", in->name, "error",
+                  text_get(&PRIV(in)->exec_err),
                   "command", in->cfg->service->command);
-        snprintf(in->last_exit, sizeof(in->last_exit), "failed to start: %.70s",
-                 PRIV(in)->exec_err);
+        text_set(&in->last_exit, "failed to start: %.70s", text_get(&PRIV(in)->exec_err));
         logcap_note(PRIV(in)->log, "[instanced] failed to start");
-        PRIV(in)->exec_err[0] = '\0';
+        text_clear(&PRIV(in)->exec_err);
         dispatch(sup, in, PEV_EXIT, status, 1);
         return;
     }
@@ -799,11 +808,10 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
     }
     in->pid = 0;
     in->last_exit_status = status;
-    if (in->port_note[0] && ri == (size_t)-1)
-        snprintf(in->last_exit, sizeof(in->last_exit), "%.70s; %.110s", cause,
-                 in->port_note);
+    if (in->port_note.s && ri == (size_t)-1)
+        text_set(&in->last_exit, "%.70s; %.110s", cause, text_get(&in->port_note));
     else
-        snprintf(in->last_exit, sizeof(in->last_exit), "%s", cause);
+        text_set(&in->last_exit, "%s", cause);
     log_kv(in->state == SUP_STOPPING || (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                ? LOG_LVL_INFO : LOG_LVL_WARN,
            "worker exited", "instance", in->name, "pid", LOG_INT(pid), "cause", cause,
@@ -819,7 +827,7 @@ static void reaped(supervisor_t *sup, pid_t pid, int status, int group_killed, i
         return;
     }
     if (detached) {
-        snprintf(in->last_exit, sizeof(in->last_exit), "%s", DETACH_MESSAGE);
+        text_set(&in->last_exit, "%s", DETACH_MESSAGE);
         log_error("instance failed", "instance", in->name, "reason", DETACH_MESSAGE);
         logcap_note(PRIV(in)->log, "[instanced] " DETACH_MESSAGE);
         event_del(PRIV(in)->ready_ev);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "inventory.h"
+#include "text.h"
 
 struct event_base;
 struct logcap;
@@ -46,7 +47,7 @@ const char *health_status_name(health_status_t h); /* "healthy", "degraded", ...
 /* Health of one instance, written only by the monitoring side. */
 typedef struct sup_health {
     health_status_t status;
-    char message[256];           /* why, for unhealthy/degraded ("connection refused") */
+    text_t message;              /* why, for unhealthy/degraded ("connection refused") */
     time_t last_check;           /* wall clock of the last finished probe, 0: never */
     double latency_seconds;      /* duration of the last probe */
     unsigned consecutive_ok;
@@ -69,14 +70,14 @@ typedef struct sup_instance {
     time_t started_at;           /* wall clock of the last exec, 0: never */
     struct timespec started_mono;
     int last_exit_status;        /* wait status of the last exit, -1: none */
-    char last_exit[192];         /* "exited with status 3", "killed by signal 9", and
+    text_t last_exit;            /* "exited with status 3", "killed by signal 9", and
                                   * "; port 8081 is held by another process (...)" */
-    char waiting_for[128];       /* SUP_WAITING: the dependency it waits for */
+    text_t waiting_for;          /* SUP_WAITING: the dependency it waits for */
     unsigned long log_dropped_bytes;
     /* Written by the spawner (sup_spawn.c) at each start: */
     dev_t exe_dev;               /* the program file of the last exec (stat at spawn): */
     ino_t exe_ino;               /* tells a detached copy of it apart (detach.c) */
-    char port_note[112];         /* its port was held at the last start: by whom; "" */
+    text_t port_note;            /* its port was held at the last start: by whom */
     int cgroup_fd;               /* the instance's cgroup (O_PATH) while the containment
                                   * module starts it; -1: none (contain.c) */
     int dirs_ready;              /* volume dirs made for the current config: a restart

@@ -258,13 +258,13 @@ static void test_start_waits_for_dependency(void)
     CU_ASSERT_EQUAL(I(sup, "db")->state, SUP_STARTING);
     CU_ASSERT_EQUAL(I(sup, "svc-B")->state, SUP_STARTING);
     CU_ASSERT_EQUAL(I(sup, "svc-A")->state, SUP_WAITING);
-    CU_ASSERT_STRING_EQUAL(I(sup, "svc-A")->waiting_for, "db");
+    CU_ASSERT_STRING_EQUAL(text_get(&I(sup, "svc-A")->waiting_for), "db");
     CU_ASSERT_EQUAL(F.started, 2);
     /* db is ready: its dependent starts at once. */
     sup_instance_ready(sup, I(sup, "db"));
     CU_ASSERT_EQUAL(I(sup, "db")->state, SUP_RUNNING);
     CU_ASSERT_EQUAL(I(sup, "svc-A")->state, SUP_STARTING);
-    CU_ASSERT_STRING_EQUAL(I(sup, "svc-A")->waiting_for, "");
+    CU_ASSERT_STRING_EQUAL(text_get(&I(sup, "svc-A")->waiting_for), "");
     CU_ASSERT_EQUAL(F.spawns, 3);
     CU_ASSERT_STRING_EQUAL(F.spawned[2], "svc-A");
     /* db exits: svc-A is not stopped, but a restart of svc-A would wait again. */
@@ -289,7 +289,7 @@ static void test_exit_restarts_after_backoff(void)
     CU_ASSERT_EQUAL(F.exited, 1);
     CU_ASSERT_EQUAL(b->state, SUP_BACKOFF);
     CU_ASSERT_EQUAL(b->pid, 0);
-    CU_ASSERT_STRING_EQUAL(b->last_exit, "exited with status 3");
+    CU_ASSERT_STRING_EQUAL(text_get(&b->last_exit), "exited with status 3");
     run_timers();
     CU_ASSERT_EQUAL(b->state, SUP_STARTING);
     CU_ASSERT(b->pid > 0);
@@ -356,7 +356,7 @@ static void test_hook_holds_start(void)
     snprintf(F.gate, sizeof(F.gate), "svc-B");
     sup_start_all(sup);
     CU_ASSERT_EQUAL(I(sup, "svc-B")->state, SUP_WAITING);
-    CU_ASSERT_STRING_EQUAL(I(sup, "svc-B")->waiting_for, "provisioning");
+    CU_ASSERT_STRING_EQUAL(text_get(&I(sup, "svc-B")->waiting_for), "provisioning");
     F.gate[0] = '\0';
     sup_wake_waiting(sup);
     CU_ASSERT_EQUAL(I(sup, "svc-B")->state, SUP_STARTING);
@@ -374,7 +374,7 @@ static void test_spawn_failures(void)
     b = I(sup, "svc-B");
     CU_ASSERT_EQUAL(b->state, SUP_BACKOFF);
     CU_ASSERT_EQUAL(b->starts, 0);
-    CU_ASSERT(strncmp(b->last_exit, "start deferred", 14) == 0);
+    CU_ASSERT(strncmp(text_get(&b->last_exit), "start deferred", 14) == 0);
     F.fail = 0;
     run_once();
     CU_ASSERT_EQUAL(b->state, SUP_STARTING);
@@ -386,7 +386,7 @@ static void test_spawn_failures(void)
     for (int i = 0; i < 10 && b->state != SUP_FAILED; i++)
         run_timers();
     CU_ASSERT_EQUAL(b->state, SUP_FAILED);
-    CU_ASSERT(strncmp(b->last_exit, "failed to start", 15) == 0);
+    CU_ASSERT(strncmp(text_get(&b->last_exit), "failed to start", 15) == 0);
     F.fail = 0;
     end_sup(sup);
 }

@@ -109,6 +109,7 @@ static void test_apply(void)
             CU_ASSERT(ok);
         }
         CU_ASSERT(h.probes_total == n);
+        text_clear(&h.message);
     }
 }
 
@@ -120,15 +121,15 @@ static void test_apply_counters_and_message(void)
     health_apply(&h, HEALTH_HEALTHY, "", 2, 1, 0);
     health_apply(&h, HEALTH_UNHEALTHY, "connection refused", 2, 1, 0);
     CU_ASSERT(h.status == HEALTH_HEALTHY);
-    CU_ASSERT_PTR_NOT_NULL(strstr(h.message, "connection refused (1 of 2"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text_get(&h.message), "connection refused (1 of 2"));
     health_apply(&h, HEALTH_UNHEALTHY, "connection refused", 2, 1, 0);
     CU_ASSERT(h.status == HEALTH_UNHEALTHY);
-    CU_ASSERT_STRING_EQUAL(h.message, "connection refused");
+    CU_ASSERT_STRING_EQUAL(text_get(&h.message), "connection refused");
     CU_ASSERT(h.consecutive_fail == 2 && h.consecutive_ok == 0);
     CU_ASSERT(h.probes_total == 3 && h.probe_failures_total == 2);
     health_apply(&h, HEALTH_HEALTHY, "", 2, 1, 0);
     CU_ASSERT(h.consecutive_fail == 0 && h.consecutive_ok == 1);
-    CU_ASSERT_STRING_EQUAL(h.message, "");
+    CU_ASSERT_STRING_EQUAL(text_get(&h.message), "");
 }
 
 /* ---- combined status -------------------------------------------------------- */
