@@ -2,7 +2,8 @@
 # Cluster mode against a real three-member etcd 3.4 with three instanced nodes on this
 # machine: 12 contested instances each run exactly once, balanced, spread honoured,
 # pinned ones where pinned; a node killed with SIGKILL has its instances running on the
-# others within lease_ttl + 3 s; a second process with a live node's name is refused;
+# others within lease_ttl + 3 s and it gets nothing back when it returns until a
+# rebalance; a second process with a live node's name is refused;
 # a node started while etcd is unreachable runs its pinned instances only and says
 # why. A checker samples every 100 ms throughout: no instance ever runs twice.
 . "$srcdir/tests/lib/common.sh"
@@ -60,6 +61,8 @@ ok "drain: every instance runs exactly once, on n1 and n2" wait_for 20 cl_exactl
 is "$(cl_api 1 /api/v1/cluster | python3 -c 'import json,sys; print([n["drained"] for n in json.load(sys.stdin)["nodes"] if n["name"] == "n3"][0])')" \
     True "the fleet view shows n3 drained"
 ok "instancectl cluster undrain n3" $CTL2 cluster undrain n3
+sleep 3
+ok "undrain gives n3 nothing back by itself (placement is sticky)" n3_empty
 victim=$(cl_on_node 1 | awk '{print $1}')
 ok "instancectl cluster move $victim n3" $CTL2 cluster move "$victim" n3
 ok "move: $victim runs on n3, once" wait_for 20 victim_on_n3
@@ -102,6 +105,17 @@ ok "after the failover every contested instance runs exactly once" cl_exactly_on
 fo=$(curl -s "http://127.0.0.1:$CL_SPORT_2/metrics" "http://127.0.0.1:$CL_SPORT_3/metrics" |
      awk '/^instanced_cluster_failovers_total/ {s += $2} END {print s}')
 is "$fo" "$(echo $n1_had | wc -w)" "the failovers metric counts every instance taken over"
+
+# n1 comes back: its instances stay where they are until a rebalance.
+settled_before=$(grep -c 'msg="cluster: membership settled"' "$T/n1/log")
+cl_node_start 1
+n1_settled() { [ "$(grep -c 'msg="cluster: membership settled"' "$T/n1/log")" -gt "$settled_before" ]; }
+ok "the restarted n1 rejoins and settles" wait_for 40 n1_settled
+sleep 2
+is "$(cl_on_node 1)" "" "the restarted n1 gets nothing back (placement is sticky)"
+ok "instancectl cluster rebalance, again" $CTL2 cluster rebalance
+ok "the rebalance gives n1 its share: 4 contested instances per node" wait_for 30 balanced
+ok "after the rebalance every instance runs exactly once" wait_for 10 cl_exactly_once
 
 # A node started while etcd is unreachable: pinned instances start, contested wait.
 cat >"$T/inv4.conf" <<EOF
