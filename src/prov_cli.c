@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ctl_private.h"
+#include "inv_cluster.h"
 #include "xalloc.h"
 
 #define ERR_MAX 1024
@@ -118,7 +119,7 @@ int prov_main(int argc, char **argv)
         return 1;
     }
     inv_errors_free(&errs);
-    if (inv->cluster) {
+    if (inv->cluster && inv->cluster->enabled) {
         flags |= PROV_CLUSTER;
         if ((flags & PROV_ROTATE) && !(only = instances_here(inv))) {
             inv_free(inv);
