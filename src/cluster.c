@@ -716,6 +716,17 @@ static void release_fence(cluster_t *cl)
     }
 }
 
+/* Whether a node's key (its JSON) names the inventory hash this node has. */
+static int same_inventory(const cluster_t *cl, const char *node_json)
+{
+    json_t *v = node_json ? json_loads(node_json, 0, NULL) : NULL;
+    const char *h = v ? json_string_value(json_object_get(v, "inventory_hash")) : NULL;
+    int same = h && strcmp(h, cl->hash) == 0;
+
+    json_decref(v);
+    return same;
+}
+
 static void recompute(cluster_t *cl)
 {
     supervisor_t *sup = cl->sup;
@@ -737,9 +748,16 @@ static void recompute(cluster_t *cl)
     ins = xcalloc(sup->ninst + 1, sizeof(*ins));
     out = xcalloc(sup->ninst + 1, sizeof(*out));
     pn = xcalloc(nn + 1, sizeof(*pn));
-    for (size_t i = 0; i < nn; i++) {
-        pn[i].name = cl->nodes.v[i].k;
-        pn[i].drained = sm_get(&cl->drains, pn[i].name) != NULL;
+    for (size_t i = 0, k = 0; i < nn; i++) {
+        /* A node whose inventory differs from this one's may lack an instance this
+         * one has (and would never claim it): placement here counts only the nodes
+         * with the same inventory. Owned instances stay where they are; an unowned
+         * one goes to whichever node claims it first. */
+        if (strcmp(cl->nodes.v[i].k, cl->node) != 0 && !same_inventory(cl, cl->nodes.v[i].v))
+            continue;
+        pn[k].name = cl->nodes.v[i].k;
+        pn[k].drained = sm_get(&cl->drains, pn[k].name) != NULL;
+        k++;
     }
     for (size_t i = 0; i < sup->ninst; i++) {
         const inv_instance_t *ic = sup->inst[i]->cfg;

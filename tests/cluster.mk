@@ -44,6 +44,7 @@ TESTS += tests/unit_inv_cluster
 # Cluster mode end to end: three instanced nodes on this machine against a real etcd.
 CLUSTER_IT += tests/it_cluster_basic.sh tests/it_cluster_partition.sh
 CLUSTER_IT += tests/it_cluster_credentials.sh tests/it_cluster_etcd_loss.sh tests/it_cluster_depends.sh
+CLUSTER_IT += tests/it_cluster_mismatch.sh
 EXTRA_DIST += tests/lib/cluster.sh tests/cluster_relay.py
 TESTS += $(CLUSTER_IT)
 EXTRA_DIST += $(CLUSTER_IT)
