@@ -28,28 +28,9 @@ rate() { awk -v n="$1" -v ms="$2" 'BEGIN {printf "%.1f", n * 1000 / ms}'; } # CO
 
 etcd_start || { echo "etcd does not start" >&2; exit 1; }
 
-_eps=$(echo "$ETCD_ENDPOINTS" | sed 's/\([^,]*\)/"\1"/g; s/,/, /g')
 {
-    cat <<EOF2
-volumes_root    = "\${ND}/vol"
-state_dir       = "\${ND}/state"
-status_listen   = "127.0.0.1:\${SPORT}"
-control_socket  = "\${ND}/ctl.sock"
-health_interval = 60s
-cluster {
-    etcd_endpoints = { $_eps }
-    name = "bench"
-    lease_ttl = ${CL_TTL}s
-    settle = 2s
-}
-service "w" {
-    command = "/bin/sleep"
-    args = { "100000" }
-    env = { "CT_MARK=$CL_MARK" }
-    stop_timeout = 1s
-    ready_after = 100ms
-}
-EOF2
+    cl_head bench 2s "$ETCD_ENDPOINTS"
+    cl_service w "ready_after = 100ms"
     i=1
     while [ "$i" -le "$N" ]; do echo "instance \"w-$i\" { service = \"w\" }"; i=$((i + 1)); done
 } >"$T/inv.conf"

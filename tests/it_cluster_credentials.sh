@@ -16,33 +16,13 @@ etcd_start || { fail "etcd cluster starts"; t_done; }
 redis_start || { fail "redis starts"; t_done; }
 pg_start || { fail "postgres starts"; t_done; }
 
-_eps=$(echo "$ETCD_ENDPOINTS" | sed 's/\([^,]*\)/"\1"/g; s/,/, /g')
-cat >"$T/inv.conf" <<EOF2
-volumes_root    = "\${ND}/vol"
-state_dir       = "\${ND}/state"
-status_listen   = "127.0.0.1:\${SPORT}"
-control_socket  = "\${ND}/ctl.sock"
-health_interval = 60s
-provision       = true
-postgres_url    = "$PG_URL"
-redis_url       = "$REDIS_URL"
-cluster {
-    etcd_endpoints = { $_eps }
-    name = "itcred"
-    lease_ttl = ${CL_TTL}s
-    settle = 2s
-}
-service "db" {
-    command = "/bin/sleep"
-    args = { "100000" }
-    env = { "CT_MARK=$CL_MARK" }
-    stop_timeout = 1s
-    restart_delay = 100ms
-    ready_after = 100ms
-}
-instance "db-1" { service = "db" }
-instance "db-2" { service = "db" }
-EOF2
+{
+    cl_head itcred 2s "$ETCD_ENDPOINTS" "provision       = true" \
+        "postgres_url    = \"$PG_URL\"" "redis_url       = \"$REDIS_URL\""
+    cl_service db "restart_delay = 100ms" "ready_after = 100ms"
+    echo 'instance "db-1" { service = "db" }'
+    echo 'instance "db-2" { service = "db" }'
+} >"$T/inv.conf"
 ND="$T/check" SPORT=1 "$INSTANCED" --check-config -c "$T/inv.conf" >/dev/null 2>"$T/check.err" ||
     { fail "inventory valid: $(cat "$T/check.err")"; t_done; }
 

@@ -13,33 +13,17 @@ t_init cluster_depends
 command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
 etcd_start || { fail "etcd cluster starts"; t_done; }
 
-_eps=$(echo "$ETCD_ENDPOINTS" | sed 's/\([^,]*\)/"\1"/g; s/,/, /g')
-cat >"$T/inv.conf" <<EOF2
-volumes_root    = "\${ND}/vol"
-state_dir       = "\${ND}/state"
-status_listen   = "127.0.0.1:\${SPORT}"
-control_socket  = "\${ND}/ctl.sock"
-health_interval = 60s
-cluster {
-    etcd_endpoints = { $_eps }
-    name = "itdep"
-    lease_ttl = ${CL_TTL}s
-    settle = 2s
-}
-service "w" {
-    command = "/bin/sleep"
-    args = { "100000" }
-    env = { "CT_MARK=$CL_MARK" }
-    stop_timeout = 1s
-    restart_delay = 100ms
-    ready_after = 300ms
-}
+{
+    cl_head itdep 2s "$ETCD_ENDPOINTS"
+    cl_service w "restart_delay = 100ms" "ready_after = 300ms"
+    cat <<EOF2
 instance "db-1"  { service = "w"  node = "n1" }
 instance "app-1" { service = "w"  node = "n2"  depends_on = { "db-1" } }
 instance "c-1" { service = "w" }
 instance "c-2" { service = "w"  depends_on = { "c-1" } }
 instance "c-3" { service = "w"  depends_on = { "c-2" } }
 EOF2
+} >"$T/inv.conf"
 ND="$T/check" SPORT=1 "$INSTANCED" --check-config -c "$T/inv.conf" >/dev/null 2>"$T/check.err" ||
     { fail "inventory valid: $(cat "$T/check.err")"; t_done; }
 

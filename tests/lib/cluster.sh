@@ -5,6 +5,8 @@
 #                                   # spread service s), w-p2 pinned to n2, w-p9 pinned
 #                                   # to a node that never runs; every worker is
 #                                   # /bin/sleep marked with CT_MARK=$CL_MARK
+#   cl_head NAME SETTLE ENDPOINTS [LINE...]  # the globals and the cluster section
+#   cl_service NAME [LINE...]       # a service of marked /bin/sleep workers
 #   cl_node_start N [FILE]          # instanced --node nN, its own volumes, state,
 #                                   # status port and control socket under $T/nN
 #   cl_node_kill N [SIG]
@@ -23,38 +25,47 @@ CL_MARK="ct-$(basename "$T")"
 CL_CONTESTED="w-1 w-2 w-3 w-4 w-5 w-6 w-7 w-8 w-9 s-1 s-2 s-3"
 CL_TTL=4
 
-cl_inventory() {
-    _eps=$(echo "${2:-$ETCD_ENDPOINTS}" | sed 's/\([^,]*\)/"\1"/g; s/,/, /g')
-    {
-        cat <<EOF
+# The head of an inventory every node can share: the per-node globals (ND and SPORT come
+# from each node's environment), any further global LINEs, then the cluster section.
+#   cl_head NAME SETTLE ENDPOINTS [LINE...]
+cl_head() {
+    _name=$1
+    _settle=$2
+    _eps=$(echo "$3" | sed 's/\([^,]*\)/"\1"/g; s/,/, /g')
+    shift 3
+    cat <<EOF
 volumes_root    = "\${ND}/vol"
 state_dir       = "\${ND}/state"
 status_listen   = "127.0.0.1:\${SPORT}"
 control_socket  = "\${ND}/ctl.sock"
 health_interval = 60s
+EOF
+    for _l in "$@"; do echo "$_l"; done
+    cat <<EOF
 cluster {
     etcd_endpoints = { $_eps }
-    name = "itc"
+    name = "$_name"
     lease_ttl = ${CL_TTL}s
-    settle = 10s
-}
-service "w" {
-    command = "/bin/sleep"
-    args = { "100000" }
-    env = { "CT_MARK=$CL_MARK" }
-    stop_timeout = 1s
-    restart_delay = 100ms
-    ready_after = 100ms
-}
-service "s" {
-    command = "/bin/sleep"
-    args = { "100000" }
-    env = { "CT_MARK=$CL_MARK" }
-    stop_timeout = 1s
-    ready_after = 100ms
-    spread = true
+    settle = $_settle
 }
 EOF
+}
+
+# A service of marked /bin/sleep workers (stop_timeout 1s) with its further LINEs.
+#   cl_service NAME [LINE...]
+cl_service() {
+    printf 'service "%s" {\n    command = "/bin/sleep"\n    args = { "100000" }\n' "$1"
+    printf '    env = { "CT_MARK=%s" }\n    stop_timeout = 1s\n' "$CL_MARK"
+    shift
+    for _l in "$@"; do echo "    $_l"; done
+    echo "}"
+}
+
+cl_inventory() {
+    {
+        cl_head itc 10s "${2:-$ETCD_ENDPOINTS}"
+        cl_service w "restart_delay = 100ms" "ready_after = 100ms"
+        cl_service s "ready_after = 100ms" "spread = true"
         for _i in 1 2 3 4 5 6 7 8 9; do echo "instance \"w-$_i\" { service = \"w\" }"; done
         for _i in 1 2 3; do echo "instance \"s-$_i\" { service = \"s\" }"; done
         echo 'instance "w-p2" { service = "w"  node = "n2" }'
