@@ -7,42 +7,11 @@
 t_init contain-crash
 . "$srcdir/tests/it_supervisor_lib.sh"
 
-CTL=$top_builddir/src/instancectl
-SOCK=$T/ctl.sock
-mkdir "$T/bin"
 M2=ctC$$ M6=ctF$$
-for m in $M2 $M6; do ln -s "$(command -v sleep)" "$T/bin/$m"; done
-
-live() {
-    for _p in $(pgrep -x "$1"); do
-        _s=$(sed 's/.*) //' "/proc/$_p/stat" 2>/dev/null | cut -d' ' -f1)
-        [ -n "$_s" ] && [ "$_s" != Z ] && printf '%s ' "$_p"
-    done
-    :
-}
-nlive() { set -- $(live "$1"); echo $#; }
-nlive_is() { [ "$(nlive "$1")" -eq "$2" ]; }
+CT_MARKERS="$M2 $M6"
+. "$srcdir/tests/lib/contain.sh"
 pid_gone() { _s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1); [ -z "$_s" ] || [ "$_s" = Z ]; }
-state() { "$CTL" -s "$SOCK" --json status "$1" 2>/dev/null | jq -r '.instances[0].state'; }
-state_is() { [ "$(state "$1")" = "$2" ]; }
 health_is() { [ "$("$CTL" -s "$SOCK" --json status "$1" 2>/dev/null | jq -r '.instances[0].status')" = "$2" ]; }
-
-subtrees() { sed -n 's/.*msg="containment: a cgroup per instance" cgroups=\([^ ]*\).*/\1/p' "$T"/sup*.log 2>/dev/null | sort -u; }
-cg_cleanup() {
-    [ -n "${SUP_PID:-}" ] && kill -9 "$SUP_PID" 2>/dev/null
-    for _m in $M2 $M6; do pkill -9 -x "$_m"; done
-    for _st in $(subtrees); do
-        [ -d "$_st" ] || continue
-        for _l in "$_st"/*/; do
-            [ -f "$_l/cgroup.kill" ] && echo 1 >"$_l/cgroup.kill"
-            for _p in $(cat "$_l/cgroup.procs" 2>/dev/null); do kill -9 "$_p"; done
-        done
-        wait_for 10 sh -c "! grep -q 'populated 1' '$_st/cgroup.events'"
-        find "$_st" -mindepth 1 -depth -type d -exec rmdir {} \;
-        rmdir "$_st"
-    done
-}
-at_exit cg_cleanup
 
 # The worker: writes how many marker processes are alive as it starts, then leaves a
 # child in a session of its own that ignores SIGTERM, and sleeps.
