@@ -5,8 +5,11 @@
 #   mon_inventory 1s 500ms          # writes the global part of $INV (free status port)
 #   mon_service tw "$TW" '/api/v1/health'   # a service block (command, health_path)
 #   mon_instance tw-A tw 'env = {"TW_HEALTH=healthy"}'   # an instance on a free port
+#   mon_instances sleeper 500       # sleeper-0 .. sleeper-499 of service sleeper, no port
 #   mon_start                        # runs instanced in the background, waits for it
 #   mon_json /api/v1/health '.status'   # GET and jq
+#   mon_metric instanced_probe_cycles_total   # one value of GET /metrics
+#   healthy_is 500                   # the combined health counts 500 healthy
 #   CTL status; echo $?             # instancectl on the test's control socket
 
 # Ports for these tests come from below the kernel's ephemeral range: free_port (port 0)
@@ -104,6 +107,15 @@ mon_instance() {
     } >>"$INV"
 }
 
+# mon_instances SERVICE N: instances SERVICE-0 .. SERVICE-(N-1) of SERVICE, without a port.
+mon_instances() {
+    _i=0
+    while [ $_i -lt "$2" ]; do
+        printf 'instance "%s-%d" {\n    service = "%s"\n}\n' "$1" $_i "$1" >>"$INV"
+        _i=$((_i + 1))
+    done
+}
+
 mon_up() { curl -fsS -o /dev/null "$BASE/api/v1/instances"; }
 
 mon_start() {
@@ -155,6 +167,10 @@ jurl() {
     shift 2
     _b=$(curl -sS "$_u") && [ -n "$_b" ] && printf '%s' "$_b" | jq -e "$@" "$_f" >/dev/null
 }
+
+# mon_metric NAME: the value of the sample NAME (without labels) in GET /metrics.
+mon_metric() { curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+healthy_is() { [ "$(mon_json /api/v1/health .summary.healthy)" = "$1" ]; }
 
 # health_is FILTER: the combined health satisfies FILTER.
 health_is() { jurl "$BASE/api/v1/health" "$1"; }

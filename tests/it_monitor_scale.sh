@@ -21,11 +21,10 @@ mon_start || { fail "instanced starts"; t_done; }
 ok "all $N instances become healthy" wait_for 60 sh -c "[ \"\$(curl -s $BASE/api/v1/health | jq .summary.healthy)\" = $N ]"
 is "$(mon_json /api/v1/health .status)" healthy "combined healthy with $N instances"
 
-metric() { curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 # Watch five cycles after start-up (start-up itself, 200 workers coming up at once, is
 # not what is measured): sample the last cycle's duration a few times per interval.
-c0=$(metric instanced_probe_cycles_total)
-o0=$(metric instanced_probe_cycle_overruns_total)
+c0=$(mon_metric instanced_probe_cycles_total)
+o0=$(mon_metric instanced_probe_cycle_overruns_total)
 p0=$(mon_json /api/v1/instances/tw-N001 .probes)
 maxs=0
 end=$(( $(now_ms) + 15000 ))
@@ -40,10 +39,10 @@ while :; do
 done
 ok "five more probe cycles complete" test "$c" -ge $((c0 + 5))
 echo "# probe cycle of $N instances: longest of the last 5 ${maxs}s (since start" \
-    "$(metric instanced_probe_cycle_max_duration_seconds)s), interval $((INTERVAL_MS / 1000))s"
+    "$(mon_metric instanced_probe_cycle_max_duration_seconds)s), interval $((INTERVAL_MS / 1000))s"
 ok "every probe cycle (longest ${maxs}s) fits in one interval" \
     test "$(echo "$maxs < $INTERVAL_MS / 1000" | bc -l)" = 1
-is "$(metric instanced_probe_cycle_overruns_total)" "$o0" "no probe cycle overran the interval"
+is "$(mon_metric instanced_probe_cycle_overruns_total)" "$o0" "no probe cycle overran the interval"
 # Every instance was probed in those cycles, not only some. (The document may be up to
 # a second old: probe counters alone do not make it render again.)
 ok "every instance was probed at least 4 more times" \

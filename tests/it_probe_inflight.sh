@@ -18,16 +18,10 @@ export INSTANCED_PROBE_MAX_IN_FLIGHT
 mon_inventory 10s 4s
 mon_service sleeper sleep "" 'args = {"100000"}' \
     'health_command = {"sh", "-c", "sleep 2; echo ok"}' 'stop_timeout = 2s'
-i=0
-while [ $i -lt $N ]; do
-    printf 'instance "sleeper-%d" {\n    service = "sleeper"\n}\n' $i >>"$INV"
-    i=$((i + 1))
-done
+mon_instances sleeper $N
 ulimit -n 4096 2>/dev/null || true
 mon_start || { fail "instanced starts"; t_done; exit 1; }
 
-metric() { curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
-healthy_is() { [ "$(mon_json /api/v1/health .summary.healthy)" = "$1" ]; }
 
 # Sample the gauge until all are healthy and two more cycles have completed.
 max=0
@@ -35,15 +29,15 @@ samples=0
 c0=
 end=$(( $(date +%s) + 120 ))
 while [ "$(date +%s)" -lt "$end" ]; do
-    v=$(metric instanced_probes_in_flight)
+    v=$(mon_metric instanced_probes_in_flight)
     if [ -n "$v" ]; then
         samples=$((samples + 1))
         [ "$v" -gt "$max" ] && max=$v
     fi
     if [ -z "$c0" ] && healthy_is $N; then
-        c0=$(metric instanced_probe_cycles_total)
+        c0=$(mon_metric instanced_probe_cycles_total)
     fi
-    if [ -n "$c0" ] && [ "$(metric instanced_probe_cycles_total)" -ge $((c0 + 2)) ]; then
+    if [ -n "$c0" ] && [ "$(mon_metric instanced_probe_cycles_total)" -ge $((c0 + 2)) ]; then
         break
     fi
     sleep 0.1
@@ -51,7 +45,7 @@ done
 echo "# probes in flight: max $max over $samples samples"
 ok "all $N instances got healthy" test -n "$c0"
 ok "two more probe cycles completed" test -n "$c0" -a \
-    "$(metric instanced_probe_cycles_total)" -ge "$((${c0:-0} + 2))"
+    "$(mon_metric instanced_probe_cycles_total)" -ge "$((${c0:-0} + 2))"
 ok "probes were seen in flight" test "$max" -gt 0
 ok "never more than $CAP probes in flight (max $max)" test "$max" -le $CAP
 t_done

@@ -15,25 +15,19 @@ N=500
 mon_inventory 5s 2s
 mon_service sleeper sleep "" 'args = {"100000"}' \
     'health_command = {"sh", "-c", "echo ok %i"}' 'stop_timeout = 2s'
-i=0
-while [ $i -lt $N ]; do
-    printf 'instance "sleeper-%d" {\n    service = "sleeper"\n}\n' $i >>"$INV"
-    i=$((i + 1))
-done
+mon_instances sleeper $N
 ulimit -n 4096 2>/dev/null || true
 mon_start || { fail "instanced starts"; t_done; exit 1; }
 
-metric() { curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
-healthy_is() { [ "$(mon_json /api/v1/health .summary.healthy)" = "$1" ]; }
 ok "all $N instances get ready and healthy through their exec probes" \
     wait_for 120 healthy_is $N
 is "$(mon_json /api/v1/instances/sleeper-7 .message)" "ok sleeper-7" \
     "the probe's output is the message (placeholders expanded)"
 
-c0=$(metric instanced_probe_cycles_total)
+c0=$(mon_metric instanced_probe_cycles_total)
 p0=$(mon_json /api/v1/instances/sleeper-0 .probes)
 answered=0
-cycles_moved() { [ "$(metric instanced_probe_cycles_total)" -ge $((c0 + 2)) ]; }
+cycles_moved() { [ "$(mon_metric instanced_probe_cycles_total)" -ge $((c0 + 2)) ]; }
 # While two more cycles run, the endpoint and the control socket answer each poll.
 end=$(( $(date +%s) + 60 ))
 while ! cycles_moved && [ "$(date +%s)" -lt "$end" ]; do
@@ -46,7 +40,7 @@ ok "the status endpoint and control socket answered throughout ($answered polls)
 p1=$(mon_json /api/v1/instances/sleeper-0 .probes)
 ok "each cycle probed the instances ($p0 -> $p1 probes of sleeper-0)" test "$p1" -ge $((p0 + 2))
 is "$(mon_json /api/v1/health .summary.healthy)" $N "still all healthy"
-echo "# cycle duration $(metric instanced_probe_cycle_duration_seconds) s," \
-     "max $(metric instanced_probe_cycle_max_duration_seconds) s," \
-     "overruns $(metric instanced_probe_cycle_overruns_total)"
+echo "# cycle duration $(mon_metric instanced_probe_cycle_duration_seconds) s," \
+     "max $(mon_metric instanced_probe_cycle_max_duration_seconds) s," \
+     "overruns $(mon_metric instanced_probe_cycle_overruns_total)"
 t_done
