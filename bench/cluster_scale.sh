@@ -61,7 +61,7 @@ echo "start to all running: $((t1 - t0)) ms"
 echo "etcd requests, start: $((r1 - r0)) in $((t1 - t0)) ms = $(rate $((r1 - r0)) $((t1 - t0)))/s"
 
 # The steady state: nothing changes, the nodes renew and publish nothing new. The
-# status keys of the last starts are written at most 64 per node and second: let them
+# status keys of the last starts are written at most 400 per node and second: let them
 # drain first (CS_SETTLE seconds, default 15).
 sleep "${CS_SETTLE:-15}"
 r2=$(etcd_requests)
