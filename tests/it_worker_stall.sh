@@ -53,6 +53,8 @@ for i in $(seq 1 20); do
 done
 wait $pids
 is "$(cat "$T"/c* | sort -u | tr -d '\n')" 201 "twenty concurrent posts acknowledged"
+ok "group commits go to two connections" wait_for 10 sh -c \
+    "curl -s $(worker_url AC)/metrics | grep -qx 'audit_commit_connections 2'"
 # Concurrent creates are committed in groups; a duplicate id in a group answers
 # for itself alone (409), the others of the group are still stored.
 gid=5a1c9e2b-3d4f-4a6b-8c7d-9e0f1a2b3c4d

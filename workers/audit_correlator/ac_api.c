@@ -27,13 +27,18 @@ static void fail(ac_api_t *api, struct evhttp_request *req, int code, const char
     whttp_error(req, code, msg, field);
 }
 
-/* The answer to a repository failure. */
-static void fail_rc(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, const char *field)
+/* The answer to a failure of repository r. */
+static void fail_rc_of(ac_api_t *api, ac_repo_t *r, struct evhttp_request *req, ac_rc_t rc,
+                       const char *field)
 {
     switch (rc) {
     case AC_NOT_FOUND: fail(api, req, 404, "audit event not found", field); break;
     case AC_CONFLICT: fail(api, req, 409, "an audit event with this id exists", "id"); break;
-    case AC_INVALID: fail(api, req, 400, ac_repo_error(api->repo), field); break;
+    case AC_INVALID: fail(api, req, 400, ac_repo_error(r), field); break;
+    case AC_RETRY:
+        fail(api, req, 503, "postgres rolled the request back to resolve a conflict with a "
+             "concurrent one: nothing was applied (retry)", NULL);
+        break;
     case AC_UNAVAILABLE:
         fail(api, req, 503, "postgres unavailable: the request was not applied", NULL);
         break;
@@ -43,6 +48,11 @@ static void fail_rc(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, const
         break;
     default: fail(api, req, 500, "internal error", NULL); break;
     }
+}
+
+static void fail_rc(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, const char *field)
+{
+    fail_rc_of(api, api->repo, req, rc, field);
 }
 
 static int pg_usable(ac_api_t *api, struct evhttp_request *req)
@@ -67,7 +77,8 @@ typedef struct ac_pending {
     char id[40];
     char cutoff[64];
     char *own[8];           /* query parameters of list and count */
-    int grouped;            /* a lone create holding the group slot */
+    int grouped;            /* a lone create holding a group slot */
+    int slot;               /* which one */
 } ac_pending_t;
 
 static void free_events(ac_event_t *evs, long n);
@@ -170,7 +181,8 @@ static void batch_fail(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, si
 {
     char field[32];
     snprintf(field, sizeof(field), "[%zu]", bad);
-    if (rc == AC_UNAVAILABLE || rc == AC_UNKNOWN || rc == AC_ERROR || !is_array)
+    if (rc == AC_UNAVAILABLE || rc == AC_UNKNOWN || rc == AC_ERROR || rc == AC_RETRY ||
+        !is_array)
         fail_rc(api, req, rc, is_array ? field : NULL);
     else if (rc == AC_NOT_FOUND)
         fail(api, req, 404, "audit event not found; no event of the batch was applied", field);
@@ -183,33 +195,46 @@ static void batch_fail(ac_api_t *api, struct evhttp_request *req, ac_rc_t rc, si
 
 static void group_next(ac_api_t *api);
 
+static ac_repo_t *slot_repo(ac_api_t *api, int slot)
+{
+    return slot == 0 ? api->repo : api->repo2;
+}
+
 static void created(const ac_res_t *res, void *arg)
 {
     ac_pending_t *p = arg;
     ac_api_t *api = p->api;
-    int lone = p->grouped && !p->is_array;
+    int lone = p->grouped && !p->is_array, slot = p->slot;
     if (res->rc != AC_OK) {
-        batch_fail(p->api, p->req, res->rc, res->bad, p->is_array);
+        if (lone)
+            fail_rc_of(api, slot_repo(api, slot), p->req, res->rc, NULL);
+        else
+            batch_fail(p->api, p->req, res->rc, res->bad, p->is_array);
     } else {
         /* 201 only now: the row (or the whole batch) is committed. */
         p->api->created += (unsigned long)p->n;
         reply_raw(p->req, 201, res->out);
     }
     pending_free(p);
-    if (lone) {   /* it held the group slot (group_next with one waiting) */
-        api->group_busy = 0;
+    if (lone) {   /* it held a group slot (group_next with one waiting) */
+        api->group_busy[slot] = 0;
         group_next(api);
     }
 }
 
 /* Group commit. With fsync on, one commit per event bounds ingest by the disk's
- * flush time; so single-event creates that arrive while a transaction is under way
- * are gathered and committed together in the next one (each request still gets
- * its 201 only after that COMMIT). When a row of a group fails (a duplicate id, a
+ * flush time; so single-event creates that arrive while the group slots are busy
+ * are gathered and committed together in the next group (each request still gets
+ * its 201 only after that COMMIT). There are two slots, one per connection: while
+ * one group waits for its commit, the next one runs on the other connection, and
+ * PostgreSQL uses a second core. Two groups are independent transactions: a
+ * duplicate id across them makes the later one fail (or, with rows in crossed
+ * order, one of them deadlock) and its events are retried alone. When a row of a group fails (a duplicate id, a
  * value PostgreSQL refuses), nothing of the group is stored and each of its events
  * is retried alone, so one bad event answers for itself only. */
 typedef struct ac_group {
     ac_api_t *api;
+    int slot;
     ac_pending_t **p;
     ac_event_t *evs;    /* shallow copies: the strings live in each p->j */
     size_t n;
@@ -229,36 +254,49 @@ static void group_done(const ac_res_t *res, void *arg)
         } else if (res->rc == AC_UNAVAILABLE || res->rc == AC_UNKNOWN || res->rc == AC_ERROR) {
             fail_rc(api, p->req, res->rc, NULL);
             pending_free(p);
-        } else {
+        } else {   /* a row refused, or a conflict with the other slot's group */
             ac_repo_create(api->repo, &p->evs[0], created, p);
         }
     }
     if (res->rc == AC_OK)
         api->groups++;
+    api->group_busy[g->slot] = 0;
     free(g->p);
     free(g->evs);
     free(g);
-    api->group_busy = 0;
     group_next(api);
+}
+
+/* A free slot whose connection can take a transaction now, or -1. */
+static int free_slot(const ac_api_t *api)
+{
+    if (!api->group_busy[0])
+        return 0;
+    if (api->repo2 && *api->repo2_ready && ac_repo_ready(api->repo2) && !api->group_busy[1])
+        return 1;
+    return -1;
 }
 
 static void group_next(ac_api_t *api)
 {
     ac_group_t *g;
     size_t n = api->nwaiting < AC_BATCH_MAX ? api->nwaiting : AC_BATCH_MAX;
+    int slot = free_slot(api);
 
-    if (api->group_busy || n == 0)
+    if (slot < 0 || n == 0)
         return;
     if (n == 1) {   /* alone: no transaction around it */
         ac_pending_t *p = api->waiting[0];
         api->nwaiting = 0;
-        api->group_busy = 1;
+        api->group_busy[slot] = 1;
         p->grouped = 1;
-        ac_repo_create(api->repo, &p->evs[0], created, p);
+        p->slot = slot;
+        ac_repo_create(slot_repo(api, slot), &p->evs[0], created, p);
         return;
     }
     g = xcalloc(1, sizeof(*g));
     g->api = api;
+    g->slot = slot;
     g->n = n;
     g->p = xcalloc(n, sizeof(*g->p));
     g->evs = xcalloc(n, sizeof(*g->evs));
@@ -268,8 +306,8 @@ static void group_next(ac_api_t *api)
     }
     memmove(api->waiting, api->waiting + n, (api->nwaiting - n) * sizeof(*api->waiting));
     api->nwaiting -= n;
-    api->group_busy = 1;
-    ac_repo_create_batch(api->repo, g->evs, n, group_done, g);
+    api->group_busy[slot] = 1;
+    ac_repo_create_batch(slot_repo(api, slot), g->evs, n, group_done, g);
 }
 
 static void create_cb(ac_api_t *api, struct evhttp_request *req)

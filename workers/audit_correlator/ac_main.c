@@ -18,6 +18,12 @@ typedef struct ac {
     ac_cache_t cache;
     ac_api_t api;
     int pg_ready;
+    /* The second connection, for group commits (see ac_api.c). It is an accelerator
+     * only: while it is down, groups go to the worker's connection, and the worker's
+     * health is that connection's. */
+    wpg_t *pg2;
+    ac_repo_t *repo2;
+    int pg2_ready;
 } ac_t;
 
 static int pg_ready(wrt_t *rt, void *arg)
@@ -32,6 +38,19 @@ static int pg_ready(wrt_t *rt, void *arg)
         return -1;
     ac->pg_ready = 1;
     ac->last_row = 0;
+    return 0;
+}
+
+/* The second connection's tables are the worker's: its pg_ready created them before
+ * any request could use this one (requests wait for ac->pg_ready). */
+static int pg2_ready(wpg_t *pg, void *arg)
+{
+    ac_t *ac = arg;
+    (void)pg;
+    ac->pg2_ready = 0;
+    if (ac_repo_prepare(ac->repo2) < 0)
+        return -1;
+    ac->pg2_ready = 1;
     return 0;
 }
 
@@ -60,19 +79,44 @@ static int setup(wrt_t *rt, void *arg)
     ac->api.repo = ac->repo;
     ac->api.cache = &ac->cache;
     ac->api.pg_ready = &ac->pg_ready;
+    ac->pg2 = wpg_new(wrt_base(rt), wrt_cfg(rt), pg2_ready, ac);
+    if (!ac->pg2)
+        return -1;
+    ac->repo2 = ac_repo_new(ac->pg2, wrt_cfg(rt)->instance);
+    if (!ac->repo2)
+        return -1;
+    ac->api.repo2 = ac->repo2;
+    ac->api.repo2_ready = &ac->pg2_ready;
+    wpg_start(ac->pg2);
     return ac_api_routes(&ac->api, wrt_http(rt));
+}
+
+/* Before the worker's connection closes: the second one, whose queued statements
+ * answer their requests (503) while the requests still exist. */
+static void teardown(wrt_t *rt, void *arg)
+{
+    ac_t *ac = arg;
+    (void)rt;
+    ac->pg2_ready = 0;
+    wpg_free(ac->pg2);
+    ac->pg2 = NULL;
 }
 
 static void metrics(wrt_t *rt, wmet_t *m, void *arg)
 {
     ac_t *ac = arg;
-    (void)rt;
     wmet_family(m, "audit_events_created_total", "counter",
                 "Audit events acknowledged with 201 (committed to PostgreSQL).");
     wmet_sample(m, "audit_events_created_total", (double)ac->api.created, NULL);
     wmet_family(m, "audit_commit_groups_total", "counter",
                 "Transactions that committed several single-event creates together.");
     wmet_sample(m, "audit_commit_groups_total", (double)ac->api.groups, NULL);
+    wmet_family(m, "audit_commit_connections", "gauge",
+                "PostgreSQL connections taking group commits now (2 when the second "
+                "connection is up).");
+    wmet_sample(m, "audit_commit_connections",
+                (double)(wpg_ok(wrt_pg(rt)) + (ac->pg2_ready && ac->pg2 && wpg_ok(ac->pg2))),
+                NULL);
     wmet_family(m, "audit_requests_rejected_total", "counter",
                 "API requests answered with a 4xx status.");
     wmet_sample(m, "audit_requests_rejected_total", (double)ac->api.rejected, NULL);
@@ -89,11 +133,13 @@ int main(void)
 {
     static ac_t ac;
     wrt_hooks_t hooks = { .pg_required = 1, .pg_ready = pg_ready, .setup = setup,
-                          .tick = tick, .metrics = metrics, .arg = &ac };
+                          .tick = tick, .metrics = metrics, .teardown = teardown,
+                          .arg = &ac };
     int rc = wrt_main(&hooks);
     /* Only now: statements still queued when the loop ended are answered (503) while
      * wrt_main closes the connection, and their callbacks use the repository. */
     ac_repo_free(ac.repo);
+    ac_repo_free(ac.repo2);
     free(ac.api.waiting);
     return rc;
 }

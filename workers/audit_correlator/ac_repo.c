@@ -102,6 +102,7 @@ void ac_repo_free(ac_repo_t *r)
 }
 
 const char *ac_repo_error(const ac_repo_t *r) { return r->error; }
+int ac_repo_ready(const ac_repo_t *r) { return wpg_ok(r->pg); }
 
 /* The template with %1$s, %2$s and %3$s replaced by sub[0..2], written to out when it
  * is not NULL; returns the length. Done by hand, not by printf: a template may use
@@ -174,6 +175,8 @@ static ac_rc_t classify(ac_repo_t *r, PGresult *res)
     state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     if (state && strcmp(state, "23505") == 0)
         return AC_CONFLICT;
+    if (state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0))
+        return AC_RETRY;
     if (state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0))
         return AC_INVALID;
     log_error("audit repository query failed", "instance", r->instance, "error", r->error,

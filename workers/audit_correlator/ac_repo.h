@@ -13,6 +13,9 @@ typedef enum {
     AC_UNAVAILABLE,   /* PostgreSQL is down: nothing was stored */
     AC_UNKNOWN,       /* PostgreSQL stopped answering after the statement was sent:
                        * it may still be applied when the server continues */
+    AC_RETRY,         /* the server rolled the statement back to resolve a conflict
+                       * with a concurrent transaction (deadlock, serialization):
+                       * nothing was stored, and the same request may succeed */
     AC_ERROR,         /* anything else (logged) */
 } ac_rc_t;
 
@@ -28,6 +31,8 @@ ac_repo_t *ac_repo_new(wpg_t *pg, const char *instance);
 void ac_repo_free(ac_repo_t *r);
 /* Build the schema-qualified statements; call after every (re)connect. */
 int ac_repo_prepare(ac_repo_t *r);
+/* 1 when the repository's connection can take a statement now. */
+int ac_repo_ready(const ac_repo_t *r);
 
 /* Every call is asynchronous: it queues its statements on the worker's PostgreSQL
  * connection and returns; cb gets the outcome on the loop (or at once, inside the
