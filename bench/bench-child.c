@@ -1,6 +1,7 @@
 /* bench-child.c - the trivial child program both supervisors run in `make bench`.
  *
  *   bench-child [-s STAMPFILE] [-p PROBEFILE]
+ *   bench-child -R -s STAMPFILE   (the minimal reaper, below)
  *   run            (a symlink named "run" in a runit or s6 service directory)
  *
  * First thing after exec it appends "PID MONO_NS NAME\n" to STAMPFILE (one write()
@@ -20,7 +21,14 @@
  * file), so that those peers exec the child directly as the others do, with no shell
  * in between. When the directory has a notification-fd file (s6's readiness
  * protocol), it writes a newline on that descriptor and closes it: s6-supervise then
- * reports the service ready, and does not hold back its next restart by a second. */
+ * reports the service ready, and does not hold back its next restart by a second.
+ *
+ * With -R it is the smallest supervisor there can be, the floor of a restart on the
+ * machine: it vfork()s and execs itself as a child (named "reaped"; posix_spawn does
+ * the same, but the name spawn.h is taken in this tree), blocks in waitpid(),
+ * and spawns the next one as soon as that returns, for ever. kill -9 of the child
+ * measures what the kernel alone costs from the kill to the next exec: the exit, the
+ * wake-up of the parent, the spawn. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <libgen.h>
+#include <sys/wait.h>
 
 static long long mono_ns(void)
 {
@@ -120,19 +129,47 @@ static void serve(int port, const char *name, const char *probefile)
     }
 }
 
+static int reap(const char *self, const char *stampfile)
+{
+    static char comm[] = "bench-child", opt[] = "-s", env[] = "SERVICE_INSTANCE_NAME=reaped";
+    char *argv[] = { comm, opt, (char *)stampfile, NULL };
+    char *envp[] = { env, NULL };
+    for (;;) {
+        int st;
+        pid_t pid = vfork();   /* what posix_spawn does: clone(CLONE_VM|CLONE_VFORK) */
+        if (pid < 0)
+            return 1;
+        if (pid == 0) {
+            execve(self, argv, envp);
+            _exit(127);
+        }
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    }
+}
+
 int main(int argc, char **argv)
 {
     long long t0 = mono_ns();
     const char *stampfile = NULL, *probefile = NULL;
-    int opt;
-    while ((opt = getopt(argc, argv, "s:p:")) != -1) {
+    int opt, reaper = 0;
+    while ((opt = getopt(argc, argv, "s:p:R")) != -1) {
         switch (opt) {
         case 's': stampfile = optarg; break;
         case 'p': probefile = optarg; break;
+        case 'R': reaper = 1; break;
         default:
-            fprintf(stderr, "usage: bench-child [-s STAMPFILE] [-p PROBEFILE]\n");
+            fprintf(stderr, "usage: bench-child [-s STAMPFILE] [-p PROBEFILE] | -R -s STAMPFILE\n");
             return 2;
         }
+    }
+    if (reaper) {
+        char self[4096];
+        ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (l <= 0 || !stampfile)
+            return 2;
+        self[l] = '\0';
+        return reap(self, stampfile);
     }
     const char *name = getenv("SERVICE_INSTANCE_NAME");
     if (!name || !*name)

@@ -565,6 +565,51 @@ def bench_bare_spawn(args):
     return summarize_ms(lat)
 
 
+def bench_bare_restart(args):
+    """The floor of a restart: `bench-child -R`, a reaper that blocks in waitpid() and
+    spawns the next child as soon as it returns; kill -9 of its child -> the next exec."""
+    d = tempfile.mkdtemp(prefix="reaper-", dir=args.workdir)
+    st = Stamps(os.path.join(d, "stamps"))
+    reaper = subprocess.Popen([args.child, "-R", "-s", st.path])
+    lat = []
+    try:
+        end = time.monotonic() + 10
+        while "reaped" not in st.latest:
+            st.poll()
+            if time.monotonic() > end:
+                raise NA("the reaper's child did not start")
+            time.sleep(0.001)
+        for _ in range(args.restarts):
+            pid, born = st.latest["reaped"]
+            wait = born / 1e9 + 0.4 - time.monotonic()   # the same spacing as instanced's
+            if wait > 0:
+                time.sleep(wait)
+            t = mono_ns()
+            os.kill(pid, signal.SIGKILL)
+            end = time.monotonic() + 15
+            while True:
+                st.poll()
+                npid, nborn = st.latest["reaped"]
+                if npid != pid:
+                    break
+                if time.monotonic() > end:
+                    raise NA("no restart within 15 s")
+                time.sleep(0.001)
+            lat.append((nborn - t) / 1e6)
+    finally:
+        reaper.kill()
+        reaper.wait()
+        st.poll()
+        last = st.latest.get("reaped")
+        if last:
+            try:
+                os.kill(last[0], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(d, ignore_errors=True)
+    return summarize_ms(lat)
+
+
 def summarize_ms(v):
     v = sorted(v)
     p95 = v[min(len(v) - 1, int(round(0.95 * (len(v) - 1))))]
@@ -1313,6 +1358,11 @@ def table(results, sizes, sups):
     if ref:
         out.append("| reference: bare posix_spawn -> exec (from Python), median / p99 | %s / %s ms "
                    "|%s |" % (fmt(ref, "median_ms"), fmt(ref, "p99_ms"), " |" * len(names)))
+    rref = results.get("bare_restart", {}).get("reference")
+    if rref:
+        out.append("| reference: minimal reaper (waitpid + vfork/exec in C), kill -9 -> exec, "
+                   "median / p99 | %s / %s ms |%s |" % (fmt(rref, "median_ms"),
+                                                       fmt(rref, "p99_ms"), " |" * len(names)))
 
     def add(label, res_key, vkey, unit, lower, sub=None):
         d = results.get(res_key, {})
@@ -1442,6 +1492,10 @@ def verdicts(results):
     if ref and rm:
         add("restart median ≤ 2× bare posix_spawn", rm <= 2 * ref,
             "%.3f ms vs %.3f ms (%.2f×)" % (rm, ref, rm / ref))
+    rr = num(results.get("bare_restart", {}).get("reference"), "median_ms")
+    if rr and rm:
+        add("restart median ≤ 2× the minimal reaper's kill -> exec", rm <= 2 * rr,
+            "%.3f ms vs %.3f ms (%.2f×)" % (rm, rr, rm / rr))
     if not rows:
         return ""
     return "\n".join(["| target | measured | verdict |", "|---|---|---|"] + rows)
@@ -1552,6 +1606,8 @@ def main():
     log("workdir %s%s" % (args.workdir, " (quick)" if args.quick else ""))
     if want("bare_spawn"):
         figure(results, "bare_spawn", "reference", lambda: bench_bare_spawn(args))
+    if want("bare_restart"):
+        figure(results, "bare_restart", "reference", lambda: bench_bare_restart(args))
     for cls in sups:
         if want("restart"):
             figure(results, "restart", cls.name, lambda: bench_restart(args, cls))

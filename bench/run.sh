@@ -4,7 +4,7 @@
 #   INSTANCED=build/src/instanced BENCH_CHILD=build/bench/bench-child sh bench/run.sh
 #
 # Environment: BENCH_QUICK=1 for a short smoke run (a few minutes instead of ~20),
-# BENCH_ONLY=bare_spawn,restart,restart_default,startup,idle,probe,storm,status,scale
+# BENCH_ONLY=bare_spawn,bare_restart,restart,restart_default,startup,idle,probe,storm,status,scale
 # to run some figures only, BENCH_SUPS=supervisord,runit,s6,instanced,
 # BENCH_REPEATS=N start-up runs per supervisor (default 3; 1 on a busy machine),
 # BENCH_SCALE_SIZES=500,5000 for the sizes of the scale step, BENCH_KEEP=1 to keep the temp dirs (configs, logs), BENCH_OUT=DIR for the results

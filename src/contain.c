@@ -61,6 +61,7 @@ struct contain {
     cinst_t **v;
     size_t n;
     strmap_t by_name;          /* name -> its entry of v */
+    strmap_t by_wd;            /* its inotify watch ("%d") -> the entry */
     detach_t orphans;          /* the fallback's bookkeeping */
 };
 
@@ -125,6 +126,23 @@ static int kill_cg(contain_t *c, cinst_t *x, char *err, size_t errlen)
     return r;
 }
 
+static void wd_key(int wd, char key[16])
+{
+    snprintf(key, 16, "%d", wd);
+}
+
+/* Before ci's watch goes (cg_inst_close, cg_inst_remove). */
+static void unwatch(contain_t *c, cinst_t *x)
+{
+    char key[16];
+
+    if (x->ci.wd < 0)
+        return;
+    wd_key(x->ci.wd, key);
+    if (strmap_get(&c->by_wd, key) == x)
+        strmap_del(&c->by_wd, key);
+}
+
 static cinst_t *find_name(contain_t *c, const char *name)
 {
     return strmap_get(&c->by_name, name);
@@ -146,6 +164,7 @@ static void drop(contain_t *c, cinst_t *x)
         c->v[i] = c->v[--c->n];
         break;
     }
+    unwatch(c, x);
     if (x->open && cg_inst_remove(&c->tree, &x->ci, err, sizeof(err)) < 0)
         log_debug("cannot remove an instance cgroup", "cgroup", x->ci.path ? x->ci.path : "",
                   "error", err);
@@ -175,8 +194,14 @@ static cinst_t *open_cg(contain_t *c, const char *name, sup_instance_t *in, char
     }
     if (cg_inst_open(&c->tree, name, &x->ci, err, errlen) < 0 ||
         cg_inst_watch(&c->tree, &x->ci, err, errlen) < 0) {
+        unwatch(c, x);
         cg_inst_close(&c->tree, &x->ci);
         return NULL;
+    }
+    {
+        char key[16];
+        wd_key(x->ci.wd, key);
+        strmap_set(&c->by_wd, key, x);
     }
     done(x);
     x->open = 1;
@@ -259,6 +284,7 @@ static int c_spawn(void *ctx, supervisor_t *sup, sup_instance_t *in, struct logc
          * kernels (seen with 6.18), every process later created in it with clone3:
          * the worker starts in a fresh one. The old one is empty (the start waited
          * for that), so removing it costs an rmdir and a mkdir. */
+        unwatch(c, x);
         if (cg_inst_remove(&c->tree, &x->ci, cerr, sizeof(cerr)) < 0)
             log_debug("cannot remove a killed cgroup before a start", "instance", in->name,
                       "error", cerr);
@@ -352,6 +378,7 @@ static int h_exit_hold(void *ctx, supervisor_t *sup, sup_instance_t *in)
     contain_t *c = ctx;
     cinst_t *x = find_in(c, in);
     long long oom;
+    int pop;
     char err[256];
 
     (void)sup;
@@ -371,8 +398,9 @@ static int h_exit_hold(void *ctx, supervisor_t *sup, sup_instance_t *in)
         in->usage.oom_kills = (unsigned long)oom;
         x->oom_before = oom;
     }
+    pop = x->ci.dir_fd >= 0 ? cg_inst_populated(&x->ci) : -1;
     done(x);
-    if (populated(x) != 1)
+    if (pop != 1)
         return 0;
     log_info("killing what the worker left in its cgroup", "instance", in->name);
     if (kill_cg(c, x, err, sizeof(err)) < 0)
@@ -464,30 +492,36 @@ static int h_fallback_exit(void *ctx, supervisor_t *sup, sup_instance_t *in)
 
 /* ---- events --------------------------------------------------------------------------- */
 
+/* A cgroup.events of ours changed. Every start and exit changes one (populated 1, 0):
+ * the entry is found by its watch, and its file is read only when something waits
+ * for that cgroup to empty. */
 static void watched(int wd, void *arg)
 {
     contain_t *c = arg;
+    char key[16];
+    cinst_t *x;
 
-    for (size_t i = 0; i < c->n; i++) {
-        cinst_t *x = c->v[i];
-
-        if (x->ci.wd != wd || populated(x) == 1)
-            continue;
-        if (!x->in) {
-            drop(c, x);
-            sup_recount(c->sup);      /* shutdown may be waiting for it */
-            sup_wake_waiting(c->sup); /* a namesake added back may start */
-            return;
-        }
-        if (x->held) {
-            x->held = 0;
-            sup_exit_released(c->sup, x->in);
-        }
-        if (x->gated) {
-            x->gated = 0;
-            sup_wake_waiting(c->sup);
-        }
+    wd_key(wd, key);
+    x = strmap_get(&c->by_wd, key);
+    if (!x || x->ci.wd != wd)
+        return; /* IN_IGNORED of a watch already removed */
+    if (x->in && !x->held && !x->gated)
         return;
+    if (populated(x) == 1)
+        return;
+    if (!x->in) {
+        drop(c, x);
+        sup_recount(c->sup);      /* shutdown may be waiting for it */
+        sup_wake_waiting(c->sup); /* a namesake added back may start */
+        return;
+    }
+    if (x->held) {
+        x->held = 0;
+        sup_exit_released(c->sup, x->in);
+    }
+    if (x->gated) {
+        x->gated = 0;
+        sup_wake_waiting(c->sup);
     }
 }
 
@@ -666,6 +700,7 @@ void contain_free(contain_t *c)
         drop(c, c->v[0]);
     free(c->v);
     strmap_free(&c->by_name);
+    strmap_free(&c->by_wd);
     if (c->on && cg_tree_close(&c->tree, 1, err, sizeof(err)) < 0)
         log_debug("cannot remove the cgroup subtree", "error", err);
     free(c);
