@@ -129,17 +129,20 @@ static int mkdir_parents(char *path, char *err, size_t errlen)
 /* One volume directory: created 0750 if missing; an existing one must be a real
  * directory (O_NOFOLLOW: a symlink could point the worker's data anywhere), and is
  * brought to 0750 and to its owner through the open descriptor, so that a rename
- * between check and change cannot redirect them. */
+ * between check and change cannot redirect them. Every start comes here: a directory
+ * that is already right costs an open, an fstat and a close. */
 static int volume_dir(const char *path, const spawn_cred_t *cred, char *err, size_t errlen)
 {
     struct stat st;
-    int fd;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-    if (mkdir(path, 0750) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
-        return -1;
+    if (fd < 0 && errno == ENOENT) {
+        if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+            return -1;
+        }
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
-    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ELOOP || (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
             snprintf(err, errlen, "%s is a symlink: refusing it as a volume directory", path);
@@ -147,12 +150,19 @@ static int volume_dir(const char *path, const spawn_cred_t *cred, char *err, siz
             snprintf(err, errlen, "open %s: %s", path, strerror(errno));
         return -1;
     }
-    if (fchmod(fd, 0750) < 0) {
+    if (fstat(fd, &st) < 0) {
+        snprintf(err, errlen, "stat %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if ((st.st_mode & 07777) != 0750 && fchmod(fd, 0750) < 0) {
         snprintf(err, errlen, "chmod %s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
-    if (cred && cred->change && geteuid() == 0 && fchown(fd, cred->uid, cred->gid) < 0) {
+    if (cred && cred->change && geteuid() == 0 &&
+        (st.st_uid != cred->uid || st.st_gid != cred->gid) &&
+        fchown(fd, cred->uid, cred->gid) < 0) {
         snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
         close(fd);
         return -1;
@@ -178,7 +188,9 @@ int spawn_prepare_dirs(const char *data_dir, const char *logs_dir, const spawn_c
         return -1;
     }
     *slash = '\0'; /* top = <volumes_root>/<instance> */
-    if (mkdir_parents(top, err, errlen) < 0 || volume_dir(top, cred, err, errlen) < 0 ||
+    /* The parents (volumes_root and above) only when the instance's own is missing. */
+    if ((access(top, F_OK) < 0 && mkdir_parents(top, err, errlen) < 0) ||
+        volume_dir(top, cred, err, errlen) < 0 ||
         volume_dir(data_dir, cred, err, errlen) < 0 ||
         (logs_dir && volume_dir(logs_dir, cred, err, errlen) < 0))
         return -1;

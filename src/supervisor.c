@@ -97,6 +97,7 @@ typedef struct sup_priv {
     sup_spawner_t spawner;
     sup_hookset_t hooks;        /* the registered tables (sup_hooks.c) */
     struct event *pass_ev;      /* the next batch of a start pass */
+    struct event *status_ev;    /* the coalesced STATUS= of state changes */
     size_t pass_from;           /* where the pass goes on */
     int pass_all;               /* the pass starts every instance, not only waiting ones */
     int pass_on;                /* a pass is under way (its next batch is queued) */
@@ -150,12 +151,20 @@ sup_instance_t *sup_find(supervisor_t *sup, const char *name)
 
 /* ---- status ----------------------------------------------------------------------- */
 
-static void update_status(supervisor_t *sup)
+/* STATUS= for systemd: the count of instances in each state. Sent at once at the
+ * start and after a reload; state changes only mark it due, and it goes out at most
+ * every STATUS_COALESCE_MS: counting is a pass over every instance, and 5,000
+ * instances starting change state 10,000 times. */
+#define STATUS_COALESCE_MS 100
+
+static void status_now(supervisor_t *sup)
 {
     size_t n[SUP_NSTATES] = { 0 };
     char paused[40] = "";
     char text[320]; /* 8 counters of at most 20 digits and their words fit */
 
+    if (SPRIV(sup)->status_ev)
+        event_del(SPRIV(sup)->status_ev);
     for (size_t i = 0; i < sup->ninst; i++)
         n[sup->inst[i]->state]++;
     if (n[SUP_PAUSED])
@@ -165,6 +174,21 @@ static void update_status(supervisor_t *sup)
              n[SUP_WAITING], n[SUP_BACKOFF], n[SUP_FAILED], n[SUP_STOPPING], n[SUP_STOPPED],
              paused);
     notify_status(text);
+}
+
+static void status_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    status_now(arg);
+}
+
+static void update_status(supervisor_t *sup)
+{
+    struct event *ev = SPRIV(sup)->status_ev;
+    struct timeval tv = { 0, STATUS_COALESCE_MS * 1000 };
+
+    if (ev && !evtimer_pending(ev, NULL))
+        evtimer_add(ev, &tv);
 }
 
 static void set_state(sup_instance_t *in, sup_state_t s)
@@ -1258,7 +1282,7 @@ int sup_apply_reload(supervisor_t *sup, inventory_t *ninv, const reload_plan_t *
         if (sup->inst[i]->state == SUP_STOPPED && sup->inst[i]->starts == 0)
             try_start(sup, sup->inst[i]);
     wake_waiting(sup);
-    update_status(sup);
+    status_now(sup);
     return 0;
 }
 
@@ -1279,6 +1303,8 @@ void sup_free(supervisor_t *sup)
     free(sup->inst);
     if (sp->pass_ev)
         event_free(sp->pass_ev);
+    if (sp->status_ev)
+        event_free(sp->status_ev);
     free(sp);
     inv_free(sup->inv);
     free(sup);
@@ -1299,10 +1325,13 @@ supervisor_t *sup_new(struct event_base *base, inventory_t *inv, int foreground,
     sp->log_rate = log_rate;
     sp->spawner = *spawner;
     sp->pass_ev = event_new(base, -1, 0, pass_cb, sup);
-    if (!sp->pass_ev || event_priority_set(sp->pass_ev, PRIO_LOGS) < 0) {
+    sp->status_ev = evtimer_new(base, status_cb, sup);
+    if (!sp->pass_ev || !sp->status_ev || event_priority_set(sp->pass_ev, PRIO_LOGS) < 0) {
         snprintf(err, errlen, "cannot set up the event loop");
         if (sp->pass_ev)
             event_free(sp->pass_ev);
+        if (sp->status_ev)
+            event_free(sp->status_ev);
         free(sp);
         free(sup);
         inv_free(inv);
@@ -1329,7 +1358,7 @@ supervisor_t *sup_new(struct event_base *base, inventory_t *inv, int foreground,
 void sup_start_all(supervisor_t *sup)
 {
     start_pass(sup, 1);
-    update_status(sup);
+    status_now(sup);
 }
 
 /* ---- hooks ------------------------------------------------------------------------ */
