@@ -2,6 +2,7 @@
  *
  *   bench-child [-s STAMPFILE] [-p PROBEFILE]
  *   bench-child -R -s STAMPFILE   (the minimal reaper, below)
+ *   bench-child -F N -s STAMPFILE (the start-up floor, below)
  *   run            (a symlink named "run" in a runit or s6 service directory)
  *
  * First thing after exec it appends "PID MONO_NS NAME\n" to STAMPFILE (one write()
@@ -28,7 +29,12 @@
  * the same, but the name spawn.h is taken in this tree), blocks in waitpid(),
  * and spawns the next one as soon as that returns, for ever. kill -9 of the child
  * measures what the kernel alone costs from the kill to the next exec: the exit, the
- * wake-up of the parent, the spawn. */
+ * wake-up of the parent, the spawn.
+ *
+ * With -F N it starts N children (named floor-1 ... floor-N) one after the other as
+ * fast as vfork and exec go, then waits for a signal: the floor of starting N
+ * processes on the machine, with no supervisor work (no pipe, log, cgroup or
+ * directory) between them. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -129,6 +135,16 @@ static void serve(int port, const char *name, const char *probefile)
     }
 }
 
+static pid_t spawn_one(const char *self, char **argv, char **envp)
+{
+    pid_t pid = vfork();   /* what posix_spawn does: clone(CLONE_VM|CLONE_VFORK) */
+    if (pid == 0) {
+        execve(self, argv, envp);
+        _exit(127);
+    }
+    return pid;
+}
+
 static int reap(const char *self, const char *stampfile)
 {
     static char comm[] = "bench-child", opt[] = "-s", env[] = "SERVICE_INSTANCE_NAME=reaped";
@@ -136,16 +152,27 @@ static int reap(const char *self, const char *stampfile)
     char *envp[] = { env, NULL };
     for (;;) {
         int st;
-        pid_t pid = vfork();   /* what posix_spawn does: clone(CLONE_VM|CLONE_VFORK) */
+        pid_t pid = spawn_one(self, argv, envp);
         if (pid < 0)
             return 1;
-        if (pid == 0) {
-            execve(self, argv, envp);
-            _exit(127);
-        }
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
             ;
     }
+}
+
+static int floor_starts(const char *self, const char *stampfile, long n)
+{
+    static char comm[] = "bench-child", opt[] = "-s";
+    char *argv[] = { comm, opt, (char *)stampfile, NULL };
+    char env[64];
+    char *envp[] = { env, NULL };
+    for (long i = 1; i <= n; i++) {
+        snprintf(env, sizeof env, "SERVICE_INSTANCE_NAME=floor-%ld", i);
+        if (spawn_one(self, argv, envp) < 0)
+            return 1;
+    }
+    for (;;)
+        pause();
 }
 
 int main(int argc, char **argv)
@@ -153,23 +180,26 @@ int main(int argc, char **argv)
     long long t0 = mono_ns();
     const char *stampfile = NULL, *probefile = NULL;
     int opt, reaper = 0;
-    while ((opt = getopt(argc, argv, "s:p:R")) != -1) {
+    long floor_n = 0;
+    while ((opt = getopt(argc, argv, "s:p:RF:")) != -1) {
         switch (opt) {
         case 's': stampfile = optarg; break;
         case 'p': probefile = optarg; break;
         case 'R': reaper = 1; break;
+        case 'F': floor_n = atol(optarg); break;
         default:
-            fprintf(stderr, "usage: bench-child [-s STAMPFILE] [-p PROBEFILE] | -R -s STAMPFILE\n");
+            fprintf(stderr, "usage: bench-child [-s STAMPFILE] [-p PROBEFILE] | -R -s STAMPFILE"
+                    " | -F N -s STAMPFILE\n");
             return 2;
         }
     }
-    if (reaper) {
+    if (reaper || floor_n > 0) {
         char self[4096];
         ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
         if (l <= 0 || !stampfile)
             return 2;
         self[l] = '\0';
-        return reap(self, stampfile);
+        return reaper ? reap(self, stampfile) : floor_starts(self, stampfile, floor_n);
     }
     const char *name = getenv("SERVICE_INSTANCE_NAME");
     if (!name || !*name)

@@ -54,15 +54,33 @@ def free_port():
 
 
 def free_ports(n):
-    """n distinct free ports (all held open while picking, so no duplicates)."""
+    """n distinct free ports below the kernel's ephemeral range (held open while
+    picking, so no duplicates). Below it, because ports from that range are what the
+    supervisor's own outgoing connections (the probes) get: a worker whose port one of
+    them holds at that moment cannot listen, exits and is restarted."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
     socks, ports = [], []
-    for _ in range(n):
+    port = max(1024, lo - 2 * n - 1000)
+    while len(ports) < n and port < 65536:
+        if port == lo:
+            port = 61000   # past the usual range's end, should the range below be short
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.close()
+        else:
+            socks.append(s)
+            ports.append(port)
+        port += 1
     for s in socks:
         s.close()
+    if len(ports) < n:
+        raise NA("only %d free ports for %d instances" % (len(ports), n))
     return ports
 
 
@@ -1064,10 +1082,40 @@ def bench_scale(args, cls, n):
     return with_sup(cls, args, "scale%d" % n, run)
 
 
+def bench_start_floor(args, n):
+    """`bench-child -F N`: N children started back to back by vfork + exec with nothing
+    in between, until the N-th has exec'd: the floor of any supervisor's start-up."""
+    d = tempfile.mkdtemp(prefix="floor-", dir=args.workdir)
+    st = Stamps(os.path.join(d, "stamps"))
+    t0 = time.monotonic()
+    starter = subprocess.Popen([args.child, "-F", str(n), "-s", st.path])
+    try:
+        while st.count < n:
+            st.poll()
+            if time.monotonic() - t0 > args.scale_step_limit:
+                raise NA("only %d of %d exec'd after %d s" % (st.count, n,
+                                                              args.scale_step_limit))
+            time.sleep(0.02)
+        return {"all_execd_s": round(time.monotonic() - t0, 3)}
+    finally:
+        starter.kill()
+        starter.wait()
+        st.poll()
+        for pid in st.pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def run_scale(args, sups, results):
     """Every N for instanced; a peer stops at the first step that fails or takes
-    longer than a minute (the remaining sizes say so)."""
+    longer than a minute (the remaining sizes say so). First, for each N, the floor:
+    N bare starts with no supervisor."""
     res = results.setdefault("scale", {})
+    for n in args.scale_sizes:
+        figure(res, "%s" % n, "floor", lambda: bench_start_floor(args, n))
     for cls in sups:
         stopped = None
         for n in args.scale_sizes:
@@ -1401,6 +1449,12 @@ def scale_table(results, sups):
     out = ["| N | supervisor | all exec'd | all reported running | RSS | PSS | "
            "PSS per instance (marginal) | probe round (first->last) | probe-cycle metric | "
            "GET /api/v1/health (median of 20) |", "|---" * 10 + "|"]
+    for n in sorted(int(k) for k in sc):
+        v = sc[str(n)].get("floor")
+        if v is not None:
+            out.append("| %d | floor: bare vfork+exec, no supervisor | %s | | | | | | | |" % (
+                n, (fmt(v, "all_execd_s") + " s") if num(v, "all_execd_s") is not None
+                else fmt(v, "all_execd_s")))
     for cls in sups:
         prev = None
         for n in sorted(int(k) for k in sc):
@@ -1463,8 +1517,10 @@ def verdicts(results):
     sc = results.get("scale", {})
     i5 = sc.get("5000", {}).get("instanced")
     t = num(i5, "all_execd_s")
+    fl = num(sc.get("5000", {}).get("floor"), "all_execd_s")
     add("5,000 instances all exec'd in < 3 s", None if i5 is None else (t is not None and t < 3),
-        ("%.3f s" % t) if t is not None else fmt(i5, "all_execd_s"))
+        (("%.3f s" % t) if t is not None else fmt(i5, "all_execd_s")) +
+        ("; floor (5,000 bare starts, no supervisor) %.3f s" % fl if fl is not None else ""))
     pr = num(i5, "probe_cycle_metric_s")
     pe = num(i5, "probe_round_s")
     add("probe round over 5,000 < 25 % of 5 s", None if i5 is None else
@@ -1521,20 +1577,21 @@ def plots(results, sups, outdir, gnuplot):
     made = []
     for fname, title, ylabel, get, only in figs:
         series = []
-        for cls in sups:
-            if only and cls.name != only:
+        names = [c.name for c in sups] + (["floor"] if fname == "scale-startup" else [])
+        for name in names:
+            if only and name != only:
                 continue
             pts = []
             for n in sorted(int(k) for k in sc):
-                v = sc[str(n)].get(cls.name)
+                v = sc[str(n)].get(name)
                 y = get(v) if isinstance(v, dict) and "na" not in v else None
                 if y is not None:
                     pts.append((n, y))
             if pts:
-                dat = os.path.join(outdir, "%s-%s.dat" % (fname, cls.name))
+                dat = os.path.join(outdir, "%s-%s.dat" % (fname, name))
                 with open(dat, "w") as f:
                     f.write("".join("%d %g\n" % p for p in pts))
-                series.append((cls.name, dat))
+                series.append((name if name != "floor" else "floor (no supervisor)", dat))
         if not series:
             continue
         png = os.path.join(outdir, fname + ".png")

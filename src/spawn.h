@@ -70,9 +70,9 @@ int spawn_cgroup_method(void);
 void spawn_force_procs_write(int on);
 
 /* Raise this process's soft RLIMIT_NOFILE to its hard limit (once, at start) and
- * return the new soft limit (0 when unknown). The supervisor holds four descriptors per instance (the
- * two ends of its output pipe, its log file and its logs directory) and polls with
- * epoll, so no select() bound applies to it; the soft limit it was started with,
+ * return the new soft limit (0 when unknown). The supervisor holds two descriptors
+ * per instance (the read end of the running worker's output pipe and its log file,
+ * logcap.h) and polls with epoll, so no select() bound applies to it; the soft limit it was started with,
  * often 1024, is remembered and given back to every worker before exec: programs that
  * use select() must not see descriptors above 1023. */
 rlim_t spawn_raise_nofile(void);

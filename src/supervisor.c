@@ -1003,10 +1003,11 @@ void sup_child_exited(supervisor_t *sup, pid_t pid, int status, int group_killed
 
 /* ---- the open-file budget --------------------------------------------------------- */
 
-/* Descriptors the supervisor keeps per instance (spawn.h: four, plus one for a probe
- * in flight), and for everything else: listeners, control clients, scrapers. */
-#define FDS_PER_INSTANCE 5
-#define FDS_BASE 256
+/* Descriptors the supervisor keeps per instance (logcap.h: the running worker's
+ * output pipe and its log file), and for everything else: listeners, control
+ * clients, scrapers, up to 256 probes in flight (probe.c), a start under way. */
+#define FDS_PER_INSTANCE 2
+#define FDS_BASE 512
 
 /* Say so when the limit is too low for n instances: the starts past it would fail with
  * "Too many open files", one by one, long after the cause was knowable. */

@@ -1,7 +1,7 @@
 #!/bin/bash
-# The open-file limit: the supervisor keeps four descriptors per instance, so it raises
+# The open-file limit: the supervisor keeps two descriptors per instance, so it raises
 # its soft RLIMIT_NOFILE to the hard limit (started from a shell with the usual soft
-# 1024, 250 instances would otherwise be its ceiling); every worker gets the limit the
+# 1024, about 400 instances would otherwise be its ceiling); every worker gets the limit the
 # supervisor was started with back; a hard limit too low for the inventory is said at
 # start, not discovered one failed start at a time.
 . "$srcdir/tests/lib/common.sh"
@@ -30,7 +30,7 @@ write_inv() { # FILE COUNT
 soft_of() { awk '/^Max open files/ { print $4 }' "/proc/$1/limits"; }
 hard_of() { awk '/^Max open files/ { print $5 }' "/proc/$1/limits"; }
 
-# --- 100 instances need ~400 descriptors; started with a soft limit of 256 ---
+# --- 100 instances need over 256 descriptors; started with a soft limit of 256 ---
 write_inv "$T/inv.conf" "$N"
 ulimit -Sn 256
 sup_start "$T/inv.conf" || fail "instanced starts"
@@ -56,7 +56,7 @@ is "$SUP_RC" 0 "instanced exits 0"
 SUP_PID=$!
 at_exit "sup_kill_all $SUP_PID"
 ok "a hard limit of 300 for $N instances is warned about" \
-    wait_for 5 grep -q 'msg="the open-file limit is too low for this many instances: raise it.*limit=300 needed=756 instances=100' "$T/sup.log"
+    wait_for 5 grep -q 'msg="the open-file limit is too low for this many instances: raise it.*limit=300 needed=712 instances=100' "$T/sup.log"
 sup_stop
 is "$SUP_RC" 0 "instanced exits 0"
 t_done
