@@ -211,6 +211,7 @@ static int run(const char *config, int foreground)
             return 1;
         }
     }
+    spawn_signals_changed(); /* the handlers just installed: workers must not keep them */
     {
         struct timeval every = { TRIM_EVERY_S, 0 };
         d.trim_ev = event_new(d.base, -1, EV_PERSIST, trim_cb, NULL);

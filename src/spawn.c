@@ -306,6 +306,47 @@ static void default_signals(int keep)
             reset_reserved(sig);
 }
 
+/* The signals whose disposition is not SIG_DFL in the supervisor (handlers and SIG_IGN),
+ * found by the parent at its first spawn: the child resets those only, a handful of
+ * calls where resetting every signal costs over sixty system calls per start. Signals
+ * glibc reserves cannot be asked about and are always reset. spawn_signals_changed()
+ * makes the next spawn look again. */
+static unsigned char sig_nondefault[NSIG];
+static int sig_known;
+
+void spawn_signals_changed(void)
+{
+    sig_known = 0;
+}
+
+static void signals_scan(void)
+{
+    struct sigaction sa;
+
+    if (sig_known)
+        return;
+    for (int sig = 1; sig < NSIG; sig++)
+        sig_nondefault[sig] = sig != SIGKILL && sig != SIGSTOP &&
+                              (sigaction(sig, NULL, &sa) < 0 || sa.sa_handler != SIG_DFL);
+    sig_known = 1;
+}
+
+/* The child's reset, after signals_scan in the parent. Async-signal-safe. */
+static void default_signals_known(void)
+{
+    struct sigaction sa;
+
+    if (!sig_known) {
+        default_signals(0);
+        return;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig_nondefault[sig] && sigaction(sig, &sa, NULL) < 0)
+            reset_reserved(sig);
+}
+
 /* The 32-bit-id variants where an architecture has both (i386, arm); the plain ones
  * elsewhere. Real, effective and saved ids all change: no way back. */
 #if defined(SYS_setgroups32)
@@ -375,7 +416,7 @@ static _Noreturn void child(const spawn_req_t *r, int rep, pid_t parent, int joi
     /* Dispositions first, while every signal is still blocked (the parent blocked
      * them around fork): libevent's handlers would write into the supervisor's
      * signal pipe. */
-    default_signals(0);
+    default_signals_known();
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
         child_fail(rep, STEP_SIGNALS);
@@ -633,6 +674,7 @@ pid_t spawn_run_cg(const spawn_req_t *r, int cgroup_fd, int *report_fd, char *er
     /* Every signal blocked until the child has reset its dispositions: a handler of
      * the supervisor's running in the child would write into the supervisor's signal
      * pipe, and here even into its memory. */
+    signals_scan();
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
 #if defined(__SANITIZE_ADDRESS__)

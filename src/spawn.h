@@ -77,6 +77,10 @@ void spawn_force_procs_write(int on);
  * use select() must not see descriptors above 1023. */
 rlim_t spawn_raise_nofile(void);
 
+/* Call after changing a signal's disposition once workers may have been spawned: each
+ * child resets the dispositions the parent had at its first spawn (spawn.c). */
+void spawn_signals_changed(void);
+
 /* fork() a helper process that runs the supervisor's own code instead of exec'ing:
  * every signal disposition back to its default (SIGPIPE ignored), the signal mask as
  * the caller had it, PR_SET_PDEATHSIG(SIGKILL), and every descriptor above 2 closed
