@@ -583,6 +583,33 @@ def bench_bare_spawn(args):
     return summarize_ms(lat)
 
 
+def kill_and_time(stamps, name, samples, settle, alive=None):
+    """samples times: once name's child has lived settle seconds, kill -9 it and
+    take the time from the kill to the next child's exec stamp; ms, one per sample.
+    alive() (may be None) raises when the supervisor died meanwhile."""
+    lat = []
+    for _ in range(samples):
+        pid, born = stamps.latest[name]
+        wait = born / 1e9 + settle - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        t = mono_ns()
+        os.kill(pid, signal.SIGKILL)
+        end = time.monotonic() + 15
+        while True:
+            stamps.poll()
+            npid, nborn = stamps.latest[name]
+            if npid != pid:
+                break
+            if alive:
+                alive()
+            if time.monotonic() > end:
+                raise NA("no restart within 15 s of kill -9 (after %d samples)" % len(lat))
+            time.sleep(0.001)
+        lat.append((nborn - t) / 1e6)
+    return lat
+
+
 def bench_bare_restart(args):
     """The floor of a restart: `bench-child -R`, a reaper that blocks in waitpid() and
     spawns the next child as soon as it returns; kill -9 of its child -> the next exec."""
@@ -597,23 +624,8 @@ def bench_bare_restart(args):
             if time.monotonic() > end:
                 raise NA("the reaper's child did not start")
             time.sleep(0.001)
-        for _ in range(args.restarts):
-            pid, born = st.latest["reaped"]
-            wait = born / 1e9 + 0.4 - time.monotonic()   # the same spacing as instanced's
-            if wait > 0:
-                time.sleep(wait)
-            t = mono_ns()
-            os.kill(pid, signal.SIGKILL)
-            end = time.monotonic() + 15
-            while True:
-                st.poll()
-                npid, nborn = st.latest["reaped"]
-                if npid != pid:
-                    break
-                if time.monotonic() > end:
-                    raise NA("no restart within 15 s")
-                time.sleep(0.001)
-            lat.append((nborn - t) / 1e6)
+        # the same spacing as instanced's
+        lat = kill_and_time(st, "reaped", args.restarts, Instanced.settle)
     finally:
         reaper.kill()
         reaper.wait()
@@ -655,27 +667,8 @@ def bench_restart(args, cls, policy=None, samples=None, tag="restart"):
         sup.launch()
         sup.wait_exec(n, 60)
         sup.wait_running(n, 60)
-        lat = []
-        target = "bench-1"
-        for _ in range(samples):
-            pid, born = sup.stamps.latest[target]
-            wait = born / 1e9 + settle - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            t = mono_ns()
-            os.kill(pid, signal.SIGKILL)
-            end = time.monotonic() + 15
-            while True:
-                sup.stamps.poll()
-                npid, nborn = sup.stamps.latest[target]
-                if npid != pid:
-                    break
-                sup.check_alive()
-                if time.monotonic() > end:
-                    raise NA("no restart within 15 s of kill -9 (after %d samples)" % len(lat))
-                time.sleep(0.001)
-            lat.append((nborn - t) / 1e6)
-        return summarize_ms(lat)
+        return summarize_ms(kill_and_time(sup.stamps, "bench-1", samples, settle,
+                                          sup.check_alive))
     return with_sup(cls, args, tag, run)
 
 

@@ -81,7 +81,7 @@ is "$($REDIS_CLI get services:exchange-simulator:exchange-OKX | jq -r '.service_
 ok "entity metrics pass promtool" sh -c "curl -s $X/metrics | promtool check metrics"
 ok "entity metrics labels" sh -c "curl -s $X/metrics | grep -q 'entity_type=\"exchange\"'"
 # audit-correlator holds a second connection for group commits; the entity worker one.
-ok "audit-correlator's second connection is up" wait_for 10 sh -c "[ \"\$(psql -X -h '$PGHOST' -p '$PGPORT' -U postgres -d trading_ecosystem -tAc \"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'audit-B'\" 2>/dev/null)\" = 2 ]"
+ok "audit-correlator's second connection is up" wait_for 10 sh -c "[ \"\$(psql -X -h '$PGHOST' -p '$PGPORT' -U postgres -d trading_ecosystem -tAc \"SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('audit-A', 'audit-B')\" 2>/dev/null)\" = 4 ]"
 is "$(psql_admin -tAc "SELECT string_agg(application_name || '=' || n, ',' ORDER BY application_name) FROM (SELECT application_name, count(*) AS n FROM pg_stat_activity WHERE application_name IN ('audit-A','audit-B','exchange-OKX') GROUP BY 1) c")" "audit-A=2,audit-B=2,exchange-OKX=1" "application_name per instance (connections per worker)"
 
 worker_stop EX

@@ -59,6 +59,10 @@ static void tick(wrt_t *rt, void *arg)
     ac_t *ac = arg;
     const wcfg_t *c = wrt_cfg(rt);
 
+    /* The second connection is checked as the first is (a server that stopped
+     * answering it is given up after the probe's deadline and replaced). */
+    if (ac->pg2)
+        wpg_probe(ac->pg2);
     if (!ac->pg_ready || !wpg_ok(wrt_pg(rt)) ||
         time(NULL) - ac->last_row < REGISTRATION_ROW_SECONDS)
         return;
