@@ -481,7 +481,7 @@ static void follow_process(sup_instance_t *in)
 
 /* How many of the instances a cycle may have reached by now: its probes are started
  * at a steady pace over the first PACE_SHARE-th of the interval (500 instances every
- * 5 s: one every 2 ms), not all at once, so that hundreds of workers do not wake in
+ * 5 s: one every 1.25 ms), not all at once, so that hundreds of workers do not wake in
  * the same millisecond and take both cores from everything else (the status endpoint's
  * answers waited up to 90 ms behind such a burst). PACE_BURST may go at once. */
 #define PACE_SHARE   8
