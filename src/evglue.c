@@ -27,6 +27,17 @@ void evglue_log_to_logfmt(void)
  * for its own listeners: so the guard is found by the listener's address. */
 #define MAX_GUARDED 4
 
+struct event_base *evglue_base_new(void)
+{
+    struct event_config *cfg = event_config_new();
+    if (!cfg)
+        return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
 typedef struct {
     struct evconnlistener *l;
     struct event *resume;

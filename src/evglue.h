@@ -1,10 +1,19 @@
-/* evglue.h - what every libevent user in the project needs the same way: libevent's own
- * messages in the logfmt log, and listeners that survive running out of descriptors. */
+/* evglue.h - what every libevent user in the project needs the same way: one way to make
+ * the event loop, libevent's own messages in the logfmt log, and listeners that survive
+ * running out of descriptors. */
 #ifndef INSTANCED_EVGLUE_H
 #define INSTANCED_EVGLUE_H
 
 #include <event2/event.h>
 #include <event2/listener.h>
+
+/* A new event base with the epoll changelist: the changes made while one round of
+ * callbacks runs are applied together before the next epoll_wait, so a disable and a
+ * re-enable of the same descriptor (evhttp does both around every keep-alive request)
+ * cost one epoll_ctl or none instead of one each. libevent warns that the changelist
+ * misbehaves with descriptors cloned by dup(): no process of the project registers one
+ * (the supervisor's dup2 calls are in its children, after the fork). NULL on failure. */
+struct event_base *evglue_base_new(void);
 
 /* How long a listener rests after accept() failed for want of descriptors or memory. */
 #define EVGLUE_ACCEPT_PAUSE_MS 1000

@@ -185,7 +185,7 @@ static int run(const char *config, int foreground)
         return 1;
     }
     evglue_log_to_logfmt();
-    d.base = event_base_new();
+    d.base = evglue_base_new();
     if (!d.base || event_base_priority_init(d.base, 2) < 0) {
         fprintf(stderr, "instanced: cannot set up the event loop\n");
         inv_free(inv);

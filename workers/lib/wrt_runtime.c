@@ -188,9 +188,9 @@ static int setup(wrt_t *rt, char *err, size_t errlen)
     char host[256], started[40];
 
     evglue_log_to_logfmt();
-    rt->base = event_base_new();
+    rt->base = evglue_base_new();
     if (!rt->base)
-        return snprintf(err, errlen, "event_base_new failed"), -1;
+        return snprintf(err, errlen, "cannot set up the event loop"), -1;
     rt->http = whttp_new(rt->base, c->http_bind, c->http_port, err, errlen);
     if (!rt->http)
         return -1;
