@@ -9,7 +9,7 @@
 #include "curlev.h"
 
 #include <event2/event.h>
-#include <fcntl.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 
 #include "xalloc.h"
@@ -154,14 +154,10 @@ int curlev_done(curlev_t *cv, void **priv, CURLcode *rc)
     return 0;
 }
 
-int curlev_sockopt_cloexec(void *arg, curl_socket_t fd, curlsocktype purpose)
+curl_socket_t curlev_open_cloexec(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 {
-    int fl = fcntl(fd, F_GETFD);
-
     (void)arg, (void)purpose;
-    if (fl >= 0)
-        fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
-    return CURL_SOCKOPT_OK;
+    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
 }
 
 CURLM *curlev_multi(curlev_t *cv)

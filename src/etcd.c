@@ -431,7 +431,7 @@ static int start_req(etcd_req_t *r)
     curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPIDLE, 5L);
     curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPINTVL, 2L);
-    curl_easy_setopt(r->easy, CURLOPT_SOCKOPTFUNCTION, curlev_sockopt_cloexec);
+    curl_easy_setopt(r->easy, CURLOPT_OPENSOCKETFUNCTION, curlev_open_cloexec);
     if (c->ca)
         curl_easy_setopt(r->easy, CURLOPT_CAINFO, c->ca);
     if (c->cert)

@@ -432,7 +432,7 @@ static int start_probe(prober_t *p, sup_instance_t *in, unsigned long cycle)
     /* Health answers are small (at most HEALTH_BODY_MAX): a 4 KiB receive buffer
      * instead of libcurl's 16 KiB, for each of up to PROBE_MAX_IN_FLIGHT transfers. */
     curl_easy_setopt(q->easy, CURLOPT_BUFFERSIZE, 4096L);
-    curl_easy_setopt(q->easy, CURLOPT_SOCKOPTFUNCTION, curlev_sockopt_cloexec);
+    curl_easy_setopt(q->easy, CURLOPT_OPENSOCKETFUNCTION, curlev_open_cloexec);
     /* A fresh connection per probe: no idle connections kept per worker, and a probe
      * never rides on a half-dead connection of the previous one. */
     curl_easy_setopt(q->easy, CURLOPT_FORBID_REUSE, 1L);

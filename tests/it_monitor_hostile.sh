@@ -34,6 +34,46 @@ ok "every hostile instance turns unhealthy" \
     wait_for 15 health_is '[.instances | to_entries[] | select(.key | startswith("hostile-")) | .value.status] | length == 6 and all(. == "unhealthy")'
 rss0=$(rss_kib "$MON_PID")
 
+# Probe sockets are close-on-exec from their creation, so a worker started while probes
+# are in flight inherits none of them: the supervisor's connection to the worker that
+# never answers, caught while its probe waits, has O_CLOEXEC. probe_sock_cloexec exits
+# 0 when it found such sockets and all are close-on-exec, 2 when one is not, 1 when
+# there was none at that moment.
+probe_sock_cloexec() {
+    python3 - "$MON_PID" "$PORT_hostile_hang" <<'PY'
+import os, sys
+pid, port = sys.argv[1], int(sys.argv[2])
+inodes = set()
+with open("/proc/net/tcp") as f:
+    for line in f.readlines()[1:]:
+        x = line.split()
+        if int(x[2].split(":")[1], 16) == port and x[3] == "01":
+            inodes.add(x[9])
+found = 0
+for fd in os.listdir("/proc/%s/fd" % pid):
+    try:
+        link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+    except OSError:
+        continue
+    if link.startswith("socket:[") and link[8:-1] in inodes:
+        with open("/proc/%s/fdinfo/%s" % (pid, fd)) as f:
+            flags = [l.split()[1] for l in f if l.startswith("flags:")][0]
+        if not int(flags, 8) & 0o2000000:
+            print("# probe socket fd %s has flags %s: not close-on-exec" % (fd, flags))
+            sys.exit(2)
+        found += 1
+sys.exit(0 if found else 1)
+PY
+}
+cl_rc=1
+cl_end=$(( $(date +%s) + 10 ))
+while [ "$cl_rc" -eq 1 ] && [ "$(date +%s)" -lt "$cl_end" ]; do
+    probe_sock_cloexec
+    cl_rc=$?
+    [ "$cl_rc" -eq 1 ] && sleep 0.05
+done
+is "$cl_rc" 0 "a probe's socket, caught in flight, is close-on-exec"
+
 # Let several probe cycles run against the hostile endpoints (each "huge" probe would
 # pull 10 MiB, each "slow" one would never end without the caps), polling on the
 # probes counter of a hostile instance rather than sleeping.
