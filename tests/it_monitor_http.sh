@@ -106,6 +106,19 @@ is "$(curl -s -H 'Accept-Encoding: gzip;q=0' -D - -o /dev/null "$BASE/api/v1/hea
 is "$(curl -s -I -H 'Accept-Encoding: gzip' "$BASE/api/v1/health" -o /dev/null \
       -w '%{http_code} %{size_download}')" "200 0" "HEAD with gzip: headers only"
 CTL stop tw-A >/dev/null
+# instancectl stop answers while tw-A is still stopping. Wait on the control socket until
+# it is stopped, reading the HTTP views meanwhile so that their kept copies are of the
+# stopping instance; then the next answer of each must show the stop (the change drops
+# the kept copy, not a timer).
+ctl_state() { CTL --json status tw-A | jq -r '.instances[0].state'; }
+stopped_seen() {
+    curl -s "$BASE/api/v1/instances/tw-A" >/dev/null
+    curl -s --compressed "$BASE/api/v1/health" >/dev/null
+    curl -s --compressed "$BASE/api/v1/instances" >/dev/null
+    [ "$(ctl_state)" = stopped ]
+}
+if wait_for 10 stopped_seen; then pass "tw-A stops (control socket)"
+else fail "tw-A stops (control socket): got '$(ctl_state)'"; fi
 is "$(curl -s "$BASE/api/v1/instances/tw-A" | jq -r .state)" stopped \
     "a stop shows in the very next answer"
 is "$(curl -s --compressed "$BASE/api/v1/health" | jq -r '.instances["tw-A"].state')" stopped \

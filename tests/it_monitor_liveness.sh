@@ -35,7 +35,11 @@ ok "tw-F: healthy again after 10 good probes" wait_for 10 inst_is tw-F '.status 
 ok "tw-F was never restarted (restart_on_unhealthy = 0)" inst_is tw-F '.restarts == 0'
 
 # tw-R: restarted after 3 failed probes, by the supervisor.
-pid=$(mon_json /api/v1/instances/tw-R .pid)
+# tw-R's pid is null for a moment if slow probes (150 ms timeouts on a loaded machine)
+# just had it restarted: take it once it runs.
+r_pid() { pid=$(mon_json /api/v1/instances/tw-R .pid); [ -n "$pid" ] && [ "$pid" != null ]; }
+if wait_for 10 r_pid; then pass "tw-R runs with a pid"
+else fail "tw-R runs with a pid: got '$pid'"; fi
 echo unhealthy >"$T/health-R"
 ok "tw-R is restarted after 3 consecutive failed probes" \
     wait_for 10 inst_is tw-R ".restarts >= 1 and .pid != $pid"
@@ -62,7 +66,11 @@ ans=$(CTL reload); is "$?" 0 "reload with a new status_listen and control_socket
 ok "the answer says both need a restart" sh -c "printf '%s' '$ans' | grep -q 'needs a restart to change: control_socket, status_listen'"
 ok "the status endpoint stays" mon_up
 ok "the new address is not listened on" sh -c "! curl -s -o /dev/null 'http://127.0.0.1:$NEW_PORT/api/v1/health'"
-CTL status >/dev/null; is "$?" 0 "the control socket stays"
+# The socket stays when it still answers: any exit but 3 (no answer). The health it
+# reports may be degraded for a moment, when a 150 ms probe timed out twice in a row.
+CTL status >/dev/null 2>&1; rc=$?
+if [ "$rc" -le 2 ]; then pass "the control socket stays"
+else fail "the control socket stays: got exit $rc"; fi
 ok "no socket at the new path" test ! -e "$T/run2/ctl.sock"
 mon_stop
 ok "no sanitizer report in the supervisor's log" sh -c "! grep -q 'Sanitizer\|runtime error' '$T/instanced.log'"

@@ -63,9 +63,14 @@ ok "hang-A is judged unhealthy: its probe is killed at the timeout" \
     wait_for 10 inst_is hang-A '.status == "unhealthy" and (.message | test("killed after 250 ms: probe hangs"))'
 n=$(mon_json /api/v1/instances/hang-A .probes)
 wait_for 20 sh -c "[ \$(curl -s $BASE/api/v1/instances/hang-A | jq .probes) -ge $((n + 5)) ]"
-# At most the probe in flight is alive: every earlier one went with its children.
-left=$(pgrep -f "^sleep $HANG" | wc -l)
-ok "no hung probe piles up ($left alive, at most the one in flight)" test "$left" -le 1
+# At most the probe in flight is alive: every earlier one went with its children. On a
+# loaded machine a probe just killed at its timeout can still be on its way out when
+# the next one starts, so two can be seen for a moment: wait for at most one. Hung
+# probes that piled up would never go back down to one.
+hangs() { pgrep -f "^sleep $HANG" | wc -l; }
+few_hangs() { left=$(hangs); [ "$left" -le 1 ]; }
+if wait_for 10 few_hangs; then pass "no hung probe piles up ($left alive, at most the one in flight)"
+else fail "no hung probe piles up: $(hangs) alive, want at most the one in flight"; fi
 CTL stop hang-A >/dev/null
 nohang() { ! pgrep -f "^sleep $HANG" >/dev/null; }
 ok "once stopped, no probe process is left" wait_for 5 nohang

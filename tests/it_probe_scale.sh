@@ -21,8 +21,11 @@ mon_start || { fail "instanced starts"; t_done; exit 1; }
 
 ok "all $N instances get ready and healthy through their exec probes" \
     wait_for 120 healthy_is $N
-is "$(mon_json /api/v1/instances/sleeper-7 .message)" "ok sleeper-7" \
-    "the probe's output is the message (placeholders expanded)"
+# The message is that of the last probe: on a loaded machine one probe can time out
+# (the instance stays healthy until two did), so wait for one that answered.
+msg7_is() { [ "$(mon_json /api/v1/instances/sleeper-7 .message)" = "$1" ]; }
+if wait_for 15 msg7_is "ok sleeper-7"; then pass "the probe's output is the message (placeholders expanded)"
+else fail "the probe's output is the message (placeholders expanded): got '$(mon_json /api/v1/instances/sleeper-7 .message)'"; fi
 
 c0=$(mon_metric instanced_probe_cycles_total)
 p0=$(mon_json /api/v1/instances/sleeper-0 .probes)
@@ -43,7 +46,10 @@ ok "the status endpoint and control socket answered throughout ($answered polls)
 probed_twice() { p1=$(mon_json /api/v1/instances/sleeper-0 .probes); [ "$p1" -ge $((p0 + 2)) ]; }
 wait_for 5 probed_twice
 ok "each cycle probed the instances ($p0 -> $p1 probes of sleeper-0)" test "$p1" -ge $((p0 + 2))
-is "$(mon_json /api/v1/health .summary.healthy)" $N "still all healthy"
+# Two probes of one instance timing out in a row on a loaded machine make it unhealthy
+# until its next probe (5 s later): waited for, over a few cycles.
+if wait_for 20 healthy_is $N; then pass "still all healthy"
+else fail "still all healthy: got '$(mon_json /api/v1/health .summary.healthy)', want $N"; fi
 echo "# cycle duration $(mon_metric instanced_probe_cycle_duration_seconds) s," \
      "max $(mon_metric instanced_probe_cycle_max_duration_seconds) s," \
      "overruns $(mon_metric instanced_probe_cycle_overruns_total)"

@@ -68,12 +68,15 @@ start_worker audit-correlator audit-correlator "$AC_PORT" "$AC"
 start_worker exchange-OKX exchange-simulator "$EW_PORT" "$EW" exchange
 ok "audit-correlator reports PostgreSQL healthy with its own role" wait_for 20 healthy "$AC_PORT"
 ok "exchange-OKX reports PostgreSQL healthy with its own role" wait_for 20 healthy "$EW_PORT"
+# PostgreSQL healthy says nothing of Redis: a worker checks each on its own and may not
+# have seen Redis healthy yet when PostgreSQL is, so Redis is waited for too.
+redis_healthy() { curl -fsS "http://127.0.0.1:$1/api/v1/health" 2>/dev/null | grep -q '"redis":{"status":"healthy"'; }
 for p in "$AC_PORT" "$EW_PORT"; do
-    body=$(curl -fsS "http://127.0.0.1:$p/api/v1/health" 2>&1)
-    case $body in
-    *'"redis":{"status":"healthy"'*) pass "worker on $p reports Redis healthy with its ACL user" ;;
-    *) fail "worker on $p reports Redis healthy: $body" ;;
-    esac
+    if wait_for 20 redis_healthy "$p"; then
+        pass "worker on $p reports Redis healthy with its ACL user"
+    else
+        fail "worker on $p reports Redis healthy: $(curl -fsS "http://127.0.0.1:$p/api/v1/health" 2>&1)"
+    fi
 done
 ok "exchange-OKX registers under its own key" \
     wait_for 10 sh -c "$REDIS_CLI EXISTS services:exchange-simulator:exchange-OKX | grep -qx 1"

@@ -57,8 +57,19 @@ t0=$(ms)
 kill -9 "$v1"
 newpid() { [ -n "$(wpid tw-victim)" ] && [ "$(wpid tw-victim)" != "$v1" ] && running tw-victim; }
 ok "victim restarted" wait_for 5 newpid
-dt=$(( $(ms) - t0 ))
-ok "restart during the flood took $dt ms (< 1000)" test "$dt" -lt 1000
+# Timed from the kill to the time stamped on the new worker's "worker started" line, so
+# the shell's own polling of a growing log on a loaded machine is not counted. A
+# sanitizer build is slower at everything: 2 s there (a flood that held the restart up
+# would hold it for as long as the flood goes on).
+started_ms() {
+    _t=$(grep "msg=\"worker started\" instance=tw-victim pid=$(wpid tw-victim) " "$T/sup.log" |
+        tail -n 1 | sed -n 's/^time=\([^ ]*\) .*/\1/p')
+    [ -n "$_t" ] && date -u -d "$_t" +%s%3N
+}
+dt=$(( $(started_ms || echo 99999999999999) - t0 ))
+limit=1000
+if ldd "$INSTANCED" 2>/dev/null | grep -q libasan; then limit=2000; fi
+ok "restart during the flood took $dt ms (< $limit)" test "$dt" -lt "$limit"
 ok "the hose is still flooding" running tw-hose
 
 sup_stop 10

@@ -17,7 +17,7 @@ instance "tw-keep2"  { service = "tw"  env = {"X=1"} }
 instance "tw-change" { service = "tw"  env = {"TW_REPORT='"$T"'/change.report", "COLOUR=red"} }
 instance "tw-remove" { service = "tw" }
 instance "tw-fixme"  { service = "tw"  env = {"TW_EXIT_AFTER_MS=0", "TW_EXIT_CODE=78"} }
-instance "tw-slow"   { service = "tw"  env = {"TW_TERM_DELAY_MS=700"} }
+instance "tw-slow"   { service = "tw"  env = {"TW_TERM_DELAY_MS=3000"} }
 '
 sup_start "$T/inv.conf" || fail "instanced starts"
 all4() { running tw-keep && running tw-keep2 && running tw-change && running tw-remove; }
@@ -52,7 +52,7 @@ instance "tw-change" { service = "tw"  env = {"TW_REPORT='"$T"'/change.report", 
 instance "tw-add"    { service = "tw" }
 instance "tw-keep2"  { service = "tw"  env = {"X=1"} }
 instance "tw-fixme"  { service = "tw" }
-instance "tw-slow"   { service = "tw"  env = {"TW_TERM_DELAY_MS=700"} }
+instance "tw-slow"   { service = "tw"  env = {"TW_TERM_DELAY_MS=3000"} }
 '
 rm -f "$T/change.report"
 kill -HUP "$SUP_PID"
@@ -71,16 +71,17 @@ ok "a failed instance changed by the reload runs again" wait_for 5 running tw-fi
 is "$(nlog 'msg="worker started" instance=tw-keep ')" 1 "tw-keep started once"
 
 # 3. Removed, then added back while its old process is still stopping (it takes
-# 700 ms to exit): the new one starts only after the old one is gone.
+# 3 s to exit: the second SIGHUP must land before that even on a loaded machine, and
+# stop_timeout, 10 s, is far off): the new one starts only after the old one is gone.
 slow=$(wpid tw-slow)
 sed '/^instance "tw-slow"/d' "$T/inv.conf" >"$T/inv.new" && mv "$T/inv.new" "$T/inv.conf"
 kill -HUP "$SUP_PID"
 wait_for 5 grep -q 'msg=reloaded summary="0 added, 1 removed' "$T/sup.log"
-echo 'instance "tw-slow"   { service = "tw"  env = {"TW_TERM_DELAY_MS=700"} }' >>"$T/inv.conf"
+echo 'instance "tw-slow"   { service = "tw"  env = {"TW_TERM_DELAY_MS=3000"} }' >>"$T/inv.conf"
 kill -HUP "$SUP_PID"
 ok "re-added while the old one stops: it waits" wait_for 5 grep -q 'msg="waiting for the removed process of the same name to exit" instance=tw-slow' "$T/sup.log"
 newslow() { _p=$(wpid tw-slow); [ -n "$_p" ] && [ "$_p" != "$slow" ] && running tw-slow; }
-ok "re-added instance runs with a new PID" wait_for 5 newslow
+ok "re-added instance runs with a new PID" wait_for 10 newslow
 ok "and started only after the old process exited" \
     awk -v old="$slow" '$0 ~ "msg=\"worker exited\" instance=tw-slow pid=" old " " {e=NR} /msg="worker started" instance=tw-slow /{s=NR} END{exit !(e && s > e)}' "$T/sup.log"
 
