@@ -7,13 +7,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* ---- limit keys: pure parsers the inventory can call -------------------------- */
+/* ---- limit keys: names, files, controllers (the inventory parses the values) --- */
 
 typedef enum cg_limit_key {
     CG_MEMORY_MAX,  /* memory.max, a size or max */
     CG_MEMORY_HIGH, /* memory.high, a size or max */
     CG_CPU_WEIGHT,  /* cpu.weight, 1..10000 */
-    CG_CPU_MAX,     /* cpu.max: "50%", "max" or "QUOTA PERIOD" (microseconds) */
+    CG_CPU_MAX,     /* cpu.max: "max PERIOD" or "QUOTA PERIOD" (microseconds) */
     CG_PIDS_MAX,    /* pids.max, a count or max */
     CG_IO_WEIGHT,   /* io.weight, 1..10000 */
     CG_LIMIT_COUNT
@@ -27,15 +27,6 @@ const char *cg_limit_controller(cg_limit_key_t key);
 
 /* The key named name ("memory_max"), or -1. */
 int cg_limit_lookup(const char *name);
-
-/* Check value for key and write what goes into the cgroup file to out:
- * sizes "256M", "1G", "1.5G", "4096", "max" (K M G T are powers of 1024, an optional
- * "iB" or "B" may follow) -> bytes or "max"; cpu_max "50%" -> "50000 100000", "max" ->
- * "max 100000", "QUOTA PERIOD" as is (quota >= 1000 or max, period 1000..1000000);
- * weights 1..10000 ("default N" for io.weight); pids_max a count >= 1 or max.
- * Returns 0, or -1 with a message in err ("memory_max: \"12X\" is not a size: ..."). */
-int cg_limit_parse(cg_limit_key_t key, const char *value, char *out, size_t outlen, char *err,
-                   size_t errlen);
 
 /* bytes as a person reads it: "256MiB", "1.5GiB", "512B". */
 void cg_format_size(long long bytes, char *out, size_t outlen);
@@ -190,8 +181,9 @@ int cg_limit_available(cg_tree_t *t, cg_limit_key_t key, char *why, size_t whyle
  * calling process (its cgroup may not be the one the supervisor will run in). */
 int cg_limit_check(const cg_plan_t *p, cg_limit_key_t key, char *why, size_t whylen);
 
-/* Write value (cg_limit_parse's output) into ci's file for key, before the worker
- * starts. 0; -1 with why (cg_limit_available's explanation or the write's error). */
+/* Write value, in the file's own syntax ("268435456", "max", "50000 100000",
+ * "default 300"; contain.c makes it from the inventory's parsed limits), into ci's
+ * file for key, before the worker starts. 0; -1 with why (cg_limit_available's explanation or the write's error). */
 int cg_inst_set_limit(cg_tree_t *t, cg_inst_t *ci, cg_limit_key_t key, const char *value,
                       char *why, size_t whylen);
 

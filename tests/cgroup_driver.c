@@ -396,8 +396,10 @@ static int sc_cpu(const char *self)
  * explanation. */
 static int sc_limits(void)
 {
-    static const char *const values[CG_LIMIT_COUNT] = { "256M", "512M", "200", "50%", "64",
-                                                        "300" };
+    /* In the files' own syntax, as contain.c writes them from the inventory's limits
+     * (256MiB, 512MiB, 200, 50%, 64, 300). */
+    static const char *const values[CG_LIMIT_COUNT] = { "268435456", "536870912", "200",
+                                                        "50000 100000", "64", "default 300" };
     cg_inst_t ci;
     char err[512];
 
@@ -405,11 +407,9 @@ static int sc_limits(void)
     if (cg_inst_open(&tree, "limits", &ci, err, sizeof(err)) < 0)
         fail("open: %s", err);
     for (int k = 0; k < CG_LIMIT_COUNT; k++) {
-        char val[128], why[1024] = "", back[256] = "";
-        const char *name = cg_limit_name((cg_limit_key_t)k);
+        char why[1024] = "", back[256] = "";
+        const char *name = cg_limit_name((cg_limit_key_t)k), *val = values[k];
 
-        if (cg_limit_parse((cg_limit_key_t)k, values[k], val, sizeof(val), err, sizeof(err)) < 0)
-            fail("parse %s: %s", name, err);
         if (cg_inst_set_limit(&tree, &ci, (cg_limit_key_t)k, val, why, sizeof(why)) == 0) {
             char path[4200];
             FILE *f;
