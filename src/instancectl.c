@@ -11,26 +11,33 @@
 #include "provision.h"
 
 /* The options before the command are ctl_main's; provision gets the inventory of a
- * global -c FILE as its own -c (one given after "provision" wins), so that
- * `instancectl -c FILE COMMAND` works for every command the usage lists. */
+ * global -c FILE and the socket of a global -s PATH as its own -c and -s (ones given
+ * after "provision" win), so that `instancectl -c FILE -s PATH COMMAND` works for
+ * every command the usage lists. */
 int main(int argc, char **argv)
 {
-    const char *config = NULL;
+    const char *config = NULL, *sock = NULL;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 
         if (strcmp(a, "provision") == 0) {
-            static char dash_c[] = "-c";
+            static char dash_c[] = "-c", dash_s[] = "-s";
             char **v;
             int n = 0;
 
-            if (!config)
+            if (!config && !sock)
                 return prov_main(argc - i, argv + i);
-            v = xcalloc((size_t)(argc - i) + 3, sizeof *v);
+            v = xcalloc((size_t)(argc - i) + 5, sizeof *v);
             v[n++] = argv[i];
-            v[n++] = dash_c;
-            v[n++] = (char *)config;
+            if (config) {
+                v[n++] = dash_c;
+                v[n++] = (char *)config;
+            }
+            if (sock) {
+                v[n++] = dash_s;
+                v[n++] = (char *)sock;
+            }
             for (int k = i + 1; k < argc; k++)
                 v[n++] = argv[k];
             n = prov_main(n, v);
@@ -50,8 +57,16 @@ int main(int argc, char **argv)
             config = a + 2;
             continue;
         }
-        if (strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0 ||
-            strcmp(a, "-t") == 0 || strcmp(a, "--timeout") == 0) {
+        if (strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0) {
+            if (i + 1 < argc)
+                sock = argv[++i];
+            continue;
+        }
+        if (strncmp(a, "--socket=", 9) == 0 || (strncmp(a, "-s", 2) == 0 && a[2])) {
+            sock = a + (a[1] == '-' ? 9 : 2);
+            continue;
+        }
+        if (strcmp(a, "-t") == 0 || strcmp(a, "--timeout") == 0) {
             i++;
             continue;
         }

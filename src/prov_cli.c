@@ -22,8 +22,11 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: instancectl provision -c FILE [--dry-run] [--rotate] [--prune]\n"
+    fputs("usage: instancectl provision -c FILE [-s PATH] [--dry-run] [--rotate] [--prune]\n"
           "  -c, --config FILE  the inventory\n"
+          "  -s, --socket PATH  the supervisor's control socket (cluster mode, --rotate: it\n"
+          "                     says which instances this node runs; default: the\n"
+          "                     inventory's control_socket)\n"
           "  -n, --dry-run      print the SQL and ACL commands that would run (secrets\n"
           "                     masked); change nothing\n"
           "      --rotate       new passwords for every instance and the monitor role\n"
@@ -36,9 +39,10 @@ static void usage(FILE *f)
 /* The instances the local supervisor runs in cluster mode (owned, or pinned to this
  * node), NULL-terminated, from its fleet view; NULL (with the reason on stderr) when
  * it cannot be asked. */
-static char **instances_here(const inventory_t *inv)
+static char **instances_here(const inventory_t *inv, const char *sock)
 {
-    const char *sock = inv->control_socket ? inv->control_socket : DEFAULT_SOCKET;
+    if (!sock)
+        sock = inv->control_socket ? inv->control_socket : DEFAULT_SOCKET;
     json_t *answer, *cl, *list, *in;
     const char *node;
     char **names = NULL;
@@ -76,7 +80,7 @@ refuse:
 
 int prov_main(int argc, char **argv)
 {
-    const char *config = NULL;
+    const char *config = NULL, *sock = NULL;
     unsigned flags = 0;
     inv_errors_t errs;
     inventory_t *inv;
@@ -90,6 +94,10 @@ int prov_main(int argc, char **argv)
             config = argv[++i];
         else if (strncmp(a, "--config=", 9) == 0)
             config = a + 9;
+        else if ((strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0) && i + 1 < argc)
+            sock = argv[++i];
+        else if (strncmp(a, "--socket=", 9) == 0)
+            sock = a + 9;
         else if (strcmp(a, "-n") == 0 || strcmp(a, "--dry-run") == 0)
             flags |= PROV_DRY_RUN;
         else if (strcmp(a, "--rotate") == 0)
@@ -121,7 +129,7 @@ int prov_main(int argc, char **argv)
     inv_errors_free(&errs);
     if (inv->cluster && inv->cluster->enabled) {
         flags |= PROV_CLUSTER;
-        if ((flags & PROV_ROTATE) && !(only = instances_here(inv))) {
+        if ((flags & PROV_ROTATE) && !(only = instances_here(inv, sock))) {
             inv_free(inv);
             return 1;
         }

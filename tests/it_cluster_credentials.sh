@@ -94,6 +94,17 @@ is "$(redis_login "$old_rd")" "PONG" "n1's Redis credentials still work after n2
 ok "instancectl provision on n2's host" prov_on 2
 ok "instancectl provision --rotate on n2's host" prov_on 2 --rotate
 ok "it says n2 runs nothing" grep -q 'no instance runs on this node' "$T/prov-n2.out"
+# -s names the supervisor that --rotate asks: on n1's host (whose inventory names n1's
+# socket) but pointed at n2's, it acts as n2 and changes nothing; also when -s comes
+# before the command.
+prov_s() { ND="$T/n1" SPORT=$CL_SPORT_1 "$INSTANCECTL" "$@" >"$T/prov-s.out" 2>&1; }
+ok "provision -s <n2's socket> --rotate on n1's host" \
+    prov_s provision -c "$T/inv.conf" -s "$T/n2/ctl.sock" --rotate
+ok "it asked n2, which runs nothing" grep -q 'no instance runs on this node' "$T/prov-s.out"
+ok "instancectl -s <n2's socket> -c FILE provision --rotate on n1's host" \
+    prov_s -s "$T/n2/ctl.sock" -c "$T/inv.conf" provision --rotate
+ok "a -s before the command reaches provision too" \
+    grep -q 'no instance runs on this node' "$T/prov-s.out"
 is "$(pg_login "$old_pg")" "$role" "n1's PostgreSQL credentials still work after both"
 is "$(redis_login "$old_rd")" "PONG" "n1's Redis credentials still work after both"
 
