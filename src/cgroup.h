@@ -183,7 +183,8 @@ int cg_limit_check(const cg_plan_t *p, cg_limit_key_t key, char *why, size_t why
 
 /* Write value, in the file's own syntax ("268435456", "max", "50000 100000",
  * "default 300"; contain.c makes it from the inventory's parsed limits), into ci's
- * file for key, before the worker starts. 0; -1 with why (cg_limit_available's explanation or the write's error). */
+ * file for key, before the worker starts. 0; -1 with why (cg_limit_available's
+ * explanation or the write's error). */
 int cg_inst_set_limit(cg_tree_t *t, cg_inst_t *ci, cg_limit_key_t key, const char *value,
                       char *why, size_t whylen);
 
