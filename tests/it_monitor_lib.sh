@@ -118,14 +118,34 @@ mon_instances() {
 
 mon_up() { curl -fsS -o /dev/null "$BASE/api/v1/instances"; }
 
+mon_up_or_gone() { mon_up || ! kill -0 "$MON_PID" 2>/dev/null; }
+
+# mon_start: run instanced on $INV and wait until its status endpoint answers. A port
+# found free by mon_ports can be taken by a test running beside this one before
+# instanced binds it: when instanced exits because its status_listen is in use, the
+# inventory gets another free port and instanced is started again (up to 5 times).
 mon_start() {
-    "$INSTANCED" -c "$INV" >"$T/instanced.log" 2>&1 &
-    MON_PID=$!
-    at_exit "kill $MON_PID 2>/dev/null; wait $MON_PID 2>/dev/null"
-    if ! wait_for 30 mon_up; then
+    _tries=0
+    while :; do
+        "$INSTANCED" -c "$INV" >"$T/instanced.log" 2>&1 &
+        MON_PID=$!
+        at_exit "kill $MON_PID 2>/dev/null; wait $MON_PID 2>/dev/null"
+        wait_for 30 mon_up_or_gone
+        mon_up && return 0
+        if ! kill -0 "$MON_PID" 2>/dev/null && [ "$_tries" -lt 5 ] &&
+            grep -q '(status_listen): Address already in use' "$T/instanced.log"; then
+            wait "$MON_PID" 2>/dev/null
+            _tries=$((_tries + 1))
+            mon_new_port
+            echo "# status port $STATUS_PORT was taken meanwhile: trying $MON_PORT"
+            STATUS_PORT=$MON_PORT
+            BASE="http://127.0.0.1:$STATUS_PORT"
+            sed -i "s/^status_listen .*/status_listen   = \"127.0.0.1:$STATUS_PORT\"/" "$INV"
+            continue
+        fi
         echo "# instanced did not come up:"; sed 's/^/#   /' "$T/instanced.log"
         return 1
-    fi
+    done
 }
 
 mon_stop() {
