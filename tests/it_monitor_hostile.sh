@@ -16,7 +16,7 @@ MARGIN_MS=300
 # A sanitizer build runs several times slower: a cycle's end after the timeout takes
 # longer there (seen 0.94 s against 0.8 s on a loaded machine).
 SANITIZED=
-if ldd "$INSTANCED" 2>/dev/null | grep -q libasan; then MARGIN_MS=1500; SANITIZED=1; fi
+if sanitized "$INSTANCED"; then MARGIN_MS=1500; SANITIZED=1; fi
 
 mon_inventory ${INTERVAL_MS}ms ${TIMEOUT_MS}ms
 mon_service hostile "$PY" /api/v1/health "args = {\"$HOSTILE\"}" 'entity_type = "exchange"'

@@ -12,7 +12,7 @@ INTERVAL_MS=1000
 # timing bounds below are relaxed, as far as a prober that could not keep up with N
 # instances would still fail them.
 SANITIZED=
-if ldd "$INSTANCED" 2>/dev/null | grep -q libasan; then SANITIZED=1; fi
+if sanitized "$INSTANCED"; then SANITIZED=1; fi
 mon_inventory ${INTERVAL_MS}ms 500ms
 mon_service tw "$TW" /api/v1/health 'entity_type = "exchange"'
 mon_ports "$N" >"$T/ports"   # excludes the status port (MON_USED)

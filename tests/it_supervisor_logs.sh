@@ -68,7 +68,7 @@ started_ms() {
 }
 dt=$(( $(started_ms || echo 99999999999999) - t0 ))
 limit=1000
-if ldd "$INSTANCED" 2>/dev/null | grep -q libasan; then limit=2000; fi
+if sanitized "$INSTANCED"; then limit=2000; fi
 ok "restart during the flood took $dt ms (< $limit)" test "$dt" -lt "$limit"
 ok "the hose is still flooding" running tw-hose
 

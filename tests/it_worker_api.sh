@@ -60,12 +60,7 @@ ok "health becomes healthy" wait_for 10 health_is AC healthy
 
 # The worker sends its cache SET and DEL to Redis without waiting for them before it
 # answers, so redis-cli, on a connection of its own, may look before they landed: a
-# check of a cache key waits (5 s) for the value rather than reads it once.
-rexists() { $REDIS_CLI exists "$1"; }
-rexists_is() { [ "$(rexists "$1")" = "$2" ]; }
-cache_is() { # cache_is KEY WANT WHAT: EXISTS KEY becomes WANT
-    if wait_for 5 rexists_is "$1" "$2"; then pass "$3"; else fail "$3: got '$(rexists "$1")', want '$2'"; fi
-}
+# check of a cache key waits for the value (redis_key_is) rather than reads it once.
 
 line=$(grep 'msg="Data adapter configuration loaded"' "$AC_LOG")
 ok "config line logged" [ -n "$line" ]
@@ -122,7 +117,7 @@ is "$(psql_admin -tAc "SELECT count(*) FROM audit.audit_events WHERE id='$id1'")
 is "$(curl -s -D "$T/g1" $A/events/$id1 | jq -r '[.service_name,.event_type,.correlation_id,(.duration_ms|tostring),(.metadata.qty|tostring),(.tags|join("+"))]|join(",")')" \
     "exchange-OKX,order.created,corr-1,12,5,a+b" "get by id returns the event"
 ok "first get is a cache miss" grep -qi '^x-cache: miss' "$T/g1"
-cache_is audit:audit_event:$id1 1 "cache key under the namespace"
+redis_key_is audit:audit_event:$id1 1 "cache key under the namespace"
 ttl=$($REDIS_CLI ttl audit:audit_event:$id1)
 ok "cache key has a TTL ($ttl)" [ "$ttl" -gt 0 ]
 curl -s -D "$T/g2" -o /dev/null $A/events/$id1
@@ -130,7 +125,7 @@ ok "second get is a cache hit" grep -qi '^x-cache: hit' "$T/g2"
 
 # Update invalidates.
 is "$(curl -s -X PUT $A/events/$id1 -d '{"status":"failed","metadata":{"qty":6}}' | jq -r '.status + "," + (.metadata.qty|tostring)')" "failed,6" "update by id"
-cache_is audit:audit_event:$id1 0 "update invalidates the cache key"
+redis_key_is audit:audit_event:$id1 0 "update invalidates the cache key"
 is "$(curl -s $A/events/$id1 | jq -r .status)" failed "get after update sees the new value"
 is "$(psql_admin -tAc "SELECT updated_at > created_at FROM audit.audit_events WHERE id='$id1'")" t "updated_at moved by the trigger"
 is "$(http_code $A/events/00000000-0000-4000-8000-0000000000ff -X PUT -d '{"status":"x"}')" 404 "update unknown id: 404"
@@ -157,11 +152,11 @@ is "$(http_code $A/events -X PUT -d "[{\"id\":\"$id2\",\"status\":\"x\"},{\"id\"
 is "$(psql_admin -tAc "SELECT status FROM audit.audit_events WHERE id='$id2'")" ok "failed batch update changed nothing"
 curl -s $A/events/$id2 >/dev/null
 is "$(curl -s -X PUT $A/events -d "[{\"id\":\"$id2\",\"status\":\"done\"},{\"id\":\"$id3\",\"status\":\"done\"}]" | jq -r 'map(.status)|join(",")')" "done,done" "batch update"
-cache_is audit:audit_event:$id2 0 "batch update invalidates the cache"
+redis_key_is audit:audit_event:$id2 0 "batch update invalidates the cache"
 curl -s $A/events/$id3 >/dev/null
 ID3=$(echo "$id3" | tr a-f A-F)
 is "$(curl -s -X PUT $A/events -d "[{\"id\":\"$ID3\",\"status\":\"upper\"}]" | jq -r '.[0].status')" upper "batch update by an upper-case id"
-cache_is audit:audit_event:$id3 0 "upper-case id invalidates the same cache key"
+redis_key_is audit:audit_event:$id3 0 "upper-case id invalidates the same cache key"
 is "$(curl -s $A/events/$ID3 | jq -r .status)" upper "get by upper-case id"
 
 # Correlated (same correlation id, same trace id).
@@ -193,9 +188,9 @@ is "$(curl -s -X POST $A/retention -d '{"older_than":"soon"}' | jq -r .field)" o
 # Delete.
 id4=$(curl -s -X POST $A/events -d '{"service_name":"x","event_type":"y"}' | jq -r .id)
 curl -s $A/events/$id4 >/dev/null
-cache_is audit:audit_event:$id4 1 "cached before delete"
+redis_key_is audit:audit_event:$id4 1 "cached before delete"
 is "$(http_code $A/events/$id4 -X DELETE)" 204 "delete: 204"
-cache_is audit:audit_event:$id4 0 "delete invalidates the cache"
+redis_key_is audit:audit_event:$id4 0 "delete invalidates the cache"
 is "$(http_code $A/events/$id4)" 404 "get deleted: 404"
 is "$(http_code $A/events/$id4 -X DELETE)" 404 "delete again: 404"
 is "$(http_code $A/events/not-a-uuid)" 400 "malformed id: 400"

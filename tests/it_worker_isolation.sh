@@ -56,14 +56,8 @@ is "$(curl -s $A/events/$ea/correlated | jq length)" 0 "correlation does not cro
 
 curl -s $A/events/$ea >/dev/null
 curl -s $B/events/$eb >/dev/null
-# The workers send their cache SET to Redis without waiting for it before they answer:
-# redis-cli, on a connection of its own, may look before it landed. Waited for (5 s).
-rexists() { $REDIS_CLI exists "$1"; }
-rexists_is() { [ "$(rexists "$1")" = "$2" ]; }
-if wait_for 5 rexists_is audit:A:audit_event:$ea 1; then pass "A caches under audit:A"
-else fail "A caches under audit:A: got '$(rexists audit:A:audit_event:$ea)'"; fi
-if wait_for 5 rexists_is audit:B:audit_event:$eb 1; then pass "B caches under audit:B"
-else fail "B caches under audit:B: got '$(rexists audit:B:audit_event:$eb)'"; fi
+redis_key_is audit:A:audit_event:$ea 1 "A caches under audit:A"
+redis_key_is audit:B:audit_event:$eb 1 "B caches under audit:B"
 is "$($REDIS_CLI --scan --pattern 'audit:A:*' | grep -c "$eb")" 0 "no B key under audit:A"
 is "$(curl -s "$A/cache/keys?pattern=*" | jq -r '.keys|join(",")')" "audit_event:$ea" "A's keys list holds only its key"
 is "$(curl -s "$B/cache/stats" | jq -r '(.keys|tostring) + "," + .source')" "1,index" "B's stats count only its keys (through the index: no SCAN for B)"

@@ -72,6 +72,10 @@ sys.exit("no free port found")
 PY
 }
 
+# sanitized BINARY: BINARY is built with AddressSanitizer (ci-builds.sh's sanitizers
+# build), which runs everything several times slower.
+sanitized() { ldd "$1" 2>/dev/null | grep -q libasan; }
+
 # wait_for SECONDS CMD... : run CMD every 50 ms until it succeeds or time runs out.
 wait_for() {
     _limit=$1

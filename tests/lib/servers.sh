@@ -78,6 +78,16 @@ redis_start() {
     export REDIS_PORT REDIS_URL REDIS_CLI
 }
 
+# redis_key_is KEY WANT WHAT: EXISTS KEY (through $REDIS_CLI, as the test has it) becomes
+# WANT within 5 s. The workers send their cache writes to Redis without waiting for
+# them before they answer, so redis-cli, on a connection of its own, may look before
+# they landed.
+redis_key_is() {
+    _rk_is() { [ "$($REDIS_CLI exists "$1")" = "$2" ]; }
+    if wait_for 5 _rk_is "$1" "$2"; then pass "$3"
+    else fail "$3: got '$($REDIS_CLI exists "$1")', want '$2'"; fi
+}
+
 redis_stop() {
     [ -f "${REDIS_DIR:-/nonexistent}/redis.pid" ] || return 0
     kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null
